@@ -1,0 +1,1 @@
+"""Sini: a Telegram helpline and awareness assistant for Mali."""

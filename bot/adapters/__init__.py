@@ -1,0 +1,1 @@
+"""Thin adapters that turn a channel's updates into dialogue events and draw the replies."""

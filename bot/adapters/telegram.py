@@ -1,0 +1,207 @@
+"""The Telegram adapter (python-telegram-bot 22): updates in, replies out, nothing else.
+
+Every decision is the dialogue engine's. This module only maps Telegram updates to
+events, draws replies as keyboards, and makes sure no error ever reaches a user as a
+stack trace. Only private chats are served: in a group, others could read what a
+person asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.content import negotiate_locale
+from bot.dialogue.engine import COMMANDS
+from bot.dialogue.events import (
+    ButtonEvent,
+    CommandEvent,
+    Event,
+    LocationEvent,
+    TextEvent,
+    UnsupportedEvent,
+)
+from bot.dialogue.replies import Reply
+from bot.logs import get_logger
+
+log = get_logger(__name__)
+PRIVATE = filters.ChatType.PRIVATE
+ASSISTANT_KEY = "assistant"
+# Shown in Telegram's command menu (French: the default locale).
+MENU_COMMANDS = (
+    ("start", "Accueil et menu"),
+    ("urgence", "Numéros d'urgence"),
+    ("services", "Trouver de l'aide"),
+    ("signaler", "Signaler anonymement"),
+    ("langue", "Changer de langue / Language / Kan"),
+    ("annuler", "Annuler"),
+)
+
+
+def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Inline buttons when the reply has any, otherwise its reply keyboard, if any."""
+    if reply.buttons:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.action) for b in row]
+                for row in reply.buttons
+            ]
+        )
+    if reply.keyboard:
+        return ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(k.label, request_location=k.request_location) for k in row]
+                for row in reply.keyboard
+            ],
+            resize_keyboard=True,
+            is_persistent=True,
+        )
+    return None
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    assistant: Assistant = context.bot_data[ASSISTANT_KEY]
+    user = update.effective_user
+    language_code = user.language_code if user else None
+    for reply in await assistant.handle(chat.id, event, language_code):
+        await context.bot.send_message(chat.id, reply.text, reply_markup=reply_markup(reply))
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    name = message.text.split()[0].lstrip("/").split("@")[0]
+    await _answer(update, context, CommandEvent(name, " ".join(context.args or [])))
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is not None and message.text is not None:
+        await _answer(update, context, TextEvent(message.text))
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer()
+    except TelegramError:
+        log.info("telegram.callback_answer_failed")
+    await _answer(update, context, ButtonEvent(query.data or ""))
+
+
+async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is not None and message.location is not None:
+        location = message.location
+        await _answer(update, context, LocationEvent(location.latitude, location.longitude))
+
+
+async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _answer(update, context, UnsupportedEvent("edited"))
+
+
+async def on_unsupported(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _answer(update, context, UnsupportedEvent("message"))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error's type only (never the update), and tell the user kindly."""
+    error = context.error
+    log.error("telegram.handler_error", error_type=type(error).__name__)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
+    user = update.effective_user
+    locale = negotiate_locale(user.language_code if user else None)
+    if assistant is None:
+        return
+    rendered = assistant.engine.catalog.render("error.internal", locale)
+    try:
+        await context.bot.send_message(update.effective_chat.id, rendered.text)
+    except TelegramError:
+        log.warning("telegram.error_reply_failed")
+
+
+def build_application(settings: Settings, assistant_factory: Any) -> Application:  # type: ignore[type-arg]
+    """A PTB Application whose handlers call the assistant made by `assistant_factory()`.
+
+    The factory runs in `post_init`, inside the event loop PTB owns, because the Redis
+    client must be created in the loop that uses it.
+    """
+    assert settings.telegram_token
+    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+        Application.builder()
+        .token(settings.telegram_token)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+    )
+    if settings.telegram_api_url:
+        base = settings.telegram_api_url.rstrip("/")
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        application.bot_data[ASSISTANT_KEY] = assistant_factory()
+        try:
+            await application.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in MENU_COMMANDS]
+            )
+        except TelegramError:
+            log.warning("telegram.set_commands_failed")
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        assistant: Assistant | None = application.bot_data.get(ASSISTANT_KEY)
+        if assistant is not None:
+            await assistant.close()
+
+    application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE, on_edited))
+    application.add_handler(CommandHandler(list(COMMANDS), on_command, filters=PRIVATE))
+    application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, on_command))
+    application.add_handler(MessageHandler(filters.TEXT & PRIVATE, on_text))
+    application.add_handler(MessageHandler(filters.LOCATION & PRIVATE, on_location))
+    application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & PRIVATE, on_unsupported))
+    application.add_error_handler(on_error)
+    return application
+
+
+def run(settings: Settings, assistant_factory: Any) -> None:
+    """Long polling by default; a webhook when WEBHOOK_URL is set."""
+    application = build_application(settings, assistant_factory)
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)

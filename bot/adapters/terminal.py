@@ -1,0 +1,75 @@
+"""The terminal chat: the same assistant as on Telegram, in a shell.
+
+Buttons are numbered — type the number to press one. A location is typed as
+"lat,lon" (e.g. "12.65,-8.0"), commands as on Telegram ("/start", "/urgence").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from typing import TextIO
+
+from bot.assistant import Assistant
+from bot.dialogue.events import ButtonEvent, CommandEvent, Event, LocationEvent, TextEvent
+from bot.dialogue.replies import Reply
+
+CHAT_ID = "terminal"
+PROMPT = "vous> "
+QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
+_LOCATION = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def parse_input(line: str, actions: list[str]) -> Event:
+    """Turn a typed line into an event, given the actions of the buttons on screen."""
+    stripped = line.strip()
+    if stripped.isdigit() and 1 <= int(stripped) <= len(actions):
+        return ButtonEvent(actions[int(stripped) - 1])
+    location = _LOCATION.match(stripped)
+    if location:
+        return LocationEvent(float(location.group(1)), float(location.group(2)))
+    if stripped.startswith("/") and len(stripped) > 1:
+        name, _, argument = stripped[1:].partition(" ")
+        return CommandEvent(name, argument.strip())
+    return TextEvent(line)
+
+
+def render(replies: list[Reply], out: TextIO) -> list[str]:
+    """Print replies; return the actions of the numbered buttons now on screen."""
+    actions: list[str] = []
+    for reply in replies:
+        out.write(f"\nsini> {reply.text}\n")
+        for row in reply.buttons:
+            labels = []
+            for button in row:
+                actions.append(button.action)
+                labels.append(f"[{len(actions)}] {button.label}")
+            out.write("      " + "   ".join(labels) + "\n")
+        if reply.keyboard:
+            keys = " | ".join(key.label for row in reply.keyboard for key in row)
+            out.write(f"      (clavier : {keys})\n")
+    out.flush()
+    return actions
+
+
+async def chat(
+    assistant: Assistant,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    language_code: str | None = None,
+) -> None:
+    """Run the conversation until EOF or /quit."""
+    loop = asyncio.get_running_loop()
+    stdout.write("Sini — terminal chat. /quit pour sortir; tapez le numéro d'un bouton.\n")
+    actions = render(await assistant.handle(CHAT_ID, CommandEvent("start"), language_code), stdout)
+    while True:
+        stdout.write(PROMPT)
+        stdout.flush()
+        line = await loop.run_in_executor(None, stdin.readline)
+        if not line or line.strip() in QUIT_WORDS:
+            stdout.write("\n")
+            return
+        event = parse_input(line.rstrip("\n"), actions)
+        new_actions = render(await assistant.handle(CHAT_ID, event, language_code), stdout)
+        actions = new_actions or actions

@@ -1,0 +1,133 @@
+"""The `helpline` command: run the assistant, train the NLU, and (later) staff tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot import logs
+from bot.config import PROJECT_ROOT, Settings
+
+
+@contextmanager
+def redis_url_for(settings: Settings) -> Iterator[str]:
+    """REDIS_URL when set; otherwise a project-local redis-server in var/redis for the
+    duration of the command (its AOF keeps data between runs)."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    from bot.redis_server import LocalRedis
+
+    with LocalRedis(settings.var_dir / "redis") as server:
+        print(
+            f"Started a local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
+            file=sys.stderr,
+        )
+        yield server.url
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.nlu.training import train
+
+    train(settings.nlu_project, settings.model_dir, force=args.force)
+    return 0
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.nlu.evaluation import evaluate, load_examples
+    from bot.nlu.rasa_local import RasaLocalNLU
+    from bot.nlu.training import train
+
+    nlu = RasaLocalNLU.load(train(settings.nlu_project, settings.model_dir))
+    examples = load_examples(settings.nlu_project / "tests")
+    report = evaluate(examples, lambda text: nlu.parse_sync(text).intent, args.out)
+    per_language = ", ".join(f"{k} {v:.3f}" for k, v in report["per_language_macro_f1"].items())
+    safety = report["safety_net"]
+    print(f"held-out examples: {len(examples)}")
+    print(f"intent macro-F1: {report['macro_f1']:.3f} ({per_language})")
+    print(f"asked to clarify (nlu_fallback): {report['fallback_rate']:.1%}")
+    print(
+        f"safety net: crisis recall {safety['recall']:.3f} on {safety['crisis_messages']}, "
+        f"false alarms {safety['false_alarm_rate']:.1%} of {safety['ordinary_messages']} "
+        "ordinary questions"
+    )
+    print(f"reports written to {args.out}/")
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.terminal import chat
+    from bot.runtime import build_assistant, load_nlu
+
+    print("Loading the NLU model (about 20 s)…", file=sys.stderr, flush=True)
+    nlu = load_nlu(settings)
+    with redis_url_for(settings) as redis_url:
+
+        async def main() -> None:
+            assistant = build_assistant(settings, nlu, redis_url)
+            try:
+                await chat(assistant, language_code=args.lang)
+            finally:
+                await assistant.close()
+
+        asyncio.run(main())
+    return 0
+
+
+def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters import telegram
+    from bot.runtime import build_assistant, load_nlu
+
+    if not settings.telegram_token:
+        print("error: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
+        return 2
+    nlu = load_nlu(settings)
+    with redis_url_for(settings) as redis_url:
+        telegram.run(settings, lambda: build_assistant(settings, nlu, redis_url))
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """The README's first command: the Telegram bot with a token, the terminal chat without."""
+    if settings.telegram_token:
+        return cmd_bot(settings, args)
+    print("No TELEGRAM_BOT_TOKEN: starting the terminal chat.", file=sys.stderr)
+    return cmd_chat(settings, args)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="helpline", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="terminal chat without TELEGRAM_BOT_TOKEN, else the bot")
+    run.set_defaults(func=cmd_run, lang=None)
+    chat = sub.add_parser("chat", help="talk to the assistant in this terminal")
+    chat.add_argument("--lang", choices=["fr", "bm", "en"], default=None)
+    chat.set_defaults(func=cmd_chat)
+    bot = sub.add_parser("bot", help="run the Telegram bot (polling, or webhook with WEBHOOK_URL)")
+    bot.set_defaults(func=cmd_bot)
+    train = sub.add_parser("train", help="train the NLU model if its data changed")
+    train.add_argument("--force", action="store_true", help="train even if up to date")
+    train.set_defaults(func=cmd_train)
+    evaluate = sub.add_parser("evaluate", help="evaluate the NLU on the held-out split")
+    evaluate.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
+    evaluate.set_defaults(func=cmd_evaluate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    quiet = args.command in {"chat", "run"} and not settings.telegram_token
+    logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
+    try:
+        return int(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

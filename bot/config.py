@@ -1,0 +1,105 @@
+"""Every setting Sini reads from the environment, with its default, in one place.
+
+Why one module: the README's configuration table is generated from what is here, and the
+rest of the code receives a `Settings` value instead of reading `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value) if value else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _load_or_create_secret(path: Path) -> bytes:
+    """Return the per-installation secret, creating it once (0600) when missing.
+
+    It keys the HMAC that turns chat ids into Redis keys, so it must survive restarts:
+    a new secret would orphan every stored conversation state.
+    """
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value.hex())
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with `Settings.from_env()`."""
+
+    telegram_token: str | None
+    telegram_api_url: str | None
+    webhook_url: str | None
+    webhook_listen: str
+    webhook_port: int
+    webhook_secret: str | None
+    redis_url: str | None
+    nlu_url: str | None
+    nlu_timeout: float
+    model_dir: Path
+    nlu_project: Path
+    var_dir: Path
+    locales_dir: Path
+    responses_dir: Path
+    confidence_threshold: float
+    state_ttl_seconds: int
+    flood_limit: int
+    flood_window_seconds: int
+    log_level: str
+    log_format: str
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        var_dir = _path("SINI_VAR_DIR", PROJECT_ROOT / "var")
+        secret_hex = os.environ.get("SINI_SECRET")
+        secret = (
+            bytes.fromhex(secret_hex)
+            if secret_hex
+            else _load_or_create_secret(var_dir / "secret.key")
+        )
+        return cls(
+            telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
+            webhook_url=os.environ.get("WEBHOOK_URL") or None,
+            webhook_listen=os.environ.get("WEBHOOK_LISTEN", "0.0.0.0"),  # noqa: S104 - container default
+            webhook_port=_int("WEBHOOK_PORT", 8443),
+            webhook_secret=os.environ.get("WEBHOOK_SECRET") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
+            nlu_url=os.environ.get("NLU_URL") or None,
+            nlu_timeout=_float("NLU_TIMEOUT", 3.0),
+            model_dir=_path("MODEL_DIR", PROJECT_ROOT / "models"),
+            nlu_project=_path("NLU_PROJECT", PROJECT_ROOT / "nlu"),
+            var_dir=var_dir,
+            locales_dir=_path("LOCALES_DIR", PROJECT_ROOT / "locales"),
+            responses_dir=_path("RESPONSES_DIR", PROJECT_ROOT / "responses"),
+            confidence_threshold=_float("NLU_CONFIDENCE_THRESHOLD", 0.55),
+            state_ttl_seconds=_int("STATE_TTL_SECONDS", 30 * 24 * 3600),
+            flood_limit=_int("FLOOD_LIMIT", 20),
+            flood_window_seconds=_int("FLOOD_WINDOW_SECONDS", 60),
+            log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+            log_format=os.environ.get("LOG_FORMAT", "console"),
+            secret=secret,
+        )

@@ -1,0 +1,238 @@
+"""The answer catalog: messages from `responses/messages/*.yml`, rendered in a locale.
+
+A message has French source text (or a singular/plural pair), the sources it rests on,
+and rows of buttons. A button's action is what Telegram sends back as `callback_data`
+(at most 64 bytes), so every action is checked here at load time: a typo in a content
+file fails the start-up with its file and line, not a user's button press.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel.support import NullTranslations
+
+from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
+from bot.content.yamlfile import ContentError, line_of, load_yaml
+
+MAX_CALLBACK_BYTES = 64
+# Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
+ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:")
+
+
+@dataclass(frozen=True)
+class Button:
+    """One inline button: a label to show and the action sent back when pressed."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as written in the content files (French source)."""
+
+    id: str
+    text: str
+    plural: str | None
+    sources: tuple[str, ...]
+    buttons: tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message ready to send: text and button labels in the reader's language."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class EmergencyLine:
+    """A phone number shown in every crisis answer; only numbers found in a source."""
+
+    label: str
+    number: str
+    source: str
+
+
+class Catalog:
+    """All messages and the translations to render them."""
+
+    def __init__(
+        self,
+        messages: Mapping[str, Message],
+        translations: Mapping[str, NullTranslations],
+        emergency: Iterable[EmergencyLine],
+    ) -> None:
+        self._messages = dict(messages)
+        self._translations = dict(translations)
+        self.emergency = tuple(emergency)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._messages
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._messages)
+
+    def message(self, message_id: str) -> Message:
+        return self._messages[message_id]
+
+    def gettext(self, text: str, locale: str) -> str:
+        return self._translations.get(locale, self._translations[SOURCE_LOCALE]).gettext(text)
+
+    def emergency_block(self, locale: str) -> str:
+        """The emergency numbers, one per line, labels translated."""
+        return "\n".join(
+            f"☎️ {self.gettext(line.label, locale)} : {line.number}" for line in self.emergency
+        )
+
+    def render(
+        self, message_id: str, locale: str, count: int | None = None, **params: Any
+    ) -> Rendered:
+        """Translate a message and fill its `{placeholders}`.
+
+        `{emergency}` is always available; plural messages need `count`, which is also
+        available to the text as `{count}` (formatted by the caller if it wants to).
+        """
+        message = self._messages[message_id]
+        translations = self._translations.get(locale, self._translations[SOURCE_LOCALE])
+        if message.plural is not None:
+            if count is None:
+                raise ValueError(f"{message_id} is a plural message: pass count")
+            text = translations.ngettext(message.text, message.plural, count)
+            params.setdefault("count", count)
+        else:
+            text = translations.gettext(message.text)
+        if "{emergency}" in text:
+            params.setdefault("emergency", self.emergency_block(locale))
+        if params:
+            text = text.format(**params)
+        buttons = tuple(
+            tuple(Button(translations.gettext(b.label), b.action) for b in row)
+            for row in message.buttons
+        )
+        return Rendered(text=text, buttons=buttons)
+
+
+def _require_str(data: Mapping[str, Any], key: str, path: Path, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(path, line_of(data), f"{where}.{key}", "must be a non-empty string")
+    return value.strip()
+
+
+def _parse_buttons(
+    raw: Any, path: Path, where: str, line: int | None
+) -> tuple[tuple[Button, ...], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ContentError(path, line, f"{where}.buttons", "must be a list of rows")
+    rows = []
+    for row in raw:
+        items = row if isinstance(row, list) else [row]
+        buttons = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise ContentError(path, line, f"{where}.buttons", "each button is {label, action}")
+            label = _require_str(item, "label", path, f"{where}.buttons")
+            action = _require_str(item, "action", path, f"{where}.buttons")
+            if not action.startswith(ACTION_PREFIXES):
+                raise ContentError(
+                    path,
+                    line_of(item),
+                    f"{where}.buttons.action",
+                    f"{action!r} must start with one of {', '.join(ACTION_PREFIXES)}",
+                )
+            if len(action.encode()) > MAX_CALLBACK_BYTES:
+                raise ContentError(
+                    path,
+                    line_of(item),
+                    f"{where}.buttons.action",
+                    f"{action!r} is longer than Telegram's {MAX_CALLBACK_BYTES}-byte limit",
+                )
+            buttons.append(Button(label, action))
+        rows.append(tuple(buttons))
+    return tuple(rows)
+
+
+def _parse_message(message_id: str, data: Any, path: Path) -> Message:
+    if not isinstance(data, dict):
+        raise ContentError(path, None, message_id, "must be a mapping with at least `text`")
+    text_field = data.get("text")
+    plural: str | None = None
+    if isinstance(text_field, dict):
+        text = _require_str(text_field, "one", path, f"{message_id}.text")
+        plural = _require_str(text_field, "other", path, f"{message_id}.text")
+    else:
+        text = _require_str(data, "text", path, message_id)
+    sources = data.get("sources") or []
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        raise ContentError(
+            path, line_of(data), f"{message_id}.sources", "must be a list of strings"
+        )
+    return Message(
+        id=message_id,
+        text=text,
+        plural=plural,
+        sources=tuple(sources),
+        buttons=_parse_buttons(data.get("buttons"), path, message_id, line_of(data)),
+    )
+
+
+def load_messages(messages_dir: Path) -> dict[str, Message]:
+    """Read every `*.yml` under `messages_dir`; duplicate ids are an error."""
+    messages: dict[str, Message] = {}
+    for path in sorted(messages_dir.glob("*.yml")):
+        document = load_yaml(path) or {}
+        entries = document.get("messages")
+        if not isinstance(entries, dict):
+            raise ContentError(path, line_of(document), "messages", "missing top-level mapping")
+        for message_id, data in entries.items():
+            if message_id == "__line__":
+                continue
+            if message_id in messages:
+                raise ContentError(path, line_of(data), message_id, "defined twice")
+            messages[message_id] = _parse_message(message_id, data, path)
+    for message in messages.values():
+        for row in message.buttons:
+            for button in row:
+                target = button.action.removeprefix("show:")
+                if button.action.startswith("show:") and target not in messages:
+                    raise ContentError(
+                        messages_dir, None, f"{message.id}.buttons", f"unknown message {target!r}"
+                    )
+    return messages
+
+
+def load_emergency(path: Path) -> list[EmergencyLine]:
+    """Read the emergency numbers; each must name the source it was found in."""
+    document = load_yaml(path) or {}
+    lines = []
+    for entry in document.get("emergency") or []:
+        lines.append(
+            EmergencyLine(
+                label=_require_str(entry, "label", path, "emergency"),
+                number=_require_str(entry, "number", path, "emergency"),
+                source=_require_str(entry, "source", path, "emergency"),
+            )
+        )
+    if not lines:
+        raise ContentError(path, None, "emergency", "at least one number is required")
+    return lines
+
+
+def load_catalog(responses_dir: Path, locales_dir: Path) -> Catalog:
+    """Load messages, emergency numbers and compiled translations for all LOCALES."""
+    translations = load_translations(locales_dir)
+    assert set(translations) == set(LOCALES)
+    return Catalog(
+        messages=load_messages(responses_dir / "messages"),
+        translations=translations,
+        emergency=load_emergency(responses_dir / "emergency.yml"),
+    )

@@ -1,0 +1,42 @@
+"""Per-chat dialogue state, stored as JSON in Redis between updates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """Everything Sini remembers about a chat: no identity, no message text.
+
+    locale:  the language answers are written in (fr, bm or en)
+    chosen_locale: set when the user picked a language; then the text's language is not
+             guessed any more
+    drug:    the drug last talked about, so "how do I stop?" needs no repetition
+    pending: a question waiting for a yes/no (e.g. "confirm_report")
+    """
+
+    locale: str | None = None
+    chosen_locale: str | None = None
+    drug: str | None = None
+    pending: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | None) -> ChatState:
+        """Parse stored state; anything unreadable starts a fresh conversation."""
+        if not raw:
+            return cls()
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and (v is None or isinstance(v, str))}
+        return cls(**values)

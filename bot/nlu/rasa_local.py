@@ -1,0 +1,77 @@
+"""A Rasa 3.6 model loaded in this process.
+
+Rasa's `Agent.parse_message` is a coroutine that computes synchronously for ~10 ms and
+logs the message text at DEBUG. We call the processor's graph directly in a worker
+thread instead: the event loop stays free and nothing logs the text. The method is
+private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bot.logs import get_logger
+from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
+
+log = get_logger(__name__)
+
+
+def prepare_rasa_environment() -> None:
+    """Settings Rasa reads from the environment; must run before Rasa is imported."""
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
+    os.environ.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+class RasaLocalNLU:
+    """In-process Rasa NLU; one worker thread because TensorFlow inference is not re-entrant-safe
+    for our use and parallel parses would only fight over the same cores."""
+
+    def __init__(self, agent: Any) -> None:
+        self._agent = agent
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-nlu")
+
+    @classmethod
+    def load(cls, model_path: Path) -> RasaLocalNLU:
+        """Load a trained model archive (blocking: 10-30 s)."""
+        prepare_rasa_environment()
+        from rasa.core.agent import Agent
+        from rasa.utils.tensorflow.environment import setup_tf_environment
+
+        setup_tf_environment()
+        log.info("nlu.loading", model=model_path.name)
+        agent = Agent.load(str(model_path))
+        log.info("nlu.loaded", model=model_path.name)
+        return cls(agent)
+
+    def parse_sync(self, text: str) -> Understanding:
+        """Parse without touching an event loop (used by the worker thread and tools)."""
+        from rasa.core.channels.channel import UserMessage
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        processor = self._agent.processor
+        if processor is None:
+            raise NLUUnavailable("model not loaded")
+        message = UserMessage(text, sender_id="nlu")
+        tracker = DialogueStateTracker.from_events("nlu", [])
+        data = processor._parse_message_with_graph(message, tracker)
+        return from_rasa_parse(data)
+
+    async def parse(self, text: str) -> Understanding:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self.parse_sync, text)
+        except NLUUnavailable:
+            raise
+        except Exception as error:
+            log.error("nlu.parse_failed", error_type=type(error).__name__)
+            raise NLUUnavailable(type(error).__name__) from error
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,205 @@
+"""What the dialogue engine answers, given an event, a state and the NLU's reading."""
+
+from __future__ import annotations
+
+from bot.content import Catalog
+from bot.dialogue.engine import Engine
+from bot.dialogue.events import (
+    ButtonEvent,
+    CommandEvent,
+    LocationEvent,
+    TextEvent,
+    UnsupportedEvent,
+)
+from bot.dialogue.state import ChatState
+from bot.nlu import Entity, Understanding
+from bot.nlu.safety import Crisis
+
+FR = ChatState(locale="fr")
+
+
+def understood(intent: str, confidence: float = 0.95, **entities: str) -> Understanding:
+    return Understanding(
+        intent=intent,
+        confidence=confidence,
+        ranking=((intent, confidence),),
+        entities=tuple(Entity(k, v) for k, v in entities.items()),
+    )
+
+
+def actions(turn_replies: tuple) -> list[str]:  # type: ignore[type-arg]
+    return [b.action for reply in turn_replies for row in reply.buttons for b in row]
+
+
+def test_start_greets_with_the_emergency_keyboard_then_the_menu(engine: Engine) -> None:
+    turn = engine.respond(CommandEvent("start"), ChatState(), language_code="fr")
+    welcome, menu = turn.replies
+    assert "Sini" in welcome.text
+    assert welcome.keyboard
+    assert welcome.keyboard[0][0].label == "🆘 Urgence"
+    assert "do:report" in actions((menu,))
+    assert turn.state.locale == "fr"
+
+
+def test_language_is_negotiated_from_telegram_then_kept(engine: Engine) -> None:
+    assert (
+        engine.respond(CommandEvent("start"), ChatState(), language_code="en-US").state.locale
+        == "en"
+    )
+    assert (
+        engine.respond(CommandEvent("start"), ChatState(), language_code="bm").state.locale == "bm"
+    )
+    assert (
+        engine.respond(CommandEvent("start"), ChatState(), language_code="de").state.locale == "fr"
+    )
+    kept = engine.respond(CommandEvent("start"), ChatState(locale="bm"), language_code="en")
+    assert kept.state.locale == "bm"
+
+
+def test_a_language_button_switches_and_answers_in_that_language(engine: Engine) -> None:
+    turn = engine.respond(ButtonEvent("lang:en"), FR)
+    assert turn.state.locale == "en"
+    assert "English" in turn.replies[0].text
+
+
+def test_a_drug_question_gets_that_drugs_answer_and_is_remembered(
+    engine: Engine, catalog: Catalog
+) -> None:
+    turn = engine.respond(
+        TextEvent("c koi le tramadol"), FR, understanding=understood("drug_info", drug="tramadol")
+    )
+    assert turn.replies[0].text == catalog.render("drug.tramadol.about", "fr").text
+    assert turn.state.drug == "tramadol"
+    follow_up = engine.respond(
+        TextEvent("et pour arreter?"), turn.state, understanding=understood("quit_help")
+    )
+    assert follow_up.replies[0].text == catalog.render("drug.tramadol.quit", "fr").text
+
+
+def test_crisis_answers_start_with_emergency_numbers(engine: Engine, catalog: Catalog) -> None:
+    turn = engine.respond(
+        TextEvent("il respire plus"),
+        FR,
+        crisis=Crisis.OVERDOSE,
+        understanding=understood("drug_info"),
+    )
+    first_number = catalog.emergency[0].number
+    assert first_number in turn.replies[0].text
+    assert turn.replies[0].text.index(first_number) < 120
+
+
+def test_the_classifier_alone_can_raise_a_crisis(engine: Engine, catalog: Catalog) -> None:
+    turn = engine.respond(TextEvent("aidez moi vite"), FR, understanding=understood("crisis"))
+    assert catalog.emergency[0].number in turn.replies[0].text
+
+
+def test_low_confidence_asks_with_the_likeliest_topics(engine: Engine) -> None:
+    reading = Understanding(
+        intent="nlu_fallback",
+        confidence=0.3,
+        ranking=(
+            ("nlu_fallback", 0.4),
+            ("drug_risks", 0.3),
+            ("trafficking_info", 0.2),
+            ("greet", 0.05),
+            ("rights", 0.04),
+            ("peer_pressure", 0.01),
+        ),
+    )
+    turn = engine.respond(TextEvent("hmm ça"), FR, understanding=reading)
+    found = actions(turn.replies)
+    assert found[:3] == ["intent:drug_risks", "intent:trafficking_info", "intent:rights"]
+    assert "do:menu" in found
+
+
+def test_out_of_scope_gets_a_clarifying_menu(engine: Engine) -> None:
+    turn = engine.respond(
+        TextEvent("qui a gagné le match"), FR, understanding=understood("out_of_scope")
+    )
+    assert "show:drugs.menu" in actions(turn.replies)
+
+
+def test_a_report_intent_is_confirmed_before_any_form(engine: Engine) -> None:
+    turn = engine.respond(
+        TextEvent("je veux denoncer un dealer"), FR, understanding=understood("report_tip")
+    )
+    assert "do:report" in actions(turn.replies)
+    assert turn.state.pending == "confirm_report"
+    no = engine.respond(TextEvent("non"), turn.state, understanding=understood("deny"))
+    assert no.state.pending is None
+    assert "do:report" not in [a for a in actions(no.replies) if a == "intent:report_tip"]
+
+
+def test_forged_or_stale_buttons_get_a_kind_answer_and_the_menu(engine: Engine) -> None:
+    for forged in [
+        "",
+        "show:nope",
+        "lang:xx",
+        "intent:../../etc",
+        "do:rm -rf",
+        "x" * 300,
+        "show:key.menu",
+        "intent:nlu_fallback",
+    ]:
+        turn = engine.respond(ButtonEvent(forged), FR)
+        assert turn.replies and "do:menu" in actions(turn.replies), forged
+
+
+def test_empty_emoji_and_unknown_inputs_are_answered_kindly(engine: Engine) -> None:
+    for event in [
+        TextEvent(""),
+        TextEvent("   \x00\x07 "),
+        TextEvent("😂😂🔥"),
+        CommandEvent("nimportequoi"),
+        UnsupportedEvent("sticker"),
+        UnsupportedEvent("edited"),
+        TextEvent("/start@otherbot x"),
+    ]:
+        turn = engine.respond(event, FR)
+        assert turn.replies
+        assert turn.replies[0].text
+
+
+def test_nlu_outage_is_said_politely_with_buttons(engine: Engine) -> None:
+    turn = engine.respond(TextEvent("c quoi le yamba"), FR, understanding=None)
+    assert "do:menu" in actions(turn.replies)
+
+
+def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
+    assert not engine.needs_nlu(TextEvent("🆘 Urgence"))
+    assert not engine.needs_nlu(TextEvent("/start"))
+    assert not engine.needs_nlu(TextEvent("   "))
+    assert engine.needs_nlu(TextEvent("c quoi le yamba"))
+
+
+def test_a_shared_location_leads_to_services(engine: Engine, catalog: Catalog) -> None:
+    turn = engine.respond(LocationEvent(12.65, -8.0), FR)
+    assert turn.replies[0].text == catalog.render("services.overview", "fr").text
+
+
+def test_every_answered_intent_has_a_message_in_every_locale(
+    engine: Engine, catalog: Catalog
+) -> None:
+    for locale in ("fr", "bm", "en"):
+        for intent in [
+            "greet",
+            "goodbye",
+            "thanks",
+            "bot_challenge",
+            "privacy_question",
+            "out_of_scope",
+            "drug_info",
+            "drug_risks",
+            "help_friend",
+            "parent_advice",
+            "peer_pressure",
+            "trafficking_info",
+            "safe_migration",
+            "rights",
+            "find_legal_help",
+            "followup_tip",
+        ]:
+            turn = engine.respond(
+                TextEvent("x y"), ChatState(locale=locale), understanding=understood(intent)
+            )
+            assert turn.topic == intent, (locale, intent)

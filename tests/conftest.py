@@ -1,0 +1,138 @@
+"""Shared fixtures: real Redis, a real trained Rasa model, the Bot API emulator, the bot.
+
+Everything runs on 127.0.0.1 with free ports and temporary directories; nothing touches
+the machine's own Redis or the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot import logs
+from bot.config import PROJECT_ROOT, Settings
+from bot.content import Catalog, load_catalog
+from bot.dialogue.engine import Engine
+from bot.nlu.rasa_local import RasaLocalNLU
+from bot.nlu.training import train
+from bot.redis_server import LocalRedis
+from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
+
+TEST_SECRET = "5e" * 32
+TEST_TOKEN = "424242:TEST-token-for-the-emulator-only-000"
+_user_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    os.environ["SINI_SECRET"] = TEST_SECRET
+    os.environ["SINI_VAR_DIR"] = str(tmp_path_factory.mktemp("var"))
+    logs.configure("DEBUG")
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    """A real redis-server on a free port with its own temp dir, for the whole session."""
+    with LocalRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+async def redis(redis_server: LocalRedis) -> AsyncIterator[Redis]:
+    """A client on an emptied database."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+def catalog(settings: Settings) -> Catalog:
+    return load_catalog(settings.responses_dir, settings.locales_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(catalog: Catalog, settings: Settings) -> Engine:
+    return Engine(catalog, settings.confidence_threshold)
+
+
+@pytest.fixture(scope="session")
+def model_path(settings: Settings) -> Path:
+    """The real model for the current data (trained once; reused while the data is unchanged)."""
+    return train(settings.nlu_project, settings.model_dir)
+
+
+@pytest.fixture(scope="session")
+def rasa_nlu(model_path: Path) -> Iterator[RasaLocalNLU]:
+    nlu = RasaLocalNLU.load(model_path)
+    yield nlu
+    asyncio.run(nlu.close())
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[TelegramEmulator]:
+    """The telegram-test-api emulator (npm), patched for PTB 22, on a free loopback port."""
+    with TelegramEmulator(PROJECT_ROOT / "tests" / "emulator") as server:
+        yield server
+
+
+class BotProcess:
+    """`helpline bot` as a child process, talking to the emulator; its log is kept."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def bot(
+    emulator: TelegramEmulator,
+    redis_server: LocalRedis,
+    model_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BotProcess]:
+    """The real bot process (polling the emulator over HTTP) with LOG_LEVEL=DEBUG, so the
+    anonymity tests see everything any logger would print."""
+    log_path = tmp_path_factory.mktemp("bot") / "bot.log"
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{emulator.port}",
+        "REDIS_URL": redis_server.url,
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+        "SINI_SECRET": TEST_SECRET,
+    }
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "bot"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    emulator.wait_polling(TEST_TOKEN, timeout=120.0)  # model load + start-up
+    yield BotProcess(process, log_path)
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture
+def user_factory(emulator: TelegramEmulator, bot: BotProcess) -> Iterator[object]:
+    """Make emulated Telegram users; each gets a distinct id and chat."""
+
+    def make(
+        language_code: str = "fr", first_name: str = "Awa", username: str = "awa_t"
+    ) -> EmulatedUser:
+        user_id = 770_000_000 + next(_user_ids) * 7919
+        return EmulatedUser(emulator, TEST_TOKEN, user_id, first_name, username, language_code)
+
+    return make

@@ -1,0 +1,104 @@
+"""Sini on Telegram, end to end: the real bot process talks HTTP to a Bot API emulator,
+and these tests act as users. They check what a person would see."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.content import Catalog
+from tests.conftest import BotProcess
+from tests.support.telegram_emulator import EmulatedUser
+
+UserFactory = Callable[..., EmulatedUser]
+
+
+def test_start_shows_the_welcome_the_emergency_key_and_the_menu(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")
+    welcome, menu = user.ask_command("start", n=2)
+    assert welcome.text == catalog.render("welcome", "fr").text
+    assert "🆘 Urgence" in welcome.keyboard_labels
+    assert menu.has_button("Les drogues")
+    assert menu.has_button("Signaler")
+
+
+def test_the_menu_buttons_lead_to_content(user_factory: UserFactory, catalog: Catalog) -> None:
+    user = user_factory("fr")
+    _, menu = user.ask_command("start", n=2)
+    (drugs,) = user.press_and_wait(menu, menu.button_data("Les drogues"))
+    assert drugs.text == catalog.render("drugs.menu", "fr").text
+    (tramadol,) = user.press_and_wait(drugs, drugs.button_data("Tramadol"))
+    assert tramadol.text == catalog.render("drug.tramadol.about", "fr").text
+
+
+def test_a_french_question_is_answered_in_french(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")
+    (answer,) = user.ask("c'est quoi le tramadol ?")
+    assert answer.text == catalog.render("drug.tramadol.about", "fr").text
+
+
+def test_a_bambara_question_is_answered_in_bambara(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")  # Telegram has no Bambara interface: the text decides
+    (answer,) = user.ask("yamba ye mun ye? n b'a fɛ ka kunnafoni sɔrɔ a kan")
+    assert answer.text == catalog.render("drug.cannabis.about", "bm").text
+
+
+def test_a_crisis_gets_emergency_numbers_first(user_factory: UserFactory, catalog: Catalog) -> None:
+    user = user_factory("fr")
+    answer, next_steps = user.ask("mon frère a pris trop de tramadol il respire presque plus", n=2)
+    first_line = answer.text.splitlines()
+    numbers = [line.number for line in catalog.emergency]
+    assert all(number in answer.text for number in numbers)
+    assert any(numbers[0] in line for line in first_line[:3])
+    assert "🆘 Urgence" in answer.keyboard_labels
+    assert next_steps.has_button("Trouver de l'aide")
+
+
+def test_out_of_scope_gets_a_clarifying_menu(user_factory: UserFactory) -> None:
+    user = user_factory("fr")
+    (answer,) = user.ask("qui va gagner la CAN cette année ?")
+    assert answer.buttons, "a clarifying menu has buttons"
+    assert answer.has_button("Menu")
+
+
+def test_forged_buttons_stickers_and_edits_get_kind_answers(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")
+    _, menu = user.ask_command("start", n=2)
+    user.press(menu, "show:../../../etc/passwd", force=True)
+    (forged,) = user.replies()
+    assert forged.text == catalog.render("error.expired_button", "fr").text
+    user.send_sticker()
+    (sticker,) = user.replies()
+    assert sticker.text == catalog.render("error.unsupported", "fr").text
+    sent = user.send_text("salut")
+    user.replies()
+    user.edit(sent, "salut toi")
+    (edited,) = user.replies()
+    assert edited.text == catalog.render("error.edited", "fr").text
+
+
+def test_the_bot_logs_no_identity_no_text_and_no_errors(
+    user_factory: UserFactory, bot: BotProcess
+) -> None:
+    user = user_factory("fr", first_name="Mariam", username="mariam_secret_handle")
+    user.ask("je veux des infos sur le kush svp")
+    user.ask_command("urgence")
+    log = bot.log()
+    for secret in [
+        str(user.user_id),
+        "Mariam",
+        "mariam_secret_handle",
+        "kush svp",
+        "TEST-token-for-the-emulator",
+    ]:
+        assert secret not in log, secret
+    assert "Traceback" not in log
+    assert "handler_error" not in log
+    assert "Error while parsing updates" not in log
