@@ -43,5 +43,5 @@ USER sini
 # Webhook mode listens here; polling mode needs no port.
 EXPOSE 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
-  CMD ["python", "-c", "import os, sys; sys.exit(0 if os.path.exists('/proc/1/status') and open('/proc/1/cmdline','rb').read().find(b'helpline') >= 0 else 1)"]
+  CMD ["helpline", "health"]
 CMD ["helpline", "bot"]

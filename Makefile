@@ -25,7 +25,7 @@ evaluate: train
 	@$(BIN)/helpline evaluate
 
 bench: train
-	@$(BIN)/python bench/nlu_latency.py
+	@$(BIN)/python bench/nlu.py
 
 install: $(VENV)/.installed
 

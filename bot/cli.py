@@ -44,7 +44,7 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     nlu = RasaLocalNLU.load(train(settings.nlu_project, settings.model_dir))
     examples = load_examples(settings.nlu_project / "tests")
-    report = evaluate(examples, lambda text: nlu.parse_sync(text).intent, args.out)
+    report = evaluate(examples, nlu.parse_sync, args.out)
     per_language = ", ".join(f"{k} {v:.3f}" for k, v in report["per_language_macro_f1"].items())
     safety = report["safety_net"]
     print(f"held-out examples: {len(examples)}")
@@ -91,6 +91,27 @@ def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the bot's event loop beat recently and Redis answers (container HEALTHCHECK)."""
+    import time
+
+    import redis
+
+    from bot.adapters.telegram import HEARTBEAT_FILE, HEARTBEAT_SECONDS
+
+    heartbeat = settings.var_dir / HEARTBEAT_FILE
+    if not heartbeat.exists() or time.time() - heartbeat.stat().st_mtime > 4 * HEARTBEAT_SECONDS:
+        print("unhealthy: no recent heartbeat from the bot", file=sys.stderr)
+        return 1
+    if settings.redis_url:
+        try:
+            redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+        except redis.RedisError:
+            print("unhealthy: Redis does not answer", file=sys.stderr)
+            return 1
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The README's first command: the Telegram bot with a token, the terminal chat without."""
     if settings.telegram_token:
@@ -112,6 +133,8 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the NLU model if its data changed")
     train.add_argument("--force", action="store_true", help="train even if up to date")
     train.set_defaults(func=cmd_train)
+    health = sub.add_parser("health", help="exit 0 if the running bot is healthy")
+    health.set_defaults(func=cmd_health)
     evaluate = sub.add_parser("evaluate", help="evaluate the NLU on the held-out split")
     evaluate.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -8,6 +8,8 @@ person asks.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -48,6 +50,8 @@ from bot.logs import get_logger
 log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_SECONDS = 15
 # Shown in Telegram's command menu (French: the default locale).
 MENU_COMMANDS = (
     ("start", "Accueil et menu"),
@@ -149,6 +153,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("telegram.error_reply_failed")
 
 
+async def beat(path: Path) -> None:
+    """Touch the heartbeat file while the event loop is alive (read by `helpline health`,
+    the container's HEALTHCHECK): a wedged loop stops touching it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        path.touch()
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
 def build_application(settings: Settings, assistant_factory: Any) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose handlers call the assistant made by `assistant_factory()`.
 
@@ -167,6 +180,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         application.bot_data[ASSISTANT_KEY] = assistant_factory()
+        application.create_task(beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat")
         try:
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in MENU_COMMANDS]

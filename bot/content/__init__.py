@@ -1,8 +1,8 @@
 """Answer content: French source text in `responses/`, translated through gettext catalogs."""
 
 from bot.content.catalog import Button, Catalog, Message, Rendered, load_catalog
-from bot.content.yamlfile import ContentError
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, negotiate_locale
+from bot.content.yamlfile import ContentError
 
 __all__ = [
     "LOCALES",

@@ -266,7 +266,7 @@ class Engine:
         rendered = self.catalog.render(message_id, locale)
         replies = [Reply(rendered.text, keyboard=self._keyboard(locale))]
         if rendered.buttons:
-            replies.append(Reply(self.catalog.render("crisis.next", locale).text, rendered.buttons))
+            replies.append(Reply(self.catalog.render("next_steps", locale).text, rendered.buttons))
         return Turn(tuple(replies), replace(state, pending=None), topic=message_id)
 
     def _say(

@@ -26,7 +26,9 @@ def chat_key(secret: bytes, chat_id: int | str) -> str:
 class DialogueStore:
     """State, flood limits and counters for the dialogue, in one Redis."""
 
-    def __init__(self, redis: Redis[bytes], state_ttl: int, flood_limit: int, flood_window: int) -> None:
+    def __init__(
+        self, redis: Redis[bytes], state_ttl: int, flood_limit: int, flood_window: int
+    ) -> None:
         self.redis = redis
         self.state_ttl = state_ttl
         self.flood_limit = flood_limit

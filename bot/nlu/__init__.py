@@ -34,6 +34,12 @@ class Understanding:
     ranking: tuple[tuple[str, float], ...] = ()
     entities: tuple[Entity, ...] = ()
 
+    @property
+    def top_intent(self) -> str:
+        """The classifier's best real intent, even when the fallback took over: what the
+        model thinks, used for evaluation and for the clarifying menu."""
+        return next((name for name, _ in self.ranking if name != FALLBACK_INTENT), self.intent)
+
     def entity(self, name: str) -> str | None:
         """The first value found for entity `name`, if any."""
         return next((e.value for e in self.entities if e.name == name), None)

@@ -142,7 +142,8 @@ def test_forged_or_stale_buttons_get_a_kind_answer_and_the_menu(engine: Engine) 
         "intent:nlu_fallback",
     ]:
         turn = engine.respond(ButtonEvent(forged), FR)
-        assert turn.replies and "do:menu" in actions(turn.replies), forged
+        assert turn.replies, forged
+        assert "do:menu" in actions(turn.replies), forged
 
 
 def test_empty_emoji_and_unknown_inputs_are_answered_kindly(engine: Engine) -> None:

@@ -1,0 +1,39 @@
+"""The service directory: treatment, victim-assistance and emergency services in Mali.
+
+`directory` is pure (loading, validation, region lookup, distances); `geo` keeps a Redis
+GEO index of the same entries so a shared Telegram location finds the nearest ones.
+"""
+
+from __future__ import annotations
+
+from bot.services.directory import (
+    KINDS,
+    NATIONAL,
+    PRECISIONS,
+    REGIONS,
+    Coordinates,
+    Region,
+    Service,
+    by_id,
+    haversine_km,
+    in_region,
+    load_services,
+    nearest,
+    region_of_place,
+)
+
+__all__ = [
+    "KINDS",
+    "NATIONAL",
+    "PRECISIONS",
+    "REGIONS",
+    "Coordinates",
+    "Region",
+    "Service",
+    "by_id",
+    "haversine_km",
+    "in_region",
+    "load_services",
+    "nearest",
+    "region_of_place",
+]

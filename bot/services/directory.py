@@ -1,0 +1,559 @@
+"""Service directory domain: entries, validation, regions of Mali, distances.
+
+Pure code (no I/O besides reading the directory file) so the dialogue can answer "where
+can I get help near me?" even when Redis is down: `nearest` is the haversine reference the
+Redis GEO index (`bot.services.geo`) is tested against.
+
+Why so much validation: a wrong phone number or a service placed in the wrong region
+sends someone in distress to the wrong place. Every entry is checked at load time and a
+bad file stops start-up with its file, line and field, never a user's question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot.content.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+
+KINDS: tuple[str, ...] = (
+    "treatment",
+    "victim_assistance",
+    "legal_aid",
+    "shelter",
+    "emergency",
+    "psychosocial",
+)
+"""Service kinds; the same six values as the NLU's `service_kind` entity."""
+
+NATIONAL = "national"
+"""`region` of services reachable from anywhere (toll-free lines): listed after local ones."""
+
+PRECISIONS: tuple[str, ...] = ("exact", "district", "town")
+"""How much `coordinates` can be trusted: the building, the neighbourhood, or only the town
+centre (most entries: the source names a town, not a street)."""
+
+# Rough bounding box of Mali. A coordinate outside it is a typo (swapped lat/lon, a
+# missing minus sign on the longitude) and would put the service in another country.
+LAT_RANGE = (10.0, 25.5)
+LON_RANGE = (-12.5, 4.5)
+
+# Mean Earth radius used by Redis GEO commands, so the pure and the Redis distances agree
+# to the metre and tests can compare their orderings.
+EARTH_RADIUS_KM = 6372.7976
+
+# Ids travel in Telegram callback data (64 bytes with a prefix) and are Redis GEO members.
+MAX_ID_LENGTH = 48
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+# Malian numbers have 8 digits ("80 00 11 15"), optionally after +223; a few hotlines are
+# short codes ("80 331"). Digits in groups separated by single spaces, nothing else.
+PHONE_SHAPE = re.compile(r"^(?:\+223 )?\d+(?: \d+)*$")
+SHORT_CODE_DIGITS = range(2, 6)
+# A phone-number-looking run inside free text: numbers belong in `phones`, with a source.
+NUMBER_IN_TEXT = re.compile(r"(?<!\d)\d{2}(?:[ .]?\d{2}){3}(?!\d)")
+
+FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "kind",
+        "region",
+        "town",
+        "address",
+        "coordinates",
+        "coordinates_precision",
+        "phones",
+        "how_to_reach",
+        "hours",
+        "languages",
+        "cost",
+        "source",
+        "verified",
+        "verified_on",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region of Mali (or the Bamako district) and its capital's approximate position."""
+
+    name: str
+    capital: str
+    lat: float
+    lon: float
+
+
+# The 19 regions of the 2023 administrative organisation (lois 2023-006/-007) and the
+# district of Bamako. Capital coordinates of Bamako and the eight older regions: the
+# ISO 3166-2 geo data of the `countries` project (countries/countries,
+# lib/countries/data/subdivisions/ML.yaml); the eleven newer regions: approximate town
+# centres (general knowledge, not from a cited source) — good enough to rank services by
+# distance, not to navigate.
+REGIONS: Mapping[str, Region] = {
+    r.name: r
+    for r in (
+        Region("Kayes", "Kayes", 14.4368, -11.4453),
+        Region("Koulikoro", "Koulikoro", 12.8611, -7.5583),
+        Region("Sikasso", "Sikasso", 11.3167, -5.6667),
+        Region("Ségou", "Ségou", 13.45, -6.2667),
+        Region("Mopti", "Mopti", 14.4958, -4.1986),
+        Region("Tombouctou", "Tombouctou", 16.7666, -3.0026),
+        Region("Gao", "Gao", 16.2640, -0.0280),
+        Region("Kidal", "Kidal", 18.4389, 1.4083),
+        Region("Taoudénit", "Taoudénit", 22.68, -3.98),
+        Region("Ménaka", "Ménaka", 15.92, 2.40),
+        Region("Nioro du Sahel", "Nioro du Sahel", 15.23, -9.59),
+        Region("Kita", "Kita", 13.04, -9.49),
+        Region("Dioïla", "Dioïla", 12.48, -6.80),
+        Region("Nara", "Nara", 15.17, -7.29),
+        Region("Bougouni", "Bougouni", 11.42, -7.48),
+        Region("Koutiala", "Koutiala", 12.39, -5.46),
+        Region("San", "San", 13.30, -4.90),
+        Region("Douentza", "Douentza", 15.00, -2.95),
+        Region("Bandiagara", "Bandiagara", 14.35, -3.61),
+        Region("Bamako", "Bamako", 12.6392, -8.0029),
+    )
+}
+
+# Towns, Bamako communes and neighbourhoods the NLU's `place` entity can return (see
+# nlu/data/entities.yml), with spelling variants, by region. Regions follow the 2023
+# organisation: e.g. Diéma moved to Nioro du Sahel, Fana to Dioïla, Yorosso to Koutiala,
+# Tominian to San, Bankass and Koro to Bandiagara, Boni and Hombori to Douentza.
+_PLACES_BY_REGION: Mapping[str, tuple[str, ...]] = {
+    "Bamako": (
+        "Bamako", "Bko", "Bamakɔ", "Bamakô", "district de Bamako",
+        "Commune I", "commune 1", "commune un",
+        "Commune II", "commune 2", "commune deux",
+        "Commune III", "commune 3", "commune trois",
+        "Commune IV", "commune 4", "commune quatre",
+        "Commune V", "commune 5", "commune cinq",
+        "Commune VI", "commune 6", "commune six",
+        "Faladié", "Faladiè", "Faladjè", "Magnambougou", "Niamakoro", "Sogoniko", "Yirimadio",
+        "Sabalibougou", "Daoudabougou", "Kalaban Coura", "Kalabancoura", "Kalaban",
+        "Banconi", "Bankoni", "Djélibougou", "Boulkassoumbougou", "Korofina", "Sikoroni",
+        "Lafiabougou", "Hamdallaye", "Sébénikoro", "Sébénicoro", "Djicoroni Para",
+        "Badalabougou", "Torokorobougou", "Missira", "Médina Coura", "Bagadadji",
+        "Niaréla", "Quinzambougou", "Bozola", "Missabougou", "Sotuba", "Sogonafing",
+        "Senou", "Sénou", "Point G", "Banankabougou",
+    ),
+    "Koulikoro": (
+        "Koulikoro", "Kulikoro", "Kati", "Kolokani", "Banamba", "Kangaba", "Siby",
+        "Baguineda", "Kalaban Coro", "Kalabancoro", "Kourémalé",
+    ),
+    "Kayes": (
+        "Kayes", "Kayi", "Yélimané", "Bafoulabé", "Kéniéba", "Sadiola", "Diboli",
+    ),
+    "Nioro du Sahel": ("Nioro du Sahel", "Nioro", "Diéma"),
+    "Kita": ("Kita",),
+    "Nara": ("Nara",),
+    "Dioïla": ("Dioïla", "Jɔyila", "Fana"),
+    "Bougouni": ("Bougouni", "Bugunin", "Ouélessébougou", "Kolondiéba", "Yanfolila"),
+    "Sikasso": ("Sikasso", "Sikaso", "Kadiolo", "Zégoua"),
+    "Koutiala": ("Koutiala", "Kucala", "Yorosso"),
+    "Ségou": (
+        "Ségou", "Segu", "Ségu", "Markala", "Niono", "Macina", "Bla", "Barouéli",
+    ),
+    "San": ("San", "Tominian"),
+    "Mopti": (
+        "Mopti", "Mɔpti", "Sévaré", "Severe", "Djenné", "Jenne", "Ténenkou", "Youwarou",
+    ),
+    "Bandiagara": ("Bandiagara", "Bankass", "Koro"),
+    "Douentza": ("Douentza", "Boni", "Hombori"),
+    "Tombouctou": (
+        "Tombouctou", "Timbuktu", "Timbouctou", "Tombouctu", "Tomboctou", "Tumutu",
+        "Tumbutu", "Diré", "Goundam", "Niafunké", "Léré", "Gourma-Rharous", "Ber",
+    ),
+    "Taoudénit": ("Taoudénit", "Taoudéni", "Taoudenni"),
+    "Gao": ("Gao", "Ansongo", "Bourem"),
+    "Kidal": ("Kidal", "Tessalit", "Abeïbara", "Anéfis"),
+    "Ménaka": ("Ménaka", "Andéramboukane"),
+}  # fmt: skip
+
+_BAMBARA_LETTERS = str.maketrans(
+    {"ɛ": "e", "Ɛ": "e", "ɔ": "o", "Ɔ": "o", "ɲ": "ny", "Ɲ": "ny", "ŋ": "ng", "Ŋ": "ng"}
+)
+_SEPARATORS = re.compile(r"[\s\-_'’.,]+")
+_PREFIXES = ("region de ", "region ", "cercle de ", "ville de ", "district de ")
+
+
+def fold(text: str) -> str:
+    """Compare-friendly form of a place name: no case, accents, Bambara letters or hyphens.
+
+    "Ségou", "SEGOU" and "segou" fold alike, so do "Mɔpti"/"Mopti" and
+    "Gourma-Rharous"/"gourma rharous": users type without accents, the NLU may return
+    either its canonical value or the text it saw.
+    """
+    text = text.translate(_BAMBARA_LETTERS)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return _SEPARATORS.sub(" ", text.casefold()).strip()
+
+
+def _place_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for region, places in _PLACES_BY_REGION.items():
+        assert region in REGIONS, region
+        for place in (region, *places):
+            key = fold(place)
+            assert table.get(key, region) == region, f"{place!r} listed in two regions"
+            table[key] = region
+    return table
+
+
+_PLACE_TO_REGION = _place_table()
+
+
+def region_of_place(name: str) -> str | None:
+    """The region (a `REGIONS` key) a town, commune or neighbourhood belongs to, or None.
+
+    Accent-, case- and hyphen-insensitive; knows the NLU's `place` values and their
+    common spellings. None means "not a place we know": ask the user, don't guess.
+    """
+    key = fold(name)
+    if key in _PLACE_TO_REGION:
+        return _PLACE_TO_REGION[key]
+    for prefix in _PREFIXES:
+        if key.startswith(prefix):
+            return _PLACE_TO_REGION.get(key.removeprefix(prefix))
+    return None
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """A WGS84 position in decimal degrees."""
+
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Service:
+    """One directory entry, as written in the services file (see its header for the rules).
+
+    `kinds` is the file's `kind` (one value or a list) as a tuple. National entries
+    (toll-free lines) have `region == NATIONAL` and no coordinates.
+    """
+
+    id: str
+    name: str
+    kinds: tuple[str, ...]
+    region: str
+    town: str | None
+    address: str | None
+    coordinates: Coordinates | None
+    coordinates_precision: str | None
+    phones: tuple[str, ...]
+    how_to_reach: str | None
+    hours: str | None
+    languages: tuple[str, ...]
+    cost: str | None
+    source: str
+    verified: bool
+    verified_on: date | None
+
+    @property
+    def is_national(self) -> bool:
+        return self.region == NATIONAL
+
+    def offers(self, kind: str | None) -> bool:
+        """True if `kind` is None (any kind) or one of this service's kinds."""
+        return kind is None or kind in self.kinds
+
+
+def by_id(services: Iterable[Service]) -> dict[str, Service]:
+    """Services keyed by id, to turn the ids found by the Redis index back into entries."""
+    return {service.id: service for service in services}
+
+
+# --- loading and validation -------------------------------------------------------------
+
+
+class _Entry:
+    """One raw mapping from the file, with helpers that raise ContentError on bad fields."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, label: str) -> None:
+        self.data = data
+        self.path = path
+        self.label = label
+        self.line = line_of(data)
+
+    def fail(self, field: str, problem: str, line: int | None = None) -> ContentError:
+        return ContentError(self.path, line or self.line, f"{self.label}.{field}", problem)
+
+    def text(self, field: str, required: bool) -> str | None:
+        value = self.data.get(field)
+        if value is None:
+            if required:
+                raise self.fail(field, "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(field, "must be a non-empty string (or null)")
+        return " ".join(value.split())
+
+    def required(self, field: str) -> str:
+        value = self.text(field, required=True)
+        assert value is not None  # text() raised otherwise
+        return value
+
+    def free_text(self, field: str, required: bool = False) -> str | None:
+        value = self.text(field, required)
+        if value is not None and NUMBER_IN_TEXT.search(value):
+            raise self.fail(field, "contains a phone number: put numbers in `phones`, sourced")
+        return value
+
+    def strings(self, field: str) -> list[str]:
+        value = self.data.get(field)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(field, "must be a list of quoted strings")
+        return [item.strip() for item in value]
+
+
+def _kinds(entry: _Entry) -> tuple[str, ...]:
+    raw = entry.data.get("kind")
+    values = raw if isinstance(raw, list) else [raw]
+    if raw is None or not values:
+        raise entry.fail("kind", f"is required: one of {', '.join(KINDS)} (or a list)")
+    for value in values:
+        if value not in KINDS:
+            raise entry.fail("kind", f"unknown kind {value!r}: use {', '.join(KINDS)}")
+    if len(set(values)) != len(values):
+        raise entry.fail("kind", "lists the same kind twice")
+    return tuple(values)
+
+
+def _region(entry: _Entry) -> str:
+    region = entry.required("region")
+    if region == NATIONAL or region in REGIONS:
+        return region
+    hint = region_of_place(region)
+    suggestion = f" (write {hint!r})" if hint and fold(hint) == fold(region) else ""
+    raise entry.fail(
+        "region", f"unknown region {region!r}{suggestion}: a region of Mali or {NATIONAL!r}"
+    )
+
+
+def _number(entry: _Entry, field: str, value: Any, bounds: tuple[float, float]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise entry.fail(f"coordinates.{field}", "must be a number (decimal degrees)")
+    low, high = bounds
+    if not low <= value <= high:
+        raise entry.fail(
+            f"coordinates.{field}",
+            f"{value} is outside Mali ({low} to {high}); swapped lat/lon or a lost minus sign?",
+            line_of(entry.data.get("coordinates")),
+        )
+    return float(value)
+
+
+def _coordinates(entry: _Entry, region: str) -> tuple[Coordinates | None, str | None]:
+    raw = entry.data.get("coordinates")
+    precision = entry.data.get("coordinates_precision")
+    if region == NATIONAL:
+        if raw is not None:
+            raise entry.fail("coordinates", f"a {NATIONAL!r} service has no position: use null")
+        return None, None
+    if raw is None:
+        raise entry.fail("coordinates", "is required: {lat, lon} (the town centre will do)")
+    if not isinstance(raw, dict) or {k for k in raw if k != LINE_KEY} != {"lat", "lon"}:
+        raise entry.fail("coordinates", "must be a mapping {lat: …, lon: …}")
+    coordinates = Coordinates(
+        lat=_number(entry, "lat", raw["lat"], LAT_RANGE),
+        lon=_number(entry, "lon", raw["lon"], LON_RANGE),
+    )
+    if precision not in PRECISIONS:
+        raise entry.fail(
+            "coordinates_precision", f"{precision!r} is not one of {', '.join(PRECISIONS)}"
+        )
+    return coordinates, str(precision)
+
+
+def _phones(entry: _Entry) -> tuple[str, ...]:
+    raw = entry.data.get("phones")
+    if raw is not None and (
+        not isinstance(raw, list) or any(not isinstance(item, str) for item in raw)
+    ):
+        raise entry.fail(
+            "phones", 'must be a list of quoted strings, e.g. ["80 00 11 15"] (or [] / null)'
+        )
+    phones = entry.strings("phones")
+    for phone in phones:
+        digits = phone.removeprefix("+223 ").replace(" ", "")
+        international = phone.startswith("+223 ")
+        sane = PHONE_SHAPE.match(phone) and (
+            len(digits) == 8 or (not international and len(digits) in SHORT_CODE_DIGITS)
+        )
+        if not sane:
+            raise entry.fail(
+                "phones",
+                f"{phone!r} is not a Malian number (8 digits, optionally after +223, "
+                "or a short code of 2 to 5 digits; digits and single spaces only)",
+            )
+    if len(set(phones)) != len(phones):
+        raise entry.fail("phones", "lists the same number twice")
+    return tuple(phones)
+
+
+def _verification(entry: _Entry) -> tuple[bool, date | None]:
+    verified = entry.data.get("verified")
+    if not isinstance(verified, bool):
+        raise entry.fail("verified", "must be true or false")
+    raw = entry.data.get("verified_on")
+    verified_on: date | None
+    if raw is None:
+        verified_on = None
+    elif isinstance(raw, date):
+        verified_on = raw
+    else:
+        try:
+            verified_on = date.fromisoformat(str(raw))
+        except ValueError:
+            raise entry.fail("verified_on", f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if verified and verified_on is None:
+        raise entry.fail("verified_on", "is required when verified is true: when was it checked?")
+    if verified_on is not None and verified_on > date.today():
+        raise entry.fail("verified_on", f"{verified_on} is in the future")
+    return verified, verified_on
+
+
+def _parse_service(entry: _Entry) -> Service:
+    unknown = sorted(str(k) for k in entry.data if k != LINE_KEY and k not in FIELDS)
+    if unknown:
+        raise entry.fail(unknown[0], f"unknown field (known: {', '.join(sorted(FIELDS))})")
+    service_id = entry.data.get("id")
+    if not isinstance(service_id, str) or not ID_PATTERN.match(service_id):
+        raise entry.fail("id", f"{service_id!r} must be a slug like 'chu-point-g-psychiatrie'")
+    if len(service_id) > MAX_ID_LENGTH:
+        raise entry.fail("id", f"is longer than {MAX_ID_LENGTH} characters")
+    entry.label = service_id
+    name = entry.required("name")
+    kinds = _kinds(entry)
+    region = _region(entry)
+    town = entry.text("town", required=region != NATIONAL)
+    if town is not None and region != NATIONAL:
+        town_region = region_of_place(town)
+        if town_region is not None and town_region != region:
+            raise entry.fail("region", f"{town} is in the region {town_region!r}, not {region!r}")
+    coordinates, precision = _coordinates(entry, region)
+    phones = _phones(entry)
+    how_to_reach = entry.free_text("how_to_reach", required=not phones)
+    languages = entry.strings("languages")
+    for language in languages:
+        if not LANGUAGE_PATTERN.match(language):
+            raise entry.fail("languages", f"{language!r} is not a language code like fr, bm")
+    source = entry.required("source")
+    verified, verified_on = _verification(entry)
+    return Service(
+        id=service_id,
+        name=name,
+        kinds=kinds,
+        region=region,
+        town=town,
+        address=entry.free_text("address"),
+        coordinates=coordinates,
+        coordinates_precision=precision,
+        phones=phones,
+        how_to_reach=how_to_reach,
+        hours=entry.free_text("hours"),
+        languages=tuple(languages),
+        cost=entry.free_text("cost"),
+        source=source,
+        verified=verified,
+        verified_on=verified_on,
+    )
+
+
+def load_services(path: Path) -> list[Service]:
+    """Read and validate the directory file (`services:` list), in file order.
+
+    File order is display order within a region. Any invalid entry raises ContentError
+    naming the file, the entry's line and the field.
+    """
+    document = load_yaml(path)
+    if not isinstance(document, dict) or not isinstance(document.get("services"), list):
+        raise ContentError(path, line_of(document), "services", "missing top-level list")
+    extra = sorted(str(k) for k in document if k not in ("services", LINE_KEY))
+    if extra:
+        raise ContentError(path, line_of(document), extra[0], "unknown top-level key")
+    services: list[Service] = []
+    seen: dict[str, int | None] = {}
+    for index, data in enumerate(document["services"]):
+        if not isinstance(data, dict):
+            raise ContentError(path, None, f"services[{index}]", "must be a mapping")
+        service = _parse_service(_Entry(data, path, f"services[{index}]"))
+        if service.id in seen:
+            raise ContentError(
+                path,
+                line_of(data),
+                f"{service.id}.id",
+                f"duplicate id (first defined on line {seen[service.id]})",
+            )
+        seen[service.id] = line_of(data)
+        services.append(service)
+    return services
+
+
+# --- queries ----------------------------------------------------------------------------
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown service kind {kind!r}; expected one of {KINDS}")
+
+
+def in_region(services: Sequence[Service], region: str, kind: str | None = None) -> list[Service]:
+    """Services in `region` (a region or any place name), then the national ones.
+
+    National lines come last so a local service is offered first but the toll-free
+    numbers are always there. Raises ValueError for a name that is not a known place.
+    """
+    _check_kind(kind)
+    wanted = region if region == NATIONAL or region in REGIONS else region_of_place(region)
+    if wanted is None:
+        raise ValueError(f"unknown region or place {region!r}")
+    local = [s for s in services if s.region == wanted and not s.is_national and s.offers(kind)]
+    national = [s for s in services if s.is_national and s.offers(kind)]
+    return local + national
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km, with the Earth radius Redis GEO uses."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    half_dphi = math.radians(lat2 - lat1) / 2
+    half_dlambda = math.radians(lon2 - lon1) / 2
+    a = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def nearest(
+    services: Iterable[Service],
+    lat: float,
+    lon: float,
+    kind: str | None = None,
+    limit: int = 3,
+) -> list[tuple[Service, float]]:
+    """The `limit` located services closest to (lat, lon), with their distance in km.
+
+    Pure fallback for when Redis is unavailable, and the reference for the GEO index.
+    National entries have no position and are never returned here. Ties are broken by
+    id so the result is deterministic.
+    """
+    _check_kind(kind)
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    scored = [
+        (service, haversine_km(lat, lon, service.coordinates.lat, service.coordinates.lon))
+        for service in services
+        if service.coordinates is not None and service.offers(kind)
+    ]
+    scored.sort(key=lambda pair: (pair[1], pair[0].id))
+    return scored[:limit]
