@@ -13,14 +13,16 @@ from datetime import datetime, timezone
 from redis.exceptions import RedisError
 
 from bot.content import negotiate_locale
-from bot.dialogue.engine import Engine, clean_text
-from bot.dialogue.events import Event, TextEvent
+from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
+from bot.dialogue.events import Event, LocationEvent, TextEvent
 from bot.dialogue.replies import Reply
 from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, chat_key
 from bot.logs import get_logger
 from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.safety import detect_crisis
+from bot.services import Service, by_id
+from bot.services.geo import index_services, nearest_ids
 
 log = get_logger(__name__)
 
@@ -33,6 +35,7 @@ class Assistant:
         self.nlu = nlu
         self.store = store
         self._secret = secret
+        self._services = by_id(engine.services)
 
     async def handle(
         self, chat_id: int | str, event: Event, language_code: str | None = None
@@ -46,8 +49,14 @@ class Assistant:
             if over > 0:
                 return self._flood_reply(state, language_code) if over == 1 else []
         understanding = await self._understand(event) if crisis is None else None
+        nearby = await self._nearby(event, state) if redis_ok else None
         turn = self.engine.respond(
-            event, state, language_code=language_code, understanding=understanding, crisis=crisis
+            event,
+            state,
+            language_code=language_code,
+            understanding=understanding,
+            crisis=crisis,
+            nearby=nearby,
         )
         if redis_ok:
             await self._remember(key, turn.state, turn.topic)
@@ -59,6 +68,14 @@ class Assistant:
             crisis=crisis.value if crisis else None,
         )
         return list(turn.replies)
+
+    async def start(self) -> None:
+        """Index the service directory in Redis (idempotent). Without Redis the bot still
+        starts: nearest services are then computed in memory."""
+        try:
+            await index_services(self.store.redis, self.engine.services)
+        except RedisError as error:
+            log.warning("redis.unavailable", error_type=type(error).__name__)
 
     async def close(self) -> None:
         await self.nlu.close()
@@ -85,6 +102,23 @@ class Assistant:
         locale = state.locale or negotiate_locale(language_code)
         rendered = self.engine.catalog.render("error.flood", locale)
         return [Reply(rendered.text, rendered.buttons)]
+
+    async def _nearby(self, event: Event, state: ChatState) -> list[tuple[Service, float]] | None:
+        """The nearest services to a shared location, from the Redis GEO index."""
+        if not isinstance(event, LocationEvent):
+            return None
+        try:
+            found = await nearest_ids(
+                self.store.redis,
+                event.latitude,
+                event.longitude,
+                state.service_kind,
+                limit=MAX_SERVICES_SHOWN,
+            )
+        except RedisError as error:
+            log.warning("redis.unavailable", error_type=type(error).__name__)
+            return None
+        return [(self._services[i], km) for i, km in found if i in self._services]
 
     async def _understand(self, event: Event) -> Understanding | None:
         if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event):

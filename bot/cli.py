@@ -69,6 +69,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
         async def main() -> None:
             assistant = build_assistant(settings, nlu, redis_url)
+            await assistant.start()
             try:
                 await chat(assistant, language_code=args.lang)
             finally:

@@ -63,6 +63,7 @@ class Settings:
     var_dir: Path
     locales_dir: Path
     responses_dir: Path
+    services_file: Path
     confidence_threshold: float
     state_ttl_seconds: int
     flood_limit: int
@@ -74,6 +75,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         var_dir = _path("SINI_VAR_DIR", PROJECT_ROOT / "var")
+        responses_dir = _path("RESPONSES_DIR", PROJECT_ROOT / "responses")
         secret_hex = os.environ.get("SINI_SECRET")
         secret = (
             bytes.fromhex(secret_hex)
@@ -94,7 +96,8 @@ class Settings:
             nlu_project=_path("NLU_PROJECT", PROJECT_ROOT / "nlu"),
             var_dir=var_dir,
             locales_dir=_path("LOCALES_DIR", PROJECT_ROOT / "locales"),
-            responses_dir=_path("RESPONSES_DIR", PROJECT_ROOT / "responses"),
+            responses_dir=responses_dir,
+            services_file=_path("SERVICES_FILE", responses_dir / "services.yml"),
             confidence_threshold=_float("NLU_CONFIDENCE_THRESHOLD", 0.55),
             state_ttl_seconds=_int("STATE_TTL_SECONDS", 30 * 24 * 3600),
             flood_limit=_int("FLOOD_LIMIT", 20),

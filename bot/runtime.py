@@ -14,6 +14,7 @@ from bot.dialogue.store import DialogueStore
 from bot.nlu import NLU
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
+from bot.services import load_services
 
 
 def load_nlu(settings: Settings) -> NLU:
@@ -38,9 +39,11 @@ def connect_redis(url: str) -> Redis[bytes]:
 
 
 def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
-    """Everything but the adapter; call inside the event loop that will use it."""
-    catalog = load_catalog(settings.responses_dir, settings.locales_dir)
-    engine = Engine(catalog, settings.confidence_threshold)
+    """Everything but the adapter; call inside the event loop that will use it, then
+    `await assistant.start()`."""
+    services = load_services(settings.services_file)
+    catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
+    engine = Engine(catalog, services, settings.confidence_threshold)
     store = DialogueStore(
         connect_redis(redis_url),
         state_ttl=settings.state_ttl_seconds,

@@ -24,6 +24,7 @@ from bot.dialogue.engine import Engine
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from bot.redis_server import LocalRedis
+from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 
 TEST_SECRET = "5e" * 32
@@ -56,13 +57,18 @@ async def redis(redis_server: LocalRedis) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-def catalog(settings: Settings) -> Catalog:
-    return load_catalog(settings.responses_dir, settings.locales_dir)
+def services(settings: Settings) -> list[Service]:
+    return load_services(settings.services_file)
 
 
 @pytest.fixture(scope="session")
-def engine(catalog: Catalog, settings: Settings) -> Engine:
-    return Engine(catalog, settings.confidence_threshold)
+def catalog(settings: Settings, services: list[Service]) -> Catalog:
+    return load_catalog(settings.responses_dir, settings.locales_dir, services)
+
+
+@pytest.fixture(scope="session")
+def engine(catalog: Catalog, services: list[Service], settings: Settings) -> Engine:
+    return Engine(catalog, services, settings.confidence_threshold)
 
 
 @pytest.fixture(scope="session")

@@ -179,7 +179,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        application.bot_data[ASSISTANT_KEY] = assistant_factory()
+        assistant = assistant_factory()
+        await assistant.start()
+        application.bot_data[ASSISTANT_KEY] = assistant
         application.create_task(beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat")
         try:
             await application.bot.set_my_commands(

@@ -8,7 +8,7 @@ file fails the start-up with its file and line, not a user's button press.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from babel.support import NullTranslations
 
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
 from bot.content.yamlfile import ContentError, line_of, load_yaml
+from bot.services.directory import Service
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
@@ -52,11 +53,11 @@ class Rendered:
 
 @dataclass(frozen=True)
 class EmergencyLine:
-    """A phone number shown in every crisis answer; only numbers found in a source."""
+    """A line shown in every crisis answer: a label and the numbers of a directory entry."""
 
     label: str
     number: str
-    source: str
+    verified: bool
 
 
 class Catalog:
@@ -87,8 +88,11 @@ class Catalog:
 
     def emergency_block(self, locale: str) -> str:
         """The emergency numbers, one per line, labels translated."""
+        unverified = self.render("emergency.unverified", locale).text
         return "\n".join(
-            f"☎️ {self.gettext(line.label, locale)} : {line.number}" for line in self.emergency
+            f"☎️ {self.gettext(line.label, locale)} : {line.number}"
+            + ("" if line.verified else f" ({unverified})")
+            for line in self.emergency
         )
 
     def render(
@@ -210,29 +214,39 @@ def load_messages(messages_dir: Path) -> dict[str, Message]:
     return messages
 
 
-def load_emergency(path: Path) -> list[EmergencyLine]:
-    """Read the emergency numbers; each must name the source it was found in."""
+def load_emergency(path: Path, services: Sequence[Service]) -> list[EmergencyLine]:
+    """Read the crisis lines; each names a directory entry that has phone numbers."""
+    directory = {service.id: service for service in services}
     document = load_yaml(path) or {}
     lines = []
     for entry in document.get("emergency") or []:
+        service_id = _require_str(entry, "service", path, "emergency")
+        service = directory.get(service_id)
+        if service is None or not service.phones:
+            raise ContentError(
+                path,
+                line_of(entry),
+                "emergency.service",
+                f"{service_id!r} is not a directory entry with phone numbers",
+            )
         lines.append(
             EmergencyLine(
                 label=_require_str(entry, "label", path, "emergency"),
-                number=_require_str(entry, "number", path, "emergency"),
-                source=_require_str(entry, "source", path, "emergency"),
+                number=" · ".join(service.phones),
+                verified=service.verified,
             )
         )
     if not lines:
-        raise ContentError(path, None, "emergency", "at least one number is required")
+        raise ContentError(path, None, "emergency", "at least one line is required")
     return lines
 
 
-def load_catalog(responses_dir: Path, locales_dir: Path) -> Catalog:
-    """Load messages, emergency numbers and compiled translations for all LOCALES."""
+def load_catalog(responses_dir: Path, locales_dir: Path, services: Sequence[Service]) -> Catalog:
+    """Load messages, the crisis lines and compiled translations for all LOCALES."""
     translations = load_translations(locales_dir)
     assert set(translations) == set(LOCALES)
     return Catalog(
         messages=load_messages(responses_dir / "messages"),
         translations=translations,
-        emergency=load_emergency(responses_dir / "emergency.yml"),
+        emergency=load_emergency(responses_dir / "emergency.yml", services),
     )

@@ -1,6 +1,7 @@
 """pybabel extractor for the YAML content files (registered as `sini_content`).
 
-Every scalar under a `text` or `label` key is a translatable message; a `text` mapping
+Every scalar under a `text` or `label` key is a translatable message, and so are the
+service directory's free-text fields (`how_to_reach`, `hours`, `cost`); a `text` mapping
 with `one`/`other` is a plural message. The translator comment names where the text
 lives (e.g. `messages.drug.tramadol.about.text`) so a translator knows its context.
 """
@@ -12,7 +13,7 @@ from typing import IO, Any
 
 import yaml
 
-TRANSLATABLE_KEYS = ("text", "label")
+TRANSLATABLE_KEYS = ("text", "label", "how_to_reach", "hours", "cost")
 
 Extracted = tuple[int, str | None, str | tuple[str, str], list[str]]
 

@@ -6,9 +6,11 @@ content catalog, so this module holds decisions, never wording.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
+from bot.dialogue.cards import service_card
 from bot.dialogue.events import (
     ButtonEvent,
     CommandEvent,
@@ -22,6 +24,7 @@ from bot.dialogue.state import ChatState
 from bot.nlu import FALLBACK_INTENT, Understanding
 from bot.nlu.language import guess_language
 from bot.nlu.safety import Crisis
+from bot.services import KINDS, REGIONS, Service, in_region, nearest, region_of_place
 
 DRUGS = (
     "tramadol",
@@ -43,14 +46,21 @@ DRUG_ASPECTS = {
     "quit_help": "quit",
     "help_friend": "friend",
 }
-# Intents answered by the action of the same name rather than by a message.
+# Intents answered by an action rather than by a message.
 ACTION_INTENTS = {
     "menu": "do:menu",
     "change_language": "do:language",
-    "find_treatment": "do:services",
-    "find_victim_help": "do:services",
     "report_tip": "confirm:report",
 }
+# Intents that look for a service, and the kind of service each one wants.
+SERVICE_INTENTS = {
+    "find_treatment": "treatment",
+    "find_victim_help": "victim_assistance",
+}
+# Kinds offered as buttons (emergency lines are in every answer anyway).
+ASKED_KINDS = ("treatment", "victim_assistance", "legal_aid", "shelter", "psychosocial")
+ANY_KIND = "any"
+MAX_SERVICES_SHOWN = 4
 # Intents a clarifying menu never offers: they are not topics.
 NOT_TOPICS = {FALLBACK_INTENT, "out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
 COMMANDS = {
@@ -86,8 +96,11 @@ class Turn:
 class Engine:
     """Decides what to answer; holds only immutable configuration."""
 
-    def __init__(self, catalog: Catalog, confidence_threshold: float) -> None:
+    def __init__(
+        self, catalog: Catalog, services: Sequence[Service], confidence_threshold: float
+    ) -> None:
         self.catalog = catalog
+        self.services = tuple(services)
         self.threshold = confidence_threshold
         self._keyboard_actions = {
             catalog.render(message_id, locale).text.casefold(): action
@@ -114,8 +127,11 @@ class Engine:
         language_code: str | None = None,
         understanding: Understanding | None = None,
         crisis: Crisis | None = None,
+        nearby: Sequence[tuple[Service, float]] | None = None,
     ) -> Turn:
-        """Answer one event. `understanding` is None when the NLU was not asked or is down."""
+        """Answer one event. `understanding` is None when the NLU was not asked or is down;
+        `nearby` holds the services nearest to a shared location when the caller looked
+        them up in the Redis GEO index (otherwise they are computed here)."""
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
@@ -130,7 +146,15 @@ class Engine:
                 )
             return self._action(action, state)
         if isinstance(event, LocationEvent):
-            return self._action("do:services", state)
+            if nearby is None:
+                nearby = nearest(
+                    self.services,
+                    event.latitude,
+                    event.longitude,
+                    state.service_kind,
+                    limit=MAX_SERVICES_SHOWN,
+                )
+            return self._nearby(nearby, state)
         if isinstance(event, UnsupportedEvent):
             message_id = "error.edited" if event.kind == "edited" else "error.unsupported"
             return self._say(message_id, state, topic=None)
@@ -168,12 +192,25 @@ class Engine:
             )
         if understanding.intent == FALLBACK_INTENT or understanding.confidence < self.threshold:
             return self._clarify(understanding, state)
-        return self._intent(understanding.intent, understanding.entity("drug"), state)
+        return self._intent(
+            understanding.intent,
+            understanding.entity("drug"),
+            state,
+            place=understanding.entity("place"),
+        )
 
-    def _intent(self, intent: str, drug: str | None, state: ChatState) -> Turn:
+    def _intent(
+        self, intent: str, drug: str | None, state: ChatState, place: str | None = None
+    ) -> Turn:
         state = replace(state, pending=None)
         if intent == "crisis":
             return self._crisis("crisis.general", state)
+        if intent in SERVICE_INTENTS:
+            kind = SERVICE_INTENTS[intent]
+            region = region_of_place(place) if place else None
+            if region is not None:
+                return self._in_region(region, replace(state, service_kind=kind), topic=intent)
+            return self._ask_where(replace(state, service_kind=kind), topic=intent)
         if intent in DRUG_ASPECTS:
             drug = drug if drug in DRUGS else state.drug
             if drug is not None:
@@ -224,6 +261,8 @@ class Engine:
             if argument == "report_tip":
                 return self._action("do:report", state, topic="report_tip")
             return self._intent(argument, None, state)
+        if kind == "svc":
+            return self._service_action(argument, state)
         if kind == "confirm" and argument == "report":
             return self._say(
                 "report.confirm",
@@ -252,10 +291,90 @@ class Engine:
         if name == "cancel":
             return self._say("cancel.done", state, topic=topic, then_menu=True)
         if name == "services":
-            return self._say("services.overview", state, topic=topic)
+            return self._ask_kind(state, topic)
         if name == "report":
             return self._say("report.intro", state, topic=topic)
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
+
+    # ----------------------------------------------------------------- services
+
+    def _ask_kind(self, state: ChatState, topic: str) -> Turn:
+        locale = _locale(state)
+        choices = [*ASKED_KINDS, ANY_KIND]
+        buttons = tuple(
+            tuple(
+                Button(self.catalog.render(f"kind.{kind}", locale).text, f"svc:kind:{kind}")
+                for kind in choices[i : i + 2]
+            )
+            for i in range(0, len(choices), 2)
+        )
+        text = self.catalog.render("services.ask_kind", locale).text
+        return Turn((Reply(text, buttons),), state, topic=topic)
+
+    def _ask_where(self, state: ChatState, topic: str) -> Turn:
+        """Ask for a shared location (reply keyboard) or a region (inline buttons)."""
+        locale = _locale(state)
+        keyboard = (
+            (Key(self.catalog.render("key.location", locale).text, request_location=True),),
+            *self._keyboard(locale),
+        )
+        ask = Reply(self.catalog.render("services.ask_where", locale).text, keyboard=keyboard)
+        names = sorted(REGIONS)
+        regions = tuple(
+            tuple(Button(name, f"svc:reg:{name}") for name in names[i : i + 3])
+            for i in range(0, len(names), 3)
+        )
+        pick = Reply(self.catalog.render("services.pick_region", locale).text, regions)
+        return Turn((ask, pick), state, topic=topic)
+
+    def _service_action(self, argument: str, state: ChatState) -> Turn:
+        what, _, value = argument.partition(":")
+        if what == "kind" and (value in KINDS or value == ANY_KIND):
+            kind = None if value == ANY_KIND else value
+            return self._ask_where(replace(state, service_kind=kind), topic=f"services.{value}")
+        if what == "reg" and value in REGIONS:
+            return self._in_region(value, state, topic="services.region")
+        return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
+
+    def _in_region(self, region: str, state: ChatState, topic: str) -> Turn:
+        found = in_region(self.services, region, state.service_kind)
+        local = [s for s in found if not s.is_national][:MAX_SERVICES_SHOWN]
+        national = [s for s in found if s.is_national]
+        return self._service_list(
+            "services.in_region",
+            [(s, None) for s in local],
+            national,
+            state,
+            topic,
+            region=REGIONS[region].name,
+        )
+
+    def _nearby(self, nearby: Sequence[tuple[Service, float]], state: ChatState) -> Turn:
+        local = [(s, km) for s, km in nearby if not s.is_national][:MAX_SERVICES_SHOWN]
+        national = [s for s in self.services if s.is_national and s.offers(state.service_kind)]
+        return self._service_list("services.nearby", local, national, state, "services.nearby")
+
+    def _service_list(
+        self,
+        message_id: str,
+        local: Sequence[tuple[Service, float | None]],
+        national: Sequence[Service],
+        state: ChatState,
+        topic: str,
+        **params: str,
+    ) -> Turn:
+        """A header with the count, the local services, then the lines valid everywhere."""
+        locale = _locale(state)
+        header = self.catalog.render(message_id, locale, count=len(local), **params)
+        cards = [service_card(self.catalog, s, locale, km) for s, km in local]
+        if not local:
+            cards.insert(0, self.catalog.render("services.none_here", locale).text)
+        if national:
+            cards.append(self.catalog.render("services.national", locale).text)
+            cards.extend(service_card(self.catalog, s, locale) for s in national)
+        text = "\n\n".join([header.text, *cards])
+        buttons = self.catalog.render("services.after", locale).buttons
+        return Turn((Reply(text, buttons),), state, topic=topic)
 
     # ----------------------------------------------------------------- rendering
 

@@ -16,12 +16,14 @@ class ChatState:
              guessed any more
     drug:    the drug last talked about, so "how do I stop?" needs no repetition
     pending: a question waiting for a yes/no (e.g. "confirm_report")
+    service_kind: the kind of help being looked for, kept while the user says where
     """
 
     locale: str | None = None
     chosen_locale: str | None = None
     drug: str | None = None
     pending: str | None = None
+    service_kind: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -44,7 +44,10 @@ class RasaLocalNLU:
         from rasa.core.agent import Agent
         from rasa.utils.tensorflow.environment import setup_tf_environment
 
-        setup_tf_environment()
+        try:
+            setup_tf_environment()
+        except RuntimeError:  # TensorFlow already initialised (e.g. trained in this process)
+            log.info("nlu.tf_already_configured")
         log.info("nlu.loading", model=model_path.name)
         agent = Agent.load(str(model_path))
         log.info("nlu.loaded", model=model_path.name)

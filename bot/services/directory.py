@@ -426,15 +426,15 @@ def _verification(entry: _Entry) -> tuple[bool, date | None]:
 
 
 def _parse_service(entry: _Entry) -> Service:
-    unknown = sorted(str(k) for k in entry.data if k != LINE_KEY and k not in FIELDS)
-    if unknown:
-        raise entry.fail(unknown[0], f"unknown field (known: {', '.join(sorted(FIELDS))})")
     service_id = entry.data.get("id")
     if not isinstance(service_id, str) or not ID_PATTERN.match(service_id):
         raise entry.fail("id", f"{service_id!r} must be a slug like 'chu-point-g-psychiatrie'")
     if len(service_id) > MAX_ID_LENGTH:
         raise entry.fail("id", f"is longer than {MAX_ID_LENGTH} characters")
     entry.label = service_id
+    unknown = sorted(str(k) for k in entry.data if k != LINE_KEY and k not in FIELDS)
+    if unknown:
+        raise entry.fail(unknown[0], f"unknown field (known: {', '.join(sorted(FIELDS))})")
     name = entry.required("name")
     kinds = _kinds(entry)
     region = _region(entry)

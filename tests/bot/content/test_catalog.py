@@ -10,7 +10,8 @@ from babel.messages.pofile import read_po
 
 from bot.config import PROJECT_ROOT
 from bot.content import LOCALES, Catalog, ContentError
-from bot.content.catalog import load_messages
+from bot.content.catalog import load_emergency, load_messages
+from bot.services import Service
 
 LOCALES_DIR = PROJECT_ROOT / "locales"
 SOURCED_PREFIXES = (
@@ -25,15 +26,13 @@ SOURCED_PREFIXES = (
     "intent.help_friend",
     "intent.parent",
     "intent.peer",
-    "emergency",
 )
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 def test_health_and_legal_messages_name_their_sources(catalog: Catalog) -> None:
-    unsourced = [
-        i for i in catalog.ids if i.startswith(SOURCED_PREFIXES) and not catalog.message(i).sources
-    ]
+    sourced = [i for i in catalog.ids if i.startswith(SOURCED_PREFIXES) or i == "emergency"]
+    unsourced = [i for i in sourced if not catalog.message(i).sources]
     assert unsourced == []
 
 
@@ -104,3 +103,13 @@ def test_a_broken_content_file_is_reported_with_file_line_and_field(tmp_path: Pa
     )
     with pytest.raises(ContentError, match=r"bad\.yml:11: bad\.action\.buttons\.action"):
         load_messages(tmp_path)
+
+
+def test_a_crisis_line_must_name_a_directory_entry_with_phones(
+    tmp_path: Path, services: list[Service]
+) -> None:
+    (tmp_path / "emergency.yml").write_text(
+        "emergency:\n  - service: mild-bamako\n    label: MILD\n"
+    )
+    with pytest.raises(ContentError, match=r"emergency\.yml:2: emergency\.service"):
+        load_emergency(tmp_path / "emergency.yml", services)

@@ -173,9 +173,41 @@ def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
     assert engine.needs_nlu(TextEvent("c quoi le yamba"))
 
 
-def test_a_shared_location_leads_to_services(engine: Engine, catalog: Catalog) -> None:
-    turn = engine.respond(LocationEvent(12.65, -8.0), FR)
-    assert turn.replies[0].text == catalog.render("services.overview", "fr").text
+def test_a_shared_location_lists_the_nearest_services_with_distances(engine: Engine) -> None:
+    asked = engine.respond(ButtonEvent("svc:kind:treatment"), FR)
+    assert asked.state.service_kind == "treatment"
+    assert asked.replies[0].keyboard[0][0].request_location  # type: ignore[index]
+    turn = engine.respond(LocationEvent(12.66, -7.99), asked.state)  # Bamako
+    text = turn.replies[0].text
+    assert "Point G" in text
+    assert " km" in text
+    assert "do:emergency" in actions(turn.replies)
+    anything = engine.respond(LocationEvent(12.66, -7.99), FR)
+    assert "80 00 11 15" in anything.replies[0].text  # national lines close any-kind lists
+
+
+def test_a_region_named_in_text_lists_its_services(engine: Engine) -> None:
+    turn = engine.respond(
+        TextEvent("ou se faire soigner a segou"),
+        FR,
+        understanding=understood("find_treatment", place="Ségou"),
+    )
+    assert "Ségou" in turn.replies[0].text
+
+
+def test_asking_for_help_without_a_place_asks_where(engine: Engine) -> None:
+    turn = engine.respond(
+        TextEvent("je cherche un centre pour victimes"),
+        FR,
+        understanding=understood("find_victim_help"),
+    )
+    assert turn.state.service_kind == "victim_assistance"
+    assert any(b.action == "svc:reg:Sikasso" for row in turn.replies[1].buttons for b in row)
+
+
+def test_unverified_services_say_so(engine: Engine, catalog: Catalog) -> None:
+    turn = engine.respond(ButtonEvent("svc:reg:Sikasso"), FR)
+    assert catalog.render("services.unverified", "fr").text in turn.replies[0].text
 
 
 def test_every_answered_intent_has_a_message_in_every_locale(
