@@ -1,21 +1,33 @@
 """The assistant: what every adapter (Telegram, terminal) calls for each user event.
 
-It wraps the pure dialogue engine with the parts that can fail — Redis and the NLU —
-and degrades instead of failing: without Redis it answers from a fresh state (nothing is
-remembered until Redis is back); without the NLU it answers crises and buttons and says
+It wraps the pure dialogue engine with the parts that can fail — Redis, the NLU and the
+tip store — and degrades instead of failing: without Redis it answers from a fresh state
+(nothing is remembered until Redis is back, and a report in progress waits safely in
+Redis's append-only file); without the NLU it answers crises and buttons and says
 politely that free text cannot be understood right now.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
 from bot.content import negotiate_locale
+from bot.dialogue.effects import (
+    AddFollowup,
+    Done,
+    Effect,
+    EraseChat,
+    Failure,
+    OpenFollowup,
+    Outcome,
+    SubmitTip,
+)
 from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
 from bot.dialogue.events import Event, LocationEvent, TextEvent
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, chat_key
 from bot.logs import get_logger
@@ -23,51 +35,38 @@ from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.safety import detect_crisis
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
+from tips.keys import DeskKeyMissing, desk_public_key
+from tips.media import MediaError, PreparedAttachment, prepare_attachment
+from tips.model import Draft, TipError
+from tips.store import ReceiptInvalid, ReceiptLocked, TipStore
 
 log = get_logger(__name__)
+
+
+class Channel(Protocol):
+    """What only the chat channel can do for the assistant."""
+
+    async def download(self, file_ref: str) -> bytes:
+        """The bytes of a file the user sent (raise to skip it)."""
+        ...  # pragma: no cover
+
+    async def erase(self) -> bool:
+        """Delete this conversation's messages; False if the channel cannot."""
+        ...  # pragma: no cover
 
 
 class Assistant:
     """One instance per process; safe to call concurrently for different chats."""
 
-    def __init__(self, engine: Engine, nlu: NLU, store: DialogueStore, secret: bytes) -> None:
+    def __init__(
+        self, engine: Engine, nlu: NLU, store: DialogueStore, tips: TipStore, secret: bytes
+    ) -> None:
         self.engine = engine
         self.nlu = nlu
         self.store = store
+        self.tips = tips
         self._secret = secret
         self._services = by_id(engine.services)
-
-    async def handle(
-        self, chat_id: int | str, event: Event, language_code: str | None = None
-    ) -> list[Reply]:
-        """Answer one event from one chat."""
-        key = chat_key(self._secret, chat_id)
-        crisis = detect_crisis(event.text) if isinstance(event, TextEvent) else None
-        state, redis_ok = await self._load(key)
-        if redis_ok and crisis is None:
-            over = await self._messages_over_limit(key)
-            if over > 0:
-                return self._flood_reply(state, language_code) if over == 1 else []
-        understanding = await self._understand(event) if crisis is None else None
-        nearby = await self._nearby(event, state) if redis_ok else None
-        turn = self.engine.respond(
-            event,
-            state,
-            language_code=language_code,
-            understanding=understanding,
-            crisis=crisis,
-            nearby=nearby,
-        )
-        if redis_ok:
-            await self._remember(key, turn.state, turn.topic)
-        log.info(
-            "dialogue.turn",
-            kind=type(event).__name__,
-            topic=turn.topic,
-            locale=turn.state.locale,
-            crisis=crisis.value if crisis else None,
-        )
-        return list(turn.replies)
 
     async def start(self) -> None:
         """Index the service directory in Redis (idempotent). Without Redis the bot still
@@ -80,6 +79,58 @@ class Assistant:
     async def close(self) -> None:
         await self.nlu.close()
         await self.store.redis.close()
+        if self.tips.redis is not self.store.redis:
+            await self.tips.redis.close()
+
+    async def handle(
+        self,
+        chat_id: int | str,
+        event: Event,
+        language_code: str | None = None,
+        channel: Channel | None = None,
+    ) -> Turn:
+        """Answer one event from one chat; the Turn's replies are what to send."""
+        key = chat_key(self._secret, chat_id)
+        crisis = detect_crisis(event.text) if isinstance(event, TextEvent) else None
+        state, redis_ok = await self._load(key)
+        if redis_ok and crisis is None:
+            over = await self._messages_over_limit(key)
+            if over > 0:
+                replies = self._flood_reply(state, language_code) if over == 1 else []
+                return Turn(tuple(replies), state)
+        if not redis_ok and self._needs_storage(event):
+            return self._storage_down(state, language_code)
+        understanding = await self._understand(event, state) if crisis is None else None
+        nearby = await self._nearby(event, state) if redis_ok else None
+        turn = self.engine.respond(
+            event,
+            state,
+            language_code=language_code,
+            understanding=understanding,
+            crisis=crisis,
+            nearby=nearby,
+        )
+        if turn.effect is not None:
+            outcome = await self._perform(turn.effect, key, channel)
+            resolved = self.engine.resolve(turn.effect, outcome, turn.state)
+            turn = Turn(
+                (*turn.replies, *resolved.replies),
+                resolved.state,
+                resolved.topic or turn.topic,
+                forget_message=turn.forget_message,
+            )
+        if redis_ok:
+            await self._remember(key, turn.state, turn.topic)
+        log.info(
+            "dialogue.turn",
+            kind=type(event).__name__,
+            topic=turn.topic,
+            locale=turn.state.locale,
+            crisis=crisis.value if crisis else None,
+        )
+        return turn
+
+    # ----------------------------------------------------------------- storage
 
     async def _load(self, key: str) -> tuple[ChatState, bool]:
         try:
@@ -87,6 +138,17 @@ class Assistant:
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             return ChatState(), False
+
+    @staticmethod
+    def _needs_storage(event: Event) -> bool:
+        """Report and follow-up steps need the stored draft; without Redis, wait for it."""
+        action = getattr(event, "action", "")
+        return isinstance(action, str) and action.startswith(("rep:", "fol:"))
+
+    def _storage_down(self, state: ChatState, language_code: str | None) -> Turn:
+        locale = state.locale or negotiate_locale(language_code)
+        rendered = self.engine.catalog.render("error.storage_down", locale)
+        return Turn((Reply(rendered.text, rendered.buttons),), state)
 
     async def _messages_over_limit(self, key: str) -> int:
         try:
@@ -103,9 +165,29 @@ class Assistant:
         rendered = self.engine.catalog.render("error.flood", locale)
         return [Reply(rendered.text, rendered.buttons)]
 
+    async def _remember(self, key: str, state: ChatState, topic: str | None) -> None:
+        try:
+            await self.store.save(key, state)
+            if topic:
+                today = datetime.now(timezone.utc).date()
+                await self.store.count_topic(today, state.locale or "fr", topic)
+        except RedisError as error:
+            log.warning("redis.unavailable", error_type=type(error).__name__)
+
+    # ----------------------------------------------------------------- NLU and services
+
+    async def _understand(self, event: Event, state: ChatState) -> Understanding | None:
+        if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event, state):
+            return None
+        try:
+            return await self.nlu.parse(clean_text(event.text))
+        except NLUUnavailable as error:
+            log.warning("nlu.unavailable", error_type=str(error))
+            return None
+
     async def _nearby(self, event: Event, state: ChatState) -> list[tuple[Service, float]] | None:
         """The nearest services to a shared location, from the Redis GEO index."""
-        if not isinstance(event, LocationEvent):
+        if not isinstance(event, LocationEvent) or state.flow is not None:
             return None
         try:
             found = await nearest_ids(
@@ -120,20 +202,58 @@ class Assistant:
             return None
         return [(self._services[i], km) for i, km in found if i in self._services]
 
-    async def _understand(self, event: Event) -> Understanding | None:
-        if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event):
-            return None
-        try:
-            return await self.nlu.parse(clean_text(event.text))
-        except NLUUnavailable as error:
-            log.warning("nlu.unavailable", error_type=str(error))
-            return None
+    # ----------------------------------------------------------------- effects
 
-    async def _remember(self, key: str, state: ChatState, topic: str | None) -> None:
+    async def _perform(self, effect: Effect, key: str, channel: Channel | None) -> Outcome:
+        """Do the storage work a turn asked for; every failure becomes a kind answer."""
+        now = datetime.now(timezone.utc)
         try:
-            await self.store.save(key, state)
-            if topic:
-                today = datetime.now(timezone.utc).date()
-                await self.store.count_topic(today, state.locale or "fr", topic)
-        except RedisError as error:
-            log.warning("redis.unavailable", error_type=type(error).__name__)
+            if isinstance(effect, SubmitTip):
+                return await self._submit(effect.draft, key, channel, now)
+            if isinstance(effect, OpenFollowup):
+                return Done(view=await self.tips.open_for_tipster(effect.code, effect.passphrase))
+            if isinstance(effect, AddFollowup):
+                await self.tips.add_followup(effect.code, effect.passphrase, effect.text, now)
+                return Done()
+            if isinstance(effect, EraseChat):
+                erased = channel is not None and await channel.erase()
+                return Done() if erased else Failure.UNSUPPORTED
+        except ReceiptLocked:
+            return Failure.LOCKED
+        except ReceiptInvalid:
+            return Failure.INVALID
+        except (RedisError, DeskKeyMissing) as error:
+            log.error("tips.unavailable", error_type=type(error).__name__)
+            return Failure.UNAVAILABLE
+        except TipError as error:
+            log.warning("tips.rejected", error_type=type(error).__name__)
+            return Failure.UNAVAILABLE
+        return Failure.UNSUPPORTED
+
+    async def _submit(
+        self, draft: Draft, key: str, channel: Channel | None, now: datetime
+    ) -> Outcome:
+        """Seal and store; acknowledged only after Redis has it (AOF, fsync always)."""
+        if not await self.tips.allow_submission(key, now):
+            return Failure.QUOTA
+        desk = await desk_public_key(self.tips.redis)
+        prepared = await self._attachments(draft, channel)
+        content = draft.to_content([a.meta for a in prepared])
+        receipt = await self.tips.submit(
+            content, content.category, content.region, desk, now, [a.data for a in prepared]
+        )
+        log.info("tips.submitted", category=content.category.value, attachments=len(prepared))
+        return Done(receipt=receipt)
+
+    async def _attachments(self, draft: Draft, channel: Channel | None) -> list[PreparedAttachment]:
+        """Download, strip and check each announced attachment; skip what fails."""
+        prepared = []
+        for ref in draft.attachments:
+            if channel is None:
+                continue
+            try:
+                data = await channel.download(ref.file_ref)
+                prepared.append(prepare_attachment(ref.kind, data, ref.mime_type))
+            except (MediaError, TipError, OSError) as error:
+                log.warning("tips.attachment_skipped", error_type=type(error).__name__)
+        return prepared

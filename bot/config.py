@@ -66,6 +66,8 @@ class Settings:
     services_file: Path
     confidence_threshold: float
     state_ttl_seconds: int
+    draft_ttl_seconds: int
+    tips_redis_url: str | None
     flood_limit: int
     flood_window_seconds: int
     log_level: str
@@ -100,6 +102,8 @@ class Settings:
             services_file=_path("SERVICES_FILE", responses_dir / "services.yml"),
             confidence_threshold=_float("NLU_CONFIDENCE_THRESHOLD", 0.55),
             state_ttl_seconds=_int("STATE_TTL_SECONDS", 30 * 24 * 3600),
+            draft_ttl_seconds=_int("DRAFT_TTL_SECONDS", 30 * 60),
+            tips_redis_url=os.environ.get("TIPS_REDIS_URL") or None,
             flood_limit=_int("FLOOD_LIMIT", 20),
             flood_window_seconds=_int("FLOOD_WINDOW_SECONDS", 60),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),

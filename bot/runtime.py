@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from bot.assistant import Assistant
 from bot.config import Settings
@@ -15,6 +18,7 @@ from bot.nlu import NLU
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
 from bot.services import load_services
+from tips.store import TipStore
 
 
 def load_nlu(settings: Settings) -> NLU:
@@ -28,13 +32,19 @@ def load_nlu(settings: Settings) -> NLU:
 
 
 def connect_redis(url: str) -> Redis[bytes]:
-    """A client that fails fast when Redis is down and reconnects by itself when it is back."""
+    """A client that fails fast when Redis is down and reconnects by itself when it is back.
+
+    Single commands broken by a Redis restart are retried on a fresh connection; a pooled
+    connection idle for a second is PINGed before use, which catches the ones a restart
+    closed (redis-py 4 does not retry MULTI/EXEC pipelines on connection errors)."""
     return Redis.from_url(
         url,
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
-        health_check_interval=15,
+        health_check_interval=1,
         decode_responses=False,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[ConnectionError, TimeoutError],
     )
 
 
@@ -44,10 +54,15 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
     services = load_services(settings.services_file)
     catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
     engine = Engine(catalog, services, settings.confidence_threshold)
+    redis = connect_redis(redis_url)
     store = DialogueStore(
-        connect_redis(redis_url),
+        redis,
+        settings.secret,
         state_ttl=settings.state_ttl_seconds,
+        draft_ttl=settings.draft_ttl_seconds,
         flood_limit=settings.flood_limit,
         flood_window=settings.flood_window_seconds,
     )
-    return Assistant(engine, nlu, store, settings.secret)
+    tips_redis = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else redis
+    tips = TipStore(tips_redis, settings.secret)
+    return Assistant(engine, nlu, store, tips, settings.secret)

@@ -11,22 +11,32 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from bot import logs
+from bot.assistant import Assistant
 from bot.config import PROJECT_ROOT, Settings
 from bot.content import Catalog, load_catalog
 from bot.dialogue.engine import Engine
+from bot.dialogue.events import Event
+from bot.dialogue.replies import Reply
+from bot.dialogue.store import DialogueStore
+from bot.nlu import NLUUnavailable, Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from bot.redis_server import LocalRedis
+from bot.runtime import connect_redis
 from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.store import TipStore
 
+CHAT_ID = 987654321
+SECRET = b"k" * 32
 TEST_SECRET = "5e" * 32
 TEST_TOKEN = "424242:TEST-token-for-the-emulator-only-000"
 _user_ids = itertools.count(1)
@@ -132,7 +142,7 @@ def bot(
 
 
 @pytest.fixture
-def user_factory(emulator: TelegramEmulator, bot: BotProcess) -> Iterator[object]:
+def user_factory(emulator: TelegramEmulator, bot: BotProcess) -> Callable[..., EmulatedUser]:
     """Make emulated Telegram users; each gets a distinct id and chat."""
 
     def make(
@@ -142,3 +152,37 @@ def user_factory(emulator: TelegramEmulator, bot: BotProcess) -> Iterator[object
         return EmulatedUser(emulator, TEST_TOKEN, user_id, first_name, username, language_code)
 
     return make
+
+
+# ----------------------------------------------------------------- assistant helpers
+
+
+class ScriptedNLU:
+    """Answers a fixed intent, or fails like a crashed Rasa server."""
+
+    def __init__(self, intent: str = "drug_info", down: bool = False) -> None:
+        self.intent = intent
+        self.down = down
+        self.calls = 0
+
+    async def parse(self, text: str) -> Understanding:
+        self.calls += 1
+        if self.down:
+            raise NLUUnavailable("ConnectError")
+        return Understanding(self.intent, 0.99, ((self.intent, 0.99),))
+
+    async def close(self) -> None:
+        return None
+
+
+def make_assistant(engine: Engine, url: str, nlu: ScriptedNLU, flood_limit: int = 20) -> Assistant:
+    redis = connect_redis(url)
+    store = DialogueStore(
+        redis, SECRET, state_ttl=3600, draft_ttl=1800, flood_limit=flood_limit, flood_window=60
+    )
+    tips = TipStore(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+    return Assistant(engine, nlu, store, tips, SECRET)
+
+
+async def say(assistant: Assistant, event: Event, language_code: str = "fr") -> list[Reply]:
+    return list((await assistant.handle(CHAT_ID, event, language_code)).replies)

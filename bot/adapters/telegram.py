@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.content import negotiate_locale
 from bot.dialogue.engine import COMMANDS
 from bot.dialogue.events import (
+    AttachmentEvent,
     ButtonEvent,
     CommandEvent,
     Event,
@@ -52,12 +53,14 @@ PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
+MAX_REMEMBERED_MESSAGES = 300
 # Shown in Telegram's command menu (French: the default locale).
 MENU_COMMANDS = (
     ("start", "Accueil et menu"),
     ("urgence", "Numéros d'urgence"),
     ("services", "Trouver de l'aide"),
     ("signaler", "Signaler anonymement"),
+    ("suivi", "Suivre un signalement"),
     ("langue", "Changer de langue / Language / Kan"),
     ("annuler", "Annuler"),
 )
@@ -84,6 +87,50 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | N
     return None
 
 
+class TelegramChannel:
+    """Downloads and erasing for the assistant, in one private chat.
+
+    The ids of recent messages (the user's and the bot's) are kept in PTB's in-memory
+    `chat_data` only — never in Redis — so "erase this conversation" can delete them
+    after a report; a restart forgets them, which only makes erasing less complete.
+    """
+
+    def __init__(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+        self.context = context
+        self.chat_id = chat_id
+
+    @property
+    def recent(self) -> list[int]:
+        chat_data = self.context.chat_data
+        assert chat_data is not None
+        ids: list[int] = chat_data.setdefault("recent_messages", [])
+        return ids
+
+    def remember(self, message_id: int) -> None:
+        self.recent.append(message_id)
+        del self.recent[:-MAX_REMEMBERED_MESSAGES]
+
+    async def download(self, file_ref: str) -> bytes:
+        try:
+            telegram_file = await self.context.bot.get_file(file_ref)
+            return bytes(await telegram_file.download_as_bytearray())
+        except TelegramError as error:
+            raise OSError(f"download failed: {type(error).__name__}") from error
+
+    async def erase(self) -> bool:
+        """Delete what can be deleted (bots may delete messages younger than 48 h)."""
+        ids, self.recent[:] = list(self.recent), []
+        deleted = 0
+        for message_id in ids:
+            try:
+                await self.context.bot.delete_message(self.chat_id, message_id)
+                deleted += 1
+            except TelegramError:
+                continue
+        log.info("telegram.erased", deleted=deleted, failed=len(ids) - deleted)
+        return True
+
+
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
     chat = update.effective_chat
     if chat is None:
@@ -91,8 +138,21 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     assistant: Assistant = context.bot_data[ASSISTANT_KEY]
     user = update.effective_user
     language_code = user.language_code if user else None
-    for reply in await assistant.handle(chat.id, event, language_code):
-        await context.bot.send_message(chat.id, reply.text, reply_markup=reply_markup(reply))
+    channel = TelegramChannel(context, chat.id)
+    incoming = update.effective_message
+    if incoming is not None:
+        channel.remember(incoming.message_id)
+    turn = await assistant.handle(chat.id, event, language_code, channel)
+    if turn.forget_message and incoming is not None:
+        try:
+            await incoming.delete()
+        except TelegramError:
+            log.info("telegram.delete_failed")
+    for reply in turn.replies:
+        sent = await context.bot.send_message(
+            chat.id, reply.text, reply_markup=reply_markup(reply), protect_content=reply.protect
+        )
+        channel.remember(sent.message_id)
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -125,6 +185,26 @@ async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if message is not None and message.location is not None:
         location = message.location
         await _answer(update, context, LocationEvent(location.latitude, location.longitude))
+
+
+async def on_attachment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Photos, voice notes, videos and documents: only their file reference travels on."""
+    message = update.effective_message
+    if message is None:
+        return
+    media: Any
+    mime: str | None
+    if message.photo:
+        media, kind, mime = message.photo[-1], "photo", "image/jpeg"
+    elif message.voice:
+        media, kind, mime = message.voice, "voice", message.voice.mime_type
+    elif message.video:
+        media, kind, mime = message.video, "video", message.video.mime_type
+    elif message.document:
+        media, kind, mime = message.document, "document", message.document.mime_type
+    else:
+        return
+    await _answer(update, context, AttachmentEvent(kind, media.file_id, media.file_size, mime))
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -201,6 +281,12 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, on_command))
     application.add_handler(MessageHandler(filters.TEXT & PRIVATE, on_text))
     application.add_handler(MessageHandler(filters.LOCATION & PRIVATE, on_location))
+    application.add_handler(
+        MessageHandler(
+            (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.Document.ALL) & PRIVATE,
+            on_attachment,
+        )
+    )
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & PRIVATE, on_unsupported))
     application.add_error_handler(on_error)

@@ -62,7 +62,8 @@ async def chat(
     """Run the conversation until EOF or /quit."""
     loop = asyncio.get_running_loop()
     stdout.write("Sini — terminal chat. /quit pour sortir; tapez le numéro d'un bouton.\n")
-    actions = render(await assistant.handle(CHAT_ID, CommandEvent("start"), language_code), stdout)
+    first = await assistant.handle(CHAT_ID, CommandEvent("start"), language_code)
+    actions = render(list(first.replies), stdout)
     while True:
         stdout.write(PROMPT)
         stdout.flush()
@@ -71,5 +72,6 @@ async def chat(
             stdout.write("\n")
             return
         event = parse_input(line.rstrip("\n"), actions)
-        new_actions = render(await assistant.handle(CHAT_ID, event, language_code), stdout)
+        turn = await assistant.handle(CHAT_ID, event, language_code)
+        new_actions = render(list(turn.replies), stdout)
         actions = new_actions or actions

@@ -2,7 +2,7 @@
 
 from bot.content.catalog import Button, Catalog, Message, Rendered, load_catalog
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, negotiate_locale
-from bot.content.yamlfile import ContentError
+from bot.yamlfile import ContentError
 
 __all__ = [
     "LOCALES",

@@ -16,8 +16,8 @@ from typing import Any
 from babel.support import NullTranslations
 
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
-from bot.content.yamlfile import ContentError, line_of, load_yaml
 from bot.services.directory import Service
+from bot.yamlfile import ContentError, line_of, load_yaml
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.

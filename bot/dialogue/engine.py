@@ -7,11 +7,13 @@ content catalog, so this module holds decisions, never wording.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
 from bot.dialogue.cards import service_card
+from bot.dialogue.effects import Effect, Outcome
 from bot.dialogue.events import (
+    AttachmentEvent,
     ButtonEvent,
     CommandEvent,
     Event,
@@ -19,7 +21,8 @@ from bot.dialogue.events import (
     TextEvent,
     UnsupportedEvent,
 )
-from bot.dialogue.replies import Key, Reply
+from bot.dialogue.replies import Key, Reply, Turn
+from bot.dialogue.report import TipFlows
 from bot.dialogue.state import ChatState
 from bot.nlu import FALLBACK_INTENT, Understanding
 from bot.nlu.language import guess_language
@@ -51,6 +54,7 @@ ACTION_INTENTS = {
     "menu": "do:menu",
     "change_language": "do:language",
     "report_tip": "confirm:report",
+    "followup_tip": "do:followup",
 }
 # Intents that look for a service, and the kind of service each one wants.
 SERVICE_INTENTS = {
@@ -78,19 +82,11 @@ COMMANDS = {
     "report": "do:report",
     "signaler": "do:report",
     "services": "do:services",
+    "suivi": "do:followup",
+    "followup": "do:followup",
 }
 MAX_TEXT_FOR_NLU = 1000
 CLARIFY_CHOICES = 3
-
-
-@dataclass(frozen=True)
-class Turn:
-    """The engine's answer: replies to send, the state to store, and the anonymous topic
-    to count (an intent or action name; never text)."""
-
-    replies: tuple[Reply, ...]
-    state: ChatState
-    topic: str | None = None
 
 
 class Engine:
@@ -102,6 +98,7 @@ class Engine:
         self.catalog = catalog
         self.services = tuple(services)
         self.threshold = confidence_threshold
+        self.flows = TipFlows(catalog, self._keyboard)
         self._keyboard_actions = {
             catalog.render(message_id, locale).text.casefold(): action
             for locale in LOCALES
@@ -110,10 +107,12 @@ class Engine:
 
     # ----------------------------------------------------------------- entry points
 
-    def needs_nlu(self, event: Event) -> bool:
-        """Only free text that is not a keyboard label goes to the classifier."""
+    def needs_nlu(self, event: Event, state: ChatState) -> bool:
+        """Only free text outside a report or follow-up, and not a keyboard label, goes to
+        the classifier: what a tipster writes is never parsed, counted or logged."""
         return (
             isinstance(event, TextEvent)
+            and state.flow is None
             and bool(clean_text(event.text))
             and clean_text(event.text).casefold() not in self._keyboard_actions
             and not event.text.lstrip().startswith("/")
@@ -136,6 +135,12 @@ class Engine:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
             state = replace(state, locale=guess_language(event.text) or state.locale)
+        if state.flow is not None and isinstance(
+            event, (TextEvent, LocationEvent, AttachmentEvent)
+        ):
+            in_flow = self._in_flow(event, state, crisis)
+            if in_flow is not None:
+                return in_flow
         if isinstance(event, ButtonEvent):
             return self._action(event.action, state)
         if isinstance(event, CommandEvent):
@@ -155,10 +160,27 @@ class Engine:
                     limit=MAX_SERVICES_SHOWN,
                 )
             return self._nearby(nearby, state)
+        if isinstance(event, AttachmentEvent):
+            return self._say("error.attachment_outside_report", state, topic=None, then_menu=True)
         if isinstance(event, UnsupportedEvent):
             message_id = "error.edited" if event.kind == "edited" else "error.unsupported"
             return self._say(message_id, state, topic=None)
         return self._text(event, state, understanding, crisis)
+
+    def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
+        """Answer once the assistant has performed a turn's effect."""
+        return self.flows.resolve(effect, outcome, state)
+
+    def _in_flow(self, event: Event, state: ChatState, crisis: Crisis | None) -> Turn | None:
+        """A report or follow-up step. A crisis inside a report is answered first and what
+        was written is still kept in the draft: nothing a tipster says is lost."""
+        turn = self.flows.event(event, state)
+        if crisis is None:
+            return turn
+        alarm = self._crisis(f"crisis.{crisis.value}", state)
+        if turn is None:
+            return alarm
+        return Turn((*alarm.replies, *turn.replies), turn.state, topic=alarm.topic)
 
     # ----------------------------------------------------------------- free text
 
@@ -263,6 +285,14 @@ class Engine:
             return self._intent(argument, None, state)
         if kind == "svc":
             return self._service_action(argument, state)
+        if kind in ("rep", "fol"):
+            flow_turn = (
+                self.flows.action(argument, state)
+                if kind == "rep"
+                else self.flows.followup_action(argument, state)
+            )
+            if flow_turn is not None:
+                return flow_turn
         if kind == "confirm" and argument == "report":
             return self._say(
                 "report.confirm",
@@ -289,11 +319,13 @@ class Engine:
         if name == "language":
             return self._say("language.pick", state, topic=topic)
         if name == "cancel":
-            return self._say("cancel.done", state, topic=topic, then_menu=True)
+            return self._say("cancel.done", self.flows.end(state), topic=topic, then_menu=True)
+        if name == "followup":
+            return self.flows.start_followup(state)
         if name == "services":
             return self._ask_kind(state, topic)
         if name == "report":
-            return self._say("report.intro", state, topic=topic)
+            return self.flows.intro(state)
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
     # ----------------------------------------------------------------- services

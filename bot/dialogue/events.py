@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,21 @@ class LocationEvent:
 
 
 @dataclass(frozen=True)
+class AttachmentEvent:
+    """A photo, voice note, video or document. Only a reference is carried (Telegram's
+    file_id): the file is downloaded, stripped and sealed at submission, never before."""
+
+    kind: str
+    file_ref: str = field(repr=False)
+    size: int | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True)
 class UnsupportedEvent:
     """Anything Sini cannot read: stickers, polls, contacts, edits of old messages…"""
 
     kind: str
 
 
-Event = TextEvent | ButtonEvent | CommandEvent | LocationEvent | UnsupportedEvent
+Event = TextEvent | ButtonEvent | CommandEvent | LocationEvent | AttachmentEvent | UnsupportedEvent

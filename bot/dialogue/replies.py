@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.content import Button
+from bot.dialogue.effects import Effect
+from bot.dialogue.state import ChatState
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,27 @@ class Key:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message to send: text, inline buttons, and optionally a new reply keyboard."""
+    """One message to send: text, inline buttons, and optionally a new reply keyboard.
+
+    `protect` asks Telegram to forbid forwarding and saving (used for everything in the
+    report flow, and for receipts above all)."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     keyboard: tuple[tuple[Key, ...], ...] | None = None
+    protect: bool = False
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The engine's answer: replies to send, the state to store, and the anonymous topic
+    to count (an intent or action name; never text).
+
+    `effect` is storage work for the assistant to do before answering (see effects.py);
+    `forget_message` asks the adapter to delete the user's message (a passphrase)."""
+
+    replies: tuple[Reply, ...]
+    state: ChatState
+    topic: str | None = None
+    effect: Effect | None = None
+    forget_message: bool = False

@@ -17,6 +17,10 @@ class ChatState:
     drug:    the drug last talked about, so "how do I stop?" needs no repetition
     pending: a question waiting for a yes/no (e.g. "confirm_report")
     service_kind: the kind of help being looked for, kept while the user says where
+    flow, step: the report or follow-up flow in progress and its step
+    draft:   the tip being written (Draft JSON). The store encrypts the whole state at rest
+             and lets it expire quickly while a flow is active.
+    code, note: the receipt code and the text being added during a follow-up
     """
 
     locale: str | None = None
@@ -24,6 +28,11 @@ class ChatState:
     drug: str | None = None
     pending: str | None = None
     service_kind: str | None = None
+    flow: str | None = None
+    step: str | None = None
+    draft: str | None = None
+    code: str | None = None
+    note: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

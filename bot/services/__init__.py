@@ -19,6 +19,7 @@ from bot.services.directory import (
     in_region,
     load_services,
     nearest,
+    region_in_text,
     region_of_place,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "in_region",
     "load_services",
     "nearest",
+    "region_in_text",
     "region_of_place",
 ]

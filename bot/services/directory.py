@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.content.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
 
 KINDS: tuple[str, ...] = (
     "treatment",
@@ -223,6 +223,18 @@ def region_of_place(name: str) -> str | None:
     for prefix in _PREFIXES:
         if key.startswith(prefix):
             return _PLACE_TO_REGION.get(key.removeprefix(prefix))
+    return None
+
+
+def region_in_text(text: str, longest: int = 4) -> str | None:
+    """The region of the first known place named anywhere in a sentence
+    ("Médine, Commune II" → Bamako), trying longer word runs first."""
+    words = fold(text).split()
+    for size in range(min(longest, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            region = _PLACE_TO_REGION.get(" ".join(words[start : start + size]))
+            if region is not None:
+                return region
     return None
 
 

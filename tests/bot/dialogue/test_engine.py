@@ -167,10 +167,12 @@ def test_nlu_outage_is_said_politely_with_buttons(engine: Engine) -> None:
 
 
 def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
-    assert not engine.needs_nlu(TextEvent("🆘 Urgence"))
-    assert not engine.needs_nlu(TextEvent("/start"))
-    assert not engine.needs_nlu(TextEvent("   "))
-    assert engine.needs_nlu(TextEvent("c quoi le yamba"))
+    assert not engine.needs_nlu(TextEvent("🆘 Urgence"), FR)
+    assert not engine.needs_nlu(TextEvent("/start"), FR)
+    assert not engine.needs_nlu(TextEvent("   "), FR)
+    assert engine.needs_nlu(TextEvent("c quoi le yamba"), FR)
+    reporting = ChatState(locale="fr", flow="report", step="what")
+    assert not engine.needs_nlu(TextEvent("le dealer vend du yamba au marché"), reporting)
 
 
 def test_a_shared_location_lists_the_nearest_services_with_distances(engine: Engine) -> None:
@@ -230,7 +232,6 @@ def test_every_answered_intent_has_a_message_in_every_locale(
             "safe_migration",
             "rights",
             "find_legal_help",
-            "followup_tip",
         ]:
             turn = engine.respond(
                 TextEvent("x y"), ChatState(locale=locale), understanding=understood(intent)

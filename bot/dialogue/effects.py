@@ -1,0 +1,67 @@
+"""Work the engine asks its caller to do, and what came of it.
+
+The engine stays pure: when a turn needs storage (submitting a tip, opening one with a
+receipt) it returns an effect; the assistant performs it and hands the outcome back to
+`Engine.resolve`, which words the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tips.model import Draft, TipView
+from tips.receipts import Receipt
+
+
+@dataclass(frozen=True)
+class SubmitTip:
+    """Seal and store this draft as a tip."""
+
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class OpenFollowup:
+    """Open a tip with its receipt, for the tipster."""
+
+    code: str
+    passphrase: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AddFollowup:
+    """Append the tipster's new information to a tip."""
+
+    code: str
+    passphrase: str = field(repr=False)
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EraseChat:
+    """Delete this conversation's messages from the chat (Telegram only)."""
+
+
+Effect = SubmitTip | OpenFollowup | AddFollowup | EraseChat
+
+
+class Failure(str, Enum):
+    """Why an effect could not be done; each has its own kind answer."""
+
+    INVALID = "invalid"  # wrong code or passphrase (never says which)
+    LOCKED = "locked"  # too many wrong passphrases for this code
+    QUOTA = "quota"  # too many tips from this chat today
+    UNAVAILABLE = "unavailable"  # storage down: nothing lost, try again
+    UNSUPPORTED = "unsupported"  # this channel cannot do it (erasing in a terminal)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The effect succeeded; `receipt` after a submission, `view` after opening a tip."""
+
+    receipt: Receipt | None = None
+    view: TipView | None = None
+
+
+Outcome = Done | Failure

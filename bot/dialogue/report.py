@@ -1,0 +1,437 @@
+"""The anonymous report flow and the receipt follow-up flow, step by step.
+
+Pure like the engine: every step takes the chat state and an event and returns a Turn.
+The draft lives in the chat state (which the store encrypts at rest, and which expires
+after DRAFT_TTL_SECONDS); what is typed during a report never goes to the NLU, and
+storage work (sealing, opening) is returned as an effect for the assistant to perform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from babel.dates import format_date
+
+from bot.content import Button, Catalog
+from bot.dialogue.effects import (
+    AddFollowup,
+    Done,
+    Effect,
+    EraseChat,
+    Failure,
+    OpenFollowup,
+    Outcome,
+    SubmitTip,
+)
+from bot.dialogue.events import (
+    AttachmentEvent,
+    Event,
+    LocationEvent,
+    TextEvent,
+)
+from bot.dialogue.replies import Key, Reply, Turn
+from bot.dialogue.state import ChatState
+from bot.services import REGIONS, haversine_km, region_in_text
+from bot.services.directory import fold
+from tips.model import (
+    REGIONS as TIP_REGIONS,
+)
+from tips.model import (
+    AttachmentKind,
+    AttachmentRef,
+    Author,
+    Category,
+    Draft,
+    TipError,
+    TipView,
+    When,
+)
+from tips.receipts import MalformedReceipt, normalize_code, normalize_passphrase
+
+REPORT = "report"
+FOLLOWUP = "followup"
+ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
+
+KeyboardFactory = Callable[[str], tuple[tuple[Key, ...], ...]]
+
+
+def tip_region(region_name: str) -> str:
+    """The tip domain's region slug for a directory region name ("Nioro du Sahel" → "nioro")."""
+    folded = fold(region_name)
+    return next((slug for slug in TIP_REGIONS if folded.startswith(slug)), "unknown")
+
+
+def closest_region(lat: float, lon: float) -> str:
+    """The region whose capital is nearest to a shared point (good enough for triage)."""
+    return min(REGIONS.values(), key=lambda r: haversine_km(lat, lon, r.lat, r.lon)).name
+
+
+class TipFlows:
+    """Reporting and following up; the engine delegates to it while a flow is active."""
+
+    def __init__(self, catalog: Catalog, keyboard: KeyboardFactory) -> None:
+        self.catalog = catalog
+        self.keyboard = keyboard
+
+    # ----------------------------------------------------------------- helpers
+
+    def _t(self, message_id: str, locale: str, **params: str) -> str:
+        return self.catalog.render(message_id, locale, None, **params).text
+
+    def _say(
+        self,
+        message_id: str,
+        state: ChatState,
+        *,
+        topic: str | None = None,
+        buttons: tuple[tuple[Button, ...], ...] | None = None,
+        effect: Effect | None = None,
+        forget_message: bool = False,
+        **params: str,
+    ) -> Turn:
+        locale = state.locale or "fr"
+        rendered = self.catalog.render(message_id, locale, None, **params)
+        reply = Reply(rendered.text, rendered.buttons if buttons is None else buttons, protect=True)
+        return Turn((reply,), state, topic=topic, effect=effect, forget_message=forget_message)
+
+    def _cancel_row(self, locale: str) -> tuple[Button, ...]:
+        return (Button(self._t("report.cancel_button", locale), "do:cancel"),)
+
+    @staticmethod
+    def _draft(state: ChatState) -> Draft:
+        return Draft.from_json(state.draft) if state.draft else Draft()
+
+    @staticmethod
+    def _with_draft(state: ChatState, draft: Draft, step: str) -> ChatState:
+        return replace(state, flow=REPORT, step=step, draft=draft.to_json().decode())
+
+    @staticmethod
+    def end(state: ChatState) -> ChatState:
+        """Leave any flow; the draft and anything typed are dropped."""
+        return replace(state, flow=None, step=None, draft=None, code=None, note=None)
+
+    # ----------------------------------------------------------------- report
+
+    def intro(self, state: ChatState) -> Turn:
+        """What is and is not kept, that it is not an emergency service; then start."""
+        locale = state.locale or "fr"
+        buttons = (
+            (Button(self._t("report.start_button", locale), "rep:start"),),
+            self._cancel_row(locale),
+        )
+        return self._say("report.intro", state, topic="report", buttons=buttons)
+
+    def action(self, argument: str, state: ChatState) -> Turn | None:
+        """A `rep:` button; None when it does not fit the current step (stale or forged)."""
+        what, _, value = argument.partition(":")
+        locale = state.locale or "fr"
+        in_report = state.flow == REPORT
+        if what == "start":
+            return self._ask_category(self._with_draft(state, Draft(), "category"))
+        if what == "cat" and in_report and value in Category._value2member_map_:
+            draft = self._draft(state).with_category(Category(value))
+            return self._ask_where(self._with_draft(state, draft, "where"))
+        if (
+            what == "reg"
+            and in_report
+            and state.step == "where"
+            and (value == "unknown" or value in REGIONS)
+        ):
+            draft = self._draft(state)
+            if value in REGIONS:
+                draft = draft.with_region(tip_region(value))
+            return self._ask_when(self._with_draft(state, draft, "when"))
+        if what == "when" and in_report and value in When._value2member_map_:
+            draft = self._draft(state).with_when(When(value))
+            return self._ask_what(self._with_draft(state, draft, "what"), locale)
+        if what == "review" and in_report:
+            return self._review(state)
+        if what == "more" and in_report:
+            return self._ask_what(replace(state, step="what"), locale)
+        if what == "send" and in_report and state.step == "review":
+            draft = self._draft(state)
+            if draft.category is None or draft.is_empty:
+                return self._ask_what(replace(state, step="what"), locale)
+            return Turn((), state, topic="report.send", effect=SubmitTip(draft))
+        if what == "erase":
+            return Turn((), state, topic="report.erase", effect=EraseChat())
+        if what == "keep":
+            return self._say("report.kept", state, topic="report.keep", buttons=())
+        return None
+
+    def _ask_category(self, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        rows = tuple(
+            (Button(self._t(f"tipcat.{c.value}", locale), f"rep:cat:{c.value}"),) for c in Category
+        )
+        return self._say(
+            "report.ask_category",
+            state,
+            topic="report.start",
+            buttons=(*rows, self._cancel_row(locale)),
+        )
+
+    def _ask_where(self, state: ChatState) -> Turn:
+        """Region buttons, free text, or a shared location (rounded to ~1 km)."""
+        locale = state.locale or "fr"
+        keyboard = (
+            (Key(self._t("key.location", locale), request_location=True),),
+            *self.keyboard(locale),
+        )
+        ask = Reply(self._t("report.ask_where", locale), keyboard=keyboard, protect=True)
+        names = sorted(REGIONS)
+        rows = tuple(
+            tuple(Button(name, f"rep:reg:{name}") for name in names[i : i + 3])
+            for i in range(0, len(names), 3)
+        )
+        skip = (Button(self._t("report.skip_place", locale), "rep:reg:unknown"),)
+        pick = Reply(
+            self._t("report.pick_region", locale),
+            (*rows, skip, self._cancel_row(locale)),
+            protect=True,
+        )
+        return Turn((ask, pick), state, topic="report.category")
+
+    def _ask_when(self, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        rows = tuple(
+            (Button(self._t(f"tipwhen.{w.value}", locale), f"rep:when:{w.value}"),) for w in When
+        )
+        return self._say(
+            "report.ask_when",
+            state,
+            topic="report.where",
+            buttons=(*rows, self._cancel_row(locale)),
+        )
+
+    def _ask_what(self, state: ChatState, locale: str) -> Turn:
+        turn = self._say(
+            "report.ask_what", state, topic="report.when", buttons=(self._cancel_row(locale),)
+        )
+        return replace(
+            turn,
+            replies=(
+                *turn.replies,
+                Reply(self._t("report.keyboard_back", locale), keyboard=self.keyboard(locale)),
+            ),
+        )
+
+    def _noted(self, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        draft = self._draft(state)
+        buttons = (
+            (Button(self._t("report.done_button", locale), "rep:review"),),
+            self._cancel_row(locale),
+        )
+        return self._say(
+            "report.noted",
+            state,
+            topic="report.what",
+            buttons=buttons,
+            parts=str(len(draft.parts)),
+            attachments=str(len(draft.attachments)),
+        )
+
+    def _review(self, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        draft = self._draft(state)
+        if draft.is_empty:
+            return self._ask_what(replace(state, step="what"), locale)
+        category = self._t(f"tipcat.{draft.category.value}", locale) if draft.category else "—"
+        when = self._t(f"tipwhen.{draft.when.value}", locale) if draft.when else "—"
+        region = next((name for name in REGIONS if tip_region(name) == draft.region), None)
+        place = ", ".join(x for x in (draft.place, region) if x) or "—"
+        buttons = (
+            (Button(self._t("report.send_button", locale), "rep:send"),),
+            (Button(self._t("report.more_button", locale), "rep:more"),),
+            self._cancel_row(locale),
+        )
+        return self._say(
+            "report.review",
+            replace(state, step="review"),
+            topic="report.review",
+            buttons=buttons,
+            category=category,
+            when=when,
+            place=place,
+            parts=str(len(draft.parts)),
+            attachments=str(len(draft.attachments)),
+        )
+
+    def event(self, event: Event, state: ChatState) -> Turn | None:
+        """Text, location or attachment during a flow; None if the flow does not take it."""
+        if state.flow == REPORT:
+            return self._report_event(event, state)
+        if state.flow == FOLLOWUP:
+            return self._followup_event(event, state)
+        return None
+
+    def _report_event(self, event: Event, state: ChatState) -> Turn | None:
+        draft = self._draft(state)
+        locale = state.locale or "fr"
+        try:
+            if state.step == "where" and isinstance(event, LocationEvent):
+                draft = draft.with_location(event.latitude, event.longitude)
+                draft = draft.with_region(
+                    tip_region(closest_region(event.latitude, event.longitude))
+                )
+                return self._ask_when(self._with_draft(state, draft, "when"))
+            if state.step == "where" and isinstance(event, TextEvent) and event.text.strip():
+                draft = draft.with_place(event.text)
+                region = region_in_text(event.text)
+                if region is not None:
+                    draft = draft.with_region(tip_region(region))
+                return self._ask_when(self._with_draft(state, draft, "when"))
+            if state.step in ("what", "review") and isinstance(event, TextEvent):
+                if not event.text.strip():
+                    return self._noted(state)
+                return self._noted(self._with_draft(state, draft.add_text(event.text), "what"))
+            if state.step in ("what", "review") and isinstance(event, AttachmentEvent):
+                kind = ATTACHMENT_KINDS.get(event.kind)
+                if kind is None:
+                    return self._say("report.attachment_refused", state, buttons=None)
+                ref = AttachmentRef(kind, event.file_ref, event.size, event.mime_type)
+                return self._noted(self._with_draft(state, draft.add_attachment(ref), "what"))
+        except TipError:
+            return self._say(
+                "report.limit",
+                state,
+                topic="report.limit",
+                buttons=(
+                    (Button(self._t("report.done_button", locale), "rep:review"),),
+                    self._cancel_row(locale),
+                ),
+            )
+        if isinstance(event, (TextEvent, LocationEvent, AttachmentEvent)):
+            return self._say(
+                "report.use_buttons",
+                state,
+                topic="report.use_buttons",
+                buttons=(self._cancel_row(locale),),
+            )
+        return None
+
+    # ----------------------------------------------------------------- follow-up
+
+    def start_followup(self, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        state = replace(self.end(state), flow=FOLLOWUP, step="code")
+        return self._say(
+            "followup.ask_code", state, topic="followup", buttons=(self._cancel_row(locale),)
+        )
+
+    def followup_action(self, argument: str, state: ChatState) -> Turn | None:
+        locale = state.locale or "fr"
+        if argument == "add" and state.flow == FOLLOWUP and state.code:
+            return self._say(
+                "followup.ask_text",
+                replace(state, step="add_text"),
+                topic="followup.add",
+                buttons=(self._cancel_row(locale),),
+            )
+        return None
+
+    def _followup_event(self, event: Event, state: ChatState) -> Turn | None:
+        locale = state.locale or "fr"
+        cancel = (self._cancel_row(locale),)
+        if not isinstance(event, TextEvent):
+            return self._say("followup.text_only", state, buttons=cancel)
+        if state.step == "code":
+            try:
+                code = normalize_code(event.text)
+            except MalformedReceipt:
+                return self._say("followup.bad_code", state, buttons=cancel)
+            return self._say(
+                "followup.ask_passphrase",
+                replace(state, step="passphrase", code=code),
+                buttons=cancel,
+            )
+        if state.step in ("passphrase", "add_confirm") and state.code:
+            try:
+                passphrase = normalize_passphrase(event.text)
+            except MalformedReceipt:
+                return self._say("followup.invalid", state, buttons=cancel, forget_message=True)
+            if state.step == "add_confirm" and state.note:
+                effect: Effect = AddFollowup(state.code, passphrase, state.note)
+            else:
+                effect = OpenFollowup(state.code, passphrase)
+            return Turn((), state, topic="followup.open", effect=effect, forget_message=True)
+        if state.step == "add_text" and event.text.strip():
+            return self._say(
+                "followup.confirm_passphrase",
+                replace(state, step="add_confirm", note=event.text.strip()[:4000]),
+                buttons=cancel,
+            )
+        return None
+
+    # ----------------------------------------------------------------- outcomes
+
+    def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
+        """Word the result of an effect the assistant performed."""
+        locale = state.locale or "fr"
+        if isinstance(outcome, Failure):
+            return self._failure(effect, outcome, state)
+        if isinstance(effect, SubmitTip) and outcome.receipt is not None:
+            receipt = outcome.receipt
+            erase = (
+                (Button(self._t("report.erase_button", locale), "rep:erase"),),
+                (Button(self._t("report.keep_button", locale), "rep:keep"),),
+            )
+            done = self._say(
+                "report.receipt",
+                self.end(state),
+                topic="report.submitted",
+                buttons=(),
+                code=receipt.code,
+                passphrase=receipt.passphrase,
+            )
+            offer = Reply(self._t("report.erase_offer", locale), erase, protect=True)
+            return replace(done, replies=(*done.replies, offer))
+        if isinstance(effect, OpenFollowup) and outcome.view is not None:
+            return self._show(outcome.view, replace(state, step="view"))
+        if isinstance(effect, AddFollowup):
+            return self._say(
+                "followup.added", self.end(state), topic="followup.added", buttons=None
+            )
+        if isinstance(effect, EraseChat):
+            return Turn((), state, topic="report.erased")
+        return self._say("error.internal", state, buttons=None)
+
+    def _failure(self, effect: Effect, failure: Failure, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        cancel = (self._cancel_row(locale),)
+        if failure is Failure.INVALID:
+            return self._say(
+                "followup.invalid", replace(state, step="code", code=None), buttons=cancel
+            )
+        if failure is Failure.LOCKED:
+            return self._say("followup.locked", self.end(state), buttons=None)
+        if failure is Failure.QUOTA:
+            return self._say("report.quota", self.end(state), buttons=None)
+        if failure is Failure.UNSUPPORTED:
+            return self._say("report.erase_unsupported", state, buttons=None)
+        return self._say("error.storage_down", state, buttons=None)
+
+    def _show(self, view: TipView, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        status = self._t(f"tipstatus.{view.status.value}", locale)
+        since = format_date(view.created_hour.date(), format="long", locale=locale)
+        lines = [self._t("followup.status", locale, status=status, date=since)]
+        replies = [m for m in view.thread if m.author is Author.DESK]
+        if replies:
+            lines.append(self._t("followup.replies", locale))
+            lines.extend(
+                f"— {format_date(m.hour.date(), format='medium', locale=locale)} : {m.text}"
+                for m in replies
+            )
+        else:
+            lines.append(self._t("followup.no_reply", locale))
+        buttons = (
+            (Button(self._t("followup.add_button", locale), "fol:add"),),
+            (Button(self._t("followup.done_button", locale), "do:cancel"),),
+        )
+        return Turn((Reply("\n".join(lines), buttons, protect=True),), state, topic="followup.view")
+
+
+__all__ = ["FOLLOWUP", "REPORT", "Done", "Failure", "TipFlows", "closest_region", "tip_region"]

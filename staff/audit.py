@@ -1,0 +1,131 @@
+"""The audit log: who did what to which tip, and when (to the minute). Append-only.
+
+Every view of a tip or attachment, status change, note, reply, assignment, export, login
+and account change is recorded. Entries never hold tip content: the target is the tip's
+lookup id (an HMAC, meaningless outside the desk) and the detail is a status, a count or an
+account name — never a reason, a note or a reply, which may quote the tipster.
+
+Stored as a Redis list (`RPUSH` only; the dashboard has no way to change or delete an
+entry). Each entry carries an HMAC chained over the previous one, keyed by a secret only
+the installation holds: editing, deleting or reordering an entry in Redis breaks the chain
+from that point, and `verify` says where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from tips.crypto import derive_secret
+
+AUDIT_KEY = "sini:staff:audit"
+SYSTEM = "système"  # actor of scheduled jobs and the command line
+UNKNOWN = "?"  # actor of a failed login on a name that does not exist
+_RETRIES = 16
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str  # "2025-03-14T14:37Z"
+    actor: str
+    action: str
+    target: str = ""
+    detail: str = ""
+    mac: str = ""
+
+    @property
+    def moment(self) -> datetime:
+        return datetime.strptime(self.at, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+
+    def body(self) -> bytes:
+        """The canonical bytes the chain MAC covers (everything but the MAC)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "mac"}
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True).encode()
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> AuditEntry:
+        data = json.loads(raw)
+        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AuditLog:
+    """Append and read the audit log."""
+
+    def __init__(
+        self, redis: Redis[bytes], secret: bytes, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.redis = redis
+        self.clock = clock
+        self._key = derive_secret(secret, "staff:audit")
+
+    def _mac(self, previous: str, entry: AuditEntry) -> str:
+        message = previous.encode() + b"\n" + entry.body()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    async def record(
+        self, actor: str, action: str, target: str = "", detail: str = ""
+    ) -> AuditEntry:
+        """Append one entry, chained to the last one (WATCH/MULTI so concurrent writers
+        cannot both chain to the same predecessor)."""
+        at = self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+        entry = AuditEntry(at, actor, action, target, detail[:200])
+        for _ in range(_RETRIES):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(AUDIT_KEY)
+                    last = await pipe.lindex(AUDIT_KEY, -1)
+                    previous = AuditEntry.from_json(last).mac if last else ""
+                    sealed = AuditEntry(**{**asdict(entry), "mac": self._mac(previous, entry)})
+                    pipe.multi()
+                    pipe.rpush(AUDIT_KEY, sealed.to_json())
+                    await pipe.execute()
+                    return sealed
+                except WatchError:
+                    continue
+        raise RuntimeError("audit log busy: entry not written")
+
+    async def count(self) -> int:
+        return int(await self.redis.llen(AUDIT_KEY))
+
+    async def page(
+        self,
+        offset: int = 0,
+        limit: int = 50,
+        action: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[list[AuditEntry], int]:
+        """Newest first: entries `offset`..`offset+limit` of those matching the filters, and
+        how many match in all."""
+        raw = await self.redis.lrange(AUDIT_KEY, 0, -1)
+        entries = [AuditEntry.from_json(item) for item in reversed(raw)]
+        matching = [
+            e
+            for e in entries
+            if (not action or e.action == action) and (not actor or e.actor == actor)
+        ]
+        return matching[offset : offset + limit], len(matching)
+
+    async def verify(self) -> int | None:
+        """None when the chain is intact, else the position (0 = oldest) of the first entry
+        that does not match its MAC."""
+        previous = ""
+        for position, raw in enumerate(await self.redis.lrange(AUDIT_KEY, 0, -1)):
+            entry = AuditEntry.from_json(raw)
+            if not hmac.compare_digest(entry.mac, self._mac(previous, entry)):
+                return position
+            previous = entry.mac
+        return None

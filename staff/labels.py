@@ -1,0 +1,133 @@
+"""French wording of the values the dashboard shows (categories, regions, statuses…).
+
+The tip domain stores stable English slugs; staff read French. One table per kind, with a
+fallback to the slug so a value added to the domain later still shows up, if untranslated.
+"""
+
+from __future__ import annotations
+
+from tips.model import REGIONS, Category, Status
+
+CATEGORIES: dict[str, str] = {
+    Category.DRUG_TRAFFICKING.value: "Trafic de drogue",
+    Category.HUMAN_TRAFFICKING.value: "Traite des personnes",
+    Category.CHILD_EXPLOITATION.value: "Exploitation d'enfants",
+    Category.SEXUAL_EXPLOITATION.value: "Exploitation sexuelle",
+    Category.OTHER.value: "Autre",
+}
+
+STATUSES: dict[str, str] = {
+    Status.NEW.value: "Nouveau",
+    Status.IN_REVIEW.value: "En cours d'examen",
+    Status.FORWARDED.value: "Transmis",
+    Status.CLOSED.value: "Clos",
+    Status.REJECTED.value: "Rejeté (spam)",
+}
+
+REGION_NAMES: dict[str, str] = {
+    "bamako": "Bamako",
+    "kayes": "Kayes",
+    "koulikoro": "Koulikoro",
+    "sikasso": "Sikasso",
+    "segou": "Ségou",
+    "mopti": "Mopti",
+    "tombouctou": "Tombouctou",
+    "gao": "Gao",
+    "kidal": "Kidal",
+    "taoudenit": "Taoudénit",
+    "menaka": "Ménaka",
+    "bougouni": "Bougouni",
+    "dioila": "Dioïla",
+    "douentza": "Douentza",
+    "kita": "Kita",
+    "nara": "Nara",
+    "nioro": "Nioro",
+    "san": "San",
+    "bandiagara": "Bandiagara",
+    "koutiala": "Koutiala",
+    "abroad": "À l'étranger",
+    "unknown": "Non précisée",
+}
+assert set(REGION_NAMES) == set(REGIONS)
+
+WHEN: dict[str, str] = {
+    "today": "Aujourd'hui",
+    "this_week": "Cette semaine",
+    "earlier": "Plus tôt",
+    "ongoing": "Ça continue",
+}
+
+ATTACHMENT_KINDS: dict[str, str] = {
+    "photo": "Photo",
+    "voice": "Message vocal",
+    "video": "Vidéo",
+    "document": "Document",
+}
+
+LOCALES: dict[str, str] = {"fr": "français", "bm": "bambara", "en": "anglais"}
+
+# Where a tip can be forwarded. Stored in clear (statistics), so a closed list plus "other".
+FORWARD_TARGETS: tuple[str, ...] = (
+    "OCS",
+    "Police nationale",
+    "Gendarmerie nationale",
+    "CNCLCTPA",
+    "Brigade des mineurs",
+    "Protection civile",
+    "ONG",
+)
+
+ROLES: dict[str, str] = {"reviewer": "Analyste", "admin": "Administrateur"}
+
+AUDIT_ACTIONS: dict[str, str] = {
+    "login.ok": "Connexion",
+    "login.failed": "Échec de connexion",
+    "login.locked": "Compte verrouillé",
+    "logout": "Déconnexion",
+    "tip.view": "Consultation d'un signalement",
+    "attachment.view": "Consultation d'une pièce jointe",
+    "tip.note": "Note interne",
+    "tip.status": "Changement de statut",
+    "tip.assign": "Attribution",
+    "tip.reply": "Réponse à l'informateur",
+    "export.csv": "Export CSV",
+    "user.add": "Ajout d'un compte",
+    "user.disable": "Désactivation d'un compte",
+    "user.reset_password": "Réinitialisation de mot de passe",
+    "password.change": "Changement de mot de passe",
+    "keys.init": "Création de la clé du bureau",
+    "keys.rotate": "Renouvellement de la clé du bureau",
+    "tips.purge": "Purge (conservation)",
+}
+
+
+def category(value: str) -> str:
+    return CATEGORIES.get(value, value)
+
+
+def status(value: str) -> str:
+    return STATUSES.get(value, value)
+
+
+def region(value: str) -> str:
+    return REGION_NAMES.get(value, value)
+
+
+def when(value: str | None) -> str:
+    return WHEN.get(value, value) if value else "Non précisé"
+
+
+def attachment_kind(value: str) -> str:
+    return ATTACHMENT_KINDS.get(value, value)
+
+
+def locale_name(value: str) -> str:
+    return LOCALES.get(value, value)
+
+
+def role(value: str) -> str:
+    return ROLES.get(value, value)
+
+
+def audit_action(value: str) -> str:
+    return AUDIT_ACTIONS.get(value, value)

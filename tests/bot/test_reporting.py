@@ -1,0 +1,247 @@
+"""Anonymous reporting and follow-up, through the assistant with real Redis and sealing.
+
+What a tipster sees, what staff can read, and what Redis must never hold."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.assistant import Assistant
+from bot.dialogue.engine import Engine
+from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
+from bot.dialogue.store import chat_key
+from bot.redis_server import LocalRedis
+from bot.runtime import connect_redis
+from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import init_desk_keys, unwrap_desk_keyring
+from tips.model import Category, Status
+from tips.store import TipStore
+
+SECRET_TEXT = "Le vendeur au marché de Médine cache le kush sous les pagnes"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def desk(redis: Redis) -> None:
+    await init_desk_keys(redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+
+
+async def report(assistant: Assistant, text: str = SECRET_TEXT) -> tuple[str, str]:
+    """Walk the whole flow with buttons and text; return (code, passphrase) as shown."""
+    await say(assistant, CommandEvent("signaler"))
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
+    await say(assistant, TextEvent("Médine, Commune II"))
+    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    noted = await say(assistant, TextEvent(text))
+    assert "1" in noted[0].text
+    review = await say(assistant, ButtonEvent("rep:review"))
+    assert "Bamako" in review[0].text
+    sent = await say(assistant, ButtonEvent("rep:send"))
+    receipt = sent[0].text
+    code = re.search(r"Code : (\S+)", receipt)
+    passphrase = re.search(r"Phrase secrète : ([a-z0-9 ]+)", receipt)
+    assert code, receipt
+    assert passphrase, receipt
+    assert all(reply.protect for reply in sent)
+    return code.group(1), passphrase.group(1).strip()
+
+
+async def test_a_report_is_sealed_and_only_staff_and_the_tipster_can_read_it(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    code, passphrase = await report(assistant)
+    view = await assistant.tips.open_for_tipster(code, passphrase)
+    assert view.content.text == SECRET_TEXT
+    assert view.content.region == "bamako"
+    (record,) = await assistant.tips.list()
+    assert record.category is Category.DRUG_TRAFFICKING
+    assert record.created_hour.minute == 0
+    keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
+    assert (await assistant.tips.open_for_staff(record.lookup, keyring)).text == SECRET_TEXT
+    await assistant.close()
+
+
+async def test_nothing_in_redis_names_the_chat_or_holds_the_text(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(assistant, CommandEvent("signaler"))
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:human_trafficking"))
+    await say(assistant, ButtonEvent("rep:reg:Kayes"))
+    await say(assistant, ButtonEvent("rep:when:today"))
+    await say(assistant, TextEvent(SECRET_TEXT))
+    await assert_clean(redis)  # the draft, mid-flow
+    await say(assistant, ButtonEvent("rep:review"))
+    await say(assistant, ButtonEvent("rep:send"))
+    await assert_clean(redis)  # the sealed tip
+    await assistant.close()
+
+
+async def assert_clean(redis: Redis) -> None:
+    dump = b""
+    async for key in redis.scan_iter():
+        dump += key + (await redis.dump(key) or b"")
+    for secret in [str(CHAT_ID).encode(), b"kush", "Médine".encode(), b"pagnes"]:
+        assert secret not in dump, secret
+
+
+async def test_a_shared_location_is_rounded_to_about_a_kilometre(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(assistant, CommandEvent("signaler"))
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:other"))
+    await say(assistant, LocationEvent(13.456789, -6.265432))  # Ségou
+    await say(assistant, ButtonEvent("rep:when:earlier"))
+    await say(assistant, TextEvent("des enfants travaillent la nuit"))
+    await say(assistant, ButtonEvent("rep:review"))
+    code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+    view = await assistant.tips.open_for_tipster(code, passphrase)
+    assert view.content.location is not None
+    assert (view.content.location.lat, view.content.location.lon) == (13.46, -6.27)
+    assert view.content.region == "segou"
+    await assistant.close()
+
+
+def _receipt(text: str) -> tuple[str, str]:
+    code = re.search(r"Code : (\S+)", text)
+    passphrase = re.search(r"Phrase secrète : ([a-z0-9 ]+)", text)
+    assert code, text
+    assert passphrase, text
+    return code.group(1), passphrase.group(1).strip()
+
+
+async def test_cancel_discards_the_draft_everywhere(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:other"))
+    await say(assistant, CommandEvent("annuler"))
+    stale = await say(assistant, ButtonEvent("rep:when:today"))
+    assert "do:menu" in [b.action for r in stale for row in r.buttons for b in row]
+    assert await assistant.tips.list() == []
+    state = await assistant.store.load(_key())
+    assert state.draft is None
+    await assistant.close()
+
+
+def _key() -> str:
+    return chat_key(SECRET, CHAT_ID)
+
+
+async def test_a_crisis_written_inside_a_report_gets_numbers_and_is_kept(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:human_trafficking"))
+    await say(assistant, ButtonEvent("rep:reg:Gao"))
+    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    replies = await say(
+        assistant, TextEvent("ils nous enferment la nuit et ont pris nos passeports")
+    )
+    assert engine.catalog.emergency[0].number in replies[0].text
+    await say(assistant, ButtonEvent("rep:review"))
+    code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+    view = await assistant.tips.open_for_tipster(code, passphrase)
+    assert "passeports" in view.content.text
+    await assistant.close()
+
+
+async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    code, passphrase = await report(assistant)
+    (record,) = await assistant.tips.list()
+    keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
+    await assistant.tips.reply_to_tipster(
+        record.lookup, "Merci, c'est transmis.", keyring.public_key
+    )
+    await say(assistant, CommandEvent("suivi"))
+    await say(assistant, TextEvent(code.lower()))
+    turn = await assistant.handle(CHAT_ID, TextEvent(passphrase))
+    assert turn.forget_message  # the passphrase message is deleted from the chat
+    assert "Merci, c'est transmis." in turn.replies[0].text
+    await say(assistant, ButtonEvent("fol:add"))
+    await say(assistant, TextEvent("Il a changé de marché"))
+    added = await say(assistant, TextEvent(passphrase))
+    assert added[0].text == engine.catalog.render("followup.added", "fr").text
+    thread = await assistant.tips.thread(record.lookup, keyring)
+    assert [m.text for m in thread][-1] == "Il a changé de marché"
+    await assistant.close()
+
+
+async def test_wrong_passphrases_never_say_whether_the_code_exists_and_get_locked(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU(), flood_limit=100)
+    code, _ = await report(assistant)
+    invalid = engine.catalog.render("followup.invalid", "fr").text
+    for attempt_code in [code, "ZZZZ-ZZZZ"]:
+        await say(assistant, CommandEvent("suivi"))
+        await say(assistant, TextEvent(attempt_code))
+        wrong = await say(assistant, TextEvent("aaaa bbbb cccc dddd eeee"))
+        assert wrong[0].text == invalid
+    locked = engine.catalog.render("followup.locked", "fr").text
+    answers = []
+    for _ in range(5):
+        await say(assistant, TextEvent(code))
+        answers.append((await say(assistant, TextEvent("aaaa bbbb cccc dddd eeee")))[0].text)
+    assert answers[-1] == locked
+    assert set(answers) == {invalid, locked}
+    await assistant.close()
+
+
+async def test_an_acknowledged_tip_survives_a_redis_crash(engine: Engine, tmp_path: Path) -> None:
+    """AOF with appendfsync always: once the receipt is shown, the tip is on disk."""
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, ScriptedNLU())
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    code, passphrase = await report(assistant)
+    server.kill()  # SIGKILL, no chance to save anything more
+    await assistant.close()
+    restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
+    reader = TipStore(connect_redis(restarted.url), SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+    try:
+        view = await reader.open_for_tipster(code, passphrase)
+        assert view.content.text == SECRET_TEXT
+        assert view.status is Status.NEW
+    finally:
+        await reader.redis.close()
+        restarted.stop()
+
+
+async def test_a_report_survives_a_redis_outage_in_the_middle(
+    engine: Engine, tmp_path: Path
+) -> None:
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, ScriptedNLU())
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:child_exploitation"))
+    await say(assistant, ButtonEvent("rep:reg:Mopti"))
+    await say(assistant, ButtonEvent("rep:when:this_week"))
+    await say(assistant, TextEvent(SECRET_TEXT))
+    server.kill()
+    down = await say(assistant, ButtonEvent("rep:review"))
+    assert down[0].text == engine.catalog.render("error.storage_down", "fr").text
+    restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
+    try:
+        await say(assistant, ButtonEvent("rep:review"))
+        code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+        view = await assistant.tips.open_for_tipster(code, passphrase)
+        assert view.content.text == SECRET_TEXT
+    finally:
+        await assistant.close()
+        restarted.stop()
