@@ -28,6 +28,7 @@ from tips.crypto import derive_secret
 AUDIT_KEY = "sini:staff:audit"
 SYSTEM = "système"  # actor of scheduled jobs and the command line
 UNKNOWN = "?"  # actor of a failed login on a name that does not exist
+_EPOCH = "1970-01-01T00:00Z"
 _RETRIES = 16
 
 
@@ -54,8 +55,15 @@ class AuditEntry:
 
     @classmethod
     def from_json(cls, raw: bytes) -> AuditEntry:
-        data = json.loads(raw)
-        return cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
+        """The entry back; something unreadable (tampering) becomes a visible "corrupt"
+        entry rather than an error, so the log stays readable and `verify` flags it."""
+        try:
+            data = json.loads(raw)
+            entry = cls(**{k: str(data.get(k, "")) for k in cls.__dataclass_fields__})
+            entry.moment  # noqa: B018 - validates the time
+        except (ValueError, TypeError, AttributeError):
+            return cls(_EPOCH, UNKNOWN, "corrupt")
+        return entry
 
 
 def _now() -> datetime:

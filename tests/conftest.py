@@ -33,11 +33,13 @@ from bot.runtime import connect_redis
 from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import init_desk_keys
 from tips.store import TipStore
 
 CHAT_ID = 987654321
 SECRET = b"k" * 32
 TEST_SECRET = "5e" * 32
+DESK_PASSWORD = "desk password for tests only"
 TEST_TOKEN = "424242:TEST-token-for-the-emulator-only-000"
 _user_ids = itertools.count(1)
 
@@ -113,9 +115,24 @@ class BotProcess:
 
 
 @pytest.fixture(scope="session")
+def bot_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    """The end-to-end bot's own redis-server, with the desk keys initialised (so other
+    tests flushing the shared server cannot pull the floor from under the bot)."""
+    with LocalRedis(tmp_path_factory.mktemp("bot-redis")) as server:
+
+        async def init() -> None:
+            client = connect_redis(server.url)
+            await init_desk_keys(client, "admin", DESK_PASSWORD, limits=MINIMUM_FOR_TESTS)
+            await client.close()
+
+        asyncio.run(init())
+        yield server
+
+
+@pytest.fixture(scope="session")
 def bot(
     emulator: TelegramEmulator,
-    redis_server: LocalRedis,
+    bot_redis: LocalRedis,
     model_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotProcess]:
@@ -126,7 +143,7 @@ def bot(
         **os.environ,
         "TELEGRAM_BOT_TOKEN": TEST_TOKEN,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{emulator.port}",
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": bot_redis.url,
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": "json",
         "SINI_SECRET": TEST_SECRET,

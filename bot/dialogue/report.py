@@ -395,7 +395,7 @@ class TipFlows:
                 "followup.added", self.end(state), topic="followup.added", buttons=None
             )
         if isinstance(effect, EraseChat):
-            return Turn((), state, topic="report.erased")
+            return self._say("report.erased", state, topic="report.erased", buttons=None)
         return self._say("error.internal", state, buttons=None)
 
     def _failure(self, effect: Effect, failure: Failure, state: ChatState) -> Turn:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import redis
+
 from bot.content import Catalog
+from bot.redis_server import LocalRedis
 from tests.conftest import BotProcess
 from tests.support.telegram_emulator import EmulatedUser
 
@@ -102,3 +105,41 @@ def test_the_bot_logs_no_identity_no_text_and_no_errors(
     assert "Traceback" not in log
     assert "handler_error" not in log
     assert "Error while parsing updates" not in log
+
+
+def test_an_anonymous_report_end_to_end_leaves_no_trace(
+    user_factory: UserFactory, catalog: Catalog, bot: BotProcess, bot_redis: LocalRedis
+) -> None:
+    user = user_factory("fr", first_name="Fatoumata", username="fatou_secret_42")
+    secret = "Un réseau recrute des filles à Kayes pour un faux travail en Algérie"
+    (intro,) = user.ask_command("signaler")
+    assert intro.protect_content
+    (category,) = user.press_and_wait(intro, "rep:start")
+    where_keyboard, regions = user.press_and_wait(category, "rep:cat:human_trafficking", n=2)
+    assert where_keyboard.request_location
+    (when,) = user.press_and_wait(regions, "rep:reg:Kayes")
+    user.press_and_wait(when, "rep:when:ongoing", n=2)
+    (noted,) = user.ask(secret)
+    (review,) = user.press_and_wait(noted, "rep:review")
+    receipt, erase_offer = user.press_and_wait(review, "rep:send", n=2)
+    assert "Code :" in receipt.text
+    assert receipt.protect_content
+    (erased,) = user.press_and_wait(erase_offer, "rep:erase")
+    assert erased.text == catalog.render("report.erased", "fr").text
+    gone = [m for m in user.history() if m.deleted]
+    assert {receipt.message_id, intro.message_id} <= {m.message_id for m in gone}
+    leaks = [str(user.user_id), "Fatoumata", "fatou_secret_42", "faux travail"]
+    assert_redis_holds_none_of(bot_redis, leaks)
+    log = bot.log()
+    for leak in leaks:
+        assert leak not in log, leak
+
+
+def assert_redis_holds_none_of(server: LocalRedis, secrets: list[str]) -> None:
+    client = redis.Redis.from_url(server.url)
+    dump = b""
+    for key in client.scan_iter():
+        dump += key + (client.dump(key) or b"")
+    client.close()
+    for secret in secrets:
+        assert secret.encode() not in dump, secret

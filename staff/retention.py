@@ -1,0 +1,49 @@
+"""Retention: closed and rejected tips are deleted after `days` without change (default 90,
+as GlobaLeaks), and staff see which ones are about to go (72 h ahead).
+
+Purging goes through `TipStore.purge_closed`; what this module adds is keeping the purged
+tips in the weekly statistics (`stats.archive`) and the warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+
+from staff import stats
+from tips.model import TipRecord, floor_hour
+from tips.store import TipStore, tip_key
+
+
+def expires_at(record: TipRecord, days: int) -> datetime | None:
+    """When retention will delete this tip (None while it is still being worked on)."""
+    if not record.status.is_final:
+        return None
+    return record.updated_hour + timedelta(days=days)
+
+
+def expiring_soon(
+    records: Iterable[TipRecord], days: int, warning_hours: int, now: datetime
+) -> list[TipRecord]:
+    """Final tips whose deletion is due within `warning_hours`."""
+    horizon = now + timedelta(hours=warning_hours)
+    return [r for r in records if (e := expires_at(r, days)) is not None and e <= horizon]
+
+
+async def purge(store: TipStore, redis: Redis[bytes], days: int, now: datetime) -> int:
+    """Delete final tips older than `days`; keep them in the statistics; return how many."""
+    cutoff = floor_hour(now) - timedelta(days=days)
+    candidates = [
+        r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff
+    ]
+    purged = await store.purge_closed(days, now)
+    if candidates:
+        async with redis.pipeline(transaction=False) as pipe:
+            for record in candidates:
+                pipe.exists(tip_key(record.lookup))
+            still_there = await pipe.execute()
+        gone = [r for r, present in zip(candidates, still_there, strict=True) if not present]
+        await stats.archive(redis, gone)
+    return purged

@@ -1,0 +1,119 @@
+"""Login, logout and changing one's own password.
+
+The login form has no session yet, so its CSRF protection is a double-submit token: a
+random value in a SameSite=Strict, HttpOnly cookie that the form must repeat.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.logs import get_logger
+from staff.accounts import AccountError
+from staff.audit import UNKNOWN
+from staff.auth import AccountLocked, LoginError
+from staff.sessions import Session, new_token, tokens_match
+from staff.web import error_page, redirect, render, staff_only, state_of
+from tips.crypto import WrongPassword
+from tips.keys import DeskKeyError
+
+log = get_logger(__name__)
+_LOGIN_COOKIE_SECONDS = 3600
+
+
+async def login_form(request: Request) -> Response:
+    staff = state_of(request)
+    if staff.sessions.get(request.cookies.get(staff.session_cookie)):
+        return redirect("/")
+    return _login_page(request)
+
+
+def _login_page(
+    request: Request, error: str = "", status_code: int = 200, name: str = ""
+) -> Response:
+    staff = state_of(request)
+    token = new_token()
+    response = render(
+        request, "login.html", status_code=status_code, login_csrf=token, error=error, name=name
+    )
+    staff.set_cookie(response, staff.login_cookie, token, _LOGIN_COOKIE_SECONDS)
+    return response
+
+
+async def login(request: Request) -> Response:
+    staff = state_of(request)
+    form = await request.form()
+    if not tokens_match(request.cookies.get(staff.login_cookie, ""), form.get("csrf")):
+        return error_page(request, 403, "Requête refusée : jeton CSRF absent ou invalide.")
+    name = str(form.get("account", ""))[:100].strip().lower()
+    password = str(form.get("password", ""))
+    try:
+        result = await staff.authenticator.login(name, password)
+    except LoginError as error:
+        known = await staff.accounts.get(name)
+        action = "login.locked" if isinstance(error, AccountLocked) else "login.failed"
+        await staff.audit.record(known.name if known else UNKNOWN, action)
+        log.info("staff.login_refused", reason=type(error).__name__)
+        code = 429 if isinstance(error, AccountLocked) else 401
+        return _login_page(request, str(error), code, name if known else "")
+    account = result.account
+    session = staff.sessions.create(
+        account.name, account.role, result.keyring, must_change=account.must_change
+    )
+    await staff.audit.record(account.name, "login.ok")
+    log.info("staff.login", role=account.role.value)
+    response = redirect("/account/password" if account.must_change else "/")
+    max_age = staff.config.session_max_hours * 3600
+    staff.set_cookie(response, staff.session_cookie, session.id, max_age)
+    staff.clear_cookie(response, staff.login_cookie)
+    return response
+
+
+@staff_only()
+async def logout(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    staff.sessions.delete(session.id)
+    await staff.audit.record(session.account, "logout")
+    response = redirect("/login")
+    staff.clear_cookie(response, staff.session_cookie)
+    return response
+
+
+@staff_only()
+async def password_form(request: Request, session: Session) -> Response:
+    return render(request, "password.html", session)
+
+
+@staff_only()
+async def change_password(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    form = await request.form()
+    old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
+    error = ""
+    if new != again:
+        error = "Les deux nouveaux mots de passe diffèrent."
+    elif new == old:
+        error = "Le nouveau mot de passe doit être différent de l'ancien."
+    else:
+        try:
+            await staff.accounts.change_own_password(session.account, old, new)
+        except AccountError as failure:
+            error = str(failure)
+        except (WrongPassword, DeskKeyError):
+            error = "Mot de passe actuel incorrect."
+    if error:
+        return render(request, "password.html", session, status_code=400, error=error)
+    session.must_change = False
+    await staff.audit.record(session.account, "password.change")
+    return redirect("/?msg=password_changed")
+
+
+routes = [
+    Route("/login", login_form, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/account/password", password_form, methods=["GET"]),
+    Route("/account/password", change_password, methods=["POST"]),
+]

@@ -1,0 +1,295 @@
+"""One tip: decrypted content, attachments, thread, notes, history, and the desk's actions
+(note, status with reason, assignment, reply to the tipster). Every view is audited."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.logs import get_logger
+from staff import labels, queue, retention, stats
+from staff.formatting import Formatter
+from staff.sessions import Session
+from staff.web import error_page, redirect, render, staff_only, state_of
+from tips.crypto import DecryptionFailed, MalformedSealed
+from tips.keys import desk_public_key
+from tips.model import (
+    AttachmentMeta,
+    EmptyText,
+    InvalidTransition,
+    MalformedData,
+    Message,
+    Status,
+    TipContent,
+    TipValidationError,
+    TextTooLong,
+)
+from tips.store import StoreConflict, TipNotFound
+
+log = get_logger(__name__)
+_LOOKUP = re.compile(r"^[0-9a-f]{32}$")
+OTHER_TARGET = "__other__"
+# Types a browser may show inline from this origin; anything else is a download.
+_INLINE = {
+    "image/jpeg": ("image", "jpg"),
+    "image/png": ("image", "png"),
+    "audio/ogg": ("audio", "ogg"),
+    "audio/mpeg": ("audio", "mp3"),
+    "audio/mp4": ("audio", "m4a"),
+    "video/mp4": ("video", "mp4"),
+}
+_ATTACHMENT_CSP = "default-src 'none'; sandbox"
+
+
+@dataclass(frozen=True)
+class AttachmentItem:
+    """An attachment as the page lists it: where it came from and how to show it."""
+
+    meta: AttachmentMeta
+    source: str  # "signalement" or "message du …"
+    show: str  # "image" | "audio" | "video" | "download"
+
+
+def _show(meta: AttachmentMeta) -> str:
+    return _INLINE.get(meta.mime_type, ("download", "bin"))[0]
+
+
+def _attachments(content: TipContent, thread: list[Message], fmt: Formatter) -> list[AttachmentItem]:
+    items = [AttachmentItem(m, "signalement", _show(m)) for m in content.attachments]
+    for message in thread:
+        source = f"message du {fmt.datetime(message.hour)}"
+        items.extend(AttachmentItem(m, source, _show(m)) for m in message.attachments)
+    return items
+
+
+def _lookup(request: Request) -> str | None:
+    lookup = str(request.path_params.get("lookup", ""))
+    return lookup if _LOOKUP.match(lookup) else None
+
+
+def _back(lookup: str, msg: str, anchor: str = "") -> Response:
+    return redirect(f"/tips/{lookup}?msg={msg}{'#' + anchor if anchor else ''}")
+
+
+@staff_only()
+async def tip_page(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    if lookup is None:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    try:
+        record = await staff.store.get(lookup)
+        content = await staff.store.open_for_staff(lookup, session.keyring)
+        thread = await staff.store.thread(lookup, session.keyring)
+        notes = await staff.store.notes(lookup, session.keyring)
+        history = await staff.store.history(lookup, session.keyring)
+    except TipNotFound:
+        return error_page(request, 404, "Signalement introuvable (peut-être purgé).", session)
+    except DecryptionFailed:
+        return error_page(
+            request,
+            409,
+            "Votre clé ne déchiffre pas ce signalement : la clé du bureau a peut-être été "
+            "renouvelée. Reconnectez-vous.",
+            session,
+        )
+    except (MalformedData, MalformedSealed):
+        log.error("staff.tip_malformed")
+        return error_page(request, 500, "Ce signalement est illisible (données abîmées).", session)
+    await staff.audit.record(session.account, "tip.view", lookup)
+    now = datetime.now(timezone.utc)
+    accounts = [a for a in await staff.accounts.list() if not a.disabled]
+    return render(
+        request,
+        "tip.html",
+        session,
+        record=record,
+        content=content,
+        thread=thread,
+        notes=notes,
+        history=history,
+        attachments=_attachments(content, thread, staff.formatter),
+        transitions=[s for s in Status if record.status.can_become(s)],
+        accounts=accounts,
+        targets=labels.FORWARD_TARGETS,
+        other_target=OTHER_TARGET,
+        age=staff.formatter.age(record.created_hour, now),
+        priority=queue.priority_level(queue.priority(record, now)),
+        expires=retention.expires_at(record, staff.config.retention_days),
+    )
+
+
+@staff_only()
+async def attachment(request: Request, session: Session) -> Response:
+    """One attachment's bytes, for logged-in staff only, never cached, never sniffed.
+
+    Only photos (re-encoded JPEG), voice notes and videos may render inline; everything
+    else is a download with a neutral type, and the response's own CSP sandboxes it.
+    """
+    staff = state_of(request)
+    lookup = _lookup(request)
+    try:
+        index = int(request.path_params.get("index", -1))
+    except ValueError:
+        index = -1
+    if lookup is None or index < 0:
+        return error_page(request, 404, "Pièce jointe introuvable.", session)
+    try:
+        content = await staff.store.open_for_staff(lookup, session.keyring)
+        thread = await staff.store.thread(lookup, session.keyring)
+        metas = [*content.attachments, *(m for msg in thread for m in msg.attachments)]
+        meta = next((m for m in metas if m.index == index), None)
+        if meta is None:
+            raise TipNotFound("no such attachment")
+        data = await staff.store.open_attachment(lookup, index, session.keyring)
+    except TipNotFound:
+        return error_page(request, 404, "Pièce jointe introuvable.", session)
+    except (DecryptionFailed, MalformedData, MalformedSealed):
+        return error_page(request, 409, "Pièce jointe illisible avec votre clé.", session)
+    await staff.audit.record(session.account, "attachment.view", lookup, f"pièce {index}")
+    show, extension = _INLINE.get(meta.mime_type, ("download", "bin"))
+    inline = show != "download" and request.query_params.get("download") != "1"
+    filename = f"signalement-{lookup[:8]}-{index}.{extension}"
+    return Response(
+        data,
+        media_type=meta.mime_type if show != "download" else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
+            "Content-Security-Policy": _ATTACHMENT_CSP,
+        },
+    )
+
+
+async def _form_text(request: Request, name: str) -> str:
+    form = await request.form()
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+@staff_only()
+async def add_note(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    if lookup is None:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    text = await _form_text(request, "text")
+    try:
+        public = await desk_public_key(staff.redis)
+        await staff.store.add_note(lookup, text, session.account, public)
+    except TipNotFound:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    except EmptyText:
+        return _back(lookup, "empty_text", "notes")
+    except TextTooLong:
+        return _back(lookup, "text_too_long", "notes")
+    except StoreConflict:
+        return _back(lookup, "conflict", "notes")
+    await staff.audit.record(session.account, "tip.note", lookup)
+    return _back(lookup, "note_added", "notes")
+
+
+@staff_only()
+async def change_status(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    if lookup is None:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    form = await request.form()
+    wanted = str(form.get("status", ""))
+    reason = str(form.get("reason", "")).strip()
+    target = str(form.get("forwarded_to", "")).strip()
+    if target == OTHER_TARGET:
+        target = str(form.get("forwarded_other", "")).strip()
+    if wanted not in {s.value for s in Status}:
+        return _back(lookup, "transition", "status")
+    status = Status(wanted)
+    if not reason:
+        return _back(lookup, "reason_required", "status")
+    if status is Status.FORWARDED and not target:
+        return _back(lookup, "forward_required", "status")
+    try:
+        before = await staff.store.get(lookup)
+        public = await desk_public_key(staff.redis)
+        await staff.store.set_status(
+            lookup,
+            status,
+            reason,
+            session.account,
+            forwarded_to=target if status is Status.FORWARDED else None,
+            desk_public_key=public,
+        )
+    except TipNotFound:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    except InvalidTransition:
+        return _back(lookup, "transition", "status")
+    except StoreConflict:
+        return _back(lookup, "conflict", "status")
+    except TipValidationError:
+        return _back(lookup, "text_too_long", "status")
+    if before.status is Status.NEW:
+        await stats.record_first_review(
+            staff.redis, before.created_hour, datetime.now(timezone.utc)
+        )
+    detail = f"{before.status.value} → {status.value}"
+    if status is Status.FORWARDED:
+        detail += f" ({target})"
+    await staff.audit.record(session.account, "tip.status", lookup, detail)
+    return _back(lookup, "status_changed", "status")
+
+
+@staff_only()
+async def assign(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    if lookup is None:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    name = (await _form_text(request, "account")).strip()
+    if name:
+        account = await staff.accounts.get(name)
+        if account is None or account.disabled:
+            return _back(lookup, "unknown_account", "assign")
+    try:
+        await staff.store.assign(lookup, name or None)
+    except TipNotFound:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    except StoreConflict:
+        return _back(lookup, "conflict", "assign")
+    await staff.audit.record(session.account, "tip.assign", lookup, name or "personne")
+    return _back(lookup, "assigned", "assign")
+
+
+@staff_only()
+async def reply(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    if lookup is None:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    text = await _form_text(request, "text")
+    try:
+        public = await desk_public_key(staff.redis)
+        await staff.store.reply_to_tipster(lookup, text, public)
+    except TipNotFound:
+        return error_page(request, 404, "Signalement introuvable.", session)
+    except EmptyText:
+        return _back(lookup, "empty_text", "thread")
+    except TextTooLong:
+        return _back(lookup, "text_too_long", "thread")
+    except StoreConflict:
+        return _back(lookup, "conflict", "thread")
+    await staff.audit.record(session.account, "tip.reply", lookup)
+    return _back(lookup, "replied", "thread")
+
+
+routes = [
+    Route("/tips/{lookup}", tip_page, methods=["GET"]),
+    Route("/tips/{lookup}/attachments/{index}", attachment, methods=["GET"]),
+    Route("/tips/{lookup}/note", add_note, methods=["POST"]),
+    Route("/tips/{lookup}/status", change_status, methods=["POST"]),
+    Route("/tips/{lookup}/assign", assign, methods=["POST"]),
+    Route("/tips/{lookup}/reply", reply, methods=["POST"]),
+]

@@ -1,0 +1,243 @@
+"""What every page shares: the app's state, rendering, the session guard, security headers.
+
+The guard (`staff_only`) is the single place where sessions, roles and CSRF are enforced:
+every route but the login page is wrapped in it, and a test walks the route table to make
+sure of that.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from redis.asyncio import Redis
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.config import Settings
+from staff import labels
+from staff.accounts import Accounts, Role
+from staff.audit import AuditLog
+from staff.auth import Authenticator
+from staff.config import StaffConfig
+from staff.formatting import Formatter
+from staff.sessions import Session, SessionStore, tokens_match
+from tips.store import TipStore
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+# Reachable while a temporary password must still be changed.
+_PASSWORD_CHANGE_PATHS = {"/account/password", "/logout"}
+
+# Fixed messages shown after a redirect (?msg=…): no user text ever travels in a URL.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "note_added": ("ok", "Note ajoutée."),
+    "status_changed": ("ok", "Statut modifié."),
+    "assigned": ("ok", "Attribution enregistrée."),
+    "replied": ("ok", "Réponse envoyée à l'informateur."),
+    "password_changed": ("ok", "Mot de passe changé."),
+    "user_disabled": ("ok", "Compte désactivé. Pensez à renouveler la clé du bureau."),
+    "keys_rotated": ("ok", "Clé du bureau renouvelée : reconnectez-vous."),
+    "empty_text": ("error", "Le texte est vide."),
+    "text_too_long": ("error", "Le texte est trop long."),
+    "reason_required": ("error", "Indiquez le motif du changement de statut."),
+    "forward_required": ("error", "Indiquez à quel organisme le signalement est transmis."),
+    "transition": ("error", "Ce changement de statut n'est pas permis."),
+    "conflict": ("error", "Le signalement a été modifié entre-temps : réessayez."),
+    "stale_key": ("error", "La clé du bureau a changé : reconnectez-vous."),
+    "unknown_account": ("error", "Compte inconnu."),
+    "self_disable": ("error", "Vous ne pouvez pas désactiver votre propre compte."),
+    "session_expired": ("error", "Session expirée : reconnectez-vous."),
+}
+
+
+@dataclass
+class StaffState:
+    """Everything the views need, built once by `create_app` and kept on `app.state`."""
+
+    settings: Settings
+    config: StaffConfig
+    redis: Redis[bytes]
+    store: TipStore
+    accounts: Accounts
+    authenticator: Authenticator
+    sessions: SessionStore
+    audit: AuditLog
+    formatter: Formatter
+    templates: Environment
+    topic_labels: dict[str, str]
+
+    @property
+    def session_cookie(self) -> str:
+        # "__Host-" makes browsers refuse the cookie unless Secure, path=/ and host-only.
+        return "__Host-sini-session" if self.config.secure_cookies else "sini-session"
+
+    @property
+    def login_cookie(self) -> str:
+        return "__Host-sini-login" if self.config.secure_cookies else "sini-login"
+
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            secure=self.config.secure_cookies,
+            httponly=True,
+            samesite="strict",
+        )
+
+    def clear_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name, path="/", secure=self.config.secure_cookies, httponly=True, samesite="strict"
+        )
+
+
+def make_templates(formatter: Formatter) -> Environment:
+    """Jinja2 with autoescaping everywhere and the French label/format filters."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        category=labels.category,
+        status=labels.status,
+        region=labels.region,
+        when=labels.when,
+        attachment_kind=labels.attachment_kind,
+        locale_name=labels.locale_name,
+        role=labels.role,
+        audit_action=labels.audit_action,
+        datetime=formatter.datetime,
+        date=formatter.date,
+        number=formatter.number,
+        decimal1=formatter.decimal1,
+        duration=formatter.duration,
+    )
+    env.globals["labels"] = labels
+    return env
+
+
+def state_of(request: Request) -> StaffState:
+    staff: StaffState = request.app.state.staff
+    return staff
+
+
+def render(
+    request: Request,
+    template: str,
+    session: Session | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page, with the session (for the menu and the CSRF token) and the ?msg= notice."""
+    staff = state_of(request)
+    notice = MESSAGES.get(request.query_params.get("msg", ""))
+    html = staff.templates.get_template(template).render(
+        request=request,
+        session=session,
+        csrf=session.csrf if session else "",
+        notice=notice,
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def error_page(
+    request: Request, status_code: int, message: str, session: Session | None = None
+) -> HTMLResponse:
+    return render(request, "error.html", session, status_code=status_code, message=message)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a POST: 303 so the browser follows with a GET (no resubmission on reload)."""
+    return RedirectResponse(url, status_code=303)
+
+
+Handler = Callable[[Request, Session], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
+    """Require a live session (and `role`), and a valid CSRF token on every POST.
+
+    Order matters: no session → login page; then CSRF (a forged request learns nothing
+    else); then the role; a temporary password must be changed before anything else.
+    """
+
+    def decorate(handler: Handler) -> Endpoint:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            staff = state_of(request)
+            cookie = request.cookies.get(staff.session_cookie)
+            session = staff.sessions.get(cookie)
+            if session is None:
+                return redirect("/login?msg=session_expired" if cookie else "/login")
+            if request.method == "POST":
+                form = await request.form()
+                if not tokens_match(session.csrf, form.get("csrf")):
+                    return error_page(
+                        request, 403, "Requête refusée : jeton CSRF absent ou invalide.", session
+                    )
+            if session.must_change and request.url.path not in _PASSWORD_CHANGE_PATHS:
+                return redirect("/account/password")
+            if role is Role.ADMIN and not session.is_admin:
+                return error_page(request, 403, "Page réservée aux administrateurs.", session)
+            return await handler(request, session)
+
+        endpoint.staff_role = role  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: security headers on every response, and no caching of anything
+    but static files (pages hold decrypted tips; a shared or back-button cache must not)."""
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if self.hsts:
+                    headers["Strict-Transport-Security"] = "max-age=31536000"
+                if not static:
+                    headers["Cache-Control"] = "no-store"
+                    headers["Pragma"] = "no-cache"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
