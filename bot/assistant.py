@@ -9,11 +9,13 @@ politely that free text cannot be understood right now.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import contextlib
+from datetime import date, datetime, timezone
 from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from bot.awareness import CampaignStore, Subscribers
 from bot.content import negotiate_locale
 from bot.dialogue.effects import (
     AddFollowup,
@@ -24,9 +26,11 @@ from bot.dialogue.effects import (
     OpenFollowup,
     Outcome,
     SubmitTip,
+    Subscribe,
+    Unsubscribe,
 )
 from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
-from bot.dialogue.events import Event, LocationEvent, TextEvent
+from bot.dialogue.events import ButtonEvent, CommandEvent, Event, LocationEvent, TextEvent
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, chat_key
@@ -59,12 +63,19 @@ class Assistant:
     """One instance per process; safe to call concurrently for different chats."""
 
     def __init__(
-        self, engine: Engine, nlu: NLU, store: DialogueStore, tips: TipStore, secret: bytes
+        self,
+        engine: Engine,
+        nlu: NLU,
+        store: DialogueStore,
+        tips: TipStore,
+        secret: bytes,
     ) -> None:
         self.engine = engine
         self.nlu = nlu
         self.store = store
         self.tips = tips
+        self.campaigns = CampaignStore(store.redis)
+        self.subscribers = Subscribers(store.redis, secret)
         self._secret = secret
         self._services = by_id(engine.services)
 
@@ -102,6 +113,7 @@ class Assistant:
             return self._storage_down(state, language_code)
         understanding = await self._understand(event, state) if crisis is None else None
         nearby = await self._nearby(event, state) if redis_ok else None
+        campaign = await self._campaign(event, state, language_code) if redis_ok else None
         turn = self.engine.respond(
             event,
             state,
@@ -109,9 +121,10 @@ class Assistant:
             understanding=understanding,
             crisis=crisis,
             nearby=nearby,
+            campaign=campaign,
         )
         if turn.effect is not None:
-            outcome = await self._perform(turn.effect, key, channel)
+            outcome = await self._perform(turn.effect, key, chat_id, channel)
             resolved = self.engine.resolve(turn.effect, outcome, turn.state)
             turn = Turn(
                 (*turn.replies, *resolved.replies),
@@ -121,6 +134,8 @@ class Assistant:
             )
         if redis_ok:
             await self._remember(key, turn.state, turn.topic)
+            await self._count_quiz(turn)
+            await self._follow_language(event, chat_id, turn.state)
         log.info(
             "dialogue.turn",
             kind=type(event).__name__,
@@ -169,8 +184,7 @@ class Assistant:
         try:
             await self.store.save(key, state)
             if topic:
-                today = datetime.now(timezone.utc).date()
-                await self.store.count_topic(today, state.locale or "fr", topic)
+                await self.store.count_topic(_today(), state.locale or "fr", topic)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
 
@@ -202,9 +216,48 @@ class Assistant:
             return None
         return [(self._services[i], km) for i, km in found if i in self._services]
 
+    # ----------------------------------------------------------------- awareness
+
+    async def _campaign(
+        self, event: Event, state: ChatState, language_code: str | None
+    ) -> tuple[str, str] | None:
+        """A known deep-link payload on /start: (payload, target), counted anonymously."""
+        if not (isinstance(event, CommandEvent) and event.name == "start" and event.argument):
+            return None
+        locale = state.locale or negotiate_locale(language_code)
+        try:
+            found = await self.campaigns.open(event.argument, _today(), locale)
+        except RedisError:
+            return None
+        return (found.payload, found.target) if found else None
+
+    async def _count_quiz(self, turn: Turn) -> None:
+        if turn.quiz is None:
+            return
+        what, quiz_id, score = turn.quiz
+        locale = turn.state.locale or "fr"
+        try:
+            if what == "started":
+                await self.campaigns.quiz_started(_today(), quiz_id, locale)
+            else:
+                await self.campaigns.quiz_completed(
+                    _today(), quiz_id, locale, score, campaign=turn.state.campaign
+                )
+        except RedisError as error:
+            log.warning("redis.unavailable", error_type=type(error).__name__)
+
+    async def _follow_language(self, event: Event, chat_id: int | str, state: ChatState) -> None:
+        """A subscriber who changes language gets the weekly message in the new one."""
+        if isinstance(event, ButtonEvent) and event.action.startswith("lang:") and state.locale:
+            with contextlib.suppress(RedisError):
+                if isinstance(chat_id, int):
+                    await self.subscribers.update_locale(chat_id, state.locale)
+
     # ----------------------------------------------------------------- effects
 
-    async def _perform(self, effect: Effect, key: str, channel: Channel | None) -> Outcome:
+    async def _perform(
+        self, effect: Effect, key: str, chat_id: int | str, channel: Channel | None
+    ) -> Outcome:
         """Do the storage work a turn asked for; every failure becomes a kind answer."""
         now = datetime.now(timezone.utc)
         try:
@@ -218,6 +271,14 @@ class Assistant:
             if isinstance(effect, EraseChat):
                 erased = channel is not None and await channel.erase()
                 return Done() if erased else Failure.UNSUPPORTED
+            if isinstance(effect, (Subscribe, Unsubscribe)):
+                if not isinstance(chat_id, int):
+                    return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
+                if isinstance(effect, Subscribe):
+                    await self.subscribers.subscribe(chat_id, effect.locale)
+                else:
+                    await self.subscribers.unsubscribe(chat_id)
+                return Done()
         except ReceiptLocked:
             return Failure.LOCKED
         except ReceiptInvalid:
@@ -257,3 +318,7 @@ class Assistant:
             except (MediaError, TipError, OSError) as error:
                 log.warning("tips.attachment_skipped", error_type=type(error).__name__)
         return prepared
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()

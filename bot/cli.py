@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import logs
 from bot.config import PROJECT_ROOT, Settings
+from staff.cli import register as register_staff
 
 
 @contextmanager
@@ -139,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate the NLU on the held-out split")
     evaluate.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
     evaluate.set_defaults(func=cmd_evaluate)
+    register_staff(sub)
     return root
 
 

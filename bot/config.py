@@ -100,7 +100,7 @@ class Settings:
             locales_dir=_path("LOCALES_DIR", PROJECT_ROOT / "locales"),
             responses_dir=responses_dir,
             services_file=_path("SERVICES_FILE", responses_dir / "services.yml"),
-            confidence_threshold=_float("NLU_CONFIDENCE_THRESHOLD", 0.55),
+            confidence_threshold=_float("NLU_CONFIDENCE_THRESHOLD", 0.4),
             state_ttl_seconds=_int("STATE_TTL_SECONDS", 30 * 24 * 3600),
             draft_ttl_seconds=_int("DRAFT_TTL_SECONDS", 30 * 60),
             tips_redis_url=os.environ.get("TIPS_REDIS_URL") or None,

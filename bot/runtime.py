@@ -10,6 +10,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 from bot.assistant import Assistant
+from bot.awareness import load_quizzes
 from bot.config import Settings
 from bot.content import load_catalog
 from bot.dialogue.engine import Engine
@@ -53,7 +54,8 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
     `await assistant.start()`."""
     services = load_services(settings.services_file)
     catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
-    engine = Engine(catalog, services, settings.confidence_threshold)
+    quizzes = load_quizzes(settings.responses_dir / "quizzes")
+    engine = Engine(catalog, services, settings.confidence_threshold, quizzes)
     redis = connect_redis(redis_url)
     store = DialogueStore(
         redis,

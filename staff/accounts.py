@@ -38,7 +38,7 @@ _USER_PREFIX = "sini:staff:user:"
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 256
 # Unambiguous symbols (no 0/O, 1/l/I) for passwords read from a screen and typed once.
-_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105
 
 
 class Role(str, Enum):
@@ -187,8 +187,6 @@ class Accounts:
         """
         validate_account(name)
         check_password(password)
-        if await self.get(name) is not None:
-            raise AccountExists("Ce compte existe déjà.")
         await init_desk_keys(self.redis, name, password, limits=self.kdf_limits)
         await self._claim(name, Role.ADMIN, password, must_change=False)
         return await self.require(name)
@@ -205,9 +203,7 @@ class Accounts:
         """A new account holding a copy of `keyring` wrapped under its password."""
         key = await self._claim(name, role, password, must_change)
         try:
-            await wrap_for_account(
-                self.redis, keyring, name, password, limits=self.kdf_limits
-            )
+            await wrap_for_account(self.redis, keyring, name, password, limits=self.kdf_limits)
         except BaseException:
             await self.redis.delete(key)
             await self.redis.srem(USERS_INDEX, name)

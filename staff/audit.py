@@ -117,9 +117,17 @@ class AuditLog:
         actor: str | None = None,
     ) -> tuple[list[AuditEntry], int]:
         """Newest first: entries `offset`..`offset+limit` of those matching the filters, and
-        how many match in all."""
-        raw = await self.redis.lrange(AUDIT_KEY, 0, -1)
-        entries = [AuditEntry.from_json(item) for item in reversed(raw)]
+        how many match in all. Unfiltered pages read only their own slice of the list."""
+        if not action and not actor:
+            total = int(await self.redis.llen(AUDIT_KEY))
+            if offset >= total:
+                return [], total
+            raw = await self.redis.lrange(AUDIT_KEY, -(offset + limit), -(offset + 1))
+            return [AuditEntry.from_json(item) for item in reversed(raw)], total
+        entries = [
+            AuditEntry.from_json(item)
+            for item in reversed(await self.redis.lrange(AUDIT_KEY, 0, -1))
+        ]
         matching = [
             e
             for e in entries

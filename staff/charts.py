@@ -23,7 +23,7 @@ def nice_step(maximum: float, ticks: int = 5) -> float:
     if maximum <= 0:
         return 1.0
     raw = maximum / ticks
-    power = 10 ** math.floor(math.log10(raw))
+    power: float = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
         if raw <= factor * power:
             return max(float(factor * power), 1.0)
@@ -34,8 +34,12 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
     parts, cursor = [], x
     for index, name in enumerate(names):
         colour = PALETTE[index % len(PALETTE)]
-        parts.append(f'<rect x="{cursor:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{cursor + 16:.0f}" y="{y:.0f}" font-size="12" {_FONT}>{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{cursor:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text x="{cursor + 16:.0f}" y="{y:.0f}" font-size="12" {_FONT}>{escape(name)}</text>'
+        )
         cursor += 24 + 7 * len(name)
     return parts
 
@@ -66,7 +70,9 @@ def stacked_columns(
     value = 0.0
     while value <= top_value + 1e-9:
         y = top + plot_h - plot_h * value / top_value
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>')
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>'
+        )
         body.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" {_FONT}>'
             f"{escape(number(value))}</text>"
@@ -76,7 +82,7 @@ def stacked_columns(
     bar_w = slot * 0.7
     for i, label in enumerate(x_labels):
         x = left + i * slot + (slot - bar_w) / 2
-        base = top + plot_h
+        base = float(top + plot_h)
         for index, (name, values) in enumerate(series):
             if not values[i]:
                 continue

@@ -6,7 +6,7 @@ stored tip times are whole hours and are shown as such, never with invented minu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import datetime as dt
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
@@ -18,29 +18,35 @@ class Formatter:
     def __init__(self, locale: str = "fr") -> None:
         self.locale = locale
 
-    def datetime(self, moment: datetime | None) -> str:
-        """"14 mars 2025 à 14:00" (UTC = Bamako time)."""
+    def datetime(self, moment: dt.datetime | None) -> str:
+        """ "14 mars 2025 à 14:00" (UTC = Bamako time)."""
         if moment is None:
             return "—"
         return format_datetime(
-            moment, "d MMM y 'à' HH:mm", tzinfo=timezone.utc, locale=self.locale
+            moment, "d MMM y 'à' HH:mm", tzinfo=dt.timezone.utc, locale=self.locale
         )
 
-    def date(self, moment: datetime | None) -> str:
+    def date(self, moment: dt.date | None) -> str:
         if moment is None:
             return "—"
         return format_date(moment, "d MMM y", locale=self.locale)
 
-    def age(self, moment: datetime, now: datetime) -> str:
-        """"il y a 3 jours": how long a tip has waited, rounded the way people say it."""
+    def short_date(self, day: dt.date) -> str:
+        """ "3 mars": chart axis labels."""
+        return format_date(day, "d MMM", locale=self.locale)
+
+    def age(self, moment: dt.datetime, now: dt.datetime) -> str:
+        """ "il y a 3 jours": how long a tip has waited, rounded the way people say it."""
         delta = moment - now
-        if abs(delta) < timedelta(hours=1):
+        if abs(delta) < dt.timedelta(hours=1):
             return "il y a moins d'une heure"
         return format_timedelta(delta, add_direction=True, threshold=1.1, locale=self.locale)
 
     def duration(self, hours: float) -> str:
-        """"3 jours", "5 heures": a duration in the unit a person would use."""
-        return format_timedelta(timedelta(hours=hours), threshold=1.1, locale=self.locale)
+        """ "3 jours", "5 heures": a duration in the unit a person would use."""
+        if hours < 1:
+            return "moins d'une heure"
+        return format_timedelta(dt.timedelta(hours=hours), threshold=1.1, locale=self.locale)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)

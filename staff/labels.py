@@ -6,7 +6,7 @@ fallback to the slug so a value added to the domain later still shows up, if unt
 
 from __future__ import annotations
 
-from tips.model import REGIONS, Category, Status
+from tips.model import Category, Status
 
 CATEGORIES: dict[str, str] = {
     Category.DRUG_TRAFFICKING.value: "Trafic de drogue",
@@ -48,7 +48,6 @@ REGION_NAMES: dict[str, str] = {
     "abroad": "À l'étranger",
     "unknown": "Non précisée",
 }
-assert set(REGION_NAMES) == set(REGIONS)
 
 WHEN: dict[str, str] = {
     "today": "Aujourd'hui",

@@ -106,7 +106,7 @@ def priority(record: TipRecord, now: datetime) -> int:
 
 
 def priority_level(score: int) -> str:
-    """"haute" / "moyenne" / "basse", for a badge."""
+    """ "haute" / "moyenne" / "basse", for a badge."""
     if score >= HIGH:
         return "haute"
     return "moyenne" if score >= MEDIUM else "basse"

@@ -35,9 +35,7 @@ def expiring_soon(
 async def purge(store: TipStore, redis: Redis[bytes], days: int, now: datetime) -> int:
     """Delete final tips older than `days`; keep them in the statistics; return how many."""
     cutoff = floor_hour(now) - timedelta(days=days)
-    candidates = [
-        r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff
-    ]
+    candidates = [r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff]
     purged = await store.purge_closed(days, now)
     if candidates:
         async with redis.pipeline(transaction=False) as pipe:

@@ -69,8 +69,7 @@ class SessionStore:
 
     def _expired(self, session: Session, now: float) -> bool:
         return (
-            now - session.last_seen > self.idle_seconds
-            or now - session.created > self.max_seconds
+            now - session.last_seen > self.idle_seconds or now - session.created > self.max_seconds
         )
 
     def _sweep(self, now: float) -> None:

@@ -105,8 +105,12 @@ async def gather(
     today: date,
     weeks: int = 12,
     topic_days: int = 30,
+    topics_redis: Redis[bytes] | None = None,
 ) -> Statistics:
-    """The page's figures for the last `weeks` weeks (tips) and `topic_days` days (topics)."""
+    """The page's figures for the last `weeks` weeks (tips) and `topic_days` days (topics).
+
+    `redis` holds the tips and the desk's counters; `topics_redis` the bot's topic counters
+    (the dialogue Redis, when tips are kept apart with TIPS_REDIS_URL)."""
     mondays = [week_start(today) - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     index = {monday: i for i, monday in enumerate(mondays)}
     per_week = {c: [0] * weeks for c in Category}
@@ -146,7 +150,7 @@ async def gather(
         for _bound, bucket, _label in REVIEW_BUCKETS:
             buckets[bucket] += _int(review.get(bucket.encode()))
 
-    topics, locales = await _topics(redis, today, topic_days)
+    topics, locales = await _topics(topics_redis or redis, today, topic_days)
     return Statistics(
         weeks=mondays,
         per_week=per_week,

@@ -76,7 +76,8 @@ class StaffState:
 
     settings: Settings
     config: StaffConfig
-    redis: Redis[bytes]
+    redis: Redis[bytes]  # tips, desk keys, accounts, audit (TIPS_REDIS_URL or REDIS_URL)
+    stats_redis: Redis[bytes]  # the bot's anonymous topic counters (REDIS_URL)
     store: TipStore
     accounts: Accounts
     authenticator: Authenticator
@@ -195,6 +196,11 @@ def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
             session = staff.sessions.get(cookie)
             if session is None:
                 return redirect("/login?msg=session_expired" if cookie else "/login")
+            # An account disabled elsewhere (the CLI, another admin) loses its sessions at once.
+            account = await staff.accounts.get(session.account)
+            if account is None or account.disabled:
+                staff.sessions.delete(session.id)
+                return redirect("/login?msg=session_expired")
             if request.method == "POST":
                 form = await request.form()
                 if not tokens_match(session.csrf, form.get("csrf")):
@@ -241,3 +247,43 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Pure ASGI middleware refusing request bodies over `max_bytes` (413).
+
+    Every form here is small (a note is at most 4,000 characters); the login form is public,
+    and Starlette would otherwise buffer a URL-encoded body of any size.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 256 * 1024) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await Response("Requête trop volumineuse.", status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await Response("Requête trop volumineuse.", status_code=413)(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """A streamed body went over the limit (raised inside `BodyLimit`)."""

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot import logs
 from bot.assistant import Assistant
+from bot.awareness import load_quizzes
 from bot.config import PROJECT_ROOT, Settings
 from bot.content import Catalog, load_catalog
 from bot.dialogue.engine import Engine
@@ -80,7 +81,8 @@ def catalog(settings: Settings, services: list[Service]) -> Catalog:
 
 @pytest.fixture(scope="session")
 def engine(catalog: Catalog, services: list[Service], settings: Settings) -> Engine:
-    return Engine(catalog, services, settings.confidence_threshold)
+    quizzes = load_quizzes(settings.responses_dir / "quizzes")
+    return Engine(catalog, services, settings.confidence_threshold, quizzes)
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,9 @@ MENU_COMMANDS = (
     ("services", "Trouver de l'aide"),
     ("signaler", "Signaler anonymement"),
     ("suivi", "Suivre un signalement"),
+    ("quiz", "Quiz"),
+    ("abonner", "Conseils chaque semaine"),
+    ("stop", "Arrêter les conseils"),
     ("langue", "Changer de langue / Language / Kan"),
     ("annuler", "Annuler"),
 )

@@ -21,7 +21,7 @@ from bot.yamlfile import ContentError, line_of, load_yaml
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
-ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:")
+ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:", "quiz:")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import yaml
 
+NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 TRANSLATABLE_KEYS = ("text", "label", "how_to_reach", "hours", "cost")
 
 Extracted = tuple[int, str | None, str | tuple[str, str], list[str]]
@@ -25,7 +26,7 @@ def _walk(node: yaml.Node, trail: tuple[str, ...]) -> Iterator[Extracted]:
             where = (*trail, key)
             if key in TRANSLATABLE_KEYS and isinstance(value_node, yaml.ScalarNode):
                 text = str(value_node.value).strip()
-                if text:
+                if text and not _is_null(value_node):
                     yield value_node.start_mark.line + 1, None, text, [".".join(where)]
             elif key == "text" and isinstance(value_node, yaml.MappingNode):
                 forms = {str(k.value): str(v.value).strip() for k, v in value_node.value}
@@ -41,6 +42,16 @@ def _walk(node: yaml.Node, trail: tuple[str, ...]) -> Iterator[Extracted]:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             yield from _walk(item, (*trail, str(index)))
+
+
+def _is_null(node: yaml.ScalarNode) -> bool:
+    """`hours: null` (or `~`) means "unknown", not a text to translate."""
+    if node.style is not None:  # quoted: always a string
+        return False
+    return bool(
+        yaml.resolver.Resolver().resolve(yaml.ScalarNode, node.value, (True, False))
+        == "tag:yaml.org,2002:null"
+    )
 
 
 def extract_content(

@@ -43,7 +43,19 @@ class EraseChat:
     """Delete this conversation's messages from the chat (Telegram only)."""
 
 
-Effect = SubmitTip | OpenFollowup | AddFollowup | EraseChat
+@dataclass(frozen=True)
+class Subscribe:
+    """Add this chat to the opt-in weekly prevention messages, in `locale`."""
+
+    locale: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Remove this chat from the weekly messages, at once."""
+
+
+Effect = SubmitTip | OpenFollowup | AddFollowup | EraseChat | Subscribe | Unsubscribe
 
 
 class Failure(str, Enum):

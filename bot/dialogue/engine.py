@@ -6,12 +6,13 @@ content catalog, so this module holds decisions, never wording.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from bot.awareness import Quiz
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
 from bot.dialogue.cards import service_card
-from bot.dialogue.effects import Effect, Outcome
+from bot.dialogue.effects import Effect, Failure, Outcome, Subscribe, Unsubscribe
 from bot.dialogue.events import (
     AttachmentEvent,
     ButtonEvent,
@@ -21,8 +22,9 @@ from bot.dialogue.events import (
     TextEvent,
     UnsupportedEvent,
 )
+from bot.dialogue.quizzes import QuizFlow
 from bot.dialogue.replies import Key, Reply, Turn
-from bot.dialogue.report import TipFlows
+from bot.dialogue.report import FOLLOWUP, REPORT, TipFlows
 from bot.dialogue.state import ChatState
 from bot.nlu import FALLBACK_INTENT, Understanding
 from bot.nlu.language import guess_language
@@ -84,6 +86,11 @@ COMMANDS = {
     "services": "do:services",
     "suivi": "do:followup",
     "followup": "do:followup",
+    "quiz": "do:quiz",
+    "abonner": "do:subscribe",
+    "subscribe": "do:subscribe",
+    "stop": "do:unsubscribe",
+    "desabonner": "do:unsubscribe",
 }
 MAX_TEXT_FOR_NLU = 1000
 CLARIFY_CHOICES = 3
@@ -93,10 +100,15 @@ class Engine:
     """Decides what to answer; holds only immutable configuration."""
 
     def __init__(
-        self, catalog: Catalog, services: Sequence[Service], confidence_threshold: float
+        self,
+        catalog: Catalog,
+        services: Sequence[Service],
+        confidence_threshold: float,
+        quizzes: Mapping[str, Quiz] | None = None,
     ) -> None:
         self.catalog = catalog
         self.services = tuple(services)
+        self.quizzes = QuizFlow(catalog, quizzes or {})
         self.threshold = confidence_threshold
         self.flows = TipFlows(catalog, self._keyboard)
         self._keyboard_actions = {
@@ -127,10 +139,13 @@ class Engine:
         understanding: Understanding | None = None,
         crisis: Crisis | None = None,
         nearby: Sequence[tuple[Service, float]] | None = None,
+        campaign: tuple[str, str] | None = None,
     ) -> Turn:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
         `nearby` holds the services nearest to a shared location when the caller looked
-        them up in the Redis GEO index (otherwise they are computed here)."""
+        them up in the Redis GEO index (otherwise they are computed here); `campaign` is
+        (payload, target) when /start came with a known deep link."""
+        state = sanitize(state)
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
@@ -143,6 +158,8 @@ class Engine:
                 return in_flow
         if isinstance(event, ButtonEvent):
             return self._action(event.action, state)
+        if isinstance(event, CommandEvent) and campaign is not None:
+            return self._campaign(*campaign, state)
         if isinstance(event, CommandEvent):
             action = COMMANDS.get(event.name.casefold())
             if action is None:
@@ -169,7 +186,28 @@ class Engine:
 
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Answer once the assistant has performed a turn's effect."""
+        if isinstance(effect, (Subscribe, Unsubscribe)):
+            if outcome is Failure.UNSUPPORTED:
+                return self._say("subscribe.unsupported", state, topic=None, then_menu=True)
+            if isinstance(outcome, Failure):
+                return self._say("error.storage_down", state, topic=None)
+            done = "subscribe.done" if isinstance(effect, Subscribe) else "unsubscribe.done"
+            return self._say(done, state, topic=done, then_menu=True)
         return self.flows.resolve(effect, outcome, state)
+
+    def _campaign(self, payload: str, target: str, state: ChatState) -> Turn:
+        """A deep link from a poster or a radio spot: open its quiz or message directly."""
+        state = replace(state, campaign=payload)
+        opened = self.quizzes.begin(target, state)
+        if opened is None and target in self.catalog:
+            opened = self._say(target, state, topic=f"campaign.{target}")
+        if opened is None:
+            return self._do("start", state, None)
+        locale = _locale(state)
+        welcome = Reply(
+            self.catalog.render("welcome", locale).text, keyboard=self._keyboard(locale)
+        )
+        return replace(opened, replies=(welcome, *opened.replies))
 
     def _in_flow(self, event: Event, state: ChatState, crisis: Crisis | None) -> Turn | None:
         """A report or follow-up step. A crisis inside a report is answered first and what
@@ -285,6 +323,10 @@ class Engine:
             return self._intent(argument, None, state)
         if kind == "svc":
             return self._service_action(argument, state)
+        if kind == "quiz":
+            quiz_turn = self.quizzes.action(action, state)
+            if quiz_turn is not None:
+                return quiz_turn
         if kind in ("rep", "fol"):
             flow_turn = (
                 self.flows.action(argument, state)
@@ -322,6 +364,14 @@ class Engine:
             return self._say("cancel.done", self.flows.end(state), topic=topic, then_menu=True)
         if name == "followup":
             return self.flows.start_followup(state)
+        if name == "quiz":
+            return self.quizzes.pick(state)
+        if name == "subscribe":
+            return self._say("subscribe.consent", state, topic="subscribe")
+        if name == "subscribe_yes":
+            return Turn((), state, topic="subscribe.yes", effect=Subscribe(_locale(state)))
+        if name == "unsubscribe":
+            return Turn((), state, topic="unsubscribe", effect=Unsubscribe())
         if name == "services":
             return self._ask_kind(state, topic)
         if name == "report":
@@ -443,6 +493,23 @@ class Engine:
 def replace_label(catalog: Catalog, message_id: str, locale: str, action: str) -> Button:
     """A button whose label is the text of a (short) message."""
     return Button(catalog.render(message_id, locale).text, action)
+
+
+def sanitize(state: ChatState) -> ChatState:
+    """Drop any state value the engine would not have written (an older version's, or a
+    damaged one): a conversation restarts a step rather than failing."""
+    return replace(
+        state,
+        locale=state.locale if state.locale in LOCALES else None,
+        chosen_locale=state.chosen_locale if state.chosen_locale in LOCALES else None,
+        drug=state.drug if state.drug in DRUGS else None,
+        service_kind=state.service_kind if state.service_kind in KINDS else None,
+        **(
+            {}
+            if state.flow in (REPORT, FOLLOWUP)
+            else {"flow": None, "step": None, "draft": None, "code": None, "note": None}
+        ),
+    )
 
 
 def clean_text(text: str) -> str:

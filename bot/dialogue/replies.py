@@ -36,10 +36,12 @@ class Turn:
     to count (an intent or action name; never text).
 
     `effect` is storage work for the assistant to do before answering (see effects.py);
-    `forget_message` asks the adapter to delete the user's message (a passphrase)."""
+    `forget_message` asks the adapter to delete the user's message (a passphrase);
+    `quiz` reports ("started" | "completed", quiz id, score) for the anonymous counters."""
 
     replies: tuple[Reply, ...]
     state: ChatState
     topic: str | None = None
     effect: Effect | None = None
     forget_message: bool = False
+    quiz: tuple[str, str, int] | None = None

@@ -100,7 +100,14 @@ class TipFlows:
 
     @staticmethod
     def _draft(state: ChatState) -> Draft:
-        return Draft.from_json(state.draft) if state.draft else Draft()
+        """The draft in the state; a damaged one (it can only be tampered with or from an
+        older version) starts over rather than failing the conversation."""
+        if not state.draft:
+            return Draft()
+        try:
+            return Draft.from_json(state.draft)
+        except TipError:
+            return Draft()
 
     @staticmethod
     def _with_draft(state: ChatState, draft: Draft, step: str) -> ChatState:

@@ -21,6 +21,8 @@ class ChatState:
     draft:   the tip being written (Draft JSON). The store encrypts the whole state at rest
              and lets it expire quickly while a flow is active.
     code, note: the receipt code and the text being added during a follow-up
+    quiz:    the quiz run in progress (QuizProgress.dumps())
+    campaign: the deep-link payload that brought this conversation, for campaign counts
     """
 
     locale: str | None = None
@@ -33,6 +35,8 @@ class ChatState:
     draft: str | None = None
     code: str | None = None
     note: str | None = None
+    quiz: str | None = None
+    campaign: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -34,9 +34,16 @@ def _login_page(
     request: Request, error: str = "", status_code: int = 200, name: str = ""
 ) -> Response:
     staff = state_of(request)
-    token = new_token()
+    # Reuse this browser's token if it has one: two login tabs must not invalidate each other.
+    token = request.cookies.get(staff.login_cookie) or new_token()
     response = render(
-        request, "login.html", status_code=status_code, login_csrf=token, error=error, name=name
+        request,
+        "login.html",
+        status_code=status_code,
+        login_csrf=token,
+        error=error,
+        name=name,
+        attempts=staff.config.lockout_attempts,
     )
     staff.set_cookie(response, staff.login_cookie, token, _LOGIN_COOKIE_SECONDS)
     return response
@@ -57,8 +64,11 @@ async def login(request: Request) -> Response:
         await staff.audit.record(known.name if known else UNKNOWN, action)
         log.info("staff.login_refused", reason=type(error).__name__)
         code = 429 if isinstance(error, AccountLocked) else 401
-        return _login_page(request, str(error), code, name if known else "")
+        return _login_page(request, str(error), code, name)
     account = result.account
+    previous = request.cookies.get(staff.session_cookie)
+    if previous:
+        staff.sessions.delete(previous)
     session = staff.sessions.create(
         account.name, account.role, result.keyring, must_change=account.must_change
     )

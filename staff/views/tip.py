@@ -25,9 +25,9 @@ from tips.model import (
     MalformedData,
     Message,
     Status,
+    TextTooLong,
     TipContent,
     TipValidationError,
-    TextTooLong,
 )
 from tips.store import StoreConflict, TipNotFound
 
@@ -59,7 +59,9 @@ def _show(meta: AttachmentMeta) -> str:
     return _INLINE.get(meta.mime_type, ("download", "bin"))[0]
 
 
-def _attachments(content: TipContent, thread: list[Message], fmt: Formatter) -> list[AttachmentItem]:
+def _attachments(
+    content: TipContent, thread: list[Message], fmt: Formatter
+) -> list[AttachmentItem]:
     items = [AttachmentItem(m, "signalement", _show(m)) for m in content.attachments]
     for message in thread:
         source = f"message du {fmt.datetime(message.hour)}"
@@ -235,7 +237,7 @@ async def change_status(request: Request, session: Session) -> Response:
         await stats.record_first_review(
             staff.redis, before.created_hour, datetime.now(timezone.utc)
         )
-    detail = f"{before.status.value} → {status.value}"
+    detail = f"{labels.status(before.status.value)} → {labels.status(status.value)}"
     if status is Status.FORWARDED:
         detail += f" ({target})"
     await staff.audit.record(session.account, "tip.status", lookup, detail)

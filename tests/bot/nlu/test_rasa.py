@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.nlu import NLUUnavailable
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.redis_server import free_port
-
-READY_MARK = "Rasa server is up and running"
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,6 @@ def rasa_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             str(port),
             "-m",
             str(model_path),
-            "--log-file",
-            str(tmp_path_factory.mktemp("rasa") / "rasa.log"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,14 +45,29 @@ def rasa_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         cwd=tmp_path_factory.mktemp("rasa-cwd"),
     )
     assert process.stdout is not None
-    for line in process.stdout:
-        if READY_MARK in line:
-            break
-    else:
-        pytest.fail("rasa run exited before it was ready")
+    seen: list[str] = []
+    threading.Thread(target=lambda: seen.extend(process.stdout or ()), daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    if not wait_until_loaded(url, process, deadline=time.monotonic() + 180):
+        process.kill()
+        pytest.fail("rasa run did not load its model within 180 s:\n" + "".join(seen[-20:]))
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)
+
+
+def wait_until_loaded(url: str, process: subprocess.Popen[str], deadline: float) -> bool:
+    """Readiness probe: Rasa 3.6 prints no reliable "ready" line, but `GET /status` answers
+    200 once the model is loaded. Each probe blocks on the network (no fixed sleeps)."""
+    pause = threading.Event()
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/status", timeout=5.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        pause.wait(0.25)  # between probes of a server that is still starting
+    return False
 
 
 async def test_the_local_model_reads_sms_style_french(rasa_nlu: RasaLocalNLU) -> None:

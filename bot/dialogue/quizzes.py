@@ -1,0 +1,134 @@
+"""Quizzes in the conversation: pick, answer with buttons, learn from each explanation.
+
+Pure like the engine: the question order of a run is seeded by the previous run (stored
+in the chat state), so a replay always asks the questions in a new order.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import replace
+
+from bot.awareness import (
+    AnswerChoice,
+    Quiz,
+    QuizError,
+    QuizProgress,
+    answer,
+    choice_buttons,
+    current_question,
+    is_finished,
+    parse_callback,
+    start,
+    start_callback,
+)
+from bot.content import Button, Catalog
+from bot.dialogue.replies import Reply, Turn
+from bot.dialogue.state import ChatState
+
+
+class QuizFlow:
+    """Quiz turns; `Turn.quiz` reports starts and completions for the anonymous counters."""
+
+    def __init__(self, catalog: Catalog, quizzes: Mapping[str, Quiz]) -> None:
+        self.catalog = catalog
+        self.quizzes = dict(quizzes)
+
+    def pick(self, state: ChatState) -> Turn:
+        """The list of quizzes, one button each."""
+        locale = state.locale or "fr"
+        buttons = tuple(
+            (Button(self.catalog.gettext(quiz.title, locale), start_callback(quiz.id)),)
+            for quiz in self.quizzes.values()
+        )
+        menu = self.catalog.render("menu.short", locale).buttons
+        text = self.catalog.render("quiz.pick", locale).text
+        return Turn((Reply(text, (*buttons, *menu)),), state, topic="quiz.pick")
+
+    def begin(self, quiz_id: str, state: ChatState) -> Turn | None:
+        """Start (or replay) a quiz; None for an unknown quiz."""
+        quiz = self.quizzes.get(quiz_id)
+        if quiz is None:
+            return None
+        seed = zlib.crc32(f"{quiz_id}:{state.quiz or ''}".encode())
+        progress = start(quiz, seed, previous=QuizProgress.loads(state.quiz))
+        state = replace(state, quiz=progress.dumps())
+        question = self._question(quiz, progress, state)
+        return Turn((question,), state, topic=f"quiz.{quiz.id}", quiz=("started", quiz.id, 0))
+
+    def action(self, data: str, state: ChatState) -> Turn | None:
+        """A `quiz:` button; None when forged or stale (the engine answers kindly)."""
+        progress = QuizProgress.loads(state.quiz)
+        try:
+            parsed = parse_callback(data, self.quizzes, progress)
+        except QuizError:
+            return None
+        if not isinstance(parsed, AnswerChoice):
+            return self.begin(parsed.quiz_id, state)
+        assert progress is not None  # parse_callback refuses answers without a run
+        return self._answer(self.quizzes[parsed.quiz_id], progress, parsed.choice, state)
+
+    def _question(self, quiz: Quiz, progress: QuizProgress, state: ChatState) -> Reply:
+        locale = state.locale or "fr"
+        question = current_question(quiz, progress)
+        text = self.catalog.render(
+            "quiz.question",
+            locale,
+            None,
+            title=self.catalog.gettext(quiz.title, locale),
+            number=str(progress.position + 1),
+            total=str(len(quiz)),
+            question=self.catalog.gettext(question.text, locale),
+        ).text
+        buttons = tuple(
+            (Button(self.catalog.gettext(label, locale), data),)
+            for label, data in choice_buttons(quiz, progress)
+        )
+        return Reply(text, buttons)
+
+    def _answer(self, quiz: Quiz, progress: QuizProgress, choice: int, state: ChatState) -> Turn:
+        locale = state.locale or "fr"
+        question = current_question(quiz, progress)
+        result = answer(quiz, progress, choice)
+        verdict = (
+            self.catalog.render("quiz.right", locale).text
+            if result.correct
+            else self.catalog.render(
+                "quiz.wrong",
+                locale,
+                None,
+                answer=self.catalog.gettext(question.correct_label, locale),
+            ).text
+        )
+        feedback = Reply(f"{verdict}\n{self.catalog.gettext(result.explanation, locale)}")
+        state = replace(state, quiz=result.progress.dumps())
+        if not is_finished(quiz, result.progress):
+            next_question = self._question(quiz, result.progress, state)
+            return Turn((feedback, next_question), state, topic=f"quiz.{quiz.id}")
+        score = self.catalog.render(
+            "quiz.score",
+            locale,
+            None,
+            score=str(result.progress.score),
+            total=str(len(quiz)),
+        )
+        buttons: list[tuple[Button, ...]] = [
+            (
+                Button(
+                    self.catalog.render("quiz.replay_button", locale).text, start_callback(quiz.id)
+                ),
+            ),
+        ]
+        if quiz.more and quiz.more in self.catalog:
+            buttons.append(
+                (Button(self.catalog.render("quiz.more_button", locale).text, f"show:{quiz.more}"),)
+            )
+        buttons.append((Button(self.catalog.render("quiz.other_button", locale).text, "do:quiz"),))
+        buttons.extend(self.catalog.render("menu.short", locale).buttons)
+        return Turn(
+            (feedback, Reply(score.text, tuple(buttons))),
+            state,
+            topic=f"quiz.{quiz.id}.done",
+            quiz=("completed", quiz.id, result.progress.score),
+        )

@@ -1,0 +1,145 @@
+"""The dashboard's application factory: `create_app(settings, redis_url)` → Starlette.
+
+Redis and everything built on it are created in the lifespan, inside the event loop that
+serves requests (redis-py's asyncio connections belong to one loop). Sessions — and with
+them the unwrapped desk keys — die with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from bot.config import Settings
+from bot.logs import get_logger
+from bot.runtime import connect_redis
+from staff import retention, stats
+from staff.accounts import Accounts
+from staff.audit import SYSTEM, AuditLog
+from staff.auth import Authenticator, Lockout
+from staff.config import StaffConfig
+from staff.formatting import Formatter
+from staff.sessions import SessionStore
+from staff.views import admin, login, queue, tip
+from staff.views import stats as stats_views
+from staff.web import BodyLimit, SecurityHeaders, StaffState, error_page, make_templates
+from tips.store import TipStore
+
+log = get_logger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def build_state(
+    settings: Settings,
+    config: StaffConfig,
+    redis: Redis[bytes],
+    sessions: SessionStore,
+    stats_redis: Redis[bytes] | None = None,
+) -> StaffState:
+    """Wire the services around the tips Redis (`redis`: tips, desk keys, accounts, audit)
+    and the dialogue Redis (`stats_redis`: the bot's topic counters; default: the same)."""
+    accounts = Accounts(redis, config.kdf_limits, config.hash_parameters)
+    lockout = Lockout(redis, settings.secret, config.lockout_attempts, config.lockout_minutes * 60)
+    formatter = Formatter(config.locale)
+    return StaffState(
+        settings=settings,
+        config=config,
+        redis=redis,
+        stats_redis=stats_redis or redis,
+        store=TipStore(redis, settings.secret, kdf_limits=config.kdf_limits),
+        accounts=accounts,
+        authenticator=Authenticator(redis, accounts, lockout),
+        sessions=sessions,
+        audit=AuditLog(redis, settings.secret),
+        formatter=formatter,
+        templates=make_templates(formatter),
+        topic_labels=stats.topic_labels(settings.responses_dir),
+    )
+
+
+async def _purge_forever(staff: StaffState) -> None:
+    """Retention as a scheduled job: purge, then sleep `purge_every_hours`."""
+    while True:
+        try:
+            now = datetime.now(timezone.utc)
+            purged = await retention.purge(
+                staff.store, staff.redis, staff.config.retention_days, now
+            )
+            if purged:
+                await staff.audit.record(SYSTEM, "tips.purge", detail=f"{purged} signalements")
+            log.info("staff.purge", purged=purged)
+        except RedisError as error:
+            log.warning("staff.purge_failed", error_type=type(error).__name__)
+        await asyncio.sleep(staff.config.purge_every_hours * 3600)
+
+
+def create_app(
+    settings: Settings,
+    redis_url: str,
+    config: StaffConfig | None = None,
+    *,
+    session_clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The dashboard. `redis_url` is the bot's Redis (topic counters); tips, desk keys and
+    staff data live in `settings.tips_redis_url` when set (TIPS_REDIS_URL), else there too.
+    `config` defaults to `StaffConfig.from_env()`; tests pass `StaffConfig.for_tests()`
+    (cheap KDFs, http cookies) and may pass a fake clock."""
+    cfg = config or StaffConfig.from_env()
+    sessions = SessionStore(
+        cfg.session_idle_minutes * 60, cfg.session_max_hours * 3600, clock=session_clock
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        main = connect_redis(redis_url)
+        tips = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else main
+        staff = build_state(settings, cfg, tips, sessions, stats_redis=main)
+        app.state.staff = staff
+        purger = asyncio.create_task(_purge_forever(staff)) if cfg.purge_every_hours > 0 else None
+        log.info("staff.started", secure_cookies=cfg.secure_cookies)
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            sessions.drop_all()
+            for client in {id(main): main, id(tips): tips}.values():
+                await client.close()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        code = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = {404: "Page introuvable.", 405: "Méthode non permise."}.get(code, "Erreur.")
+        return error_page(request, code, message)
+
+    return Starlette(
+        routes=[
+            *login.routes,
+            *queue.routes,
+            *tip.routes,
+            *stats_views.routes,
+            *admin.routes,
+            Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders, hsts=cfg.secure_cookies),
+            Middleware(BodyLimit),
+        ],
+        exception_handlers={404: http_error, 405: http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,73 @@
+"""The statistics page: weekly tips by category, regions, time to first review, where
+tips were forwarded, and the bot's anonymous conversation topics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from staff import charts, labels, stats
+from staff.sessions import Session
+from staff.web import render, staff_only, state_of
+from tips.model import Category
+
+TOP_TOPICS = 15
+
+
+@staff_only()
+async def stats_page(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    fmt = staff.formatter
+    today = datetime.now(timezone.utc).date()
+    figures = await stats.gather(
+        staff.redis, await staff.store.list(), today, topics_redis=staff.stats_redis
+    )
+    week_labels = [fmt.short_date(monday) for monday in figures.weeks]
+    weekly = charts.stacked_columns(
+        week_labels,
+        [(labels.category(c.value), figures.per_week[c]) for c in Category],
+        "Signalements par semaine et par catégorie",
+        fmt.number,
+    )
+    regions = charts.horizontal_bars(
+        [(labels.region(r), [n]) for r, n in figures.regions],
+        ["Signalements"],
+        "Signalements par région",
+        fmt.number,
+    )
+    review = charts.horizontal_bars(
+        [(label, [n]) for label, n in figures.review_buckets],
+        ["Signalements"],
+        "Délai avant le premier examen",
+        fmt.number,
+    )
+    topic_names = staff.topic_labels
+    top = figures.topics[:TOP_TOPICS]
+    topics = charts.horizontal_bars(
+        [
+            (topic_names.get(t, t), [counts.get(loc, 0) for loc in figures.topic_locales])
+            for t, counts in top
+        ],
+        [labels.locale_name(loc) for loc in figures.topic_locales],
+        f"Sujets de conversation ({figures.topic_days} derniers jours)",
+        fmt.number,
+    )
+    return render(
+        request,
+        "stats.html",
+        session,
+        figures=figures,
+        week_labels=week_labels,
+        weekly_chart=weekly,
+        region_chart=regions,
+        review_chart=review,
+        topic_chart=topics,
+        top_topics=[(topic_names.get(t, t), c) for t, c in top],
+        categories=list(Category),
+    )
+
+
+routes = [Route("/stats", stats_page, methods=["GET"])]

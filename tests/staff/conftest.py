@@ -1,0 +1,181 @@
+"""Fixtures for the staff dashboard: a clean real Redis, staff accounts with the desk keys,
+tips submitted through the real `TipStore.submit`, and a logged-in Starlette TestClient.
+
+Tests here are synchronous (Starlette's TestClient and Playwright's sync API run their own
+event loops); Redis set-up runs through `arun`, one short event loop per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import pytest
+from PIL import Image
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from starlette.testclient import TestClient
+
+from bot.config import Settings
+from bot.redis_server import LocalRedis
+from staff.accounts import Accounts, Role
+from staff.app import create_app
+from staff.config import StaffConfig
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import desk_public_key, unwrap_desk_keyring
+from tips.media import prepare_attachment
+from tips.model import AttachmentKind, Category, Draft
+from tips.receipts import Receipt
+from tips.store import TipStore
+
+T = TypeVar("T")
+
+ADMIN, ADMIN_PASSWORD = "amadou", "mot-de-passe-admin-2025"
+REVIEWER, REVIEWER_PASSWORD = "fatou", "mot-de-passe-analyste-2025"
+MARKER = "ZEBRA-7731 le dealer vend du tramadol derrière l'école"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def arun(url: str, job: Callable[[Redis], Awaitable[T]]) -> T:
+    """Run `job(client)` with its own Redis client, in a fresh event loop on a worker
+    thread (Playwright's sync API keeps a loop registered on the main thread)."""
+
+    async def main() -> T:
+        client: Redis = Redis.from_url(url)
+        try:
+            return await job(client)
+        finally:
+            await client.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def staff_config(**overrides: object) -> StaffConfig:
+    return StaffConfig.for_tests(**overrides)
+
+
+@pytest.fixture
+def redis_url(redis_server: LocalRedis) -> str:
+    """The session's real redis-server, emptied for this test."""
+    SyncRedis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def staff_settings(settings: Settings, redis_url: str) -> Settings:
+    return replace(settings, redis_url=redis_url)
+
+
+def make_accounts(url: str) -> None:
+    """The desk keypair, an admin and a reviewer (both with the desk keys)."""
+
+    async def job(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        await accounts.create_first_admin(ADMIN, ADMIN_PASSWORD)
+        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+        await accounts.create(
+            REVIEWER, Role.REVIEWER, REVIEWER_PASSWORD, keyring, must_change=False
+        )
+
+    arun(url, job)
+
+
+@pytest.fixture
+def desk(redis_url: str) -> str:
+    make_accounts(redis_url)
+    return redis_url
+
+
+@dataclass(frozen=True)
+class Submitted:
+    receipt: Receipt
+    lookup: str
+
+
+def jpeg_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def submit_tip(
+    url: str,
+    secret: bytes,
+    text: str = MARKER,
+    category: Category = Category.DRUG_TRAFFICKING,
+    region: str = "bamako",
+    *,
+    photo: bool = False,
+    voice: bool = False,
+    now: datetime | None = None,
+) -> Submitted:
+    """A tip submitted the way the bot does it: draft → content → `TipStore.submit`."""
+
+    async def job(client: Redis) -> Submitted:
+        store = TipStore(client, secret, kdf_limits=MINIMUM_FOR_TESTS)
+        prepared = []
+        if photo:
+            prepared.append(prepare_attachment(AttachmentKind.PHOTO, jpeg_bytes()))
+        if voice:
+            prepared.append(prepare_attachment(AttachmentKind.VOICE, b"OggS" + b"\0" * 200))
+        draft = Draft().with_category(category).with_region(region).add_text(text)
+        content = draft.to_content([p.meta for p in prepared])
+        receipt = await store.submit(
+            content,
+            category,
+            region,
+            await desk_public_key(client),
+            now or datetime.now(timezone.utc),
+            [p.data for p in prepared],
+        )
+        return Submitted(receipt, store.lookup(receipt.code))
+
+    return arun(url, job)
+
+
+class Clock:
+    """A monotonic clock tests move by hand (session expiry)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def login(client: TestClient, account: str, password: str) -> str:
+    """Log in through the form (as a new visitor); returns the session's CSRF token."""
+    client.cookies.clear()
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "account": account, "password": password},
+    )
+    assert response.status_code == 200, response.text
+    return csrf_of(response.text)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def client(staff_settings: Settings, desk: str, clock: Clock) -> Iterator[TestClient]:
+    app = create_app(staff_settings, desk, staff_config(), session_clock=clock)
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        yield test_client

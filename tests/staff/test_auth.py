@@ -1,0 +1,188 @@
+"""Accounts and login against a real Redis: Argon2 hashes, the desk-key grant, lockout."""
+
+from __future__ import annotations
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from staff.accounts import AccountExists, Accounts, Role, WeakPassword
+from staff.auth import (
+    AccountDisabled,
+    AccountLocked,
+    Authenticator,
+    InvalidCredentials,
+    Lockout,
+    NoDeskAccess,
+)
+from tests.staff.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    MARKER,
+    REVIEWER,
+    REVIEWER_PASSWORD,
+    arun,
+    staff_config,
+    submit_tip,
+)
+from tips.keys import accounts_with_access
+from tips.store import TipStore
+
+SECRET = bytes.fromhex("5e" * 32)
+
+
+def services(client: Redis, attempts: int = 5) -> tuple[Accounts, Authenticator]:
+    config = staff_config()
+    accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+    lockout = Lockout(client, SECRET, attempts, 900)
+    return accounts, Authenticator(client, accounts, lockout)
+
+
+def all_redis_bytes(url: str) -> bytes:
+    """Every key and value in Redis, concatenated (to look for leaked secrets)."""
+    sync = SyncRedis.from_url(url)
+    chunks: list[bytes] = []
+    for key in sync.scan_iter(count=1000):
+        chunks.append(key)
+        kind = sync.type(key)
+        if kind == b"string":
+            chunks.append(sync.get(key) or b"")
+        elif kind == b"hash":
+            for field, value in sync.hgetall(key).items():
+                chunks += [field, value]
+        elif kind == b"list":
+            chunks += sync.lrange(key, 0, -1)
+        elif kind in (b"set", b"zset"):
+            chunks += list(sync.smembers(key) if kind == b"set" else sync.zrange(key, 0, -1))
+    return b"\n".join(chunks)
+
+
+def test_passwords_are_argon2id_hashes_and_never_stored(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        accounts, _ = services(client)
+        admin = await accounts.require(ADMIN)
+        assert admin.role is Role.ADMIN
+        assert admin.password_hash.startswith("$argon2id$")
+        assert await accounts.verify_password(admin, ADMIN_PASSWORD)
+        assert not await accounts.verify_password(admin, ADMIN_PASSWORD + "x")
+        assert not await accounts.verify_password(None, ADMIN_PASSWORD)
+
+    arun(desk, job)
+    stored = all_redis_bytes(desk)
+    assert ADMIN_PASSWORD.encode() not in stored
+    assert REVIEWER_PASSWORD.encode() not in stored
+
+
+def test_weak_or_duplicate_accounts_are_refused(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        accounts, auth = services(client)
+        keyring = (await auth.login(ADMIN, ADMIN_PASSWORD)).keyring
+        with pytest.raises(WeakPassword):
+            await accounts.create("court", Role.REVIEWER, "trop-court", keyring)
+        with pytest.raises(AccountExists):
+            await accounts.create(REVIEWER, Role.REVIEWER, "un-autre-mot-de-passe", keyring)
+        assert await accounts.get("court") is None
+
+    arun(desk, job)
+
+
+def test_login_unwraps_the_desk_keyring_for_every_account(desk: str, settings: object) -> None:
+    tip = submit_tip(desk, SECRET)
+
+    async def job(client: Redis) -> None:
+        _, auth = services(client)
+        store = TipStore(client, SECRET, kdf_limits=staff_config().kdf_limits)
+        for name, password in ((ADMIN, ADMIN_PASSWORD), (REVIEWER, REVIEWER_PASSWORD)):
+            result = await auth.login(name, password)
+            content = await store.open_for_staff(tip.lookup, result.keyring)
+            assert content.text == MARKER
+        assert await accounts_with_access(client) == sorted([ADMIN, REVIEWER])
+
+    arun(desk, job)
+
+
+def test_lockout_after_repeated_failures_even_with_the_right_password(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        _, auth = services(client, attempts=3)
+        for _ in range(2):
+            with pytest.raises(InvalidCredentials):
+                await auth.login(REVIEWER, "mauvais mot de passe")
+        with pytest.raises(AccountLocked) as locked:
+            await auth.login(REVIEWER, "mauvais mot de passe")
+        assert 0 < locked.value.retry_after <= 900
+        with pytest.raises(AccountLocked):
+            await auth.login(REVIEWER, REVIEWER_PASSWORD)
+        # Other accounts are not affected; clearing the lock lets the owner in.
+        await auth.login(ADMIN, ADMIN_PASSWORD)
+        await auth.lockout.clear(REVIEWER)
+        assert (await auth.login(REVIEWER, REVIEWER_PASSWORD)).account.name == REVIEWER
+
+    arun(desk, job)
+
+
+def test_unknown_names_lock_too_and_are_not_stored(desk: str) -> None:
+    typed = "MonMotDePasseTapéDansLeNom"
+
+    async def job(client: Redis) -> None:
+        _, auth = services(client, attempts=2)
+        with pytest.raises(InvalidCredentials):
+            await auth.login(typed, "x")
+        with pytest.raises(AccountLocked):
+            await auth.login(typed, "x")
+
+    arun(desk, job)
+    assert typed.lower().encode() not in all_redis_bytes(desk)
+
+
+def test_a_success_resets_the_failure_count(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        _, auth = services(client, attempts=3)
+        for _ in range(2):
+            with pytest.raises(InvalidCredentials):
+                await auth.login(REVIEWER, "non")
+        await auth.login(REVIEWER, REVIEWER_PASSWORD)
+        for _ in range(2):
+            with pytest.raises(InvalidCredentials):
+                await auth.login(REVIEWER, "non")
+
+    arun(desk, job)
+
+
+def test_disabled_account_loses_login_and_desk_key(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        accounts, auth = services(client)
+        await accounts.disable(REVIEWER)
+        with pytest.raises(AccountDisabled):
+            await auth.login(REVIEWER, REVIEWER_PASSWORD)
+        assert REVIEWER not in await accounts_with_access(client)
+        # A reset by an admin re-wraps the keyring and re-enables the account.
+        keyring = (await auth.login(ADMIN, ADMIN_PASSWORD)).keyring
+        await accounts.reset_password(REVIEWER, "nouveau-mot-de-passe-temporaire", keyring)
+        result = await auth.login(REVIEWER, "nouveau-mot-de-passe-temporaire")
+        assert result.account.must_change
+        assert bytes(result.keyring.public_key) == bytes(keyring.public_key)
+
+    arun(desk, job)
+
+
+def test_account_without_grant_cannot_log_in(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        _, auth = services(client)
+        await client.delete(f"sini:desk:wrapped:{REVIEWER}")
+        with pytest.raises(NoDeskAccess):
+            await auth.login(REVIEWER, REVIEWER_PASSWORD)
+
+    arun(desk, job)
+
+
+def test_changing_ones_password_keeps_the_desk_key(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        accounts, auth = services(client)
+        before = (await auth.login(REVIEWER, REVIEWER_PASSWORD)).keyring
+        await accounts.change_own_password(REVIEWER, REVIEWER_PASSWORD, "encore-un-autre-secret")
+        with pytest.raises(InvalidCredentials):
+            await auth.login(REVIEWER, REVIEWER_PASSWORD)
+        after = (await auth.login(REVIEWER, "encore-un-autre-secret")).keyring
+        assert bytes(after.public_key) == bytes(before.public_key)
+
+    arun(desk, job)

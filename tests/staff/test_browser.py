@@ -1,0 +1,423 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright,
+against the app served by uvicorn on 127.0.0.1 and a real redis-server.
+
+Screenshots of the queue and the statistics page are saved under reports/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.redis_server import LocalRedis
+from staff.accounts import Accounts, Role
+from staff.app import create_app
+from tests.staff.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    MARKER,
+    REVIEWER,
+    REVIEWER_PASSWORD,
+    arun,
+    make_accounts,
+    staff_config,
+    submit_tip,
+)
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import unwrap_desk_keyring
+from tips.model import Author, Category
+from tips.store import TipStore
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPORTS = PROJECT_ROOT / "reports"
+LOCKABLE, LOCKABLE_PASSWORD = "verrou", "mot-de-passe-verrou-2025"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed"
+)
+
+
+@dataclass(frozen=True)
+class Live:
+    base_url: str
+    redis_url: str
+    settings: Settings
+
+
+def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """uvicorn in a thread on a socket that is already listening: the browser may connect
+    at once (the kernel queues the connection until the server accepts), so no waiting."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return server, thread, int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(redis_server: LocalRedis, settings: Settings) -> Iterator[Live]:
+    SyncRedis.from_url(redis_server.url).flushall()
+    make_accounts(redis_server.url)
+
+    async def lockable(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+        await accounts.create(
+            LOCKABLE, Role.REVIEWER, LOCKABLE_PASSWORD, keyring, must_change=False
+        )
+
+    arun(redis_server.url, lockable)
+    staff_settings = replace(settings, redis_url=redis_server.url)
+    app = create_app(staff_settings, redis_server.url, staff_config())
+    server, thread, port = _serve(app)
+    yield Live(f"http://127.0.0.1:{port}", redis_server.url, staff_settings)
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser, live: Live) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=live.base_url, locale="fr-FR", accept_downloads=True)
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A page that fails the test on any Content-Security-Policy violation."""
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    yield tab
+    assert violations == []
+
+
+def log_in(page: Page, account: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Identifiant").fill(account)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live) -> None:
+    tip = submit_tip(live.redis_url, live.settings.secret, photo=True)
+
+    response = page.goto("/login")
+    assert response is not None
+    headers = response.headers
+    assert headers["content-security-policy"].startswith("default-src 'self'")
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="File des signalements")).to_be_visible()
+    row = page.locator("table.queue tbody tr").filter(
+        has=page.locator(f'a[href="/tips/{tip.lookup}"]')
+    )
+    expect(row).to_contain_text("Trafic de drogue")
+    expect(row).to_contain_text("Bamako")
+    expect(row).to_contain_text("Nouveau")
+
+    # Open it: the decrypted text and the (re-encoded) photo are shown.
+    row.get_by_role("link").click()
+    expect(page.locator("#content .tip-text")).to_have_text(MARKER)
+    photo = page.get_by_role("img", name="Photo jointe n° 1 (métadonnées retirées)")
+    expect(photo).to_be_visible()
+    expect(photo).to_have_js_property("naturalWidth", 40)
+
+    # An internal note.
+    page.get_by_label("Ajouter une note").fill(
+        "Recouper avec le signalement de la semaine dernière"
+    )
+    page.get_by_role("button", name="Ajouter la note").click()
+    expect(page.get_by_role("status")).to_have_text("Note ajoutée.")
+    expect(page.locator("#notes")).to_contain_text("Recouper avec le signalement")
+
+    # Status changes with a reason: in review, then forwarded to the OCS.
+    page.get_by_label("Nouveau statut").select_option("in_review")
+    page.get_by_label("Motif (obligatoire)").fill("Crédible : lieu et produit précis")
+    page.get_by_role("button", name="Changer le statut").click()
+    expect(page.locator("#current-status")).to_have_text("En cours d'examen")
+    expect(page.locator("#status")).to_contain_text("Crédible : lieu et produit précis")
+    page.get_by_label("Nouveau statut").select_option("forwarded")
+    page.get_by_label("Transmis à (si « Transmis »)").select_option("OCS")
+    page.get_by_label("Motif (obligatoire)").fill("Compétence de l'OCS")
+    page.get_by_role("button", name="Changer le statut").click()
+    expect(page.locator("#current-status")).to_have_text("Transmis")
+    expect(page.locator(".facts").first).to_contain_text("OCS")
+
+    # Assign it to the reviewer.
+    page.get_by_label("Attribuer à").select_option(REVIEWER)
+    page.get_by_role("button", name="Attribuer").click()
+    expect(page.get_by_role("status")).to_have_text("Attribution enregistrée.")
+
+    # A reply the tipster reads with code and passphrase (what /suivi does).
+    reply = "Merci. Votre signalement a été transmis à l'OCS."
+    page.get_by_label("Répondre à l'informateur").fill(reply)
+    page.get_by_role("button", name="Envoyer la réponse").click()
+    expect(page.get_by_role("status")).to_have_text("Réponse envoyée à l'informateur.")
+    expect(page.locator("#thread")).to_contain_text(reply)
+    REPORTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(REPORTS / "staff-tip.png"), full_page=True)
+
+    async def tipster_view(client: Redis) -> object:
+        store = TipStore(client, live.settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        return await store.open_for_tipster(tip.receipt.code, tip.receipt.passphrase)
+
+    view = arun(live.redis_url, tipster_view)
+    desk_messages = [m.text for m in view.thread if m.author is Author.DESK]  # type: ignore[attr-defined]
+    assert desk_messages == [reply]
+    assert view.status.value == "forwarded"  # type: ignore[attr-defined]
+
+    # CSV export of the filtered queue.
+    page.goto("/?status=forwarded")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Exporter en CSV").click()
+    path = download_info.value.path()
+    text = Path(path).read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "référence"
+    assert [r[0] for r in rows[1:]] == [tip.lookup]
+    assert rows[1][3] == "Transmis"
+    assert rows[1][7] == "OCS"
+    assert rows[1][6] == REVIEWER
+    assert MARKER not in text  # the export is the envelope, never the content
+
+    # Every step is in the audit log.
+    page.get_by_role("link", name="Journal").click()
+    audit = page.locator("table.audit")
+    for action in (
+        "login.ok",
+        "tip.view",
+        "attachment.view",
+        "tip.note",
+        "tip.status",
+        "tip.assign",
+        "tip.reply",
+        "export.csv",
+    ):
+        expect(audit.locator(f'td[data-action="{action}"]').first).to_be_visible()
+    expect(page.get_by_text("Chaîne d'intégrité vérifiée")).to_be_visible()
+
+    # Log out: the session is gone server-side.
+    page.get_by_role("button", name=f"Déconnexion ({ADMIN})").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    page.goto(f"/tips/{tip.lookup}")
+    expect(page).to_have_url(f"{live.base_url}/login")
+    expect(page.get_by_text(MARKER)).to_have_count(0)
+
+
+def test_attachments_voice_and_no_cache(page: Page, context: BrowserContext, live: Live) -> None:
+    tip = submit_tip(
+        live.redis_url,
+        live.settings.secret,
+        "Voir la photo et le vocal",
+        Category.HUMAN_TRAFFICKING,
+        "kayes",
+        photo=True,
+        voice=True,
+    )
+    log_in(page, REVIEWER, REVIEWER_PASSWORD)
+    page.goto(f"/tips/{tip.lookup}")
+    expect(page.locator("audio[controls]")).to_have_attribute(
+        "src", f"/tips/{tip.lookup}/attachments/1"
+    )
+    response = page.request.get(f"/tips/{tip.lookup}/attachments/0")
+    assert response.status == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["cache-control"] == "no-store"
+    assert "sandbox" in response.headers["content-security-policy"]
+    voice = page.request.get(f"/tips/{tip.lookup}/attachments/1")
+    assert voice.headers["content-type"] == "audio/ogg"
+    assert voice.body().startswith(b"OggS")
+
+    # Without a session nothing is served.
+    stranger = context.browser.new_context(base_url=live.base_url)  # type: ignore[union-attr]
+    try:
+        anonymous = stranger.request.get(f"/tips/{tip.lookup}/attachments/0", max_redirects=0)
+        assert anonymous.status == 303
+        assert anonymous.headers["location"] == "/login"
+    finally:
+        stranger.close()
+
+
+def test_reviewer_created_on_the_web_cannot_open_admin_pages(
+    browser: Browser, page: Page, live: Live
+) -> None:
+    # An admin adds a reviewer; the desk keys are wrapped for the new account.
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    page.get_by_role("link", name="Comptes").click()
+    page.get_by_label("Identifiant").fill("moussa")
+    page.get_by_label("Rôle").select_option("reviewer")
+    page.get_by_role("button", name="Créer le compte").click()
+    temporary = page.locator("#temporary-password").inner_text()
+    assert len(temporary) >= 12
+
+    tip = submit_tip(live.redis_url, live.settings.secret, "Un texte pour moussa")
+    other = browser.new_context(base_url=live.base_url, locale="fr-FR")
+    try:
+        reviewer = other.new_page()
+        log_in(reviewer, "moussa", temporary)
+        # A temporary password must be changed before anything else.
+        expect(reviewer.get_by_role("heading", name="Changer mon mot de passe")).to_be_visible()
+        reviewer.goto("/")
+        expect(reviewer).to_have_url(f"{live.base_url}/account/password")
+        reviewer.get_by_label("Mot de passe actuel").fill(temporary)
+        reviewer.get_by_label("Nouveau mot de passe (12 caractères au moins)").fill(
+            "le-nouveau-de-moussa"
+        )
+        reviewer.get_by_label("Nouveau mot de passe, encore").fill("le-nouveau-de-moussa")
+        reviewer.get_by_role("button", name="Changer").click()
+        expect(reviewer.get_by_role("status")).to_have_text("Mot de passe changé.")
+        # The reviewer reads tips (same desk keys)…
+        reviewer.goto(f"/tips/{tip.lookup}")
+        expect(reviewer.locator("#content .tip-text")).to_have_text("Un texte pour moussa")
+        # …but no admin page: no menu entry, and refused on the server.
+        expect(reviewer.get_by_role("link", name="Comptes")).to_have_count(0)
+        for path in ("/users", "/audit"):
+            response = reviewer.goto(path)
+            assert response is not None
+            assert response.status == 403
+            expect(reviewer.get_by_role("alert")).to_have_text("Page réservée aux administrateurs.")
+        refused = reviewer.request.post("/export", form={"csrf": "x"})
+        assert refused.status == 403
+    finally:
+        other.close()
+
+
+def test_five_wrong_passwords_lock_the_account(page: Page) -> None:
+    for attempt in range(1, 6):
+        log_in(page, LOCKABLE, f"mauvais-mot-de-passe-{attempt}")
+        message = page.get_by_role("alert")
+        if attempt < 5:
+            expect(message).to_have_text("Identifiant ou mot de passe incorrect.")
+        else:
+            expect(message).to_contain_text("compte verrouillé")
+    # Now even the right password is refused.
+    log_in(page, LOCKABLE, LOCKABLE_PASSWORD)
+    expect(page.get_by_role("alert")).to_contain_text("compte verrouillé")
+    expect(page.get_by_role("heading", name="File des signalements")).to_have_count(0)
+
+
+def test_forged_posts_without_csrf_token_are_refused(page: Page, live: Live) -> None:
+    tip = submit_tip(live.redis_url, live.settings.secret, "Cible d'une requête forgée")
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    expect(page.get_by_role("heading", name="File des signalements")).to_be_visible()
+
+    # Same origin, session cookie sent, but no token / a wrong token.
+    missing = page.request.post(f"/tips/{tip.lookup}/note", form={"text": "note forgée"})
+    assert missing.status == 403
+    wrong = page.request.post(
+        f"/tips/{tip.lookup}/status",
+        form={"text": "x", "csrf": "pas-le-bon", "status": "rejected", "reason": "forgé"},
+    )
+    assert wrong.status == 403
+
+    # A forged form on a page of this origin (say, injected markup): no token, refused.
+    form = (
+        f'<form method="post" action="{live.base_url}/tips/{tip.lookup}/note">'
+        '<input name="text" value="note forgée"><button>Envoyer</button></form>'
+    )
+    page.set_content(form)
+    page.get_by_role("button", name="Envoyer").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Requête refusée : jeton CSRF absent ou invalide."
+    )
+
+    # The same form on another site: SameSite=Strict keeps the session cookie home.
+    page.goto("about:blank")
+    page.set_content(form)
+    page.get_by_role("button", name="Envoyer").click()
+    expect(page).to_have_url(f"{live.base_url}/login")
+
+    page.goto(f"/tips/{tip.lookup}")
+    expect(page.locator("#content .tip-text")).to_have_text("Cible d'une requête forgée")
+    expect(page.locator("#notes")).not_to_contain_text("note forgée")
+    expect(page.locator("#current-status")).to_have_text("Nouveau")
+
+
+def test_statistics_page(page: Page, live: Live) -> None:
+    now = datetime.now(timezone.utc)
+    for weeks_ago, category, region in [
+        (0, Category.DRUG_TRAFFICKING, "bamako"),
+        (1, Category.HUMAN_TRAFFICKING, "mopti"),
+        (1, Category.CHILD_EXPLOITATION, "sikasso"),
+        (3, Category.DRUG_TRAFFICKING, "segou"),
+        (5, Category.SEXUAL_EXPLOITATION, "abroad"),
+    ]:
+        submit_tip(
+            live.redis_url,
+            live.settings.secret,
+            "statistiques",
+            category,
+            region,
+            now=now - timedelta(weeks=weeks_ago),
+        )
+    today = date.today()
+    topics = SyncRedis.from_url(live.redis_url)
+    for days_ago, counts in [
+        (0, {"fr:drug_info": 14, "bm:drug_info": 9, "fr:safe_migration": 6, "en:rights": 2}),
+        (4, {"fr:find_treatment": 5, "bm:crisis": 3}),
+    ]:
+        topics.hset(
+            f"sini:stats:topics:{(today - timedelta(days=days_ago)).isoformat()}", mapping=counts
+        )
+
+    log_in(page, ADMIN, ADMIN_PASSWORD)
+    page.get_by_role("link", name="Statistiques").click()
+    expect(page.get_by_role("heading", name="Statistiques", exact=True)).to_be_visible()
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(
+        page.get_by_role("img", name="Signalements par semaine et par catégorie")
+    ).to_be_visible()
+    expect(page.get_by_role("img", name="Signalements par région")).to_contain_text("Ségou")
+    topics_chart = page.get_by_role("img", name="Sujets de conversation (30 derniers jours)")
+    expect(topics_chart).to_contain_text("Une drogue")  # the bot's own French label
+    expect(topics_chart).to_contain_text("bambara")
+    REPORTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(REPORTS / "staff-stats.png"), full_page=True)
+
+    page.get_by_role("link", name="File").click()
+    expect(page.locator("table.queue tbody tr")).to_have_count(9)
+    page.screenshot(path=str(REPORTS / "staff-queue.png"), full_page=True)

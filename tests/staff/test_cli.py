@@ -1,0 +1,188 @@
+"""The staff subcommands (`helpline keys|users|tips`) against the real Redis."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from staff.cli import register
+from staff.stats import ARCHIVE_PREFIX, week_start
+from tests.staff.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    REVIEWER,
+    REVIEWER_PASSWORD,
+    arun,
+    staff_config,
+    submit_tip,
+)
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import accounts_with_access, desk_public_key, unwrap_desk_keyring
+from tips.model import Status
+from tips.store import TipStore
+
+Cli = Callable[..., int]
+
+
+@pytest.fixture
+def cli(staff_settings: Settings) -> Cli:
+    def run(*argv: str) -> int:
+        root = argparse.ArgumentParser(prog="helpline")
+        register(root.add_subparsers(dest="command", required=True))
+        args = root.parse_args(argv)
+        args.staff_config = staff_config()
+        return int(args.func(staff_settings, args))
+
+    return run
+
+
+def test_register_adds_the_staff_commands() -> None:
+    root = argparse.ArgumentParser(prog="helpline")
+    register(root.add_subparsers(dest="command", required=True))
+    assert root.parse_args(["staff"]).func.__name__ == "cmd_staff"
+    assert root.parse_args(["tips", "purge", "--days", "30"]).days == 30
+    assert root.parse_args(["users", "add", "awa", "--admin", "amadou"]).role == "reviewer"
+
+
+def test_keys_init_creates_the_desk_key_and_first_admin_once(
+    cli: Cli, redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_PASSWORD", ADMIN_PASSWORD)
+    assert cli("keys", "init", "--admin", ADMIN) == 0
+
+    async def check(client: Redis) -> None:
+        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+        assert bytes(keyring.public_key) == bytes(await desk_public_key(client))
+
+    arun(redis_url, check)
+    assert cli("keys", "init", "--admin", "autre") == 1
+    assert "clé du bureau existe déjà" in capsys.readouterr().err
+
+
+def test_users_add_list_reset_disable(
+    cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("STAFF_PASSWORD", "mot-de-passe-de-awa-1")
+    assert cli("users", "add", "awa", "--role", "admin", "--admin", ADMIN) == 0
+
+    # Without STAFF_PASSWORD, an empty answer generates a temporary password, shown once.
+    monkeypatch.delenv("STAFF_PASSWORD")
+    monkeypatch.setattr("staff.cli.getpass.getpass", lambda prompt="": "")
+    assert cli("users", "add", "ibrahim", "--admin", ADMIN) == 0
+    out = capsys.readouterr().out
+    generated = out.rsplit(": ", 1)[1].strip()
+    assert len(generated) == 16
+
+    async def can_log_in(client: Redis) -> list[str]:
+        await unwrap_desk_keyring(client, "awa", "mot-de-passe-de-awa-1")
+        await unwrap_desk_keyring(client, "ibrahim", generated)
+        return await accounts_with_access(client)
+
+    assert arun(desk, can_log_in) == sorted([ADMIN, REVIEWER, "awa", "ibrahim"])
+
+    assert cli("users", "list") == 0
+    listing = capsys.readouterr().out
+    assert "awa" in listing
+    assert "admin" in listing
+    assert "temporaire" in listing
+
+    monkeypatch.setenv("STAFF_PASSWORD", "encore-un-mot-de-passe")
+    assert cli("users", "reset-password", REVIEWER, "--admin", ADMIN) == 0
+    assert cli("users", "disable", "ibrahim") == 0
+
+    async def after(client: Redis) -> list[str]:
+        await unwrap_desk_keyring(client, REVIEWER, "encore-un-mot-de-passe")
+        return await accounts_with_access(client)
+
+    assert "ibrahim" not in arun(desk, after)
+
+
+def test_adding_needs_a_real_admin(
+    cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_PASSWORD", "mot-de-passe-de-awa-1")
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", "pas-le-bon")
+    assert cli("users", "add", "awa", "--admin", ADMIN) == 1
+    assert "incorrect" in capsys.readouterr().err
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", REVIEWER_PASSWORD)
+    assert cli("users", "add", "awa", "--admin", REVIEWER) == 1
+    assert "pas administrateur" in capsys.readouterr().err
+
+
+def test_keys_rotate_keeps_old_tips_readable_and_drops_disabled(
+    cli: Cli, desk: str, staff_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_tip = submit_tip(desk, staff_settings.secret, "avant la rotation")
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("STAFF_PASSWORD", "mot-de-passe-de-awa-1")
+    assert cli("users", "add", "awa", "--admin", ADMIN) == 0
+    assert cli("users", "disable", "awa") == 0
+    assert cli("keys", "rotate", "--admin", ADMIN) == 0
+    new_tip = submit_tip(desk, staff_settings.secret, "après la rotation")
+
+    async def check(client: Redis) -> None:
+        assert await accounts_with_access(client) == sorted([ADMIN, REVIEWER])
+        keyring = await unwrap_desk_keyring(client, REVIEWER, REVIEWER_PASSWORD)
+        store = TipStore(client, staff_settings.secret)
+        assert (await store.open_for_staff(old_tip.lookup, keyring)).text == "avant la rotation"
+        assert (await store.open_for_staff(new_tip.lookup, keyring)).text == "après la rotation"
+
+    arun(desk, check)
+
+
+def test_tips_purge_deletes_old_closed_tips_and_keeps_them_in_statistics(
+    cli: Cli, desk: str, staff_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(days=120)
+    closed = submit_tip(desk, staff_settings.secret, "vieux", now=long_ago)
+    open_tip = submit_tip(desk, staff_settings.secret, "encore ouvert", now=long_ago)
+    recent = submit_tip(desk, staff_settings.secret, "fermé hier")
+
+    async def close(client: Redis) -> None:
+        store = TipStore(client, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        for tip, when in ((closed, long_ago), (recent, datetime.now(timezone.utc))):
+            await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN, now=when)
+            await store.set_status(tip.lookup, Status.CLOSED, "fini", ADMIN, now=when)
+
+    arun(desk, close)
+    assert cli("tips", "purge") == 0  # default retention: 90 days
+    assert "1 signalement" in capsys.readouterr().out
+
+    async def remaining(client: Redis) -> tuple[set[str], dict[bytes, bytes]]:
+        store = TipStore(client, staff_settings.secret)
+        archive = await client.hgetall(ARCHIVE_PREFIX + week_start(long_ago.date()).isoformat())
+        return {r.lookup for r in await store.list()}, archive
+
+    left, archive = arun(desk, remaining)
+    assert left == {open_tip.lookup, recent.lookup}
+    assert archive == {b"category:drug_trafficking": b"1", b"region:bamako": b"1"}
+
+
+def test_purge_can_be_told_a_retention(cli: Cli, desk: str, staff_settings: Settings) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def reject(client: Redis) -> None:
+        store = TipStore(client, staff_settings.secret)
+        await store.set_status(
+            tip.lookup,
+            Status.REJECTED,
+            "spam",
+            ADMIN,
+            now=datetime.now(timezone.utc) - timedelta(days=2),
+        )
+
+    arun(desk, reject)
+    assert cli("tips", "purge", "--days", "3") == 0
+
+    async def count(client: Redis) -> int:
+        return len(await TipStore(client, staff_settings.secret).list())
+
+    assert arun(desk, count) == 1
+    assert cli("tips", "purge", "--days", "1") == 0
+    assert arun(desk, count) == 0
