@@ -46,12 +46,7 @@ def _walk(node: yaml.Node, trail: tuple[str, ...]) -> Iterator[Extracted]:
 
 def _is_null(node: yaml.ScalarNode) -> bool:
     """`hours: null` (or `~`) means "unknown", not a text to translate."""
-    if node.style is not None:  # quoted: always a string
-        return False
-    return bool(
-        yaml.resolver.Resolver().resolve(yaml.ScalarNode, node.value, (True, False))
-        == "tag:yaml.org,2002:null"
-    )
+    return node.style is None and node.value in NULLS  # a quoted "null" stays a string
 
 
 def extract_content(
