@@ -1,4 +1,4 @@
-"""The `helpline` command: run the assistant, train the NLU, and (later) staff tools."""
+"""The `helpline` command: the assistant, NLU training, staff and awareness tools."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot import logs
+from bot.awareness.commands import register as register_awareness
 from bot.config import PROJECT_ROOT, Settings
 from staff.cli import register as register_staff
 
@@ -141,6 +142,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
     evaluate.set_defaults(func=cmd_evaluate)
     register_staff(sub)
+    register_awareness(sub)
     return root
 
 
