@@ -58,6 +58,10 @@ class Channel(Protocol):
         """Delete this conversation's messages; False if the channel cannot."""
         ...  # pragma: no cover
 
+    async def notify_staff(self, text: str) -> None:
+        """Tell the staff chat a tip arrived (category and region only, never content)."""
+        ...  # pragma: no cover
+
 
 class Assistant:
     """One instance per process; safe to call concurrently for different chats."""
@@ -304,6 +308,15 @@ class Assistant:
             content, content.category, content.region, desk, now, [a.data for a in prepared]
         )
         log.info("tips.submitted", category=content.category.value, attachments=len(prepared))
+        if channel is not None:
+            notice = self.engine.catalog.render(
+                "staff.new_tip",
+                "fr",
+                None,
+                category=self.engine.catalog.render(f"tipcat.{content.category.value}", "fr").text,
+                region=content.region,
+            )
+            await channel.notify_staff(notice.text)
         return Done(receipt=receipt)
 
     async def _attachments(self, draft: Draft, channel: Channel | None) -> list[PreparedAttachment]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +20,11 @@ from staff.cli import register as register_staff
 @contextmanager
 def redis_url_for(settings: Settings) -> Iterator[str]:
     """REDIS_URL when set; otherwise a project-local redis-server in var/redis for the
-    duration of the command (its AOF keeps data between runs)."""
+    duration of the command (its AOF keeps data between runs). With RUN_STAFF=1 the staff
+    dashboard runs alongside, on the same Redis."""
     if settings.redis_url:
-        yield settings.redis_url
+        with staff_alongside(settings.redis_url):
+            yield settings.redis_url
         return
     from bot.redis_server import LocalRedis
 
@@ -29,7 +33,25 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
             f"Started a local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
             file=sys.stderr,
         )
-        yield server.url
+        with staff_alongside(server.url):
+            yield server.url
+
+
+@contextmanager
+def staff_alongside(redis_url: str) -> Iterator[None]:
+    """`helpline staff` as a child process while the assistant runs, when RUN_STAFF=1."""
+    if os.environ.get("RUN_STAFF") != "1":
+        yield
+        return
+    env = {**os.environ, "REDIS_URL": redis_url}
+    staff = subprocess.Popen([sys.executable, "-m", "bot", "staff"], env=env)  # noqa: S603
+    port = os.environ.get("STAFF_PORT", "8080")
+    print(f"Staff dashboard: http://127.0.0.1:{port}", file=sys.stderr)
+    try:
+        yield
+    finally:
+        staff.terminate()
+        staff.wait(timeout=10)
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:

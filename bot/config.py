@@ -68,6 +68,8 @@ class Settings:
     state_ttl_seconds: int
     draft_ttl_seconds: int
     tips_redis_url: str | None
+    staff_chat_id: int | None
+    staff_url: str
     flood_limit: int
     flood_window_seconds: int
     log_level: str
@@ -104,6 +106,8 @@ class Settings:
             state_ttl_seconds=_int("STATE_TTL_SECONDS", 30 * 24 * 3600),
             draft_ttl_seconds=_int("DRAFT_TTL_SECONDS", 30 * 60),
             tips_redis_url=os.environ.get("TIPS_REDIS_URL") or None,
+            staff_chat_id=_int("STAFF_CHAT_ID", 0) or None,
+            staff_url=os.environ.get("STAFF_URL", "http://127.0.0.1:8080"),
             flood_limit=_int("FLOOD_LIMIT", 20),
             flood_window_seconds=_int("FLOOD_WINDOW_SECONDS", 60),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),

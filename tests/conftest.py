@@ -41,6 +41,7 @@ CHAT_ID = 987654321
 SECRET = b"k" * 32
 TEST_SECRET = "5e" * 32
 DESK_PASSWORD = "desk password for tests only"
+STAFF_CHAT_ID = -1001234567
 TEST_TOKEN = "424242:TEST-token-for-the-emulator-only-000"
 _user_ids = itertools.count(1)
 
@@ -149,6 +150,7 @@ def bot(
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": "json",
         "SINI_SECRET": TEST_SECRET,
+        "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

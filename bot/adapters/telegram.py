@@ -51,6 +51,7 @@ from bot.logs import get_logger
 log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
+SETTINGS_KEY = "settings"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
 MAX_REMEMBERED_MESSAGES = 300
@@ -119,6 +120,18 @@ class TelegramChannel:
             return bytes(await telegram_file.download_as_bytearray())
         except TelegramError as error:
             raise OSError(f"download failed: {type(error).__name__}") from error
+
+    async def notify_staff(self, text: str) -> None:
+        """Post to STAFF_CHAT_ID; a failure is logged, never shown to the tipster."""
+        settings: Settings = self.context.bot_data[SETTINGS_KEY]
+        if settings.staff_chat_id is None:
+            return
+        try:
+            await self.context.bot.send_message(
+                settings.staff_chat_id, f"{text}\n{settings.staff_url.rstrip('/')}/"
+            )
+        except TelegramError as error:
+            log.warning("telegram.staff_notice_failed", error_type=type(error).__name__)
 
     async def erase(self) -> bool:
         """Delete what can be deleted (bots may delete messages younger than 48 h)."""
@@ -265,6 +278,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         assistant = assistant_factory()
         await assistant.start()
         application.bot_data[ASSISTANT_KEY] = assistant
+        application.bot_data[SETTINGS_KEY] = settings
         application.create_task(beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat")
         try:
             await application.bot.set_my_commands(

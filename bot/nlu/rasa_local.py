@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,19 @@ class RasaLocalNLU:
     def load(cls, model_path: Path) -> RasaLocalNLU:
         """Load a trained model archive (blocking: 10-30 s)."""
         prepare_rasa_environment()
-        from rasa.core.agent import Agent
-        from rasa.utils.tensorflow.environment import setup_tf_environment
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Rasa's import-time deprecation noise
+            from rasa.core.agent import Agent
+            from rasa.utils.tensorflow.environment import setup_tf_environment
 
         try:
             setup_tf_environment()
         except RuntimeError:  # TensorFlow already initialised (e.g. trained in this process)
             log.info("nlu.tf_already_configured")
         log.info("nlu.loading", model=model_path.name)
-        agent = Agent.load(str(model_path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            agent = Agent.load(str(model_path))
         log.info("nlu.loaded", model=model_path.name)
         return cls(agent)
 

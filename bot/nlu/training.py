@@ -7,6 +7,7 @@ and the Rasa version, so `make run` a second time finds it and skips training.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -43,16 +44,20 @@ def train(nlu_project: Path, model_dir: Path, *, force: bool = False) -> Path:
         log.info("nlu.model_up_to_date", model=target.name)
         return target
     prepare_rasa_environment()
-    from rasa.model_training import train_nlu
-
     model_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Training the NLU model ({target.name}); this takes a minute or two…", flush=True)
-    result = train_nlu(
-        config=str(nlu_project / "config.yml"),
-        nlu_data=str(nlu_project / "data"),
-        output=str(model_dir),
-        fixed_model_name=target.name.removesuffix(".tar.gz"),
-    )
+    print(f"Training the NLU model ({target.name}); this takes two or three minutes…", flush=True)
+    with warnings.catch_warnings():
+        # Rasa 3.6 and its TensorFlow stack warn about their own deprecations at every
+        # import and epoch; none of it is actionable here, and it buries the progress bar.
+        warnings.simplefilter("ignore")
+        from rasa.model_training import train_nlu
+
+        result = train_nlu(
+            config=str(nlu_project / "config.yml"),
+            nlu_data=str(nlu_project / "data"),
+            output=str(model_dir),
+            fixed_model_name=target.name.removesuffix(".tar.gz"),
+        )
     if not result or not Path(result).exists():
         raise RuntimeError("Rasa did not produce a model; see the messages above")
     for old in model_dir.glob(f"{MODEL_PREFIX}*.tar.gz"):

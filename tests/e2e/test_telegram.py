@@ -9,8 +9,8 @@ import redis
 
 from bot.content import Catalog
 from bot.redis_server import LocalRedis
-from tests.conftest import BotProcess
-from tests.support.telegram_emulator import EmulatedUser
+from tests.conftest import STAFF_CHAT_ID, TEST_TOKEN, BotProcess
+from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 
 UserFactory = Callable[..., EmulatedUser]
 
@@ -108,7 +108,11 @@ def test_the_bot_logs_no_identity_no_text_and_no_errors(
 
 
 def test_an_anonymous_report_end_to_end_leaves_no_trace(
-    user_factory: UserFactory, catalog: Catalog, bot: BotProcess, bot_redis: LocalRedis
+    user_factory: UserFactory,
+    catalog: Catalog,
+    bot: BotProcess,
+    bot_redis: LocalRedis,
+    emulator: TelegramEmulator,
 ) -> None:
     user = user_factory("fr", first_name="Fatoumata", username="fatou_secret_42")
     secret = "Un réseau recrute des filles à Kayes pour un faux travail en Algérie"
@@ -129,6 +133,10 @@ def test_an_anonymous_report_end_to_end_leaves_no_trace(
     gone = [m for m in user.history() if m.deleted]
     assert {receipt.message_id, intro.message_id} <= {m.message_id for m in gone}
     leaks = [str(user.user_id), "Fatoumata", "fatou_secret_42", "faux travail"]
+    staff_notices = emulator.history(TEST_TOKEN, STAFF_CHAT_ID)["messages"]
+    assert "Traite" in staff_notices[-1]["text"]
+    assert "kayes" in staff_notices[-1]["text"]
+    assert not any(leak in staff_notices[-1]["text"] for leak in leaks)
     assert_redis_holds_none_of(bot_redis, leaks)
     log = bot.log()
     for leak in leaks:
