@@ -44,7 +44,7 @@ def staff_alongside(redis_url: str) -> Iterator[None]:
         yield
         return
     env = {**os.environ, "REDIS_URL": redis_url}
-    staff = subprocess.Popen([sys.executable, "-m", "bot", "staff"], env=env)  # noqa: S603
+    staff = subprocess.Popen([sys.executable, "-m", "bot", "staff"], env=env)
     port = os.environ.get("STAFF_PORT", "8080")
     print(f"Staff dashboard: http://127.0.0.1:{port}", file=sys.stderr)
     try:
