@@ -287,7 +287,10 @@ class Assistant:
             return Failure.LOCKED
         except ReceiptInvalid:
             return Failure.INVALID
-        except (RedisError, DeskKeyMissing) as error:
+        except DeskKeyMissing:
+            log.error("tips.desk_keys_missing", hint="run `helpline keys init`")
+            return Failure.NOT_READY
+        except RedisError as error:
             log.error("tips.unavailable", error_type=type(error).__name__)
             return Failure.UNAVAILABLE
         except TipError as error:

@@ -65,6 +65,7 @@ class Failure(str, Enum):
     LOCKED = "locked"  # too many wrong passphrases for this code
     QUOTA = "quota"  # too many tips from this chat today
     UNAVAILABLE = "unavailable"  # storage down: nothing lost, try again
+    NOT_READY = "not_ready"  # the desk has not created its keys yet: reports cannot be sealed
     UNSUPPORTED = "unsupported"  # this channel cannot do it (erasing in a terminal)
 
 

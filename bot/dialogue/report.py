@@ -418,6 +418,8 @@ class TipFlows:
             return self._say("report.quota", self.end(state), buttons=None)
         if failure is Failure.UNSUPPORTED:
             return self._say("report.erase_unsupported", state, buttons=None)
+        if failure is Failure.NOT_READY:
+            return self._say("report.not_ready", self.end(state), buttons=None)
         return self._say("error.storage_down", state, buttons=None)
 
     def _show(self, view: TipView, state: ChatState) -> Turn:
