@@ -4,7 +4,8 @@
 # unprivileged user. Configure with environment variables (see README).
 
 FROM python:3.10-slim AS builder
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 RASA_TELEMETRY_ENABLED=false
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 RASA_TELEMETRY_ENABLED=false \
+    NLU_PROJECT=/app/nlu MODEL_DIR=/app/models SINI_VAR_DIR=/tmp/sini
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -12,6 +13,8 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+COPY tips ./tips
+COPY staff ./staff
 RUN pip install --upgrade pip setuptools wheel && pip install .
 COPY babel.cfg ./
 COPY nlu ./nlu
@@ -40,8 +43,8 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder --chown=sini /app /app
 WORKDIR /app
 USER sini
-# Webhook mode listens here; polling mode needs no port.
-EXPOSE 8443
+# Webhook mode listens on 8443 (polling needs no port); `helpline staff` on 8080.
+EXPOSE 8443 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
   CMD ["helpline", "health"]
 CMD ["helpline", "bot"]
