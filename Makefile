@@ -25,8 +25,9 @@ train: catalogs                   ## train the NLU model unless one exists for t
 evaluate: train
 	@$(BIN)/helpline evaluate
 
-bench: train
+bench: train                      ## figures for the README: NLU vs baseline, then the whole update path
 	@$(BIN)/python bench/nlu.py
+	@$(BIN)/python bench/pipeline.py
 
 install: $(VENV)/.installed
 
