@@ -167,17 +167,21 @@ class TipFlows:
             return self._say("report.kept", state, topic="report.keep", buttons=())
         return None
 
-    def _ask_category(self, state: ChatState) -> Turn:
+    def _ask_choice(
+        self, message_id: str, state: ChatState, topic: str, step: str, values: list[str]
+    ) -> Turn:
+        """A question answered with one button per value: label `tip<step>.<value>`,
+        action `rep:<step>:<value>`."""
         locale = state.locale or "fr"
         rows = tuple(
-            (Button(self._t(f"tipcat.{c.value}", locale), f"rep:cat:{c.value}"),) for c in Category
+            (Button(self._t(f"tip{step}.{value}", locale), f"rep:{step}:{value}"),)
+            for value in values
         )
-        return self._say(
-            "report.ask_category",
-            state,
-            topic="report.start",
-            buttons=(*rows, self._cancel_row(locale)),
-        )
+        return self._say(message_id, state, topic=topic, buttons=(*rows, self._cancel_row(locale)))
+
+    def _ask_category(self, state: ChatState) -> Turn:
+        categories = [c.value for c in Category]
+        return self._ask_choice("report.ask_category", state, "report.start", "cat", categories)
 
     def _ask_where(self, state: ChatState) -> Turn:
         """Region buttons, free text, or a shared location (rounded to ~1 km)."""
@@ -201,16 +205,8 @@ class TipFlows:
         return Turn((ask, pick), state, topic="report.category")
 
     def _ask_when(self, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
-        rows = tuple(
-            (Button(self._t(f"tipwhen.{w.value}", locale), f"rep:when:{w.value}"),) for w in When
-        )
-        return self._say(
-            "report.ask_when",
-            state,
-            topic="report.where",
-            buttons=(*rows, self._cancel_row(locale)),
-        )
+        moments = [w.value for w in When]
+        return self._ask_choice("report.ask_when", state, "report.where", "when", moments)
 
     def _ask_what(self, state: ChatState, locale: str) -> Turn:
         turn = self._say(
