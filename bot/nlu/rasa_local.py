@@ -9,8 +9,10 @@ private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinne
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import warnings
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,9 +36,11 @@ class RasaLocalNLU:
     """In-process Rasa NLU; one worker thread because TensorFlow inference is not re-entrant-safe
     for our use and parallel parses would only fight over the same cores."""
 
-    def __init__(self, agent: Any) -> None:
+    def __init__(self, agent: Any, cache_size: int = 4096) -> None:
         self._agent = agent
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-nlu")
+        self._cache: OrderedDict[bytes, Understanding] = OrderedDict()
+        self._cache_size = cache_size
 
     @classmethod
     def load(cls, model_path: Path) -> RasaLocalNLU:
@@ -72,14 +76,25 @@ class RasaLocalNLU:
         return from_rasa_parse(data)
 
     async def parse(self, text: str) -> Understanding:
+        """Parse off the event loop. Frequent messages ("salut", "merci", "menu") are served
+        from a small cache keyed by a hash of the normalised text — never the text itself."""
+        key = hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self.parse_sync, text)
+            reading = await loop.run_in_executor(self._executor, self.parse_sync, text)
         except NLUUnavailable:
             raise
-        except Exception as error:
+        except Exception as error:  # any model failure means "unavailable"
             log.error("nlu.parse_failed", error_type=type(error).__name__)
             raise NLUUnavailable(type(error).__name__) from error
+        self._cache[key] = reading
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return reading
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

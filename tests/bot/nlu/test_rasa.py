@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -105,3 +106,20 @@ async def test_a_server_that_is_down_is_reported_as_unavailable() -> None:
     with pytest.raises(NLUUnavailable):
         await remote.parse("bonjour")
     await remote.close()
+
+
+async def test_a_rasa_server_that_hangs_times_out_as_unavailable() -> None:
+    """A server that accepts the connection and never answers (overloaded, wedged)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        remote = RasaHttpNLU(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=0.5)
+        with pytest.raises(NLUUnavailable):
+            await remote.parse("bonjour")
+        await remote.close()
+
+
+async def test_frequent_messages_are_served_from_the_cache(rasa_nlu: RasaLocalNLU) -> None:
+    first = await rasa_nlu.parse("Salut   ça va")
+    again = await rasa_nlu.parse("salut ça va")
+    assert again is first
