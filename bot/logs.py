@@ -58,8 +58,20 @@ def redact(
     return event_dict
 
 
+_applied: dict[str, Any] = {}
+
+
+def reapply() -> None:
+    """Configure again as last configured: loading a Rasa model resets the root logger's
+    level to WARNING (which would silence Sini's own events), so the NLU calls this after
+    loading or training."""
+    if _applied:
+        configure(**_applied)
+
+
 def configure(level: str = "INFO", fmt: str = "console", stream: Any = None) -> None:
     """Configure structlog and the standard library to write one safe line per event."""
+    _applied.update(level=level, fmt=fmt, stream=stream)
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

@@ -109,9 +109,37 @@ def emulator() -> Iterator[TelegramEmulator]:
 class BotProcess:
     """`helpline bot` as a child process, talking to the emulator; its log is kept."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.process = process
+    def __init__(self, env: dict[str, str], log_path: Path, emulator: TelegramEmulator) -> None:
+        self.env = env
         self.log_path = log_path
+        self.emulator = emulator
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        calls = self.emulator.call("bot/polling", {"token": TEST_TOKEN, "timeout": 0})
+        with self.log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "bot"],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        polled = self.emulator.call(  # blocks until this process polls: model load + start-up
+            "bot/polling",
+            {"token": TEST_TOKEN, "timeout": 180, "after_calls": calls["get_updates_calls"]},
+            wait=180,
+        )
+        assert polled["polling"], "the bot did not start polling within 180 s"
+        return process
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Stop and start again: what a deployment or a crash does to the bot."""
+        self.stop()
+        self.process = self._spawn()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -152,14 +180,9 @@ def bot(
         "SINI_SECRET": TEST_SECRET,
         "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
     }
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "bot"], env=env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    emulator.wait_polling(TEST_TOKEN, timeout=120.0)  # model load + start-up
-    yield BotProcess(process, log_path)
-    process.terminate()
-    process.wait(timeout=20)
+    bot_process = BotProcess(env, log_path, emulator)
+    yield bot_process
+    bot_process.stop()
 
 
 @pytest.fixture

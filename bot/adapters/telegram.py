@@ -52,6 +52,7 @@ log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
 SETTINGS_KEY = "settings"
+HEARTBEAT_KEY = "heartbeat"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
 MAX_REMEMBERED_MESSAGES = 300
@@ -279,7 +280,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         await assistant.start()
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings
-        application.create_task(beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat")
+        application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
+            beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat"
+        )
         try:
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in MENU_COMMANDS]
@@ -288,6 +291,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
             log.warning("telegram.set_commands_failed")
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        heartbeat = application.bot_data.get(HEARTBEAT_KEY)
+        if heartbeat is not None:
+            heartbeat.cancel()
         assistant: Assistant | None = application.bot_data.get(ASSISTANT_KEY)
         if assistant is not None:
             await assistant.close()

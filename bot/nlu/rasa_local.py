@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bot import logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
 
@@ -59,6 +60,7 @@ class RasaLocalNLU:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             agent = Agent.load(str(model_path))
+        logs.reapply()
         log.info("nlu.loaded", model=model_path.name)
         return cls(agent)
 

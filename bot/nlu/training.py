@@ -11,6 +11,7 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
+from bot import logs
 from bot.logs import get_logger
 from bot.nlu.rasa_local import prepare_rasa_environment
 
@@ -58,6 +59,7 @@ def train(nlu_project: Path, model_dir: Path, *, force: bool = False) -> Path:
             output=str(model_dir),
             fixed_model_name=target.name.removesuffix(".tar.gz"),
         )
+    logs.reapply()
     if not result or not Path(result).exists():
         raise RuntimeError("Rasa did not produce a model; see the messages above")
     for old in model_dir.glob(f"{MODEL_PREFIX}*.tar.gz"):

@@ -3,14 +3,20 @@ and these tests act as users. They check what a person would see."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import Callable
 
 import redis
+from PIL import Image
 
 from bot.content import Catalog
 from bot.redis_server import LocalRedis
-from tests.conftest import STAFF_CHAT_ID, TEST_TOKEN, BotProcess
+from bot.runtime import connect_redis
+from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_SECRET, TEST_TOKEN, BotProcess
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
+from tips.keys import unwrap_desk_keyring
+from tips.store import TipStore
 
 UserFactory = Callable[..., EmulatedUser]
 
@@ -151,3 +157,131 @@ def assert_redis_holds_none_of(server: LocalRedis, secrets: list[str]) -> None:
     client.close()
     for secret in secrets:
         assert secret.encode() not in dump, secret
+
+
+def test_a_bambara_tramadol_question_gets_the_bambara_answer_with_more_buttons(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")
+    (answer,) = user.ask("tramadol ye mun ye? n b'a fɛ ka kunnafoni sɔrɔ a kan")
+    assert answer.text == catalog.render("drug.tramadol.about", "bm").text
+    assert answer.has_button(catalog.gettext("Effets", "bm"))
+
+
+def test_a_location_in_bamako_lists_the_nearest_treatment_with_distances(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    user = user_factory("fr")
+    (kinds,) = user.ask_command("services")
+    where, _regions = user.press_and_wait(kinds, "svc:kind:treatment", n=2)
+    assert where.request_location
+    user.send_location(12.6392, -8.0029)  # Bamako
+    (found,) = user.replies()
+    assert "Point G" in found.text
+    assert " km" in found.text
+
+
+def test_naming_sikasso_lists_services_there(user_factory: UserFactory) -> None:
+    user = user_factory("fr")
+    (answer,) = user.ask("je cherche un centre d'accueil pour victimes à Sikasso")
+    assert "Sikasso" in answer.text
+
+
+def test_a_reporter_with_a_photo_follows_up_and_reads_the_staff_reply(
+    user_factory: UserFactory, bot_redis: LocalRedis
+) -> None:
+    user = user_factory("fr", first_name="Moussa", username="moussa_k")
+    (intro,) = user.ask_command("signaler")
+    (category,) = user.press_and_wait(intro, "rep:start")
+    _keyboard, regions = user.press_and_wait(category, "rep:cat:drug_trafficking", n=2)
+    (when,) = user.press_and_wait(regions, "rep:reg:Bamako")
+    user.press_and_wait(when, "rep:when:ongoing", n=2)
+    user.ask("Le dealer vend près du pont, chaque soir")
+    user.send_photo(photo_with_gps())
+    (noted,) = user.replies()
+    assert "1" in noted.text
+    (review,) = user.press_and_wait(noted, "rep:review")
+    receipt, erase_offer = user.press_and_wait(review, "rep:send", n=2)
+    code = receipt.text.split("Code : ")[1].split()[0]
+    passphrase = receipt.text.split("Phrase secrète : ")[1].splitlines()[0].strip()
+    user.press_and_wait(erase_offer, "rep:erase")
+
+    photo, lookup = asyncio.run(staff_reads_photo_and_replies(bot_redis))
+    exif = Image.open(io.BytesIO(photo)).getexif()
+    assert not exif.get_ifd(0x8825)  # no GPS left
+    assert 0x010F not in exif  # no camera make
+
+    user.ask_command("suivi")
+    user.ask(code)
+    user.send_text(passphrase)
+    (view,) = user.replies(timeout=30)
+    assert "Merci, nous avons transmis." in view.text
+    user.press_and_wait(view, "fol:add")
+    user.ask("Il a aussi une moto rouge")
+    user.send_text(passphrase)
+    (added,) = user.replies(timeout=30)
+    assert "✅" in added.text
+    thread = asyncio.run(staff_reads_thread(bot_redis, lookup))
+    assert thread[-1] == "Il a aussi une moto rouge"
+
+
+def test_a_bambara_user_who_cancels_midway_leaves_nothing(
+    user_factory: UserFactory, bot_redis: LocalRedis
+) -> None:
+    user = user_factory("fr")
+    (picker,) = user.ask_command("langue")
+    user.press_and_wait(picker, "lang:bm")
+    (intro,) = user.ask_command("signaler")
+    (category,) = user.press_and_wait(intro, "rep:start")
+    _keyboard, regions = user.press_and_wait(category, "rep:cat:child_exploitation", n=2)
+    (when,) = user.press_and_wait(regions, "rep:reg:Mopti")
+    user.press_and_wait(when, "rep:when:today", n=2)
+    user.ask("denmisɛn dɔw bɛ baara la sanu dingɛ kɔnɔ")
+    user.ask_command("annuler")
+    assert_redis_holds_none_of(bot_redis, ["sanu dingɛ", str(user.user_id)])
+
+
+def test_the_chosen_language_survives_a_bot_restart(
+    user_factory: UserFactory, catalog: Catalog, bot: BotProcess
+) -> None:
+    user = user_factory("fr")
+    (picker,) = user.ask_command("langue")
+    user.press_and_wait(picker, "lang:en")
+    bot.restart()
+    (menu,) = user.ask_command("menu")
+    assert menu.text == catalog.render("menu.main", "en").text
+
+
+def photo_with_gps() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (12.0, 38.0, 21.0), 3: "W", 4: (8.0, 0.0, 10.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def staff_reads_photo_and_replies(server: LocalRedis) -> tuple[bytes, str]:
+    redis = connect_redis(server.url)
+    try:
+        store = TipStore(redis, bytes.fromhex(TEST_SECRET))
+        keyring = await unwrap_desk_keyring(redis, "admin", DESK_PASSWORD)
+        newest = (await store.list())[0]
+        photo = await store.open_attachment(newest.lookup, 0, keyring)
+        await store.reply_to_tipster(
+            newest.lookup, "Merci, nous avons transmis.", keyring.public_key
+        )
+        return photo, newest.lookup
+    finally:
+        await redis.close()
+
+
+async def staff_reads_thread(server: LocalRedis, lookup: str) -> list[str]:
+    redis = connect_redis(server.url)
+    try:
+        store = TipStore(redis, bytes.fromhex(TEST_SECRET))
+        keyring = await unwrap_desk_keyring(redis, "admin", DESK_PASSWORD)
+        return [message.text for message in await store.thread(lookup, keyring)]
+    finally:
+        await redis.close()
