@@ -75,6 +75,7 @@ def qr_png(url: str, path: Path, scale: int = 10) -> Path:
 
     Error correction "Q" (25 % of the code may be damaged) because posters get folded,
     rained on and photographed at an angle; the quiet zone is the standard 4 modules."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     segno.make_qr(url, error="q").save(str(path), kind="png", scale=scale, border=4)
     return path
 

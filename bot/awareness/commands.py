@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     broadcast = sub.add_parser(
         "broadcast", help="send this week's prevention message to subscribers"
     )
+    broadcast.add_argument("--week", type=_week, help="ISO week to (re)send, e.g. 2026-W49")
     broadcast.set_defaults(func=cmd_broadcast)
 
     stats = sub.add_parser("stats", help="anonymous campaign and quiz counters")
