@@ -83,6 +83,8 @@ from tips.receipts import (
 
 PREFIX = "sini"
 ALL_INDEX = f"{PREFIX}:tips:all"
+EVENTS_STREAM = f"{PREFIX}:tips:events"
+EVENTS_MAXLEN = 10_000
 DAY_SECONDS = 24 * 3600
 _RETRIES = 8
 
@@ -339,6 +341,20 @@ class TipStore:
                         pipe.set(attachment_key(lookup, index), blob)
                     pipe.zadd(status_index(Status.NEW), {lookup: hour})
                     pipe.zadd(ALL_INDEX, {lookup: hour})
+                    # Staff-side consumers (notifiers, the dashboard) learn of new tips here;
+                    # the event carries the clear envelope only, never content.
+                    pipe.xadd(
+                        EVENTS_STREAM,
+                        {
+                            "type": "new",
+                            "tip": lookup,
+                            "category": category.value,
+                            "region": region,
+                            "hour": hour,
+                        },
+                        maxlen=EVENTS_MAXLEN,
+                        approximate=True,
+                    )
                     await pipe.execute()
                 except WatchError:
                     continue

@@ -423,6 +423,9 @@ async def dump(redis: Redis[bytes]) -> list[tuple[bytes, bytes, float | None]]:
             rows += [(key, item, None) for item in await redis.lrange(key, 0, -1)]
         elif kind == b"set":
             rows += [(key, item, None) for item in await redis.smembers(key)]
+        elif kind == b"stream":
+            for entry_id, fields in await redis.xrange(key):
+                rows += [(key, entry_id + b" " + f + b"=" + v, None) for f, v in fields.items()]
         else:
             raise AssertionError(f"unexpected Redis type {kind!r} for {key!r}")
     return rows
