@@ -342,7 +342,8 @@ class TipStore:
                     pipe.zadd(status_index(Status.NEW), {lookup: hour})
                     pipe.zadd(ALL_INDEX, {lookup: hour})
                     # Staff-side consumers (notifiers, the dashboard) learn of new tips here;
-                    # the event carries the clear envelope only, never content.
+                    # the event carries the clear envelope only, never content, and its id
+                    # is the hour plus a sequence number (an auto id would be the exact ms).
                     pipe.xadd(
                         EVENTS_STREAM,
                         {
@@ -352,6 +353,7 @@ class TipStore:
                             "region": region,
                             "hour": hour,
                         },
+                        id=f"{hour * 1000}-*",
                         maxlen=EVENTS_MAXLEN,
                         approximate=True,
                     )
