@@ -342,8 +342,8 @@ class TipStore:
                     pipe.zadd(status_index(Status.NEW), {lookup: hour})
                     pipe.zadd(ALL_INDEX, {lookup: hour})
                     # Staff-side consumers (notifiers, the dashboard) learn of new tips here;
-                    # the event carries the clear envelope only, never content, and its id
-                    # is the hour plus a sequence number (an auto id would be the exact ms).
+                    # the event carries the clear envelope only, never content. Its id is a
+                    # bare sequence number ("0-n"): an auto id would be the exact millisecond.
                     pipe.xadd(
                         EVENTS_STREAM,
                         {
@@ -353,7 +353,7 @@ class TipStore:
                             "region": region,
                             "hour": hour,
                         },
-                        id=f"{hour * 1000}-*",
+                        id="0-*",
                         maxlen=EVENTS_MAXLEN,
                         approximate=True,
                     )
