@@ -3,12 +3,13 @@ tips were forwarded, and the bot's anonymous conversation topics."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.awareness import CampaignStore, StatsRow
 from staff import charts, labels, stats
 from staff.sessions import Session
 from staff.web import render, staff_only, state_of
@@ -55,6 +56,10 @@ async def stats_page(request: Request, session: Session) -> Response:
         f"Sujets de conversation ({figures.topic_days} derniers jours)",
         fmt.number,
     )
+    days = [today - timedelta(days=n) for n in range(figures.topic_days)]
+    awareness = CampaignStore(staff.stats_redis)
+    campaigns = summarise(await awareness.campaign_stats(days))
+    quizzes = summarise(await awareness.quiz_stats(days))
     return render(
         request,
         "stats.html",
@@ -67,6 +72,28 @@ async def stats_page(request: Request, session: Session) -> Response:
         topic_chart=topics,
         top_topics=[(topic_names.get(t, t), c) for t, c in top],
         categories=list(Category),
+        campaigns=campaigns,
+        quizzes=quizzes,
+    )
+
+
+def summarise(rows: list[StatsRow]) -> list[tuple[str, int, int, float | None]]:
+    """(campaign or quiz, conversations started, quizzes completed, average score) over the
+    period, all languages together, most started first."""
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        started, completed, score_sum = totals.setdefault(row.subject, [0, 0, 0])
+        totals[row.subject] = [
+            started + row.started,
+            completed + row.completed,
+            score_sum + row.score_sum,
+        ]
+    return sorted(
+        (
+            (subject, started, completed, score_sum / completed if completed else None)
+            for subject, (started, completed, score_sum) in totals.items()
+        ),
+        key=lambda item: -item[1],
     )
 
 

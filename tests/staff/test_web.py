@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from bot import logs
+from bot.awareness import CampaignStore
 from bot.config import Settings
 from staff.accounts import Accounts
 from staff.app import create_app
@@ -391,3 +392,23 @@ def test_an_account_disabled_from_the_cli_loses_its_live_session(
     response = client.get("/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+def test_statistics_show_campaigns_and_quizzes_without_identifiers(
+    client: TestClient, desk: str
+) -> None:
+    async def counters(redis: Redis) -> None:
+        store = CampaignStore(redis)
+        today = date.today()
+        await store.add_campaign(
+            "affiche-segou", "tramadol", "Affiche Ségou", today, targets={"tramadol"}
+        )
+        await store.open("affiche-segou", today, "bm")
+        await store.quiz_started(today, "tramadol", "bm")
+        await store.quiz_completed(today, "tramadol", "bm", 4, campaign="affiche-segou")
+
+    arun(desk, counters)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.get("/stats").text
+    assert "affiche-segou" in page
+    assert "tramadol" in page
