@@ -285,3 +285,15 @@ async def staff_reads_thread(server: LocalRedis, lookup: str) -> list[str]:
         return [message.text for message in await store.thread(lookup, keyring)]
     finally:
         await redis.close()
+
+
+def test_telegram_flood_control_delays_answers_but_never_drops_them(
+    user_factory: UserFactory, catalog: Catalog, emulator: TelegramEmulator
+) -> None:
+    """Telegram answers 429 retry_after: PTB's rate limiter waits and sends again."""
+    user = user_factory("fr")
+    emulator.call(
+        "bot/flood", {"token": TEST_TOKEN, "method": "sendMessage", "count": 2, "retry_after": 1}
+    )
+    (answer,) = user.ask_command("urgence", timeout=30)
+    assert catalog.emergency[0].number in answer.text

@@ -1749,6 +1749,14 @@ const TEST_ROUTES = {
   },
 
   /** What the bot registered with setMyCommands, chat actions, menu buttons, pending updates. */
+  /** Make the next `count` calls of a bot method answer 429 with `retry_after` (flood control). */
+  async 'bot/flood'(emulator, body) {
+    const bot = emulator.bot(requireToken(body));
+    bot.faults = bot.faults || {};
+    bot.faults[String(body.method).toLowerCase()] = { count: Number(body.count || 1), retry_after: Number(body.retry_after || 1) };
+    return { armed: bot.faults };
+  },
+
   async 'bot/state'(emulator, body) {
     const bot = emulator.bot(requireToken(body));
     return {
@@ -1885,6 +1893,11 @@ function installRoutes(app) {
         throw badRequest(`method "${req.params.method}" is not implemented by the Telegram emulator`);
       }
       const bot = emulator.bot(token);
+      const fault = (bot.faults || {})[method];
+      if (fault && fault.count > 0) {
+        fault.count -= 1;
+        throw new ApiError(429, `Too Many Requests: retry after ${fault.retry_after}`, { retry_after: fault.retry_after });
+      }
       const before = bot.updates.length;
       const result = await handler(emulator, bot, params, req, res, files);
       if (method !== 'getupdates') {
