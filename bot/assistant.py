@@ -224,8 +224,9 @@ class Assistant:
 
     async def _campaign(
         self, event: Event, state: ChatState, language_code: str | None
-    ) -> tuple[str, str] | None:
-        """A known deep-link payload on /start: (payload, target), counted anonymously."""
+    ) -> tuple[str, str, str | None] | None:
+        """A known deep-link payload on /start: (payload, target, language), counted
+        anonymously."""
         if not (isinstance(event, CommandEvent) and event.name == "start" and event.argument):
             return None
         locale = state.locale or negotiate_locale(language_code)
@@ -233,7 +234,7 @@ class Assistant:
             found = await self.campaigns.open(event.argument, _today(), locale)
         except RedisError:
             return None
-        return (found.payload, found.target) if found else None
+        return (found.payload, found.target, found.locale) if found else None
 
     async def _count_quiz(self, turn: Turn) -> None:
         if turn.quiz is None:

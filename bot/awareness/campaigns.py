@@ -82,19 +82,20 @@ def qr_png(url: str, path: Path, scale: int = 10) -> Path:
 
 @dataclass(frozen=True)
 class Campaign:
-    """A registered deep link: what it opens, a label for staff, the day it was made."""
+    """A registered deep link: what it opens, a label for staff, the day it was made, and
+    the language of the poster or spot (a Bambara poster opens in Bambara)."""
 
     payload: str
     target: str
     label: str
     created: date
+    locale: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"target": self.target, "label": self.label, "created": self.created.isoformat()},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data = {"target": self.target, "label": self.label, "created": self.created.isoformat()}
+        if self.locale:
+            data["locale"] = self.locale
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, payload: str, raw: bytes | str) -> Campaign | None:
@@ -106,6 +107,7 @@ class Campaign:
                 target=str(data["target"]),
                 label=str(data["label"]),
                 created=date.fromisoformat(str(data["created"])),
+                locale=str(data["locale"]) if data.get("locale") else None,
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -143,6 +145,7 @@ class CampaignStore:
         created: date,
         *,
         targets: Collection[str],
+        locale: str | None = None,
     ) -> Campaign:
         """Register a payload. `targets` are the quiz and message ids that exist now: a
         poster must not be printed with a link that leads nowhere. A payload is never
@@ -154,7 +157,7 @@ class CampaignStore:
         label = " ".join(label.split())
         if not label or len(label) > MAX_LABEL:
             raise CampaignError(f"the label must be 1-{MAX_LABEL} characters")
-        campaign = Campaign(payload, target, label, created)
+        campaign = Campaign(payload, target, label, created, locale)
         if not await self.redis.hsetnx(REGISTRY_KEY, payload, campaign.to_json()):
             raise CampaignError(f"campaign {payload!r} already exists")
         return campaign

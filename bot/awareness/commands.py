@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--target", required=True, help="a quiz id (tramadol) or a message id (drug.tramadol.about)"
     )
     add.add_argument("--payload", help="the start parameter; derived from the label if absent")
+    add.add_argument("--lang", choices=["fr", "bm", "en"], help="the poster's language")
     add.add_argument(
         "--bot-username",
         default=os.environ.get("BOT_USERNAME"),
@@ -86,7 +87,7 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
         redis = connect_redis(_redis_url(settings))
         try:
             await CampaignStore(redis).add_campaign(
-                payload, args.target, args.label, _today(), targets=targets
+                payload, args.target, args.label, _today(), targets=targets, locale=args.lang
             )
         finally:
             await redis.close()

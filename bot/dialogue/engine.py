@@ -139,12 +139,12 @@ class Engine:
         understanding: Understanding | None = None,
         crisis: Crisis | None = None,
         nearby: Sequence[tuple[Service, float]] | None = None,
-        campaign: tuple[str, str] | None = None,
+        campaign: tuple[str, str, str | None] | None = None,
     ) -> Turn:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
         `nearby` holds the services nearest to a shared location when the caller looked
         them up in the Redis GEO index (otherwise they are computed here); `campaign` is
-        (payload, target) when /start came with a known deep link."""
+        (payload, target, language) when /start came with a known deep link."""
         state = sanitize(state)
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
@@ -195,9 +195,12 @@ class Engine:
             return self._say(done, state, topic=done, then_menu=True)
         return self.flows.resolve(effect, outcome, state)
 
-    def _campaign(self, payload: str, target: str, state: ChatState) -> Turn:
-        """A deep link from a poster or a radio spot: open its quiz or message directly."""
+    def _campaign(self, payload: str, target: str, language: str | None, state: ChatState) -> Turn:
+        """A deep link from a poster or a radio spot: open its quiz or message directly, in
+        the poster's language unless the user already chose one."""
         state = replace(state, campaign=payload)
+        if language in LOCALES and state.chosen_locale is None:
+            state = replace(state, locale=language)
         opened = self.quizzes.begin(target, state)
         if opened is None and target in self.catalog:
             opened = self._say(target, state, topic=f"campaign.{target}")

@@ -53,7 +53,7 @@ def test_stale_or_forged_quiz_buttons_are_refused_kindly(engine: Engine, catalog
 
 def test_a_campaign_link_opens_its_quiz(engine: Engine, catalog: Catalog) -> None:
     turn = engine.respond(
-        CommandEvent("start", "radio-kayes"), FR, campaign=("radio-kayes", "rights")
+        CommandEvent("start", "radio-kayes"), FR, campaign=("radio-kayes", "rights", None)
     )
     assert turn.state.campaign == "radio-kayes"
     assert turn.replies[0].text == catalog.render("welcome", "fr").text
@@ -64,3 +64,11 @@ def test_subscribing_asks_for_consent_first(engine: Engine) -> None:
     (consent,) = engine.respond(CommandEvent("abonner"), FR).replies
     assert "do:subscribe_yes" in [b.action for row in consent.buttons for b in row]
     assert engine.respond(ButtonEvent("do:subscribe_yes"), FR).effect is not None
+
+
+def test_a_bambara_poster_opens_its_quiz_in_bambara(engine: Engine, catalog: Catalog) -> None:
+    turn = engine.respond(
+        CommandEvent("start", "affiche-bm"), FR, campaign=("affiche-bm", "tramadol", "bm")
+    )
+    assert turn.state.locale == "bm"
+    assert turn.replies[0].text == catalog.render("welcome", "bm").text
