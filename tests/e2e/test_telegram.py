@@ -267,7 +267,8 @@ async def staff_reads_photo_and_replies(server: LocalRedis) -> tuple[bytes, str]
     try:
         store = TipStore(redis, bytes.fromhex(TEST_SECRET))
         keyring = await unwrap_desk_keyring(redis, "admin", DESK_PASSWORD)
-        newest = (await store.list())[0]
+        # tips of the same hour share a timestamp: find ours by its photo, not by order
+        newest = next(t for t in await store.list() if t.attachment_count == 1)
         photo = await store.open_attachment(newest.lookup, 0, keyring)
         await store.reply_to_tipster(
             newest.lookup, "Merci, nous avons transmis.", keyring.public_key
