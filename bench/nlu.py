@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot import logs
 from bot.config import Settings
 from bot.nlu.evaluation import Example, load_examples, macro_f1
 from bot.nlu.rasa_local import RasaLocalNLU
@@ -74,6 +75,7 @@ def baseline(nlu_project: Path) -> Callable[[str], str]:
 
 
 def main() -> None:
+    logs.configure("WARNING")  # figures on stdout, nothing else
     settings = Settings.from_env()
     examples = load_examples(settings.nlu_project / "tests")
     texts = [e.text for e in examples]

@@ -44,7 +44,7 @@ class RasaLocalNLU:
         self._cache_size = cache_size
 
     @classmethod
-    def load(cls, model_path: Path) -> RasaLocalNLU:
+    def load(cls, model_path: Path, cache_size: int = 4096) -> RasaLocalNLU:
         """Load a trained model archive (blocking: 10-30 s)."""
         prepare_rasa_environment()
         with warnings.catch_warnings():
@@ -62,7 +62,7 @@ class RasaLocalNLU:
             agent = Agent.load(str(model_path))
         logs.reapply()
         log.info("nlu.loaded", model=model_path.name)
-        return cls(agent)
+        return cls(agent, cache_size)
 
     def parse_sync(self, text: str) -> Understanding:
         """Parse without touching an event loop (used by the worker thread and tools)."""
