@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from nacl.public import PublicKey
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,7 +17,7 @@ from bot.logs import get_logger
 from staff import labels, queue, retention, stats
 from staff.formatting import Formatter
 from staff.sessions import Session
-from staff.web import error_page, redirect, render, staff_only, state_of
+from staff.web import StaffState, error_page, redirect, render, staff_only, state_of
 from tips.crypto import DecryptionFailed, MalformedSealed
 from tips.keys import desk_public_key
 from tips.model import (
@@ -173,26 +175,47 @@ async def _form_text(request: Request, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@staff_only()
-async def add_note(request: Request, session: Session) -> Response:
+async def _write(
+    request: Request,
+    session: Session,
+    anchor: str,
+    action: str,
+    done: str,
+    write: Callable[[StaffState, str, str, PublicKey], Awaitable[object]],
+) -> Response:
+    """A text written on a tip (an internal note, a reply to the tipster): sealed, audited,
+    and every refusal sent back to the form it came from."""
     staff = state_of(request)
     lookup = _lookup(request)
     if lookup is None:
         return error_page(request, 404, "Signalement introuvable.", session)
     text = await _form_text(request, "text")
     try:
-        public = await desk_public_key(staff.redis)
-        await staff.store.add_note(lookup, text, session.account, public)
+        await write(staff, lookup, text, await desk_public_key(staff.redis))
     except TipNotFound:
         return error_page(request, 404, "Signalement introuvable.", session)
     except EmptyText:
-        return _back(lookup, "empty_text", "notes")
+        return _back(lookup, "empty_text", anchor)
     except TextTooLong:
-        return _back(lookup, "text_too_long", "notes")
+        return _back(lookup, "text_too_long", anchor)
     except StoreConflict:
-        return _back(lookup, "conflict", "notes")
-    await staff.audit.record(session.account, "tip.note", lookup)
-    return _back(lookup, "note_added", "notes")
+        return _back(lookup, "conflict", anchor)
+    await staff.audit.record(session.account, action, lookup)
+    return _back(lookup, done, anchor)
+
+
+@staff_only()
+async def add_note(request: Request, session: Session) -> Response:
+    return await _write(
+        request,
+        session,
+        "notes",
+        "tip.note",
+        "note_added",
+        lambda staff, lookup, text, public: staff.store.add_note(
+            lookup, text, session.account, public
+        ),
+    )
 
 
 @staff_only()
@@ -267,24 +290,14 @@ async def assign(request: Request, session: Session) -> Response:
 
 @staff_only()
 async def reply(request: Request, session: Session) -> Response:
-    staff = state_of(request)
-    lookup = _lookup(request)
-    if lookup is None:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    text = await _form_text(request, "text")
-    try:
-        public = await desk_public_key(staff.redis)
-        await staff.store.reply_to_tipster(lookup, text, public)
-    except TipNotFound:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    except EmptyText:
-        return _back(lookup, "empty_text", "thread")
-    except TextTooLong:
-        return _back(lookup, "text_too_long", "thread")
-    except StoreConflict:
-        return _back(lookup, "conflict", "thread")
-    await staff.audit.record(session.account, "tip.reply", lookup)
-    return _back(lookup, "replied", "thread")
+    return await _write(
+        request,
+        session,
+        "thread",
+        "tip.reply",
+        "replied",
+        lambda staff, lookup, text, public: staff.store.reply_to_tipster(lookup, text, public),
+    )
 
 
 routes = [
