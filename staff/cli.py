@@ -153,19 +153,21 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, config, job)
 
 
+def _temporary_password(prompt: str) -> tuple[str, bool]:
+    """A password to hand over (asked, or generated when left empty) and whether it was
+    generated (then it is printed once for the admin to pass on)."""
+    password = _password(
+        PASSWORD_ENV, f"{prompt} (vide : en générer un) : ", confirm=True, allow_empty=True
+    )
+    return (password, False) if password else (generate_password(), True)
+
+
 def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
     config = args.staff_config or StaffConfig.from_env()
 
     async def job(staff: StaffState) -> int:
         keyring = await _admin_keyring(staff, args.admin)
-        password = _password(
-            PASSWORD_ENV,
-            f"Mot de passe temporaire de {args.name} (vide : en générer un) : ",
-            confirm=True,
-            allow_empty=True,
-        )
-        generated = not password
-        password = password or generate_password()
+        password, generated = _temporary_password(f"Mot de passe temporaire de {args.name}")
         await staff.accounts.create(args.name, Role(args.role), password, keyring)
         await staff.audit.record(args.admin, "user.add", args.name, args.role)
         print(f"Compte « {args.name} » ({args.role}) créé ; mot de passe à changer à la connexion.")
@@ -213,14 +215,7 @@ def cmd_users_reset(settings: Settings, args: argparse.Namespace) -> int:
 
     async def job(staff: StaffState) -> int:
         keyring = await _admin_keyring(staff, args.admin)
-        password = _password(
-            PASSWORD_ENV,
-            f"Nouveau mot de passe temporaire de {args.name} (vide : en générer un) : ",
-            confirm=True,
-            allow_empty=True,
-        )
-        generated = not password
-        password = password or generate_password()
+        password, generated = _temporary_password(f"Nouveau mot de passe temporaire de {args.name}")
         await staff.accounts.reset_password(args.name, password, keyring)
         await staff.authenticator.lockout.clear(args.name)
         await staff.audit.record(args.admin, "user.reset_password", args.name)
