@@ -93,6 +93,8 @@ COMMANDS = {
     "desabonner": "do:unsubscribe",
 }
 MAX_TEXT_FOR_NLU = 1000
+# Actions that keep a report or follow-up going (see Engine._leaves_flow).
+FLOW_SAFE_ACTIONS = {"do:cancel", "do:emergency"}
 CLARIFY_CHOICES = 3
 
 
@@ -150,8 +152,25 @@ class Engine:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
             state = replace(state, locale=guess_language(event.text) or state.locale)
-        if state.flow is not None and isinstance(
-            event, (TextEvent, LocationEvent, AttachmentEvent)
+        if state.flow is not None and self._leaves_flow(event):
+            left = self.flows.end(state)
+            rest = self.respond(
+                event,
+                left,
+                language_code=language_code,
+                understanding=understanding,
+                crisis=crisis,
+                nearby=nearby,
+                campaign=campaign,
+            )
+            if state.flow != REPORT:
+                return rest
+            notice = Reply(self.catalog.render("report.left", _locale(left)).text, protect=True)
+            return replace(rest, replies=(notice, *rest.replies))
+        if (
+            state.flow is not None
+            and isinstance(event, (TextEvent, LocationEvent, AttachmentEvent))
+            and not self._is_keyboard_label(event)
         ):
             in_flow = self._in_flow(event, state, crisis)
             if in_flow is not None:
@@ -183,6 +202,27 @@ class Engine:
             message_id = "error.edited" if event.kind == "edited" else "error.unsupported"
             return self._say(message_id, state, topic=None)
         return self._text(event, state, understanding, crisis)
+
+    def _is_keyboard_label(self, event: Event) -> bool:
+        return isinstance(event, TextEvent) and (
+            clean_text(event.text).casefold() in self._keyboard_actions
+        )
+
+    def _leaves_flow(self, event: Event) -> bool:
+        """Navigating elsewhere (a command, a menu button or key) ends a report or follow-up;
+        the flow's own buttons, /annuler and the emergency numbers do not."""
+        if isinstance(event, ButtonEvent):
+            action = event.action
+        elif isinstance(event, CommandEvent):
+            if event.name.casefold() not in COMMANDS:
+                return False  # a mistyped command is answered without losing the report
+            action = COMMANDS[event.name.casefold()]
+        elif self._is_keyboard_label(event):
+            assert isinstance(event, TextEvent)
+            action = self._keyboard_actions[clean_text(event.text).casefold()]
+        else:
+            return False
+        return not action.startswith(("rep:", "fol:")) and action not in FLOW_SAFE_ACTIONS
 
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Answer once the assistant has performed a turn's effect."""

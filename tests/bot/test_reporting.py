@@ -246,3 +246,24 @@ async def test_a_report_survives_a_redis_outage_in_the_middle(
     finally:
         await assistant.close()
         restarted.stop()
+
+
+async def test_the_emergency_key_keeps_the_report_and_the_menu_leaves_it_with_a_warning(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:other"))
+    await say(assistant, ButtonEvent("rep:reg:Kita"))
+    await say(assistant, ButtonEvent("rep:when:today"))
+    emergency = await say(assistant, TextEvent("🆘 Urgence"))
+    assert engine.catalog.emergency[0].number in emergency[0].text
+    noted = await say(assistant, TextEvent("ils sont trois"))
+    assert "1" in noted[0].text  # the key press was not taken as report text
+    typo = await say(assistant, CommandEvent("signlaer"))
+    assert typo[0].text == engine.catalog.render("error.unknown_command", "fr").text
+    left = await say(assistant, TextEvent("☰ Menu"))
+    assert left[0].text == engine.catalog.render("report.left", "fr").text
+    assert left[1].text == engine.catalog.render("menu.main", "fr").text
+    assert (await assistant.store.load(_key())).draft is None
+    await assistant.close()
