@@ -32,7 +32,7 @@ bench: train                      ## figures for the README: NLU vs baseline, th
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@scripts/require redis-server "install Redis 6+ (e.g. 'apt install redis-server')"
+	@scripts/require redis-server "install Redis 7+ (e.g. 'apt install redis-server')"
 	@test -x $(BIN)/python || { py=$$(scripts/find-python) && "$$py" -m venv $(VENV); }
 	@echo "Installing Sini and Rasa 3.6 into $(VENV) (first time: a few minutes)…"
 	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel

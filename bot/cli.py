@@ -29,8 +29,9 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
     from bot.redis_server import LocalRedis
 
     with LocalRedis(settings.var_dir / "redis") as server:
+        verb = "Started" if server.process is not None else "Joined the running"
         print(
-            f"Started a local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
+            f"{verb} local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
             file=sys.stderr,
         )
         with staff_alongside(server.url):

@@ -7,17 +7,20 @@ log line rather than by polling.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import socket
 import subprocess
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from bot.config import PROJECT_ROOT
 
 CONFIG_FILE = PROJECT_ROOT / "deploy" / "redis.conf"
 READY_MARK = "Ready to accept connections"
+LOCK_FILE = "local-redis.lock"
 
 
 class RedisServerError(RuntimeError):
@@ -32,12 +35,17 @@ def free_port() -> int:
 
 
 class LocalRedis:
-    """A redis-server child process bound to 127.0.0.1."""
+    """A redis-server child process bound to 127.0.0.1.
+
+    One server per data directory: a lock file holds the port of the server that owns the
+    directory, and a second `LocalRedis` on it (say `helpline keys init` while `make run`
+    is chatting) joins that server instead of starting another on the same AOF files."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.process: subprocess.Popen[str] | None = None
+        self._lock: IO[str] | None = None
 
     @property
     def url(self) -> str:
@@ -47,9 +55,27 @@ class LocalRedis:
         executable = shutil.which("redis-server")
         if executable is None:
             raise RedisServerError(
-                "redis-server not found: install Redis 6+ (apt install redis-server)"
+                "redis-server not found: install Redis 7+ (apt install redis-server)"
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (self.data_dir / LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            owner = lock.read().strip()
+            lock.close()
+            if not owner.isdigit():
+                raise RedisServerError(
+                    f"{self.data_dir} is in use by another redis-server"
+                ) from None
+            self.port = int(owner)  # join the server that owns this directory
+            return self
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(self.port))
+        lock.flush()
+        self._lock = lock
         self.process = subprocess.Popen(  # noqa: S603 - fixed executable and arguments
             [
                 executable,
@@ -91,11 +117,18 @@ class LocalRedis:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._release()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
 
     def __enter__(self) -> LocalRedis:
         return self.start()
