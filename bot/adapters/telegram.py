@@ -9,6 +9,7 @@ person asks.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,38 @@ class TelegramChannel:
         return True
 
 
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+class ChatOrder:
+    """One lock per chat while it has updates in flight: PTB runs updates concurrently,
+    but a person's messages must still be answered in the order they were sent. Locks are
+    FIFO and taken before the handler's first await; idle chats hold no lock."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    def __call__(self, handler: Handler) -> Handler:
+        async def in_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            chat = update.effective_chat
+            if chat is None:
+                await handler(update, context)
+                return
+            lock, users = self._locks.get(chat.id, (asyncio.Lock(), 0))
+            self._locks[chat.id] = (lock, users + 1)
+            try:
+                async with lock:
+                    await handler(update, context)
+            finally:
+                lock, users = self._locks[chat.id]
+                if users == 1:
+                    del self._locks[chat.id]
+                else:
+                    self._locks[chat.id] = (lock, users - 1)
+
+        return in_order
+
+
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
     chat = update.effective_chat
     if chat is None:
@@ -270,6 +303,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         Application.builder()
         .token(settings.telegram_token)
         .rate_limiter(AIORateLimiter(max_retries=5))
+        # Updates from different chats run concurrently (so the NLU can batch them);
+        # ChatOrder keeps each chat's own updates in order.
+        .concurrent_updates(True)
     )
     if settings.telegram_api_url:
         base = settings.telegram_api_url.rstrip("/")
@@ -299,19 +335,22 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
             await assistant.close()
 
     application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE, on_edited))
-    application.add_handler(CommandHandler(list(COMMANDS), on_command, filters=PRIVATE))
-    application.add_handler(MessageHandler(filters.COMMAND & PRIVATE, on_command))
-    application.add_handler(MessageHandler(filters.TEXT & PRIVATE, on_text))
-    application.add_handler(MessageHandler(filters.LOCATION & PRIVATE, on_location))
-    application.add_handler(
+    ordered = ChatOrder()
+    handlers = [
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE, ordered(on_edited)),
+        CommandHandler(list(COMMANDS), ordered(on_command), filters=PRIVATE),
+        MessageHandler(filters.COMMAND & PRIVATE, ordered(on_command)),
+        MessageHandler(filters.TEXT & PRIVATE, ordered(on_text)),
+        MessageHandler(filters.LOCATION & PRIVATE, ordered(on_location)),
         MessageHandler(
             (filters.PHOTO | filters.VOICE | filters.VIDEO | filters.Document.ALL) & PRIVATE,
-            on_attachment,
-        )
-    )
-    application.add_handler(CallbackQueryHandler(on_button))
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & PRIVATE, on_unsupported))
+            ordered(on_attachment),
+        ),
+        CallbackQueryHandler(ordered(on_button)),
+        MessageHandler(filters.UpdateType.MESSAGE & PRIVATE, ordered(on_unsupported)),
+    ]
+    for handler in handlers:
+        application.add_handler(handler)
     application.add_error_handler(on_error)
     return application
 

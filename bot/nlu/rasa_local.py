@@ -1,4 +1,4 @@
-"""A Rasa 3.6 model loaded in this process.
+"""A Rasa 3.6 model loaded in this process, parsed in adaptive micro-batches.
 
 Rasa's `Agent.parse_message` is a coroutine that computes synchronously for ~10 ms and
 logs the message text at DEBUG. We call the processor's graph directly in a worker
@@ -8,7 +8,6 @@ private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinne
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import warnings
@@ -20,6 +19,7 @@ from typing import Any
 from bot import logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
+from bot.nlu.batching import MicroBatcher, enable_batched_diet
 
 log = get_logger(__name__)
 
@@ -40,6 +40,7 @@ class RasaLocalNLU:
     def __init__(self, agent: Any, cache_size: int = 4096) -> None:
         self._agent = agent
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-nlu")
+        self._batcher = MicroBatcher(self.parse_many_sync, self._executor)
         self._cache: OrderedDict[bytes, Understanding] = OrderedDict()
         self._cache_size = cache_size
 
@@ -61,6 +62,7 @@ class RasaLocalNLU:
             warnings.simplefilter("ignore")
             agent = Agent.load(str(model_path))
         logs.reapply()
+        enable_batched_diet(agent.processor)
         log.info("nlu.loaded", model=model_path.name)
         return cls(agent, cache_size)
 
@@ -77,6 +79,35 @@ class RasaLocalNLU:
         data = processor._parse_message_with_graph(message, tracker)
         return from_rasa_parse(data)
 
+    def parse_many_sync(self, texts: list[str]) -> list[Understanding]:
+        """Parse several messages in one graph run (DIET predicts them as one batch)."""
+        from rasa.core.channels.channel import UserMessage
+        from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        processor = self._agent.processor
+        if processor is None:
+            raise NLUUnavailable("model not loaded")
+        target = processor.model_metadata.nlu_target
+        results = processor.graph_runner.run(
+            inputs={
+                PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="nlu") for text in texts],
+                PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("nlu", []),
+            },
+            targets=[target],
+        )
+        return [
+            from_rasa_parse(
+                {
+                    "text": "",
+                    "intent": {},
+                    "entities": [],
+                    **message.as_dict(only_output_properties=True),
+                }
+            )
+            for message in results[target]
+        ]
+
     async def parse(self, text: str) -> Understanding:
         """Parse off the event loop. Frequent messages ("salut", "merci", "menu") are served
         from a small cache keyed by a hash of the normalised text — never the text itself."""
@@ -85,14 +116,7 @@ class RasaLocalNLU:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        loop = asyncio.get_running_loop()
-        try:
-            reading = await loop.run_in_executor(self._executor, self.parse_sync, text)
-        except NLUUnavailable:
-            raise
-        except Exception as error:  # any model failure means "unavailable"
-            log.error("nlu.parse_failed", error_type=type(error).__name__)
-            raise NLUUnavailable(type(error).__name__) from error
+        reading = await self._batcher.parse(text)
         self._cache[key] = reading
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -298,3 +298,25 @@ def test_telegram_flood_control_delays_answers_but_never_drops_them(
     )
     (answer,) = user.ask_command("urgence", timeout=30)
     assert catalog.emergency[0].number in answer.text
+
+
+def test_rapid_messages_are_answered_in_order_while_chats_run_concurrently(
+    user_factory: UserFactory, catalog: Catalog
+) -> None:
+    """Updates run concurrently (the NLU batches across chats); each chat keeps its order."""
+    users = [user_factory("fr") for _ in range(3)]
+    sent = ["c'est quoi le tramadol", "/urgence", "merci beaucoup", "/menu"]
+    for user in users:
+        for text in sent:
+            if text.startswith("/"):
+                user.send_command(text)
+            else:
+                user.send_text(text)
+    expected = [
+        catalog.render("drug.tramadol.about", "fr").text,
+        catalog.render("emergency", "fr").text,
+        catalog.render("intent.thanks", "fr").text,
+        catalog.render("menu.main", "fr").text,
+    ]
+    for user in users:
+        assert [reply.text for reply in user.replies(4, timeout=30)] == expected
