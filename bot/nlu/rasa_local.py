@@ -1,8 +1,8 @@
 """A Rasa 3.6 model loaded in this process, parsed in adaptive micro-batches.
 
 Rasa's `Agent.parse_message` is a coroutine that computes synchronously for ~10 ms and
-logs the message text at DEBUG. We call the processor's graph directly in a worker
-thread instead: the event loop stays free and nothing logs the text. The method is
+logs the message text at DEBUG. We run the processor's graph runner directly, in a worker
+thread: the event loop stays free and nothing logs the text. Those internals are
 private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinned).
 """
 
@@ -67,17 +67,9 @@ class RasaLocalNLU:
         return cls(agent, cache_size)
 
     def parse_sync(self, text: str) -> Understanding:
-        """Parse without touching an event loop (used by the worker thread and tools)."""
-        from rasa.core.channels.channel import UserMessage
-        from rasa.shared.core.trackers import DialogueStateTracker
-
-        processor = self._agent.processor
-        if processor is None:
-            raise NLUUnavailable("model not loaded")
-        message = UserMessage(text, sender_id="nlu")
-        tracker = DialogueStateTracker.from_events("nlu", [])
-        data = processor._parse_message_with_graph(message, tracker)
-        return from_rasa_parse(data)
+        """Parse one message without touching an event loop (tools, evaluation); a batch of
+        one runs DIET's own per-message prediction."""
+        return self.parse_many_sync([text])[0]
 
     def parse_many_sync(self, texts: list[str]) -> list[Understanding]:
         """Parse several messages in one graph run (DIET predicts them as one batch)."""
