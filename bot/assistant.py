@@ -188,7 +188,7 @@ class Assistant:
         try:
             await self.store.save(key, state)
             if topic:
-                await self.store.count_topic(_today(), state.locale or "fr", topic)
+                await self.store.count_topic(_today(), state.language, topic)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
 
@@ -240,7 +240,7 @@ class Assistant:
         if turn.quiz is None:
             return
         what, quiz_id, score = turn.quiz
-        locale = turn.state.locale or "fr"
+        locale = turn.state.language
         try:
             if what == "started":
                 await self.campaigns.quiz_started(_today(), quiz_id, locale)

@@ -165,7 +165,7 @@ class Engine:
             )
             if state.flow != REPORT:
                 return rest
-            notice = Reply(self.catalog.render("report.left", _locale(left)).text, protect=True)
+            notice = Reply(self.catalog.render("report.left", left.language).text, protect=True)
             return replace(rest, replies=(notice, *rest.replies))
         if (
             state.flow is not None
@@ -246,7 +246,7 @@ class Engine:
             opened = self._say(target, state, topic=f"campaign.{target}")
         if opened is None:
             return self._do("start", state, None)
-        locale = _locale(state)
+        locale = state.language
         welcome = Reply(
             self.catalog.render("welcome", locale).text, keyboard=self._keyboard(locale)
         )
@@ -334,7 +334,7 @@ class Engine:
             for name, _ in (understanding.ranking if understanding else ())
             if name not in NOT_TOPICS and f"topic.{name}" in self.catalog
         ][:CLARIFY_CHOICES]
-        locale = _locale(state)
+        locale = state.language
         rendered = self.catalog.render("clarify", locale)
         buttons = (
             tuple(
@@ -392,7 +392,7 @@ class Engine:
         state = replace(state, pending=None)
         topic = topic or name
         if name == "start":
-            locale = _locale(state)
+            locale = state.language
             welcome = self.catalog.render("welcome", locale)
             reply = Reply(welcome.text, keyboard=self._keyboard(locale))
             menu = self.catalog.render("menu.main", locale)
@@ -412,7 +412,7 @@ class Engine:
         if name == "subscribe":
             return self._say("subscribe.consent", state, topic="subscribe")
         if name == "subscribe_yes":
-            return Turn((), state, topic="subscribe.yes", effect=Subscribe(_locale(state)))
+            return Turn((), state, topic="subscribe.yes", effect=Subscribe(state.language))
         if name == "unsubscribe":
             return Turn((), state, topic="unsubscribe", effect=Unsubscribe())
         if name == "services":
@@ -424,7 +424,7 @@ class Engine:
     # ----------------------------------------------------------------- services
 
     def _ask_kind(self, state: ChatState, topic: str) -> Turn:
-        locale = _locale(state)
+        locale = state.language
         choices = [*ASKED_KINDS, ANY_KIND]
         buttons = tuple(
             tuple(
@@ -438,7 +438,7 @@ class Engine:
 
     def _ask_where(self, state: ChatState, topic: str) -> Turn:
         """Ask for a shared location (reply keyboard) or a region (inline buttons)."""
-        locale = _locale(state)
+        locale = state.language
         keyboard = (
             (Key(self.catalog.render("key.location", locale).text, request_location=True),),
             *self._keyboard(locale),
@@ -489,7 +489,7 @@ class Engine:
         **params: str,
     ) -> Turn:
         """A header with the count, the local services, then the lines valid everywhere."""
-        locale = _locale(state)
+        locale = state.language
         header = self.catalog.render(message_id, locale, count=len(local), **params)
         cards = [service_card(self.catalog, s, locale, km) for s, km in local]
         if not local:
@@ -506,7 +506,7 @@ class Engine:
     def _crisis(self, message_id: str, state: ChatState) -> Turn:
         """Emergency numbers first, with the reply keyboard that keeps them one tap away;
         the next steps follow as a second message (Telegram allows one keyboard each)."""
-        locale = _locale(state)
+        locale = state.language
         rendered = self.catalog.render(message_id, locale)
         replies = [Reply(rendered.text, keyboard=self._keyboard(locale))]
         if rendered.buttons:
@@ -516,7 +516,7 @@ class Engine:
     def _say(
         self, message_id: str, state: ChatState, *, topic: str | None, then_menu: bool = False
     ) -> Turn:
-        locale = _locale(state)
+        locale = state.language
         rendered = self.catalog.render(message_id, locale)
         buttons = rendered.buttons
         if then_menu and not buttons:
@@ -559,7 +559,3 @@ def clean_text(text: str) -> str:
     """Strip control characters and surrounding space; cap the length the NLU sees."""
     printable = "".join(c if c.isprintable() or c in "\n\t" else " " for c in text)
     return printable.strip()[:MAX_TEXT_FOR_NLU]
-
-
-def _locale(state: ChatState) -> str:
-    return state.locale or negotiate_locale(None)

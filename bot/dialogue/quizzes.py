@@ -37,7 +37,7 @@ class QuizFlow:
 
     def pick(self, state: ChatState) -> Turn:
         """The list of quizzes, one button each."""
-        locale = state.locale or "fr"
+        locale = state.language
         buttons = tuple(
             (Button(self.catalog.gettext(quiz.title, locale), start_callback(quiz.id)),)
             for quiz in self.quizzes.values()
@@ -70,7 +70,7 @@ class QuizFlow:
         return self._answer(self.quizzes[parsed.quiz_id], progress, parsed.choice, state)
 
     def _question(self, quiz: Quiz, progress: QuizProgress, state: ChatState) -> Reply:
-        locale = state.locale or "fr"
+        locale = state.language
         question = current_question(quiz, progress)
         text = self.catalog.render(
             "quiz.question",
@@ -88,7 +88,7 @@ class QuizFlow:
         return Reply(text, buttons)
 
     def _answer(self, quiz: Quiz, progress: QuizProgress, choice: int, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         question = current_question(quiz, progress)
         result = answer(quiz, progress, choice)
         verdict = (

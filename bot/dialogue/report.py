@@ -90,7 +90,7 @@ class TipFlows:
         forget_message: bool = False,
         **params: str,
     ) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         rendered = self.catalog.render(message_id, locale, None, **params)
         reply = Reply(rendered.text, rendered.buttons if buttons is None else buttons, protect=True)
         return Turn((reply,), state, topic=topic, effect=effect, forget_message=forget_message)
@@ -122,7 +122,7 @@ class TipFlows:
 
     def intro(self, state: ChatState) -> Turn:
         """What is and is not kept, that it is not an emergency service; then start."""
-        locale = state.locale or "fr"
+        locale = state.language
         buttons = (
             (Button(self._t("report.start_button", locale), "rep:start"),),
             self._cancel_row(locale),
@@ -132,7 +132,7 @@ class TipFlows:
     def action(self, argument: str, state: ChatState) -> Turn | None:
         """A `rep:` button; None when it does not fit the current step (stale or forged)."""
         what, _, value = argument.partition(":")
-        locale = state.locale or "fr"
+        locale = state.language
         in_report = state.flow == REPORT
         if what == "start":
             return self._ask_category(self._with_draft(state, Draft(), "category"))
@@ -172,7 +172,7 @@ class TipFlows:
     ) -> Turn:
         """A question answered with one button per value: label `tip<step>.<value>`,
         action `rep:<step>:<value>`."""
-        locale = state.locale or "fr"
+        locale = state.language
         rows = tuple(
             (Button(self._t(f"tip{step}.{value}", locale), f"rep:{step}:{value}"),)
             for value in values
@@ -185,7 +185,7 @@ class TipFlows:
 
     def _ask_where(self, state: ChatState) -> Turn:
         """Region buttons, free text, or a shared location (rounded to ~1 km)."""
-        locale = state.locale or "fr"
+        locale = state.language
         keyboard = (
             (Key(self._t("key.location", locale), request_location=True),),
             *self.keyboard(locale),
@@ -221,7 +221,7 @@ class TipFlows:
         )
 
     def _noted(self, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         draft = self._draft(state)
         buttons = (
             (Button(self._t("report.done_button", locale), "rep:review"),),
@@ -237,7 +237,7 @@ class TipFlows:
         )
 
     def _review(self, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         draft = self._draft(state)
         if draft.is_empty:
             return self._ask_what(replace(state, step="what"), locale)
@@ -272,7 +272,7 @@ class TipFlows:
 
     def _report_event(self, event: Event, state: ChatState) -> Turn | None:
         draft = self._draft(state)
-        locale = state.locale or "fr"
+        locale = state.language
         try:
             if state.step == "where" and isinstance(event, LocationEvent):
                 draft = draft.with_location(event.latitude, event.longitude)
@@ -318,14 +318,14 @@ class TipFlows:
     # ----------------------------------------------------------------- follow-up
 
     def start_followup(self, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         state = replace(self.end(state), flow=FOLLOWUP, step="code")
         return self._say(
             "followup.ask_code", state, topic="followup", buttons=(self._cancel_row(locale),)
         )
 
     def followup_action(self, argument: str, state: ChatState) -> Turn | None:
-        locale = state.locale or "fr"
+        locale = state.language
         if argument == "add" and state.flow == FOLLOWUP and state.code:
             return self._say(
                 "followup.ask_text",
@@ -336,7 +336,7 @@ class TipFlows:
         return None
 
     def _followup_event(self, event: Event, state: ChatState) -> Turn | None:
-        locale = state.locale or "fr"
+        locale = state.language
         cancel = (self._cancel_row(locale),)
         if not isinstance(event, TextEvent):
             return self._say("followup.text_only", state, buttons=cancel)
@@ -372,7 +372,7 @@ class TipFlows:
 
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Word the result of an effect the assistant performed."""
-        locale = state.locale or "fr"
+        locale = state.language
         if isinstance(outcome, Failure):
             return self._failure(effect, outcome, state)
         if isinstance(effect, SubmitTip) and outcome.receipt is not None:
@@ -402,7 +402,7 @@ class TipFlows:
         return self._say("error.internal", state, buttons=None)
 
     def _failure(self, effect: Effect, failure: Failure, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         cancel = (self._cancel_row(locale),)
         if failure is Failure.INVALID:
             return self._say(
@@ -419,7 +419,7 @@ class TipFlows:
         return self._say("error.storage_down", state, buttons=None)
 
     def _show(self, view: TipView, state: ChatState) -> Turn:
-        locale = state.locale or "fr"
+        locale = state.language
         status = self._t(f"tipstatus.{view.status.value}", locale)
         since = format_date(view.created_hour.date(), format="long", locale=locale)
         lines = [self._t("followup.status", locale, status=status, date=since)]

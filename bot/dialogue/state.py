@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from bot.content.i18n import SOURCE_LOCALE
+
 
 @dataclass(frozen=True)
 class ChatState:
@@ -37,6 +39,11 @@ class ChatState:
     note: str | None = None
     quiz: str | None = None
     campaign: str | None = None
+
+    @property
+    def language(self) -> str:
+        """The locale to write in: the chat's, or the source language before it is known."""
+        return self.locale or SOURCE_LOCALE
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
