@@ -9,9 +9,15 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
+from typing import TypeVar
+
+from redis.asyncio import Redis
 
 from bot.config import Settings
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,10 +63,22 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def _redis_url(settings: Settings) -> str:
+def _on_redis(settings: Settings, job: Callable[[Redis[bytes]], Awaitable[T]]) -> T:
+    """Run `job` with a client of the bot's Redis (REDIS_URL), closed afterwards."""
+    from bot.runtime import connect_redis  # lazy: Rasa-free commands start fast
+
     if not settings.redis_url:
         raise SystemExit("error: set REDIS_URL to the Redis the bot uses")
-    return settings.redis_url
+    url = settings.redis_url
+
+    async def main() -> T:
+        redis = connect_redis(url)
+        try:
+            return await job(redis)
+        finally:
+            await redis.close()
+
+    return asyncio.run(main())
 
 
 def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,7 +91,6 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
         qr_png,
     )
     from bot.content.catalog import load_messages
-    from bot.runtime import connect_redis
 
     if not args.bot_username:
         print("error: give --bot-username or set BOT_USERNAME", file=sys.stderr)
@@ -83,17 +100,13 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
     )
     payload = args.payload or payload_from_label(args.label)
 
-    async def add() -> None:
-        redis = connect_redis(_redis_url(settings))
-        try:
-            await CampaignStore(redis).add_campaign(
-                payload, args.target, args.label, _today(), targets=targets, locale=args.lang
-            )
-        finally:
-            await redis.close()
+    async def add(redis: Redis[bytes]) -> None:
+        await CampaignStore(redis).add_campaign(
+            payload, args.target, args.label, _today(), targets=targets, locale=args.lang
+        )
 
     try:
-        asyncio.run(add())
+        _on_redis(settings, add)
     except CampaignError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -105,39 +118,27 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_campaigns_list(settings: Settings, args: argparse.Namespace) -> int:
     from bot.awareness import CampaignStore
-    from bot.runtime import connect_redis
 
-    async def listing() -> None:
-        redis = connect_redis(_redis_url(settings))
-        try:
-            for campaign in await CampaignStore(redis).list_campaigns():
-                print(
-                    f"{campaign.payload}\t{campaign.target}\t{campaign.created}\t{campaign.label}"
-                )
-        finally:
-            await redis.close()
+    async def listing(redis: Redis[bytes]) -> None:
+        for campaign in await CampaignStore(redis).list_campaigns():
+            print(f"{campaign.payload}\t{campaign.target}\t{campaign.created}\t{campaign.label}")
 
-    asyncio.run(listing())
+    _on_redis(settings, listing)
     return 0
 
 
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from bot.awareness import CampaignStore, format_stats
-    from bot.runtime import connect_redis
 
     days = [_today() - timedelta(days=n) for n in range(args.days)]
 
-    async def show() -> None:
-        redis = connect_redis(_redis_url(settings))
-        try:
-            store = CampaignStore(redis)
-            print(format_stats(await store.campaign_stats(days)))
-            print()
-            print(format_stats(await store.quiz_stats(days), "quiz"))
-        finally:
-            await redis.close()
+    async def show(redis: Redis[bytes]) -> None:
+        store = CampaignStore(redis)
+        print(format_stats(await store.campaign_stats(days)))
+        print()
+        print(format_stats(await store.quiz_stats(days), "quiz"))
 
-    asyncio.run(show())
+    _on_redis(settings, show)
     return 0
 
 
@@ -156,7 +157,6 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
         weekly_broadcast_id,
     )
     from bot.content import load_catalog
-    from bot.runtime import connect_redis
     from bot.services import load_services
 
     if not settings.telegram_token:
@@ -170,8 +170,7 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
     message = weekly[pick_weekly(weekly, week)]
     base = (settings.telegram_api_url or "https://api.telegram.org").rstrip("/")
 
-    async def run() -> None:
-        redis = connect_redis(_redis_url(settings))
+    async def run(redis: Redis[bytes]) -> None:
         bot = Bot(settings.telegram_token or "", base_url=f"{base}/bot")
         subscribers = Subscribers(redis, settings.secret)
 
@@ -191,12 +190,9 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
                 wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds
                 raise RetryLater(float(wait)) from error
 
-        try:
-            async with bot:
-                report = await subscribers.broadcast(send, weekly_broadcast_id(week))
-            print(f"{weekly_broadcast_id(week)}: {report}")
-        finally:
-            await redis.close()
+        async with bot:
+            report = await subscribers.broadcast(send, weekly_broadcast_id(week))
+        print(f"{weekly_broadcast_id(week)}: {report}")
 
-    asyncio.run(run())
+    _on_redis(settings, run)
     return 0
