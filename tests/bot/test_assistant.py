@@ -11,6 +11,7 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
+from tests.support.redis_scan import everything
 
 
 async def test_language_choice_is_remembered_between_messages(
@@ -30,9 +31,7 @@ async def test_redis_holds_no_chat_id_and_no_message_text(
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU("drug_info"))
     await say(assistant, CommandEvent("start"))
     await say(assistant, TextEvent("c'est quoi le kush exactement"))
-    dump = b""
-    async for key in redis.scan_iter():
-        dump += key + (await redis.dump(key) or b"")
+    dump = await everything(redis)
     assert str(CHAT_ID).encode() not in dump
     assert b"kush" not in dump
     assert await redis.dbsize() > 0

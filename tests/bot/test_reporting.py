@@ -17,6 +17,7 @@ from bot.dialogue.store import chat_key
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
+from tests.support.redis_scan import everything
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.model import Category, Status
@@ -81,9 +82,7 @@ async def test_nothing_in_redis_names_the_chat_or_holds_the_text(
 
 
 async def assert_clean(redis: Redis) -> None:
-    dump = b""
-    async for key in redis.scan_iter():
-        dump += key + (await redis.dump(key) or b"")
+    dump = await everything(redis)
     for secret in [str(CHAT_ID).encode(), b"kush", "Médine".encode(), b"pagnes"]:
         assert secret not in dump, secret
 

@@ -7,13 +7,13 @@ import asyncio
 import io
 from collections.abc import Callable
 
-import redis
 from PIL import Image
 
 from bot.content import Catalog
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
 from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_SECRET, TEST_TOKEN, BotProcess
+from tests.support.redis_scan import everything_at
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.keys import unwrap_desk_keyring
 from tips.store import TipStore
@@ -150,11 +150,7 @@ def test_an_anonymous_report_end_to_end_leaves_no_trace(
 
 
 def assert_redis_holds_none_of(server: LocalRedis, secrets: list[str]) -> None:
-    client = redis.Redis.from_url(server.url)
-    dump = b""
-    for key in client.scan_iter():
-        dump += key + (client.dump(key) or b"")
-    client.close()
+    dump = everything_at(server.url)
     for secret in secrets:
         assert secret.encode() not in dump, secret
 

@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 from redis.asyncio import Redis
 
 from bot.dialogue.store import chat_key
+from tests.support.redis_scan import rows as stored_rows
 from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring, NotARecipient, Sealed, open_sealed
 from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.media import prepare_attachment
@@ -406,31 +407,6 @@ async def test_submission_quota_per_chat_and_day(store: TipStore, redis: Redis[b
 # ------------------------------------------------------------------ what a copy of Redis shows
 
 
-async def dump(redis: Redis[bytes]) -> list[tuple[bytes, bytes, float | None]]:
-    """(key, value, score) for everything in the database, read according to its type."""
-    rows: list[tuple[bytes, bytes, float | None]] = []
-    async for key in redis.scan_iter(count=1000):
-        kind = await redis.type(key)  # type: ignore[no-untyped-call]
-        if kind == b"string":
-            rows.append((key, await redis.get(key) or b"", None))
-        elif kind == b"hash":
-            for field, value in (await redis.hgetall(key)).items():
-                rows.append((key, field + b"=" + value, None))
-        elif kind == b"zset":
-            for member, score in await redis.zrange(key, 0, -1, withscores=True):
-                rows.append((key, member, score))
-        elif kind == b"list":
-            rows += [(key, item, None) for item in await redis.lrange(key, 0, -1)]
-        elif kind == b"set":
-            rows += [(key, item, None) for item in await redis.smembers(key)]
-        elif kind == b"stream":
-            for entry_id, fields in await redis.xrange(key):
-                rows += [(key, entry_id + b" " + f + b"=" + v, None) for f, v in fields.items()]
-        else:
-            raise AssertionError(f"unexpected Redis type {kind!r} for {key!r}")
-    return rows
-
-
 async def test_a_full_copy_of_redis_holds_nothing_identifying(
     store: TipStore, desk: Desk, redis: Redis[bytes]
 ) -> None:
@@ -468,7 +444,7 @@ async def test_a_full_copy_of_redis_holds_nothing_identifying(
         "12.63",  # the rounded location
         "SPYPHONE",
     ]
-    rows = await dump(redis)
+    rows = await stored_rows(redis)
     assert rows, "the scan saw nothing"
     blob = b"\n".join(k + b"\n" + v for k, v, _ in rows)
     for needle in forbidden:

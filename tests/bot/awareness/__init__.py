@@ -9,6 +9,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bot.config import PROJECT_ROOT
+from tests.support.redis_scan import everything
 
 RESPONSES = PROJECT_ROOT / "responses"
 QUIZZES_DIR = RESPONSES / "quizzes"
@@ -40,16 +41,8 @@ def cited_sources() -> set[str]:
 
 
 async def redis_dump(redis: Redis) -> bytes:
-    """Every key with its serialised value, to scan for things that must not be there."""
-    dump = b""
-    async for key in redis.scan_iter():
-        dump += key + b"\n" + (await redis.dump(key) or b"") + b"\n"
-        if await redis.type(key) == b"hash":
-            for field, value in (await redis.hgetall(key)).items():
-                dump += field + b"=" + value + b"\n"
-        elif await redis.type(key) == b"set":
-            dump += b"\n".join(await redis.smembers(key)) + b"\n"
-    return dump
+    """Every key with every value, to scan for things that must not be there."""
+    return await everything(redis)
 
 
 def write(path: Path, text: str) -> Path:
