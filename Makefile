@@ -12,7 +12,7 @@ run: train                        ## terminal chat without TELEGRAM_BOT_TOKEN, t
 	@$(BIN)/helpline run
 
 test: train $(NODE_STAMP) lint    ## the whole suite (ruff, mypy, pytest against real Redis, Rasa, Bot API emulator, Chromium)
-	@scripts/require chromium "install Debian's Chromium for the dashboard's browser tests ('apt install chromium')"
+	@scripts/require chromium "install Debian's Chromium for the dashboard's browser tests ('apt install chromium')" chromium
 	@$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 lint: $(VENV)/.installed
@@ -32,7 +32,7 @@ bench: train                      ## figures for the README: NLU vs baseline, th
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@scripts/require redis-server "install Redis 7+ (e.g. 'apt install redis-server')"
+	@scripts/require redis-server "install Redis 7+ (e.g. 'apt install redis-server')" redis-server
 	@test -x $(BIN)/python || { py=$$(scripts/find-python) && "$$py" -m venv $(VENV); }
 	@echo "Installing Sini and Rasa 3.6 into $(VENV) (first time: a few minutes)…"
 	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
