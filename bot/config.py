@@ -51,6 +51,7 @@ class Settings:
 
     telegram_token: str | None
     telegram_api_url: str | None
+    telegram_max_rate: float
     webhook_url: str | None
     webhook_listen: str
     webhook_port: int
@@ -89,6 +90,7 @@ class Settings:
         return cls(
             telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
+            telegram_max_rate=_float("TELEGRAM_MAX_RATE", 30.0),
             webhook_url=os.environ.get("WEBHOOK_URL") or None,
             webhook_listen=os.environ.get("WEBHOOK_LISTEN", "0.0.0.0"),  # noqa: S104 - container default
             webhook_port=_int("WEBHOOK_PORT", 8443),

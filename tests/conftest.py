@@ -179,6 +179,7 @@ def bot(
         "LOG_FORMAT": "json",
         "SINI_SECRET": TEST_SECRET,
         "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+        "TELEGRAM_MAX_RATE": "100000",  # the emulator has no global limit (see test_load)
     }
     bot_process = BotProcess(env, log_path, emulator)
     yield bot_process
