@@ -13,6 +13,7 @@
  *
  * Bot side:  ANY /bot<TOKEN>/<method>   (GET or POST; JSON, form or multipart)
  *            GET /file/bot<TOKEN>/<file_path>
+ *            after setWebhook, updates are POSTed to the bot's URL instead (retried until 2xx)
  * Test side: POST /emu/...               (JSON; see the route table at the end)
  *
  * Prints `READY <port>` on stdout once listening.
@@ -741,6 +742,10 @@ const MEDIA_DEFAULTS = {
 };
 // A valid 1x1 PNG, served for fake user photos that came without content.
 const PLACEHOLDER_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+// Webhook delivery: how long one POST may take, and the retry backoff's first and longest step.
+const WEBHOOK_TIMEOUT_MS = 10000;
+const WEBHOOK_FIRST_BACKOFF_MS = 100;
+const WEBHOOK_MAX_BACKOFF_MS = 2000;
 
 class Emulator extends EventEmitter {
   constructor(options) {
@@ -782,6 +787,9 @@ class Emulator extends EventEmitter {
         chatActions: [],
         poller: null, // the pending long poll, if any
         getUpdatesCalls: 0,
+        webhook: null, // set by setWebhook: {url, secretToken, allowedUpdates, maxConnections, ...}
+        setWebhookCalls: 0,
+        webhookDeliveries: [], // every POST attempt: {update_id, attempt, status, ok, error, ...}
       };
       this.bots.set(token, bot);
     }
@@ -826,6 +834,7 @@ class Emulator extends EventEmitter {
     this.nextUpdateId += 1;
     bot.updates.push(update);
     this.emit(`update:${bot.token}`);
+    this.deliverWebhook(bot);
     return update.update_id;
   }
 
@@ -840,6 +849,94 @@ class Emulator extends EventEmitter {
       bot.updates = bot.updates.filter((u) => bot.allowedUpdates.has(u.type));
     }
     return bot.updates.slice(0, limit).map((u) => ({ update_id: u.update_id, [u.type]: u.payload }));
+  }
+
+  // ------------------------------------------------------------ webhook --
+
+  /**
+   * While a webhook is set, POST the oldest pending update to it as JSON, with the
+   * X-Telegram-Bot-Api-Secret-Token header when a secret was set. One request at a time
+   * per bot, so a bot gets its updates in order; an update leaves the queue only on a
+   * 2xx answer. Anything else (an error status, a refused connection, a timeout) is
+   * retried after a backoff doubling from 100 ms to 2 s — Telegram also retries, only
+   * more slowly. Every attempt is recorded for the tests (/emu/bot/webhook).
+   */
+  deliverWebhook(bot) {
+    const hook = bot.webhook;
+    if (!hook || hook.inFlight || hook.retryTimer) {
+      return;
+    }
+    if (hook.allowedUpdates) {
+      bot.updates = bot.updates.filter((u) => hook.allowedUpdates.has(u.type));
+    }
+    const update = bot.updates[0];
+    if (!update) {
+      return;
+    }
+    hook.inFlight = true;
+    hook.attempt += 1;
+    const attempt = hook.attempt;
+    const headers = { 'content-type': 'application/json' };
+    if (hook.secretToken) {
+      headers['x-telegram-bot-api-secret-token'] = hook.secretToken;
+    }
+    const started = Date.now();
+    fetch(hook.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ update_id: update.update_id, [update.type]: update.payload }),
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    })
+      .then(
+        async (response) => {
+          await response.arrayBuffer().catch(() => null);
+          return { status: response.status, error: null };
+        },
+        (error) => ({ status: null, error: String((error.cause && error.cause.code) || error.name || error) }),
+      )
+      .then(({ status, error }) => {
+        hook.inFlight = false;
+        const ok = status !== null && status >= 200 && status < 300;
+        bot.webhookDeliveries.push({
+          update_id: update.update_id,
+          type: update.type,
+          attempt,
+          url: hook.url,
+          secret_token_sent: Boolean(hook.secretToken),
+          status,
+          ok,
+          error,
+          duration_ms: Date.now() - started,
+        });
+        if (bot.webhook !== hook) {
+          // deleted or replaced while the request was out: the new webhook starts afresh
+          this.emit(`webhook:${bot.token}`);
+          return;
+        }
+        if (ok) {
+          hook.attempt = 0;
+          bot.updates = bot.updates.filter((u) => u.update_id !== update.update_id);
+          this.emit(`confirmed:${bot.token}`);
+        } else {
+          hook.lastError = { date: nowSeconds(), message: error ? `Connection failed: ${error}` : `Wrong response from the webhook: ${status}` };
+          const delay = Math.min(WEBHOOK_MAX_BACKOFF_MS, WEBHOOK_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+          hook.retryTimer = setTimeout(() => {
+            hook.retryTimer = null;
+            this.deliverWebhook(bot);
+          }, delay);
+          hook.retryTimer.unref();
+        }
+        this.emit(`webhook:${bot.token}`);
+        this.deliverWebhook(bot);
+      });
+  }
+
+  /** Forget the webhook (deleteWebhook, a new setWebhook, reset): no retry stays armed. */
+  dropWebhook(bot) {
+    if (bot.webhook && bot.webhook.retryTimer) {
+      clearTimeout(bot.webhook.retryTimer);
+    }
+    bot.webhook = null;
   }
 
   // ------------------------------------------------------------- output --
@@ -1188,6 +1285,9 @@ const BOT_METHODS = {
   },
 
   async getupdates(emulator, bot, params, req, res) {
+    if (bot.webhook) {
+      throw new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+    }
     const offset = intParam(params, 'offset', 0);
     const limit = Math.max(1, Math.min(100, intParam(params, 'limit', 100)));
     const timeout = Math.max(0, Math.min(50, numParam(params, 'timeout', 0)));
@@ -1243,18 +1343,81 @@ const BOT_METHODS = {
   },
 
   async deletewebhook(emulator, bot, params) {
+    emulator.dropWebhook(bot);
     if (params.drop_pending_updates) {
       bot.updates = [];
     }
+    emulator.emit(`webhook:${bot.token}`);
     return true;
   },
 
+  /** As Telegram: the secret is never shown back; the test side reads it at /emu/bot/webhook. */
   async getwebhookinfo(emulator, bot) {
-    return { url: '', has_custom_certificate: false, pending_update_count: bot.updates.length };
+    const hook = bot.webhook;
+    if (!hook) {
+      return { url: '', has_custom_certificate: false, pending_update_count: bot.updates.length };
+    }
+    const info = {
+      url: hook.url,
+      has_custom_certificate: false,
+      pending_update_count: bot.updates.length,
+      max_connections: hook.maxConnections,
+    };
+    if (hook.allowedUpdates) {
+      info.allowed_updates = [...hook.allowedUpdates];
+    }
+    if (hook.lastError) {
+      info.last_error_date = hook.lastError.date;
+      info.last_error_message = hook.lastError.message;
+    }
+    return info;
   },
 
-  async setwebhook() {
-    throw badRequest('webhooks are not supported by the emulator: use getUpdates (polling)');
+  /**
+   * Like Telegram, except that plain http and any port are accepted (everything here is
+   * on 127.0.0.1); an empty url removes the webhook. Updates start flowing at once.
+   */
+  async setwebhook(emulator, bot, params) {
+    const url = String(params.url ?? '');
+    if (url && !/^https?:\/\/[^/\s]+/.test(url)) {
+      throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
+    }
+    const secretToken = params.secret_token === undefined ? null : String(params.secret_token);
+    if (secretToken !== null && !/^[A-Za-z0-9_-]{1,256}$/.test(secretToken)) {
+      throw badRequest('secret token contains unallowed characters');
+    }
+    const maxConnections = intParam(params, 'max_connections', 40);
+    if (maxConnections < 1 || maxConnections > 100) {
+      throw badRequest('bad webhook: max_connections must be between 1 and 100');
+    }
+    emulator.dropWebhook(bot);
+    if (bot.poller) {
+      bot.poller.conflict();
+    }
+    if (params.drop_pending_updates) {
+      bot.updates = [];
+    }
+    if (params.allowed_updates !== undefined) {
+      const allowed = params.allowed_updates;
+      bot.allowedUpdates = Array.isArray(allowed) && allowed.length ? new Set(allowed) : null;
+    }
+    if (url) {
+      bot.webhook = {
+        url,
+        secretToken,
+        allowedUpdates: bot.allowedUpdates,
+        maxConnections,
+        dropPendingUpdates: Boolean(params.drop_pending_updates),
+        attempt: 0,
+        inFlight: false,
+        retryTimer: null,
+        lastError: null,
+      };
+      bot.setWebhookCalls += 1;
+    }
+    emulator.emit(`webhook:${bot.token}`);
+    emulator.deliverWebhook(bot);
+    return true;
   },
 
   async getmycommands(emulator, bot, params) {
@@ -1785,6 +1948,32 @@ const TEST_ROUTES = {
     return { polling: bot.getUpdatesCalls > after, get_updates_calls: bot.getUpdatesCalls, long_polling: bot.poller !== null };
   },
 
+  /**
+   * The bot's webhook as it set it, secret included (getWebhookInfo never shows it), and
+   * every delivery attempt so far. With `timeout`, waits until setWebhook has set a URL
+   * more than `after_set_calls` times: the webhook bot is started.
+   */
+  async 'bot/webhook'(emulator, body, res) {
+    const bot = emulator.bot(requireToken(body));
+    const timeout = Math.max(0, Number(body.timeout ?? 0));
+    const after = Number(body.after_set_calls || 0);
+    await waitUntil(emulator, `webhook:${bot.token}`, () => bot.setWebhookCalls > after, timeout, res);
+    const hook = bot.webhook;
+    return {
+      set: bot.setWebhookCalls > after && hook !== null,
+      set_webhook_calls: bot.setWebhookCalls,
+      webhook: hook && {
+        url: hook.url,
+        secret_token: hook.secretToken,
+        allowed_updates: hook.allowedUpdates ? [...hook.allowedUpdates] : null,
+        max_connections: hook.maxConnections,
+        drop_pending_updates: hook.dropPendingUpdates,
+      },
+      deliveries: bot.webhookDeliveries,
+      pending_updates: bot.updates.length,
+    };
+  },
+
   /** Change what getMe answers for a token. */
   async 'bot/profile'(emulator, body) {
     const bot = emulator.bot(requireToken(body));
@@ -1809,6 +1998,11 @@ const TEST_ROUTES = {
 
   /** Forget a token's state (or everything without a token). */
   async reset(emulator, body) {
+    for (const bot of emulator.bots.values()) {
+      if (!body.token || bot.token === body.token) {
+        emulator.dropWebhook(bot);
+      }
+    }
     if (body.token) {
       emulator.bots.delete(body.token);
     } else {

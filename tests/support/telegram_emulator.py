@@ -539,6 +539,28 @@ class TelegramEmulator:
                 f"the bot {token.split(':')[0]} did not call getUpdates within {timeout} s"
             )
 
+    def webhook(self, token: str, after_set_calls: int = 0, timeout: float = 0.0) -> dict[str, Any]:
+        """The webhook the bot set (``webhook``: url, secret_token, ...; None when unset),
+        ``set_webhook_calls`` and every delivery attempt (``deliveries``: update_id,
+        attempt, status, ok, error). With ``timeout``, first waits until setWebhook has
+        set a URL more than ``after_set_calls`` times."""
+        return dict(
+            self.call(
+                "bot/webhook",
+                {"token": token, "after_set_calls": after_set_calls, "timeout": timeout},
+                wait=timeout,
+            )
+        )
+
+    def wait_webhook(self, token: str, after_set_calls: int = 0, timeout: float = 30.0) -> None:
+        """Wait until the bot with ``token`` sets its webhook (the webhook mode's
+        :meth:`wait_polling`). Updates sent from then on are POSTed to it, retried until
+        its server answers, so none is lost while it finishes starting."""
+        if not self.webhook(token, after_set_calls, timeout)["set"]:
+            raise EmulatorTimeout(
+                f"the bot {token.split(':')[0]} did not call setWebhook within {timeout} s"
+            )
+
     def wait_drained(self, token: str, timeout: float = 10.0) -> bool:
         """Wait until the bot has fetched and confirmed every queued update."""
         return bool(
