@@ -9,12 +9,15 @@ politely that free text cannot be understood right now.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import date, datetime, timezone
 from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from bot import metrics
 from bot.awareness import CampaignStore, Subscribers
 from bot.content import negotiate_locale
 from bot.dialogue.effects import (
@@ -45,6 +48,10 @@ from tips.model import Draft, TipError
 from tips.store import ReceiptInvalid, ReceiptLocked, TipStore
 
 log = get_logger(__name__)
+# A fixed phrase for readiness probes: parsing it proves the NLU answers, and it is no
+# one's message.
+NLU_PROBE = "bonjour"
+READINESS_TIMEOUT_SECONDS = 0.8  # under Kubernetes' default 1 s probe timeout
 
 
 class Channel(Protocol):
@@ -90,12 +97,32 @@ class Assistant:
             await index_services(self.store.redis, self.engine.services)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("start")
 
     async def close(self) -> None:
         await self.nlu.close()
         await self.store.redis.close()
         if self.tips.redis is not self.store.redis:
             await self.tips.redis.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Which parts can serve right now (for /readyz): each Redis answers PING and the
+        NLU parses a probe phrase (a Rasa server that is down, or a model that failed,
+        does not). Checked concurrently, each within a deadline, so a probe never hangs."""
+        checks: dict[str, Awaitable[object]] = {"redis": self.store.redis.ping()}
+        if self.tips.redis is not self.store.redis:
+            checks["tips_redis"] = self.tips.redis.ping()
+        checks["nlu"] = self.nlu.parse(NLU_PROBE)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, READINESS_TIMEOUT_SECONDS) for check in checks.values()),
+            return_exceptions=True,
+        )
+        parts = {}
+        for name, result in zip(checks, results, strict=True):
+            parts[name] = not isinstance(result, BaseException)
+            if not parts[name]:
+                log.warning("ready.down", part=name, error_type=type(result).__name__)
+        return parts
 
     async def handle(
         self,
@@ -111,6 +138,7 @@ class Assistant:
         if redis_ok and crisis is None:
             over = await self._messages_over_limit(key)
             if over > 0:
+                metrics.FLOOD_LIMITED.inc()
                 replies = self._flood_reply(state, language_code) if over == 1 else []
                 return Turn(tuple(replies), state)
         if not redis_ok and self._needs_storage(event):
@@ -156,6 +184,7 @@ class Assistant:
             return await self.store.load(key), True
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("load")
             return ChatState(), False
 
     @staticmethod
@@ -191,6 +220,7 @@ class Assistant:
                 await self.store.count_topic(_today(), state.language, topic)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("save")
 
     # ----------------------------------------------------------------- NLU and services
 
@@ -198,10 +228,13 @@ class Assistant:
         if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event, state):
             return None
         try:
-            return await self.nlu.parse(clean_text(event.text))
+            reading = await self.nlu.parse(clean_text(event.text))
         except NLUUnavailable as error:
             log.warning("nlu.unavailable", error_type=str(error))
+            metrics.NLU_UNAVAILABLE.inc()
             return None
+        metrics.understood(reading, self.engine.threshold)
+        return reading
 
     async def _nearby(self, event: Event, state: ChatState) -> list[tuple[Service, float]] | None:
         """The nearest services to a shared location, from the Redis GEO index."""
@@ -217,6 +250,7 @@ class Assistant:
             )
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("nearby")
             return None
         return [(self._services[i], km) for i, km in found if i in self._services]
 
@@ -250,6 +284,7 @@ class Assistant:
                 )
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("quiz")
 
     async def _follow_language(self, event: Event, chat_id: int | str, state: ChatState) -> None:
         """A subscriber who changes language gets the weekly message in the new one."""
@@ -293,6 +328,7 @@ class Assistant:
             return Failure.NOT_READY
         except RedisError as error:
             log.error("tips.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("tips")
             return Failure.UNAVAILABLE
         except TipError as error:
             log.warning("tips.rejected", error_type=type(error).__name__)
@@ -312,6 +348,7 @@ class Assistant:
             content, content.category, content.region, desk, now, [a.data for a in prepared]
         )
         log.info("tips.submitted", category=content.category.value, attachments=len(prepared))
+        metrics.tip_submitted(content.category.value)
         if channel is not None:
             notice = self.engine.catalog.render(
                 "staff.new_tip",

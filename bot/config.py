@@ -75,6 +75,8 @@ class Settings:
     flood_window_seconds: int
     log_level: str
     log_format: str
+    metrics_host: str
+    metrics_port: int
     secret: bytes = field(repr=False)
 
     @classmethod
@@ -114,5 +116,7 @@ class Settings:
             flood_window_seconds=_int("FLOOD_WINDOW_SECONDS", 60),
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             log_format=os.environ.get("LOG_FORMAT", "console"),
+            metrics_host=os.environ.get("METRICS_HOST", "127.0.0.1"),
+            metrics_port=_int("METRICS_PORT", 9102),  # 0: no metrics/health server
             secret=secret,
         )

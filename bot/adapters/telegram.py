@@ -9,6 +9,7 @@ person asks.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import metrics
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.content import negotiate_locale
@@ -48,12 +50,14 @@ from bot.dialogue.events import (
 )
 from bot.dialogue.replies import Reply
 from bot.logs import get_logger
+from bot.observability import ObservabilityServer
 
 log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
 SETTINGS_KEY = "settings"
 HEARTBEAT_KEY = "heartbeat"
+OBSERVABILITY_KEY = "observability"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
 MAX_REMEMBERED_MESSAGES = 300
@@ -182,9 +186,21 @@ class ChatOrder:
 
 
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
+    """Answer one event, counted and timed whatever happens (an error still reaches
+    on_error). Only the event's class name labels the count, never what it carries."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        outcome = await _respond(update, context, event)
+    finally:
+        metrics.update_handled(type(event).__name__, outcome, time.perf_counter() - started)
+
+
+async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> str:
+    """Send the assistant's replies; the outcome is "answered" or "silent"."""
     chat = update.effective_chat
     if chat is None:
-        return
+        return "silent"
     assistant: Assistant = context.bot_data[ASSISTANT_KEY]
     user = update.effective_user
     language_code = user.language_code if user else None
@@ -203,6 +219,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
             chat.id, reply.text, reply_markup=reply_markup(reply), protect_content=reply.protect
         )
         channel.remember(sent.message_id)
+    return "answered" if turn.replies else "silent"
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -269,6 +286,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error's type only (never the update), and tell the user kindly."""
     error = context.error
     log.error("telegram.handler_error", error_type=type(error).__name__)
+    metrics.error(error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
@@ -323,6 +341,12 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
             beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat"
         )
+        if settings.metrics_port:
+            server = ObservabilityServer(
+                settings.metrics_host, settings.metrics_port, assistant.readiness
+            )
+            await server.start()
+            application.bot_data[OBSERVABILITY_KEY] = server
         try:
             await application.bot.set_my_commands(
                 [BotCommand(name, description) for name, description in MENU_COMMANDS]
@@ -334,6 +358,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         heartbeat = application.bot_data.get(HEARTBEAT_KEY)
         if heartbeat is not None:
             heartbeat.cancel()
+        server: ObservabilityServer | None = application.bot_data.get(OBSERVABILITY_KEY)
+        if server is not None:
+            await server.stop()
         assistant: Assistant | None = application.bot_data.get(ASSISTANT_KEY)
         if assistant is not None:
             await assistant.close()
