@@ -29,7 +29,7 @@ from bot.dialogue.store import DialogueStore
 from bot.nlu import NLUUnavailable, Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
-from bot.redis_server import LocalRedis
+from bot.redis_server import LocalRedis, free_port
 from bot.runtime import connect_redis
 from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
@@ -179,6 +179,7 @@ def bot(
         "LOG_FORMAT": "json",
         "SINI_SECRET": TEST_SECRET,
         "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+        "METRICS_PORT": str(free_port()),  # /metrics, /healthz, /readyz (test_observability)
         "TELEGRAM_MAX_RATE": "100000",  # the emulator has no global limit (see test_load)
     }
     bot_process = BotProcess(env, log_path, emulator)
