@@ -34,6 +34,7 @@ class WebhookBot:
     base_url: str
     redis_url: str
     log_path: Path
+    metrics_url: str  # /metrics, /healthz, /readyz (tests/e2e/test_observability.py)
 
     @property
     def webhook_url(self) -> str:
@@ -52,8 +53,10 @@ def start_webhook_bot(
     that, a test's own POST could reach the port before the server listens (PTB sets the
     webhook before it serves)."""
     port = free_port()
+    metrics_port = free_port()
     secret = secrets.token_urlsafe(32)
     base_url = f"http://127.0.0.1:{port}"
+    metrics_url = f"http://127.0.0.1:{metrics_port}"
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": WEBHOOK_TOKEN,
@@ -62,6 +65,7 @@ def start_webhook_bot(
         "WEBHOOK_LISTEN": "127.0.0.1",
         "WEBHOOK_PORT": str(port),
         "WEBHOOK_SECRET": secret,
+        "METRICS_PORT": str(metrics_port),
         "REDIS_URL": redis_url,
         "SINI_SECRET": TEST_SECRET,
         "SINI_VAR_DIR": str(var_dir),
@@ -75,7 +79,7 @@ def start_webhook_bot(
     emulator.wait_webhook(WEBHOOK_TOKEN, set_calls, timeout=STARTUP_SECONDS)
     emulator.user(WEBHOOK_TOKEN, 760_000_001).send_command("start")
     assert emulator.wait_drained(WEBHOOK_TOKEN, timeout=60), "the webhook server never answered"
-    return WebhookBot(process, WEBHOOK_TOKEN, secret, base_url, redis_url, log_path)
+    return WebhookBot(process, WEBHOOK_TOKEN, secret, base_url, redis_url, log_path, metrics_url)
 
 
 @pytest.fixture(scope="session")

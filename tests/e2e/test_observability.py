@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.metrics import label_allowed
 from bot.observability import HEALTH_PATH, METRICS_PATH, READY_PATH
 from tests.conftest import BotProcess
+from tests.e2e.conftest import WebhookBot
 from tests.support.telegram_emulator import EmulatedUser
 
 UserFactory = Callable[..., EmulatedUser]
@@ -44,6 +45,16 @@ def test_the_bot_is_alive_and_ready(bot: BotProcess) -> None:
     assert alive.status_code == 200
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"redis": "up", "nlu": "up"}
+
+
+def test_in_webhook_mode_the_same_server_runs_beside_the_webhook(webhook_bot: WebhookBot) -> None:
+    alive = httpx.get(webhook_bot.metrics_url + HEALTH_PATH, timeout=10)
+    ready = httpx.get(webhook_bot.metrics_url + READY_PATH, timeout=10)
+    scraped = httpx.get(webhook_bot.metrics_url + METRICS_PATH, timeout=10)
+    assert alive.status_code == 200
+    assert ready.status_code == 200
+    assert scraped.status_code == 200
+    assert "# TYPE sini_updates_total counter" in scraped.text
 
 
 def test_a_tip_shows_in_the_metrics_and_no_label_names_the_tipster(
