@@ -134,9 +134,9 @@ class Assistant:
         """Answer one event from one chat; the Turn's replies are what to send."""
         key = chat_key(self._secret, chat_id)
         crisis = detect_crisis(event.text) if isinstance(event, TextEvent) else None
-        state, redis_ok = await self._load(key)
-        if redis_ok and crisis is None:
-            over = await self._messages_over_limit(key)
+        state, sent, redis_ok = await self._open(key)
+        if redis_ok and crisis is None:  # a crisis is always answered
+            over = sent - self.store.flood_limit
             if over > 0:
                 metrics.FLOOD_LIMITED.inc()
                 replies = self._flood_reply(state, language_code) if over == 1 else []
@@ -179,13 +179,15 @@ class Assistant:
 
     # ----------------------------------------------------------------- storage
 
-    async def _load(self, key: str) -> tuple[ChatState, bool]:
+    async def _open(self, key: str) -> tuple[ChatState, int, bool]:
+        """The chat's state, its messages in the flood window, and whether Redis answered."""
         try:
-            return await self.store.load(key), True
+            state, sent = await self.store.open(key)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("load")
-            return ChatState(), False
+            return ChatState(), 0, False
+        return state, sent, True
 
     @staticmethod
     def _needs_storage(event: Event) -> bool:
@@ -198,13 +200,6 @@ class Assistant:
         rendered = self.engine.catalog.render("error.storage_down", locale)
         return Turn((Reply(rendered.text, rendered.buttons),), state)
 
-    async def _messages_over_limit(self, key: str) -> int:
-        try:
-            count = await self.store.count_message(key)
-        except RedisError:
-            return 0
-        return count - self.store.flood_limit
-
     def _flood_reply(self, state: ChatState, language_code: str | None) -> list[Reply]:
         """Say "slow down" once per window (for the first message over the limit); the
         caller stays silent after that, so a flood cannot make the bot flood Telegram."""
@@ -215,9 +210,7 @@ class Assistant:
 
     async def _remember(self, key: str, state: ChatState, topic: str | None) -> None:
         try:
-            await self.store.save(key, state)
-            if topic:
-                await self.store.count_topic(_today(), state.language, topic)
+            await self.store.save(key, state, (_today(), topic) if topic else None)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")

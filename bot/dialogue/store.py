@@ -48,33 +48,38 @@ class DialogueStore:
 
     async def load(self, key: str) -> ChatState:
         """The chat's state; unreadable or foreign data starts a fresh conversation."""
-        raw = await self.redis.get(f"{PREFIX}:chat:{key}")
+        return self._decode(key, await self.redis.get(f"{PREFIX}:chat:{key}"))
+
+    async def open(self, key: str) -> tuple[ChatState, int]:
+        """The chat's state and how many messages it sent in the current flood window
+        (this one included). Every update needs both, so they share one round trip."""
+        counter = f"{PREFIX}:flood:{key}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(f"{PREFIX}:chat:{key}")
+            pipe.incr(counter)
+            pipe.expire(counter, self.flood_window, nx=True)
+            raw, count, _ = await pipe.execute()
+        return self._decode(key, raw), int(count)
+
+    async def save(self, key: str, state: ChatState, topic: tuple[date, str] | None = None) -> None:
+        """Store encrypted (a flow in progress expires after `draft_ttl` of silence) and,
+        given `(day, topic)`, count the topic for the anonymous statistics — per day and
+        language, never per chat — in the same round trip."""
+        sealed = bytes(draft_box(self._secret, key).encrypt(state.to_json().encode()))
+        ttl = self.draft_ttl if state.flow else self.state_ttl
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{PREFIX}:chat:{key}", sealed, ex=ttl)
+            if topic is not None:
+                day, name = topic
+                stats = f"{PREFIX}:stats:topics:{day.isoformat()}"
+                pipe.hincrby(stats, f"{state.language}:{name}", 1)
+                pipe.expire(stats, STATS_TTL_SECONDS)
+            await pipe.execute()
+
+    def _decode(self, key: str, raw: bytes | None) -> ChatState:
         if raw is None:
             return ChatState()
         try:
             return ChatState.from_json(draft_box(self._secret, key).decrypt(raw))
         except CryptoError:
             return ChatState()
-
-    async def save(self, key: str, state: ChatState) -> None:
-        """Store encrypted; a flow in progress expires after `draft_ttl` of silence."""
-        sealed = bytes(draft_box(self._secret, key).encrypt(state.to_json().encode()))
-        ttl = self.draft_ttl if state.flow else self.state_ttl
-        await self.redis.set(f"{PREFIX}:chat:{key}", sealed, ex=ttl)
-
-    async def count_message(self, key: str) -> int:
-        """Messages from this chat in the current flood window (including this one)."""
-        counter = f"{PREFIX}:flood:{key}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, self.flood_window, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
-
-    async def count_topic(self, day: date, locale: str, topic: str) -> None:
-        """Anonymous statistics: how often a topic came up, per day and language."""
-        stats = f"{PREFIX}:stats:topics:{day.isoformat()}"
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(stats, f"{locale}:{topic}", 1)
-            pipe.expire(stats, STATS_TTL_SECONDS)
-            await pipe.execute()
