@@ -1,11 +1,10 @@
 """Adaptive micro-batching of NLU requests for the in-process Rasa model.
 
-Rasa's DIET classifier predicts one message at a time: a forward pass for one message
-costs about as much as for dozens. Concurrent parse requests (from many chats) are
-therefore gathered — for at most `max_wait` seconds when the model is idle, or for as
-long as the previous batch is still running — and parsed in one graph run in which DIET
-predicts the whole batch at once. A lone message waits only `max_wait`; under load the
-batches grow by themselves. Results are identical to one-at-a-time parsing (tested on the
+Parsing a batch of messages costs far less per message than parsing them one by one
+(see `bot.nlu.rasa_batch`). Concurrent parse requests (from many chats) are therefore
+gathered — for at most `max_wait` seconds when the model is idle, or for as long as the
+previous batch is still running — and parsed in one graph run. A lone message waits
+only `max_wait`; under load the batches grow by themselves. Results are identical to one-at-a-time parsing (tested on the
 whole held-out split).
 """
 
@@ -14,70 +13,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any
 
-import numpy as np
-
+from bot import metrics
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding
 
 log = get_logger(__name__)
 
 RunBatch = Callable[[list[str]], list[Understanding]]
-
-
-def _row(outputs: dict[str, Any], index: int, size: int) -> dict[str, Any]:
-    """The outputs of one message out of a batch's (arrays keep a batch axis of 1)."""
-    row: dict[str, Any] = {}
-    for key, value in outputs.items():
-        if isinstance(value, np.ndarray) and value.shape[:1] == (size,):
-            row[key] = value[index : index + 1]
-        elif isinstance(value, dict):
-            row[key] = _row(value, index, size)
-        else:
-            row[key] = value
-    return row
-
-
-def batched_diet_process(component: Any, messages: list[Any]) -> list[Any]:
-    """DIETClassifier.process, with one forward pass for all `messages`.
-
-    Mirrors Rasa 3.6.21's own `process` (pinned), which calls `_predict` per message.
-    """
-    from rasa.nlu.classifiers.diet_classifier import (
-        ENTITY_RECOGNITION,
-        INTENT_CLASSIFICATION,
-        DIETClassifier,
-    )
-    from rasa.shared.nlu.constants import ENTITIES, INTENT
-
-    if component.model is None or len(messages) < 2:
-        return DIETClassifier.process(component, messages)  # type: ignore[no-any-return]
-    model_data = component._create_model_data(messages, training=False)
-    if model_data.is_empty():
-        return DIETClassifier.process(component, messages)  # type: ignore[no-any-return]
-    outputs = component.model.run_inference(model_data, batch_size=len(messages))
-    for index, message in enumerate(messages):
-        one = _row(outputs, index, len(messages))
-        if component.component_config[INTENT_CLASSIFICATION]:
-            label, ranking = component._predict_label(one)
-            message.set(INTENT, label, add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
-        if component.component_config[ENTITY_RECOGNITION]:
-            message.set(ENTITIES, component._predict_entities(one, message), add_to_output=True)
-    return messages
-
-
-def enable_batched_diet(processor: Any) -> int:
-    """Make the loaded graph's DIET nodes predict whole batches; returns how many."""
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-
-    patched = 0
-    for node in processor.graph_runner._instantiated_nodes.values():
-        if node._component_class is DIETClassifier:
-            node._fn = batched_diet_process
-            patched += 1
-    return patched
 
 
 class MicroBatcher:
@@ -122,6 +65,7 @@ class MicroBatcher:
 
     async def _run(self, batch: Sequence[tuple[str, asyncio.Future[Understanding]]]) -> None:
         loop = asyncio.get_running_loop()
+        metrics.NLU_BATCH_SIZE.observe(len(batch))
         try:
             readings = await loop.run_in_executor(
                 self._executor, self._run_batch, [text for text, _ in batch]

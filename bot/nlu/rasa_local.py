@@ -19,7 +19,8 @@ from typing import Any
 from bot import logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
-from bot.nlu.batching import MicroBatcher, enable_batched_diet
+from bot.nlu.batching import MicroBatcher
+from bot.nlu.rasa_batch import enable_batched_prediction
 
 log = get_logger(__name__)
 
@@ -62,17 +63,17 @@ class RasaLocalNLU:
             warnings.simplefilter("ignore")
             agent = Agent.load(str(model_path))
         logs.reapply()
-        enable_batched_diet(agent.processor)
+        enable_batched_prediction(agent.processor)
         log.info("nlu.loaded", model=model_path.name)
         return cls(agent, cache_size)
 
     def parse_sync(self, text: str) -> Understanding:
         """Parse one message without touching an event loop (tools, evaluation); a batch of
-        one runs DIET's own per-message prediction."""
+        one runs Rasa's own per-message code."""
         return self.parse_many_sync([text])[0]
 
     def parse_many_sync(self, texts: list[str]) -> list[Understanding]:
-        """Parse several messages in one graph run (DIET predicts them as one batch)."""
+        """Parse several messages in one graph run, each component handling the whole batch."""
         from rasa.core.channels.channel import UserMessage
         from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
         from rasa.shared.core.trackers import DialogueStateTracker

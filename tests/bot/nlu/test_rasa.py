@@ -15,9 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import PROJECT_ROOT
 from bot.nlu import NLUUnavailable
-from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.redis_server import free_port
@@ -126,20 +124,6 @@ async def test_frequent_messages_are_served_from_the_cache(rasa_nlu: RasaLocalNL
     first = await rasa_nlu.parse("Salut   ça va")
     again = await rasa_nlu.parse("salut ça va")
     assert again is first
-
-
-def test_batched_parsing_gives_exactly_the_one_at_a_time_readings(
-    rasa_nlu: RasaLocalNLU,
-) -> None:
-    texts = [e.text for e in load_examples(PROJECT_ROOT / "nlu" / "tests")]
-    batched = [
-        r for i in range(0, len(texts), 64) for r in rasa_nlu.parse_many_sync(texts[i : i + 64])
-    ]
-    single = [rasa_nlu.parse_sync(text) for text in texts]
-    for text, one, many in zip(texts, single, batched, strict=True):
-        assert one.intent == many.intent, text
-        assert one.entities == many.entities, text
-        assert one.confidence == pytest.approx(many.confidence, abs=1e-6), text
 
 
 async def test_concurrent_requests_are_gathered_into_batches(rasa_nlu: RasaLocalNLU) -> None:

@@ -1,0 +1,122 @@
+"""Batched prediction gives exactly what Rasa's own per-message code gives.
+
+Every check runs on the whole held-out split (fr, bm, en; SMS-style and code-switched),
+against the same loaded model with Rasa's code put back (`disable_batched_prediction`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.nlu import Understanding
+from bot.nlu.evaluation import load_examples
+from bot.nlu.rasa_batch import disable_batched_prediction, enable_batched_prediction
+from bot.nlu.rasa_local import RasaLocalNLU
+
+BATCH = 64
+
+
+@pytest.fixture(scope="module")
+def held_out() -> list[str]:
+    return [e.text for e in load_examples(PROJECT_ROOT / "nlu" / "tests")]
+
+
+@contextmanager
+def rasa_as_shipped(nlu: RasaLocalNLU) -> Iterator[None]:
+    processor = nlu._agent.processor
+    disable_batched_prediction(processor)
+    try:
+        yield
+    finally:
+        enable_batched_prediction(processor)
+
+
+def run_graph(nlu: RasaLocalNLU, texts: list[str], target: str) -> list[Any]:
+    """The messages as they leave node `target` of the model's graph."""
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    results = nlu._agent.processor.graph_runner.run(
+        inputs={
+            PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="test") for text in texts],
+            PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("test", []),
+        },
+        targets=[target],
+    )
+    return list(results[target])
+
+
+def node_named(nlu: RasaLocalNLU, class_name: str) -> str:
+    nodes = nlu._agent.processor.graph_runner._instantiated_nodes
+    return max(n for n, node in nodes.items() if node._component_class.__name__ == class_name)
+
+
+def same_matrix(a: Any, b: Any) -> bool:
+    """Equal arrays, dtypes, shape and storage order: the same floating-point sums later."""
+    a, b = a.tocoo(), b.tocoo()
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.row.dtype == b.row.dtype
+        and np.array_equal(a.row, b.row)
+        and np.array_equal(a.col, b.col)
+        and np.array_equal(a.data, b.data)
+    )
+
+
+def batches(texts: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(texts), BATCH):
+        yield texts[start : start + BATCH]
+
+
+def test_featurized_messages_are_identical_to_rasas(
+    rasa_nlu: RasaLocalNLU, held_out: list[str]
+) -> None:
+    from rasa.shared.nlu.constants import TEXT
+
+    last_featurizer = node_named(rasa_nlu, "CountVectorsFeaturizer")
+    for texts in batches(held_out):
+        with rasa_as_shipped(rasa_nlu):
+            theirs = run_graph(rasa_nlu, texts, last_featurizer)
+            their_combined = [m.get_sparse_features(TEXT) for m in theirs]
+        ours = run_graph(rasa_nlu, texts, last_featurizer)
+        for text, mine, rasa, combined in zip(texts, ours, theirs, their_combined, strict=True):
+            assert [(f.type, f.attribute, f.origin) for f in mine.features] == [
+                (f.type, f.attribute, f.origin) for f in rasa.features
+            ], text
+            for a, b in zip(mine.features, rasa.features, strict=True):
+                assert same_matrix(a.features, b.features), text
+            for a, b in zip(mine.get_sparse_features(TEXT), combined, strict=True):
+                assert a.origin == b.origin, text
+                assert same_matrix(a.features, b.features), text
+
+
+def test_batched_readings_are_identical_to_rasas_one_at_a_time(
+    rasa_nlu: RasaLocalNLU, held_out: list[str]
+) -> None:
+    with rasa_as_shipped(rasa_nlu):
+        theirs = [rasa_nlu.parse_sync(text) for text in held_out]
+    ours: list[Understanding] = [r for t in batches(held_out) for r in rasa_nlu.parse_many_sync(t)]
+    for text, mine, rasa in zip(held_out, ours, theirs, strict=True):
+        assert (mine.intent, mine.entities) == (rasa.intent, rasa.entities), text
+        # the logistic regression sees the very same matrix: equal to the last bit
+        assert mine.ranking == rasa.ranking, text
+
+
+def test_a_batch_with_odd_messages_still_matches(rasa_nlu: RasaLocalNLU) -> None:
+    """Punctuation only, emoji only, one letter, a long message: no token may shift the
+    rows of the messages after it."""
+    texts = ["???", "😀😀", "a", "tramadol " * 300, "c koi le kush", "i ni ce", "!!! ...", "ok"]
+    with rasa_as_shipped(rasa_nlu):
+        theirs = [rasa_nlu.parse_sync(text) for text in texts]
+    ours = rasa_nlu.parse_many_sync(texts)
+    assert [(r.intent, r.entities, r.ranking) for r in ours] == [
+        (r.intent, r.entities, r.ranking) for r in theirs
+    ]
