@@ -138,6 +138,40 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def nlu_server_argv(settings: Settings, host: str, port: int) -> list[str]:
+    """`rasa run --enable-api` on the model of the current training data.
+
+    Rasa reads LOG_LEVEL too, and at DEBUG it logs every message text: its level is set
+    here, never above INFO, whatever the deployment's LOG_LEVEL says."""
+    from bot.nlu.training import model_path
+
+    model = model_path(settings.nlu_project, settings.model_dir)
+    if not model.exists():
+        raise FileNotFoundError(
+            f"no model for the current NLU data ({model.name}): run `helpline train`"
+        )
+    quiet = settings.log_level in {"WARNING", "ERROR", "CRITICAL"}
+    return [
+        sys.executable, "-m", "rasa", "run", "--enable-api",
+        "--model", str(model), "--interface", host, "--port", str(port),
+        "--quiet" if quiet else "--verbose",
+    ]  # fmt: skip
+
+
+def cmd_nlu_server(settings: Settings, args: argparse.Namespace) -> int:
+    """Become the Rasa server (exec: container signals reach Rasa itself), telemetry off."""
+    from bot.nlu.rasa_local import prepare_rasa_environment
+
+    try:
+        argv = nlu_server_argv(settings, args.host, args.port)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    prepare_rasa_environment()
+    os.environ["RASA_TELEMETRY_ENABLED"] = "false"
+    os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The README's first command: the Telegram bot with a token, the terminal chat without."""
     if settings.telegram_token:
@@ -159,6 +193,12 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the NLU model if its data changed")
     train.add_argument("--force", action="store_true", help="train even if up to date")
     train.set_defaults(func=cmd_train)
+    nlu_server = sub.add_parser(
+        "nlu-server", help="serve the trained model over HTTP (rasa run --enable-api)"
+    )
+    nlu_server.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    nlu_server.add_argument("--port", type=int, default=5005)
+    nlu_server.set_defaults(func=cmd_nlu_server)
     health = sub.add_parser("health", help="exit 0 if the running bot is healthy")
     health.set_defaults(func=cmd_health)
     evaluate = sub.add_parser("evaluate", help="evaluate the NLU on the held-out split")
