@@ -15,7 +15,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY tips ./tips
 COPY staff ./staff
-RUN pip install --upgrade pip setuptools wheel && pip install .
+RUN pip install pip==26.3 setuptools==70.3.0 wheel==0.45.1 && pip install .
 COPY babel.cfg ./
 COPY nlu ./nlu
 COPY responses ./responses
@@ -42,9 +42,11 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin sini 
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder --chown=sini /app /app
 WORKDIR /app
-USER sini
-# Webhook mode listens on 8443 (polling needs no port); `helpline staff` on 8080.
-EXPOSE 8443 8080
+# Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+USER 10001
+# Webhook mode listens on 8443 (polling needs no port), /metrics /healthz /readyz on 9102;
+# `helpline staff` on 8080, `helpline nlu-server` on 5005 (see deploy/).
+EXPOSE 8443 9102 8080 5005
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
   CMD ["helpline", "health"]
 CMD ["helpline", "bot"]
