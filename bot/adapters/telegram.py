@@ -22,6 +22,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -222,18 +223,24 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
     return "answered" if turn.replies else "silent"
 
 
+def _unicode(text: str) -> str:
+    """Telegram's JSON may carry lone surrogates ("\\ud800" escapes), which no UTF-8
+    encoder accepts (Redis, sealing, sending): they become U+FFFD before anything reads them."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
-    name = message.text.split()[0].lstrip("/").split("@")[0]
-    await _answer(update, context, CommandEvent(name, " ".join(context.args or [])))
+    name = _unicode(message.text.split()[0].lstrip("/").split("@")[0])
+    await _answer(update, context, CommandEvent(name, _unicode(" ".join(context.args or []))))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is not None and message.text is not None:
-        await _answer(update, context, TextEvent(message.text))
+        await _answer(update, context, TextEvent(_unicode(message.text)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -244,7 +251,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
     except TelegramError:
         log.info("telegram.callback_answer_failed")
-    await _answer(update, context, ButtonEvent(query.data or ""))
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        return  # a button under a group message: only private chats are served
+    await _answer(update, context, ButtonEvent(_unicode(query.data or "")))
 
 
 async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -271,10 +281,16 @@ async def on_attachment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         media, kind, mime = message.document, "document", message.document.mime_type
     else:
         return
-    await _answer(update, context, AttachmentEvent(kind, media.file_id, media.file_size, mime))
+    mime = _unicode(mime) if mime is not None else None
+    await _answer(
+        update, context, AttachmentEvent(kind, _unicode(media.file_id), media.file_size, mime)
+    )
 
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is not None and message.location is not None:
+        return  # a live location moving: Telegram sends an edit every few seconds
     await _answer(update, context, UnsupportedEvent("edited"))
 
 
