@@ -135,7 +135,10 @@ class TipFlows:
         locale = state.language
         in_report = state.flow == REPORT
         if what == "start":
-            return self._ask_category(self._with_draft(state, Draft(), "category"))
+            # A stale "start" button pressed mid-report asks the category again but keeps
+            # what was already written (only /annuler or navigating away drops it).
+            draft = self._draft(state) if in_report else Draft()
+            return self._ask_category(self._with_draft(state, draft, "category"))
         if what == "cat" and in_report and value in Category._value2member_map_:
             draft = self._draft(state).with_category(Category(value))
             return self._ask_where(self._with_draft(state, draft, "where"))
