@@ -19,6 +19,8 @@ async def rows(redis: Redis) -> list[Row]:  # type: ignore[type-arg]
     found: list[Row] = []
     async for key in redis.scan_iter(count=1000):
         kind = await redis.type(key)
+        if kind == b"none":
+            continue  # expired between SCAN and TYPE (flood counters live 60 s)
         if kind == b"string":
             found.append((key, await redis.get(key) or b"", None))
         elif kind == b"hash":
