@@ -59,6 +59,8 @@ class Settings:
     redis_url: str | None
     nlu_url: str | None
     nlu_timeout: float
+    nlu_process: bool
+    nlu_cache_size: int
     model_dir: Path
     nlu_project: Path
     var_dir: Path
@@ -100,6 +102,8 @@ class Settings:
             redis_url=os.environ.get("REDIS_URL") or None,
             nlu_url=os.environ.get("NLU_URL") or None,
             nlu_timeout=_float("NLU_TIMEOUT", 3.0),
+            nlu_process=os.environ.get("NLU_PROCESS", "1") != "0",
+            nlu_cache_size=_int("NLU_CACHE_SIZE", 4096),
             model_dir=_path("MODEL_DIR", PROJECT_ROOT / "models"),
             nlu_project=_path("NLU_PROJECT", PROJECT_ROOT / "nlu"),
             var_dir=var_dir,

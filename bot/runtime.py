@@ -21,15 +21,31 @@ from bot.nlu.training import train
 from bot.services import load_services
 from tips.store import TipStore
 
+# Loading takes ~15 s on an idle 2-core machine; past this the bot starts anyway and
+# answers free text politely as "not understood right now" until the model is ready.
+NLU_START_WAIT = 180.0
+
 
 def load_nlu(settings: Settings) -> NLU:
-    """The Rasa server when NLU_URL is set; otherwise the local model, trained if missing."""
+    """The Rasa server when NLU_URL is set; otherwise the local model (trained if missing),
+    in a worker process unless NLU_PROCESS=0. Blocks until the model answers."""
     if settings.nlu_url:
         return RasaHttpNLU(settings.nlu_url, settings.nlu_timeout)
+    model: Path = train(settings.nlu_project, settings.model_dir)
+    if settings.nlu_process:
+        from bot.nlu.worker import RasaWorkerNLU
+
+        return RasaWorkerNLU.start(
+            model,
+            settings.nlu_timeout,
+            settings.log_level,
+            settings.log_format,
+            wait=NLU_START_WAIT,
+            cache_size=settings.nlu_cache_size,
+        )
     from bot.nlu.rasa_local import RasaLocalNLU
 
-    model: Path = train(settings.nlu_project, settings.model_dir)
-    return RasaLocalNLU.load(model)
+    return RasaLocalNLU.load(model, cache_size=settings.nlu_cache_size)
 
 
 def connect_redis(url: str) -> Redis[bytes]:

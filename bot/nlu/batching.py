@@ -1,4 +1,4 @@
-"""Adaptive micro-batching of NLU requests for the in-process Rasa model.
+"""Adaptive micro-batching of NLU requests, and a small cache in front of it.
 
 Parsing a batch of messages costs far less per message than parsing them one by one
 (see `bot.nlu.rasa_batch`). Concurrent parse requests (from many chats) are therefore
@@ -11,8 +11,10 @@ whole held-out split).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from bot import metrics
 from bot.logs import get_logger
@@ -73,6 +75,10 @@ class MicroBatcher:
             for (_, future), reading in zip(batch, readings, strict=True):
                 if not future.done():
                     future.set_result(reading)
+        except NLUUnavailable as error:  # already said why (e.g. the worker is starting)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
         except Exception as error:  # any model failure: every waiter hears "unavailable"
             log.error("nlu.batch_failed", error_type=type(error).__name__, size=len(batch))
             for _, future in batch:
@@ -83,3 +89,36 @@ class MicroBatcher:
             self._busy = False
             if self._pending:
                 self._flush()  # what arrived during this batch goes now, without waiting
+
+
+class BatchingNLU:
+    """An NLU whose parses run in micro-batches on one worker thread, behind a cache.
+
+    `run_batch` does the work (a model in this process, or a request to the NLU worker
+    process); one thread runs it, one batch at a time, so the event loop never blocks
+    and batches form while the previous one runs. Frequent messages ("salut", "merci",
+    "menu") are served from a small LRU cache keyed by a hash of the normalised text —
+    never the text itself.
+    """
+
+    def __init__(self, run_batch: RunBatch, cache_size: int = 4096) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
+        self._batcher = MicroBatcher(run_batch, self._executor)
+        self._cache: OrderedDict[bytes, Understanding] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def parse(self, text: str) -> Understanding:
+        key = hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        reading = await self._batcher.parse(text)
+        if self._cache_size:
+            self._cache[key] = reading
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return reading
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -100,7 +100,7 @@ def batched_count_vectors_process(component: Any, messages: list[Any]) -> list[A
         CountVectorsFeaturizer,
     )
 
-    if component.vectorizers is None or len(messages) < 2:
+    if component.vectorizers is None:
         return CountVectorsFeaturizer.process(component, messages)  # type: ignore[no-any-return]
     for attribute in component._attributes:
         vectorizer = component.vectorizers.get(attribute)
@@ -163,7 +163,7 @@ def batched_logistic_regression_process(component: Any, messages: list[Any]) -> 
 
     sentences = [message.get_sparse_features(attribute=TEXT)[1] for message in messages]
     dense = [message.get_dense_features(attribute=TEXT)[1] for message in messages]
-    if len(messages) < 2 or any(s is None for s in sentences) or any(d is not None for d in dense):
+    if not messages or any(s is None for s in sentences) or any(d is not None for d in dense):
         return LogisticRegressionClassifier.process(component, messages)  # type: ignore[no-any-return]
     blocks = [_coo(s.features) for s in sentences]
     if any(block.shape[0] != 1 for block in blocks):

@@ -4,22 +4,20 @@ Rasa's `Agent.parse_message` is a coroutine that computes synchronously for ~10 
 logs the message text at DEBUG. We run the processor's graph runner directly, in a worker
 thread: the event loop stays free and nothing logs the text. Those internals are
 private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinned).
+The NLU worker process (`bot.nlu.worker`) runs this same class on its own core.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bot import logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
-from bot.nlu.batching import MicroBatcher
+from bot.nlu.batching import BatchingNLU
 from bot.nlu.rasa_batch import enable_batched_prediction
 
 log = get_logger(__name__)
@@ -34,16 +32,14 @@ def prepare_rasa_environment() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-class RasaLocalNLU:
-    """In-process Rasa NLU; one worker thread because TensorFlow inference is not re-entrant-safe
-    for our use and parallel parses would only fight over the same cores."""
+class RasaLocalNLU(BatchingNLU):
+    """In-process Rasa NLU. One worker thread runs the batches: TensorFlow inference is not
+    re-entrant-safe for our use, and parallel parses would only fight over the same cores
+    (and the GIL)."""
 
     def __init__(self, agent: Any, cache_size: int = 4096) -> None:
+        super().__init__(self.parse_many_sync, cache_size)
         self._agent = agent
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-nlu")
-        self._batcher = MicroBatcher(self.parse_many_sync, self._executor)
-        self._cache: OrderedDict[bytes, Understanding] = OrderedDict()
-        self._cache_size = cache_size
 
     @classmethod
     def load(cls, model_path: Path, cache_size: int = 4096) -> RasaLocalNLU:
@@ -83,8 +79,7 @@ class RasaLocalNLU:
         return nlu
 
     def parse_sync(self, text: str) -> Understanding:
-        """Parse one message without touching an event loop (tools, evaluation); a batch of
-        one runs Rasa's own per-message code."""
+        """Parse one message without touching an event loop (tools, evaluation)."""
         return self.parse_many_sync([text])[0]
 
     def parse_many_sync(self, texts: list[str]) -> list[Understanding]:
@@ -115,20 +110,3 @@ class RasaLocalNLU:
             )
             for message in results[target]
         ]
-
-    async def parse(self, text: str) -> Understanding:
-        """Parse off the event loop. Frequent messages ("salut", "merci", "menu") are served
-        from a small cache keyed by a hash of the normalised text — never the text itself."""
-        key = hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        reading = await self._batcher.parse(text)
-        self._cache[key] = reading
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return reading
-
-    async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
