@@ -1,33 +1,53 @@
-"""Whole-update-path figures: NLU + dialogue + Redis + rendering, Telegram network excluded.
+"""Whole-update-path figures, side by side with Rasa's own agent and server, in one run.
 
-Starts its own redis-server, loads the real model, and feeds the held-out messages through
-`Assistant.handle` from many simulated chats at several concurrency levels. Prints
-throughput, p50/p99 latency, the bare parse time for comparison, cold start and RSS.
+The same held-out messages (`nlu/tests/`, fr/bm/en) go through:
 
-Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`).
+- **Sini**, the whole update path — NLU + dialogue + Redis + rendering, Telegram network
+  excluded — with the model in a worker process (the default) and in the bot's own
+  process (`NLU_PROCESS=0`): cold start, RSS, a bare parse vs a whole update at low load,
+  closed-loop concurrency levels, and an open-loop sweep of offered load (arrivals at a
+  fixed rate, each from its own chat) giving achieved throughput and p50/p99 latency;
+- **Rasa's full agent**, `Agent.handle_text` (NLU + policies + tracker), 16 chats at once;
+- **Rasa's HTTP server**, `rasa run --enable-api`, `POST /model/parse` from 10 clients.
+
+Each system runs in its own process so that cold start and peak RSS are its own. Prints
+a table, writes `bench/results/pipeline.json` and a plot `bench/results/pipeline.png`.
+
+Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 5 minutes).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import itertools
+import json
 import os
+import platform
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from bot import logs
-from bot.assistant import Assistant
-from bot.config import Settings
+from bot.config import PROJECT_ROOT, Settings
 from bot.dialogue.events import TextEvent
 from bot.nlu.evaluation import load_examples
-from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
-from bot.redis_server import LocalRedis
-from bot.runtime import build_assistant
+from bot.redis_server import LocalRedis, free_port
 
-MESSAGES = 600
+RESULTS = PROJECT_ROOT / "bench" / "results"
+OFFERED_RATES = (100, 200, 300, 400, 500, 600, 700, 800)
+SECONDS_PER_RATE = 5.0
+CONCURRENCY = (1, 4, 16, 64)
+CLOSED_LOOP_MESSAGES = 1200
+_chats = itertools.count(1_000_000, 1_000_000)  # a fresh range of chat ids per run
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -35,57 +55,317 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(assistant: Assistant, texts: list[str], concurrency: int) -> None:
-    """MESSAGES updates from `concurrency` chats at once; each chat waits for its answer."""
-    latencies: list[float] = []
-    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-    for index in range(MESSAGES):
-        queue.put_nowait((index, texts[index % len(texts)]))
+def held_out() -> list[str]:
+    return [e.text for e in load_examples(PROJECT_ROOT / "nlu" / "tests")]
 
-    async def chat(worker: int) -> None:
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """VmHWM (peak resident set) of a process, in MB; this process when pid is None."""
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summary(latencies_ms: list[float], seconds: float) -> dict[str, float]:
+    return {
+        "per_second": len(latencies_ms) / seconds,
+        "p50_ms": statistics.median(latencies_ms),
+        "p99_ms": percentile(latencies_ms, 0.99),
+    }
+
+
+# ------------------------------------------------------------------ Sini
+
+
+async def closed_loop(handle: Any, texts: list[str], concurrency: int) -> dict[str, float]:
+    """`concurrency` senders, each sending the next message as soon as the last one is
+    answered; every message opens a fresh chat, as when many people ask a first question
+    (one chat's later messages may be report steps, which never reach the NLU)."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(CLOSED_LOOP_MESSAGES):
+        queue.put_nowait(index)
+    base = next(_chats)
+
+    async def sender() -> None:
         while not queue.empty():
-            index, text = queue.get_nowait()
+            index = queue.get_nowait()
             started = time.perf_counter()
-            await assistant.handle(10_000 + worker * 1000 + index % 50, TextEvent(text), "fr")
+            await handle(base + index, texts[index % len(texts)])
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
-    await asyncio.gather(*(chat(w) for w in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    print(
-        f"whole update, {concurrency:>2} concurrent chats: {MESSAGES / elapsed:6.1f} updates/s, "
-        f"p50 {statistics.median(latencies):6.1f} ms, p99 {percentile(latencies, 0.99):6.1f} ms"
-    )
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return summary(latencies, time.perf_counter() - started)
 
 
-async def run(nlu: RasaLocalNLU, redis_url: str, texts: list[str]) -> None:
-    settings = Settings.from_env()
-    assistant = build_assistant(settings, nlu, redis_url)
+async def open_loop(handle: Any, texts: list[str], rate: int) -> dict[str, float]:
+    """Messages arrive at `rate` per second whether or not earlier ones were answered
+    (as from many people at once), each from its own chat."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    count = int(rate * SECONDS_PER_RATE)
+
+    async def one(index: int, due: float) -> None:
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        started = time.perf_counter()
+        await handle(base + index, texts[index % len(texts)])
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    base = next(_chats)
+    begin = loop.time() + 0.05
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i, begin + i / rate) for i in range(count)))
+    result = summary(latencies, time.perf_counter() - started)
+    result["offered"] = rate
+    return result
+
+
+async def measure_sini(nlu: Any, redis_url: str, texts: list[str]) -> dict[str, Any]:
+    from bot.runtime import build_assistant
+
+    assistant = build_assistant(Settings.from_env(), nlu, redis_url)
     await assistant.start()
-    bare = []
-    for text in texts[:200]:
+
+    async def handle(chat_id: int, text: str) -> None:
+        await assistant.handle(chat_id, TextEvent(text), "fr")
+
+    result: dict[str, Any] = {}
+    bare, whole = [], []
+    for text in texts[:200]:  # one at a time: nothing to batch with
         started = time.perf_counter()
         await nlu.parse(text)
         bare.append((time.perf_counter() - started) * 1000)
-    print(f"bare parse (one at a time): p50 {statistics.median(bare):.1f} ms")
-    for concurrency in (1, 4, 16, 64):
-        await measure(assistant, texts, concurrency)
+        started = time.perf_counter()
+        await handle(next(_chats), text)
+        whole.append((time.perf_counter() - started) * 1000)
+    result["bare_parse_p50_ms"] = statistics.median(bare)
+    result["low_load_update_p50_ms"] = statistics.median(whole)
+    result["low_load_update_p99_ms"] = percentile(whole, 0.99)
+    await closed_loop(handle, texts, 16)  # warm-up: TensorFlow, caches, Redis
+    result["closed_loop"] = {str(c): await closed_loop(handle, texts, c) for c in CONCURRENCY}
+    result["open_loop"] = [await open_loop(handle, texts, rate) for rate in OFFERED_RATES]
+    result["rss_mb"] = peak_rss_mb()
+    worker = getattr(nlu, "pid", None)
+    if worker is not None:
+        result["worker_rss_mb"] = peak_rss_mb(worker)
     await assistant.close()
+    return result
+
+
+def part_sini(worker: bool) -> dict[str, Any]:
+    from bot.runtime import load_nlu
+
+    os.environ["NLU_PROCESS"] = "1" if worker else "0"
+    os.environ["NLU_CACHE_SIZE"] = "0"  # every update really parsed
+    settings = Settings.from_env()
+    texts = held_out()
+    started = time.perf_counter()
+    nlu = load_nlu(settings)
+    cold_start = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as redis:
+        result = asyncio.run(measure_sini(nlu, redis.url, texts))
+    result["cold_start_s"] = cold_start
+    return result
+
+
+# ------------------------------------------------------------------ Rasa
+
+
+def part_rasa_agent() -> dict[str, Any]:
+    """Rasa's own agent: `handle_text` runs the NLU, the policies and the tracker."""
+    from bot.nlu.rasa_local import prepare_rasa_environment
+
+    prepare_rasa_environment()
+    texts = held_out()
+    model = train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models")
+    started = time.perf_counter()
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    cold_start = time.perf_counter() - started
+
+    async def handle(chat_id: int, text: str) -> None:
+        await agent.handle_text(text, sender_id=str(chat_id))
+
+    async def run() -> dict[str, float]:
+        await closed_loop(handle, texts, 16)
+        return await closed_loop(handle, texts, 16)
+
+    result: dict[str, Any] = dict(asyncio.run(run()))
+    result["cold_start_s"] = cold_start
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def measure_rasa_server(model: Path) -> dict[str, Any]:
+    """`rasa run --enable-api` on loopback, 10 clients posting `/model/parse`."""
+    port = free_port()
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1"]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cwd:
+        server = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+            [*command, "-p", str(port), "-m", str(model), "--quiet"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    if httpx.get(f"{url}/status", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            cold_start = time.perf_counter() - started
+            texts = held_out()
+
+            async def run() -> dict[str, float]:
+                async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+                    async def handle(chat_id: int, text: str) -> None:
+                        response = await client.post("/model/parse", json={"text": text})
+                        response.raise_for_status()
+
+                    await closed_loop(handle, texts, 10)
+                    return await closed_loop(handle, texts, 10)
+
+            result: dict[str, Any] = dict(asyncio.run(run()))
+            result["cold_start_s"] = cold_start
+            result["rss_mb"] = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return result
+
+
+# ------------------------------------------------------------------ report
+
+
+def run_part(name: str) -> dict[str, Any]:
+    out = subprocess.run(  # noqa: S603 - this script, fixed arguments
+        [sys.executable, __file__, "--part", name],
+        check=True,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "FLOOD_LIMIT": "100000000"},  # the benchmark floods on purpose
+    )
+    result: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+def print_report(results: dict[str, Any]) -> None:
+    agent, server = results["rasa_agent"], results["rasa_server"]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(
+        f"Rasa agent (handle_text, 16 chats): {agent['per_second']:6.1f} msg/s, "
+        f"p50 {agent['p50_ms']:.1f} ms, p99 {agent['p99_ms']:.1f} ms, "
+        f"cold start {agent['cold_start_s']:.1f} s, RSS {agent['rss_mb']:.0f} MB"
+    )
+    print(
+        f"Rasa server (/model/parse, 10 clients): {server['per_second']:6.1f} req/s, "
+        f"p50 {server['p50_ms']:.1f} ms, p99 {server['p99_ms']:.1f} ms, "
+        f"cold start {server['cold_start_s']:.1f} s, RSS {server['rss_mb']:.0f} MB"
+    )
+    for key, label in (("sini_worker", "NLU worker process"), ("sini_thread", "NLU in-process")):
+        sini = results[key]
+        rss = f"RSS {sini['rss_mb']:.0f} MB"
+        if "worker_rss_mb" in sini:
+            rss += f" + worker {sini['worker_rss_mb']:.0f} MB"
+        print(f"\nSini, {label}: cold start {sini['cold_start_s']:.1f} s, {rss}")
+        ratio = sini["low_load_update_p50_ms"] / sini["bare_parse_p50_ms"]
+        print(
+            f"  low load: whole update p50 {sini['low_load_update_p50_ms']:.1f} ms "
+            f"(p99 {sini['low_load_update_p99_ms']:.1f}) vs bare parse "
+            f"{sini['bare_parse_p50_ms']:.1f} ms = {ratio:.2f}x"
+        )
+        for concurrency, row in sini["closed_loop"].items():
+            print(
+                f"  {concurrency:>2} chats at once: {row['per_second']:6.1f} updates/s, "
+                f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:6.1f} ms"
+            )
+        for row in sini["open_loop"]:
+            print(
+                f"  offered {row['offered']:>4}/s: achieved {row['per_second']:6.1f}/s, "
+                f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:7.1f} ms"
+            )
+        best = max(
+            (r for r in sini["open_loop"] if r["p99_ms"] <= 100),
+            key=lambda r: r["per_second"],
+            default=None,
+        )
+        if best is not None:
+            print(
+                f"  sustained with p99 <= 100 ms: {best['per_second']:.0f} updates/s = "
+                f"{best['per_second'] / agent['per_second']:.1f}x Rasa's agent, "
+                f"{best['per_second'] / server['per_second']:.1f}x Rasa's server"
+            )
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, label in (("sini_worker", "Sini, NLU worker"), ("sini_thread", "Sini, in-process")):
+        rows = results[key]["open_loop"]
+        offered = [r["offered"] for r in rows]
+        left.plot(offered, [r["per_second"] for r in rows], marker="o", label=label)
+        right.plot(offered, [r["p99_ms"] for r in rows], marker="o", label=f"{label}, p99")
+        right.plot(offered, [r["p50_ms"] for r in rows], linestyle="--", label=f"{label}, p50")
+    for key, label, style in (
+        ("rasa_agent", "Rasa agent (max)", ":"),
+        ("rasa_server", "Rasa server (max)", "-."),
+    ):
+        left.axhline(results[key]["per_second"], color="grey", linestyle=style, label=label)
+    left.plot(OFFERED_RATES, OFFERED_RATES, color="lightgrey", linewidth=0.8, label="offered")
+    left.set(xlabel="offered load (updates/s)", ylabel="achieved (updates/s)")
+    left.set_title("Throughput, whole update path")
+    right.axhline(100, color="red", linewidth=0.8, label="100 ms")
+    right.set(xlabel="offered load (updates/s)", ylabel="latency (ms)", yscale="log")
+    right.set_title("Latency")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    figure.suptitle(f"Sini vs Rasa 3.6 on {os.cpu_count()} CPUs (held-out messages)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["sini-worker", "sini-thread", "rasa-agent"])
+    args = parser.parse_args()
     logs.configure("WARNING")  # figures on stdout, nothing else
-    os.environ["FLOOD_LIMIT"] = "1000000"  # the benchmark floods on purpose
-    settings = Settings.from_env()
-    texts = [e.text for e in load_examples(settings.nlu_project / "tests")]
-    model = train(settings.nlu_project, settings.model_dir)
-    started = time.perf_counter()
-    nlu = RasaLocalNLU.load(model, cache_size=0)  # every update really parsed
-    print(f"cold start (import + model load): {time.perf_counter() - started:.1f} s")
-    with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as redis:
-        asyncio.run(run(nlu, redis.url, texts))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {rss:.0f} MB")
+    if args.part:
+        parts = {
+            "sini-worker": lambda: part_sini(worker=True),
+            "sini-thread": lambda: part_sini(worker=False),
+            "rasa-agent": part_rasa_agent,
+        }
+        print(json.dumps(parts[args.part]()))
+        return
+    model = train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models")
+    results = {
+        "rasa_server": measure_rasa_server(model),
+        "rasa_agent": run_part("rasa-agent"),
+        "sini_worker": run_part("sini-worker"),
+        "sini_thread": run_part("sini-thread"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_report(results)
+    plot(results, RESULTS / "pipeline.png")
+    print(f"\nplot: {(RESULTS / 'pipeline.png').relative_to(PROJECT_ROOT)}")
 
 
 if __name__ == "__main__":
