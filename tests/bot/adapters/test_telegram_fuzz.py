@@ -72,6 +72,7 @@ from bot.nlu.rasa_local import RasaLocalNLU
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
 from tests.conftest import DESK_PASSWORD, SECRET
+from tests.support.callbacks import KNOWN_ACTIONS
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS, draft_box
 from tips.keys import init_desk_keys
@@ -171,55 +172,6 @@ commands = st.builds(
     st.sampled_from(["", "@sini_bot", "@OtherBot", "@"]),
     st.one_of(st.just(""), st.text(max_size=80), huge_texts),
 )
-KNOWN_ACTIONS = [
-    "do:menu",
-    "do:start",
-    "do:emergency",
-    "do:language",
-    "do:services",
-    "do:report",
-    "do:cancel",
-    "do:followup",
-    "do:quiz",
-    "do:subscribe",
-    "do:subscribe_yes",
-    "do:unsubscribe",
-    "do:nothing",
-    "lang:fr",
-    "lang:bm",
-    "lang:en",
-    "lang:xx",
-    "rep:start",
-    "rep:cat:drug_trafficking",
-    "rep:cat:bogus",
-    "rep:reg:Kayes",
-    "rep:reg:unknown",
-    "rep:reg:Atlantis",
-    "rep:when:today",
-    "rep:when:tomorrow",
-    "rep:review",
-    "rep:send",
-    "rep:more",
-    "rep:erase",
-    "rep:keep",
-    "fol:add",
-    "svc:kind:treatment",
-    "svc:kind:any",
-    "svc:reg:Mopti",
-    "svc:reg:Paris",
-    "show:drugs.menu",
-    "show:drug.tramadol.about",
-    "show:key.menu",
-    "show:../../etc/passwd",
-    "intent:drug_risks",
-    "intent:report_tip",
-    "intent:nope",
-    "confirm:report",
-    "quiz:tramadol",
-    "quiz:x:1:2",
-    ":",
-    "",
-]
 callback_data = st.one_of(
     st.sampled_from(KNOWN_ACTIONS),
     st.text(max_size=64),

@@ -26,6 +26,7 @@ from bot.dialogue.events import (
 from bot.dialogue.state import ChatState
 from bot.nlu import Entity, Understanding
 from bot.nlu.safety import Crisis
+from tests.support.callbacks import KNOWN_ACTIONS
 from tips.model import Draft
 
 INTENTS = [
@@ -57,38 +58,6 @@ INTENTS = [
     "crisis",
     "nlu_fallback",
     "made_up_intent",
-]
-KNOWN_ACTIONS = [
-    "do:menu",
-    "do:emergency",
-    "do:language",
-    "do:services",
-    "do:report",
-    "do:cancel",
-    "do:followup",
-    "do:start",
-    "lang:fr",
-    "lang:bm",
-    "lang:en",
-    "rep:start",
-    "rep:cat:drug_trafficking",
-    "rep:reg:Kayes",
-    "rep:reg:unknown",
-    "rep:when:today",
-    "rep:review",
-    "rep:send",
-    "rep:more",
-    "rep:erase",
-    "rep:keep",
-    "fol:add",
-    "svc:kind:treatment",
-    "svc:kind:any",
-    "svc:reg:Mopti",
-    "show:drugs.menu",
-    "show:drug.tramadol.about",
-    "intent:drug_risks",
-    "intent:report_tip",
-    "confirm:report",
 ]
 weird_text = st.one_of(
     st.text(max_size=300),
