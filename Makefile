@@ -25,9 +25,10 @@ train: catalogs                   ## train the NLU model unless one exists for t
 evaluate: train
 	@$(BIN)/helpline evaluate
 
-bench: train                      ## figures for the README: NLU vs baseline, then the whole update path
+bench: train                      ## figures for the README: NLU vs baseline, the whole update path vs Rasa, profiles
 	@$(BIN)/python bench/nlu.py
 	@$(BIN)/python bench/pipeline.py
+	@$(BIN)/python bench/profile.py
 
 install: $(VENV)/.installed
 

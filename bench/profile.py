@@ -1,0 +1,98 @@
+"""Where the time goes, on both sides of the NLU worker's pipe (pyinstrument).
+
+- `bench/results/profile-bot.txt`: the bot's process handling free-text updates from
+  64 chats at once, with the model in its worker process (the default set-up): Redis,
+  encryption, the dialogue, rendering — and the wait for the NLU.
+- `bench/results/profile-nlu.txt`: what the worker does for those updates — Rasa's graph
+  on batches of 22 held-out messages (the batch size at ~500 updates/s), with the
+  batched components of `bot.nlu.rasa_batch`.
+
+Usage: `.venv/bin/python bench/profile.py` (part of `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+from pyinstrument import Profiler
+
+from bot import logs
+from bot.config import PROJECT_ROOT, Settings
+from bot.dialogue.events import TextEvent
+from bot.nlu.evaluation import load_examples
+from bot.nlu.rasa_local import RasaLocalNLU
+from bot.nlu.training import train
+from bot.redis_server import LocalRedis
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+UPDATES = 3000
+CHATS = 64
+BATCH = 22
+
+
+def texts() -> list[str]:
+    return [e.text for e in load_examples(PROJECT_ROOT / "nlu" / "tests")]
+
+
+async def bot_side(redis_url: str) -> Profiler:
+    from bot.runtime import build_assistant, load_nlu
+
+    settings = Settings.from_env()
+    assistant = build_assistant(settings, load_nlu(settings), redis_url)
+    await assistant.start()
+    messages = texts()
+    chats = itertools.count(1)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    async def sender() -> None:
+        while not queue.empty():
+            await assistant.handle(next(chats), TextEvent(queue.get_nowait()), "fr")
+
+    async def burst() -> None:
+        for index in range(UPDATES):
+            queue.put_nowait(messages[index % len(messages)])
+        await asyncio.gather(*(sender() for _ in range(CHATS)))
+
+    await burst()  # warm-up: TensorFlow's first batches, Redis connections
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    await burst()
+    profiler.stop()
+    await assistant.close()
+    return profiler
+
+
+def nlu_side() -> Profiler:
+    nlu = RasaLocalNLU.load(train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models"), cache_size=0)
+    messages = texts()
+    batches = [messages[i : i + BATCH] for i in range(0, len(messages) - BATCH, BATCH)]
+    for batch in batches:  # warm-up
+        nlu.parse_many_sync(batch)
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for _ in range(3):
+        for batch in batches:
+            nlu.parse_many_sync(batch)
+    profiler.stop()
+    return profiler
+
+
+def main() -> None:
+    logs.configure("WARNING")
+    os.environ["FLOOD_LIMIT"] = "100000000"
+    os.environ["NLU_CACHE_SIZE"] = "0"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as redis:
+        bot = asyncio.run(bot_side(redis.url))
+    (RESULTS / "profile-bot.txt").write_text(bot.output_text(unicode=False, color=False))
+    nlu = nlu_side()
+    (RESULTS / "profile-nlu.txt").write_text(nlu.output_text(unicode=False, color=False))
+    print("profiles: bench/results/profile-bot.txt, bench/results/profile-nlu.txt")
+
+
+if __name__ == "__main__":
+    main()
