@@ -4,7 +4,9 @@ The same held-out messages (`nlu/tests/`, fr/bm/en) go through:
 
 - **Sini**, the whole update path — NLU + dialogue + Redis + rendering, Telegram network
   excluded — with the model in a worker process (the default) and in the bot's own
-  process (`NLU_PROCESS=0`): cold start, RSS, a bare parse vs a whole update at low load,
+  process (`NLU_PROCESS=0`), dialogue and tips in two Redis as in `deploy/`, and once
+  with a single Redis at `appendfsync always` as `make run` starts it: cold start, RSS,
+  a bare parse vs a whole update at low load,
   closed-loop concurrency levels, and an open-loop sweep of offered load (arrivals at a
   fixed rate, each from its own chat) giving achieved throughput and p50/p99 latency;
 - **Rasa's full agent**, `Agent.handle_text` (NLU + policies + tracker), 16 chats at once;
@@ -47,6 +49,11 @@ OFFERED_RATES = (100, 200, 300, 400, 500, 600, 700, 800)
 SECONDS_PER_RATE = 5.0
 CONCURRENCY = (1, 4, 16, 64)
 CLOSED_LOOP_MESSAGES = 1200
+SYSTEMS = (
+    ("sini_worker", "NLU worker process"),
+    ("sini_thread", "NLU in-process"),
+    ("sini_one_redis", "NLU worker process, one Redis at fsync always (make run)"),
+)
 _chats = itertools.count(1_000_000, 1_000_000)  # a fresh range of chat ids per run
 
 
@@ -156,18 +163,25 @@ async def measure_sini(nlu: Any, redis_url: str, texts: list[str]) -> dict[str, 
     return result
 
 
-def part_sini(worker: bool) -> dict[str, Any]:
+def part_sini(worker: bool, split_redis: bool) -> dict[str, Any]:
+    """With `split_redis`, as deploy/ runs it: the dialogue in a Redis that fsyncs once a
+    second, tips in their own at "always"; otherwise one Redis at "always" (`make run`)."""
     from bot.runtime import load_nlu
 
     os.environ["NLU_PROCESS"] = "1" if worker else "0"
     os.environ["NLU_CACHE_SIZE"] = "0"  # every update really parsed
-    settings = Settings.from_env()
     texts = held_out()
     started = time.perf_counter()
-    nlu = load_nlu(settings)
+    nlu = load_nlu(Settings.from_env())
     cold_start = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as redis:
-        result = asyncio.run(measure_sini(nlu, redis.url, texts))
+    with tempfile.TemporaryDirectory() as data:
+        dialogue_fsync = "everysec" if split_redis else "always"
+        with (
+            LocalRedis(Path(data) / "dialogue", appendfsync=dialogue_fsync) as dialogue,
+            LocalRedis(Path(data) / "tips") as tips,
+        ):
+            os.environ["TIPS_REDIS_URL"] = tips.url if split_redis else dialogue.url
+            result = asyncio.run(measure_sini(nlu, dialogue.url, texts))
     result["cold_start_s"] = cold_start
     return result
 
@@ -274,7 +288,7 @@ def print_report(results: dict[str, Any]) -> None:
         f"p50 {server['p50_ms']:.1f} ms, p99 {server['p99_ms']:.1f} ms, "
         f"cold start {server['cold_start_s']:.1f} s, RSS {server['rss_mb']:.0f} MB"
     )
-    for key, label in (("sini_worker", "NLU worker process"), ("sini_thread", "NLU in-process")):
+    for key, label in SYSTEMS:
         sini = results[key]
         rss = f"RSS {sini['rss_mb']:.0f} MB"
         if "worker_rss_mb" in sini:
@@ -316,12 +330,12 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in (("sini_worker", "Sini, NLU worker"), ("sini_thread", "Sini, in-process")):
+    for key, label in SYSTEMS:
         rows = results[key]["open_loop"]
         offered = [r["offered"] for r in rows]
-        left.plot(offered, [r["per_second"] for r in rows], marker="o", label=label)
-        right.plot(offered, [r["p99_ms"] for r in rows], marker="o", label=f"{label}, p99")
-        right.plot(offered, [r["p50_ms"] for r in rows], linestyle="--", label=f"{label}, p50")
+        left.plot(offered, [r["per_second"] for r in rows], marker="o", label=f"Sini, {label}")
+        right.plot(offered, [r["p99_ms"] for r in rows], marker="o", label=f"Sini, {label}, p99")
+        right.plot(offered, [r["p50_ms"] for r in rows], linestyle="--", label=f"Sini, {label}, p50")
     for key, label, style in (
         ("rasa_agent", "Rasa agent (max)", ":"),
         ("rasa_server", "Rasa server (max)", "-."),
@@ -343,13 +357,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["sini-worker", "sini-thread", "rasa-agent"])
+    parser.add_argument(
+        "--part", choices=["sini-worker", "sini-thread", "sini-one-redis", "rasa-agent"]
+    )
     args = parser.parse_args()
     logs.configure("WARNING")  # figures on stdout, nothing else
     if args.part:
         parts = {
-            "sini-worker": lambda: part_sini(worker=True),
-            "sini-thread": lambda: part_sini(worker=False),
+            "sini-worker": lambda: part_sini(worker=True, split_redis=True),
+            "sini-thread": lambda: part_sini(worker=False, split_redis=True),
+            "sini-one-redis": lambda: part_sini(worker=True, split_redis=False),
             "rasa-agent": part_rasa_agent,
         }
         print(json.dumps(parts[args.part]()))
@@ -360,6 +377,7 @@ def main() -> None:
         "rasa_agent": run_part("rasa-agent"),
         "sini_worker": run_part("sini-worker"),
         "sini_thread": run_part("sini-thread"),
+        "sini_one_redis": run_part("sini-one-redis"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")

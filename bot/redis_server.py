@@ -41,8 +41,13 @@ class LocalRedis:
     directory, and a second `LocalRedis` on it (say `helpline keys init` while `make run`
     is chatting) joins that server instead of starting another on the same AOF files."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, appendfsync: str = "always"
+    ) -> None:
+        """`appendfsync` overrides deploy/redis.conf's "always" — "everysec" suits a
+        dialogue-only Redis, whose writes then need not wait for the disk."""
         self.data_dir = data_dir
+        self.appendfsync = appendfsync
         self.port = port or free_port()
         self.process: subprocess.Popen[str] | None = None
         self._lock: IO[str] | None = None
@@ -90,6 +95,8 @@ class LocalRedis:
                 "",
                 "--daemonize",
                 "no",
+                "--appendfsync",
+                self.appendfsync,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
