@@ -330,12 +330,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in SYSTEMS:
+    for color, (key, label) in enumerate(SYSTEMS):
         rows = results[key]["open_loop"]
         offered = [r["offered"] for r in rows]
-        left.plot(offered, [r["per_second"] for r in rows], marker="o", label=f"Sini, {label}")
-        right.plot(offered, [r["p99_ms"] for r in rows], marker="o", label=f"Sini, {label}, p99")
-        right.plot(offered, [r["p50_ms"] for r in rows], linestyle="--", label=f"Sini, {label}, p50")
+        line = {"color": f"C{color}"}
+        left.plot(offered, [r["per_second"] for r in rows], marker="o", label=label, **line)
+        right.plot(offered, [r["p99_ms"] for r in rows], marker="o", label=f"{label}, p99", **line)
+        right.plot(offered, [r["p50_ms"] for r in rows], linestyle="--", label="p50", **line)
     for key, label, style in (
         ("rasa_agent", "Rasa agent (max)", ":"),
         ("rasa_server", "Rasa server (max)", "-."),
@@ -349,7 +350,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     right.set_title("Latency")
     left.legend(fontsize=7)
     right.legend(fontsize=7)
-    figure.suptitle(f"Sini vs Rasa 3.6 on {os.cpu_count()} CPUs (held-out messages)")
+    figure.suptitle(
+        f"Sini's whole update path vs Rasa 3.6, {os.cpu_count()} CPUs, held-out messages"
+    )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
