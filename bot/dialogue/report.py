@@ -363,7 +363,8 @@ class TipFlows:
             else:
                 effect = OpenFollowup(state.code, passphrase)
             return Turn((), state, topic="followup.open", effect=effect, forget_message=True)
-        if state.step == "add_text" and event.text.strip():
+        if state.step in ("add_text", "view") and event.text.strip():
+            # On the status screen, writing is adding: the passphrase confirms it.
             return self._say(
                 "followup.confirm_passphrase",
                 replace(state, step="add_confirm", note=event.text.strip()[:4000]),

@@ -176,6 +176,27 @@ async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
     await assistant.close()
 
 
+async def test_writing_on_the_status_screen_offers_to_add_it_to_the_report(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    """No "I cannot read messages right now": what a tipster writes after reading the
+    status is more information, added once the passphrase confirms it."""
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
+    code, passphrase = await report(assistant)
+    await say(assistant, CommandEvent("suivi"))
+    await say(assistant, TextEvent(code))
+    await say(assistant, TextEvent(passphrase))
+    (confirm,) = await say(assistant, TextEvent("Ils ont déménagé à Koutiala"))
+    assert confirm.text == engine.catalog.render("followup.confirm_passphrase", "fr").text
+    added = await say(assistant, TextEvent(passphrase))
+    assert added[0].text == engine.catalog.render("followup.added", "fr").text
+    (record,) = await assistant.tips.list()
+    keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
+    thread = await assistant.tips.thread(record.lookup, keyring)
+    assert thread[-1].text == "Ils ont déménagé à Koutiala"
+    await assistant.close()
+
+
 async def test_wrong_passphrases_never_say_whether_the_code_exists_and_get_locked(
     engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
 ) -> None:
