@@ -13,9 +13,10 @@ from bot.assistant import Assistant
 from bot.awareness import load_quizzes
 from bot.config import Settings
 from bot.content import load_catalog
-from bot.dialogue.engine import Engine
+from bot.dialogue.engine import DRUGS, Engine
 from bot.dialogue.store import DialogueStore
 from bot.nlu import NLU
+from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
 from bot.services import load_services
@@ -48,6 +49,11 @@ def load_nlu(settings: Settings) -> NLU:
     return RasaLocalNLU.load(model, cache_size=settings.nlu_cache_size)
 
 
+def drug_names(settings: Settings) -> dict[str, str]:
+    """Every spelling of every drug the NLU was taught, for the keyword fallback."""
+    return load_drug_names(settings.nlu_project / "data" / "entities.yml", DRUGS)
+
+
 def connect_redis(url: str) -> Redis[bytes]:
     """A client that fails fast when Redis is down and reconnects by itself when it is back.
 
@@ -71,7 +77,7 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
     services = load_services(settings.services_file)
     catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
     quizzes = load_quizzes(settings.responses_dir / "quizzes")
-    engine = Engine(catalog, services, settings.confidence_threshold, quizzes)
+    engine = Engine(catalog, services, settings.confidence_threshold, quizzes, drug_names(settings))
     redis = connect_redis(redis_url)
     store = DialogueStore(
         redis,

@@ -30,7 +30,7 @@ from bot.nlu import NLUUnavailable, Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from bot.redis_server import LocalRedis, free_port
-from bot.runtime import connect_redis
+from bot.runtime import connect_redis, drug_names
 from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
@@ -83,7 +83,7 @@ def catalog(settings: Settings, services: list[Service]) -> Catalog:
 @pytest.fixture(scope="session")
 def engine(catalog: Catalog, services: list[Service], settings: Settings) -> Engine:
     quizzes = load_quizzes(settings.responses_dir / "quizzes")
-    return Engine(catalog, services, settings.confidence_threshold, quizzes)
+    return Engine(catalog, services, settings.confidence_threshold, quizzes, drug_names(settings))
 
 
 @pytest.fixture(scope="session")

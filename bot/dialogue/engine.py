@@ -27,9 +27,18 @@ from bot.dialogue.replies import Key, Reply, Turn
 from bot.dialogue.report import FOLLOWUP, REPORT, TipFlows
 from bot.dialogue.state import ChatState
 from bot.nlu import FALLBACK_INTENT, Understanding
+from bot.nlu.keywords import drug_in_text
 from bot.nlu.language import guess_language
 from bot.nlu.safety import Crisis
-from bot.services import KINDS, REGIONS, Service, in_region, nearest, region_of_place
+from bot.services import (
+    KINDS,
+    REGIONS,
+    Service,
+    in_region,
+    nearest,
+    region_in_text,
+    region_of_place,
+)
 
 DRUGS = (
     "tramadol",
@@ -107,8 +116,12 @@ class Engine:
         services: Sequence[Service],
         confidence_threshold: float,
         quizzes: Mapping[str, Quiz] | None = None,
+        drug_names: Mapping[str, str] | None = None,
     ) -> None:
+        """`drug_names` (folded name → drug, see `bot.nlu.keywords`) lets the bot still
+        point to the right card when the NLU is down."""
         self.catalog = catalog
+        self.drug_names = dict(drug_names or {})
         self.services = tuple(services)
         self.quizzes = QuizFlow(catalog, quizzes or {})
         self.threshold = confidence_threshold
@@ -287,7 +300,7 @@ class Engine:
         if not any(c.isalnum() for c in text):
             return self._say("error.no_words", state, topic=None, then_menu=True)
         if understanding is None:
-            return self._say("error.nlu_down", state, topic="nlu_down", then_menu=True)
+            return self._nlu_down(text, state)
         if state.pending == "confirm_report" and understanding.intent in ("affirm", "deny"):
             state = replace(state, pending=None)
             return self._action(
@@ -326,6 +339,28 @@ class Engine:
         if message_id not in self.catalog:
             return self._clarify(None, state)
         return self._say(message_id, state, topic=intent)
+
+    def _nlu_down(self, text: str, state: ChatState) -> Turn:
+        """Free text while the NLU is down: say so kindly and, as a keyword fallback, offer
+        the card of a drug the text names and the services of a place it names, then the
+        menu — buttons still work."""
+        locale = state.language
+        rendered = self.catalog.render("error.nlu_down", locale)
+        guesses: list[tuple[Button, ...]] = []
+        drug = drug_in_text(text, self.drug_names)
+        if drug is not None:
+            action = f"show:drug.{drug}.about"
+            guesses.extend(
+                (button,)
+                for row in self.catalog.render("drugs.menu", locale).buttons
+                for button in row
+                if button.action == action
+            )
+        region = region_in_text(text)
+        if region is not None:
+            guesses.append((Button(region, f"svc:reg:{region}"),))
+        buttons = (*guesses, *self.catalog.render("menu.short", locale).buttons)
+        return Turn((Reply(rendered.text, buttons),), state, topic="nlu_down")
 
     def _clarify(self, understanding: Understanding | None, state: ChatState) -> Turn:
         """Offer the likeliest topics as buttons instead of guessing."""

@@ -33,7 +33,7 @@ from bot.dialogue.events import (
 from bot.dialogue.replies import Key, Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.services import REGIONS, haversine_km, region_in_text
-from bot.services.directory import fold
+from bot.textmatch import fold
 from tips.model import (
     REGIONS as TIP_REGIONS,
 )

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.textmatch import find_named, fold
 from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
 
 KINDS: tuple[str, ...] = (
@@ -177,25 +177,6 @@ _PLACES_BY_REGION: Mapping[str, tuple[str, ...]] = {
     "Ménaka": ("Ménaka", "Andéramboukane"),
 }  # fmt: skip
 
-_BAMBARA_LETTERS = str.maketrans(
-    {"ɛ": "e", "Ɛ": "e", "ɔ": "o", "Ɔ": "o", "ɲ": "ny", "Ɲ": "ny", "ŋ": "ng", "Ŋ": "ng"}
-)
-_SEPARATORS = re.compile(r"[\s\-_'’.,]+")
-_PREFIXES = ("region de ", "region ", "cercle de ", "ville de ", "district de ")
-
-
-def fold(text: str) -> str:
-    """Compare-friendly form of a place name: no case, accents, Bambara letters or hyphens.
-
-    "Ségou", "SEGOU" and "segou" fold alike, so do "Mɔpti"/"Mopti" and
-    "Gourma-Rharous"/"gourma rharous": users type without accents, the NLU may return
-    either its canonical value or the text it saw.
-    """
-    text = text.translate(_BAMBARA_LETTERS)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(char for char in text if not unicodedata.combining(char))
-    return _SEPARATORS.sub(" ", text.casefold()).strip()
-
 
 def _place_table() -> dict[str, str]:
     table: dict[str, str] = {}
@@ -209,6 +190,9 @@ def _place_table() -> dict[str, str]:
 
 
 _PLACE_TO_REGION = _place_table()
+
+
+_PREFIXES = ("region de ", "region ", "cercle de ", "ville de ", "district de ")
 
 
 def region_of_place(name: str) -> str | None:
@@ -229,13 +213,7 @@ def region_of_place(name: str) -> str | None:
 def region_in_text(text: str, longest: int = 4) -> str | None:
     """The region of the first known place named anywhere in a sentence
     ("Médine, Commune II" → Bamako), trying longer word runs first."""
-    words = fold(text).split()
-    for size in range(min(longest, len(words)), 0, -1):
-        for start in range(len(words) - size + 1):
-            region = _PLACE_TO_REGION.get(" ".join(words[start : start + size]))
-            if region is not None:
-                return region
-    return None
+    return find_named(text, _PLACE_TO_REGION, longest)
 
 
 @dataclass(frozen=True)

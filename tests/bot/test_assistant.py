@@ -73,6 +73,24 @@ async def test_nlu_down_is_said_politely_and_crises_still_get_numbers(
     await assistant.close()
 
 
+async def test_nlu_down_still_points_to_the_drug_and_the_place_a_message_names(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    """The keyword fallback: the NLU's own synonyms ("yamba") and the directory's place
+    names ("segou", without its accent) become buttons under the polite message."""
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU(down=True))
+    (answer,) = await say(
+        assistant, TextEvent("ou trouver de l aide pour arreter le yamba a segou")
+    )
+    assert answer.text == engine.catalog.render("error.nlu_down", "fr").text
+    actions = [button.action for row in answer.buttons for button in row]
+    assert actions[:2] == ["show:drug.cannabis.about", "svc:reg:Ségou"]
+    assert "do:menu" in actions
+    (card,) = await say(assistant, ButtonEvent(actions[0]))
+    assert card.text == engine.catalog.render("drug.cannabis.about", "fr").text
+    await assistant.close()
+
+
 async def test_redis_outage_degrades_then_recovers_without_restart(
     engine: Engine, tmp_path: Path
 ) -> None:
