@@ -3,8 +3,9 @@
 It wraps the pure dialogue engine with the parts that can fail — Redis, the NLU and the
 tip store — and degrades instead of failing: without Redis it answers from a fresh state
 (nothing is remembered until Redis is back, and a report in progress waits safely in
-Redis's append-only file); without the NLU it answers crises and buttons and says
-politely that free text cannot be understood right now.
+Redis's append-only file); without the NLU it answers crises and buttons, says politely
+that free text cannot be understood right now, and offers buttons for a drug or a place
+the text names (a keyword fallback).
 """
 
 from __future__ import annotations
