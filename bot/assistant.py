@@ -49,9 +49,6 @@ from tips.model import Draft, TipError
 from tips.store import ReceiptInvalid, ReceiptLocked, TipStore
 
 log = get_logger(__name__)
-# A fixed phrase for readiness probes: parsing it proves the NLU answers, and it is no
-# one's message.
-NLU_PROBE = "bonjour"
 READINESS_TIMEOUT_SECONDS = 0.8  # under Kubernetes' default 1 s probe timeout
 
 
@@ -113,7 +110,7 @@ class Assistant:
         checks: dict[str, Awaitable[object]] = {"redis": self.store.redis.ping()}
         if self.tips.redis is not self.store.redis:
             checks["tips_redis"] = self.tips.redis.ping()
-        checks["nlu"] = self.nlu.parse(NLU_PROBE)
+        checks["nlu"] = self._nlu_ready()
         results = await asyncio.gather(
             *(asyncio.wait_for(check, READINESS_TIMEOUT_SECONDS) for check in checks.values()),
             return_exceptions=True,
@@ -177,6 +174,10 @@ class Assistant:
             crisis=crisis.value if crisis else None,
         )
         return turn
+
+    async def _nlu_ready(self) -> None:
+        if not await self.nlu.ready():
+            raise NLUUnavailable("not ready")
 
     # ----------------------------------------------------------------- storage
 

@@ -217,6 +217,9 @@ class ScriptedNLU:
             raise NLUUnavailable("ConnectError")
         return Understanding(self.intent, 0.99, ((self.intent, 0.99),))
 
+    async def ready(self) -> bool:
+        return not self.down
+
     async def close(self) -> None:
         return None
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 FALLBACK_INTENT = "nlu_fallback"
+# What readiness probes parse: it proves the model answers, and it is no one's message.
+READINESS_PROBE = "bonjour"
 
 
 class NLUUnavailable(Exception):
@@ -50,6 +52,11 @@ class NLU(Protocol):
 
     async def parse(self, text: str) -> Understanding:
         """Classify `text`; raise NLUUnavailable when it cannot."""
+        ...  # pragma: no cover
+
+    async def ready(self) -> bool:
+        """Whether free text can be parsed right now (readiness probes): a real parse of
+        a fixed phrase, never answered from a cache."""
         ...  # pragma: no cover
 
     async def close(self) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 from bot import metrics
 from bot.logs import get_logger
-from bot.nlu import NLUUnavailable, Understanding
+from bot.nlu import READINESS_PROBE, NLUUnavailable, Understanding
 
 log = get_logger(__name__)
 
@@ -119,6 +119,14 @@ class BatchingNLU:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return reading
+
+    async def ready(self) -> bool:
+        """Parse the probe past the cache, so a dead worker is noticed (and restarted)."""
+        try:
+            await self._batcher.parse(READINESS_PROBE)
+        except NLUUnavailable:
+            return False
+        return True
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

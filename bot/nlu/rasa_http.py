@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
+from bot.nlu import READINESS_PROBE, NLUUnavailable, Understanding, from_rasa_parse
 
 
 class RasaHttpNLU:
@@ -26,6 +26,13 @@ class RasaHttpNLU:
             return from_rasa_parse(response.json())
         except (httpx.HTTPError, ValueError) as error:
             raise NLUUnavailable(type(error).__name__) from error
+
+    async def ready(self) -> bool:
+        try:
+            await self.parse(READINESS_PROBE)
+        except NLUUnavailable:
+            return False
+        return True
 
     async def close(self) -> None:
         await self._client.aclose()

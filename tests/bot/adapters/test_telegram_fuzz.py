@@ -451,6 +451,9 @@ class SharedNLU:
     async def parse(self, text: str) -> Understanding:
         return await self.nlu.parse(text)
 
+    async def ready(self) -> bool:
+        return await self.nlu.ready()
+
     async def close(self) -> None:
         return None
 

@@ -47,7 +47,9 @@ async def test_a_killed_worker_is_replaced_and_the_nlu_comes_back(worker: RasaWo
         await worker.parse("c'est quoi le tramadol")
     with pytest.raises(NLUUnavailable, match="starting"):  # while the new one loads
         await worker.parse("c'est quoi le cannabis")
+    assert not await worker.ready(), "readiness probes see it too"
     assert await asyncio.to_thread(worker.wait_ready, START_WAIT)
+    assert await worker.ready()
     reading = await worker.parse("c koi le yamba stp")
     assert (reading.intent, reading.entity("drug")) == ("drug_info", "cannabis")
     assert worker.starts == 2
