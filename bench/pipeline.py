@@ -51,6 +51,7 @@ CONCURRENCY = (1, 4, 16, 64)
 CLOSED_LOOP_MESSAGES = 1200
 SYSTEMS = (
     ("sini_worker", "NLU worker process"),
+    ("sini_two_workers", "two NLU workers (NLU_WORKERS=2)"),
     ("sini_thread", "NLU in-process"),
     ("sini_one_redis", "NLU worker process, one Redis at fsync always (make run)"),
 )
@@ -156,19 +157,21 @@ async def measure_sini(nlu: Any, redis_url: str, texts: list[str]) -> dict[str, 
     result["closed_loop"] = {str(c): await closed_loop(handle, texts, c) for c in CONCURRENCY}
     result["open_loop"] = [await open_loop(handle, texts, rate) for rate in OFFERED_RATES]
     result["rss_mb"] = peak_rss_mb()
-    worker = getattr(nlu, "pid", None)
-    if worker is not None:
-        result["worker_rss_mb"] = peak_rss_mb(worker)
+    workers = [member.pid for member in getattr(nlu, "members", ()) if member.pid is not None]
+    if workers:
+        result["worker_rss_mb"] = max(peak_rss_mb(pid) for pid in workers)
+        result["workers"] = len(workers)
     await assistant.close()
     return result
 
 
-def part_sini(worker: bool, split_redis: bool) -> dict[str, Any]:
+def part_sini(worker: bool, split_redis: bool, workers: int = 1) -> dict[str, Any]:
     """With `split_redis`, as deploy/ runs it: the dialogue in a Redis that fsyncs once a
     second, tips in their own at "always"; otherwise one Redis at "always" (`make run`)."""
     from bot.runtime import load_nlu
 
     os.environ["NLU_PROCESS"] = "1" if worker else "0"
+    os.environ["NLU_WORKERS"] = str(workers)
     os.environ["NLU_CACHE_SIZE"] = "0"  # every update really parsed
     texts = held_out()
     started = time.perf_counter()
@@ -292,7 +295,7 @@ def print_report(results: dict[str, Any]) -> None:
         sini = results[key]
         rss = f"RSS {sini['rss_mb']:.0f} MB"
         if "worker_rss_mb" in sini:
-            rss += f" + worker {sini['worker_rss_mb']:.0f} MB"
+            rss += f" + {sini['workers']} × worker {sini['worker_rss_mb']:.0f} MB"
         print(f"\nSini, {label}: cold start {sini['cold_start_s']:.1f} s, {rss}")
         ratio = sini["low_load_update_p50_ms"] / sini["bare_parse_p50_ms"]
         print(
@@ -361,7 +364,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=["sini-worker", "sini-thread", "sini-one-redis", "rasa-agent"]
+        "--part",
+        choices=["sini-worker", "sini-two-workers", "sini-thread", "sini-one-redis", "rasa-agent"],
     )
     args = parser.parse_args()
     logs.configure("WARNING")  # figures on stdout, nothing else
@@ -370,6 +374,7 @@ def main() -> None:
             "sini-worker": lambda: part_sini(worker=True, split_redis=True),
             "sini-thread": lambda: part_sini(worker=False, split_redis=True),
             "sini-one-redis": lambda: part_sini(worker=True, split_redis=False),
+            "sini-two-workers": lambda: part_sini(worker=True, split_redis=True, workers=2),
             "rasa-agent": part_rasa_agent,
         }
         print(json.dumps(parts[args.part]()))
@@ -379,6 +384,7 @@ def main() -> None:
         "rasa_server": measure_rasa_server(model),
         "rasa_agent": run_part("rasa-agent"),
         "sini_worker": run_part("sini-worker"),
+        "sini_two_workers": run_part("sini-two-workers"),
         "sini_thread": run_part("sini-thread"),
         "sini_one_redis": run_part("sini-one-redis"),
     }

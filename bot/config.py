@@ -60,6 +60,7 @@ class Settings:
     nlu_url: str | None
     nlu_timeout: float
     nlu_process: bool
+    nlu_workers: int
     nlu_cache_size: int
     model_dir: Path
     nlu_project: Path
@@ -103,6 +104,7 @@ class Settings:
             nlu_url=os.environ.get("NLU_URL") or None,
             nlu_timeout=_float("NLU_TIMEOUT", 3.0),
             nlu_process=os.environ.get("NLU_PROCESS", "1") != "0",
+            nlu_workers=max(1, _int("NLU_WORKERS", 1)),
             nlu_cache_size=_int("NLU_CACHE_SIZE", 4096),
             model_dir=_path("MODEL_DIR", PROJECT_ROOT / "models"),
             nlu_project=_path("NLU_PROJECT", PROJECT_ROOT / "nlu"),

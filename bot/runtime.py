@@ -28,15 +28,17 @@ NLU_START_WAIT = 180.0
 
 
 def load_nlu(settings: Settings) -> NLU:
-    """The Rasa server when NLU_URL is set; otherwise the local model (trained if missing),
-    in a worker process unless NLU_PROCESS=0. Blocks until the model answers."""
+    """The Rasa server when NLU_URL is set; otherwise the local model (trained if missing):
+    NLU_WORKERS worker processes, or in this process with NLU_PROCESS=0. Blocks until the
+    model answers."""
     if settings.nlu_url:
         return RasaHttpNLU(settings.nlu_url, settings.nlu_timeout)
     model: Path = train(settings.nlu_project, settings.model_dir)
     if settings.nlu_process:
-        from bot.nlu.worker import RasaWorkerNLU
+        from bot.nlu.pool import start_workers
 
-        return RasaWorkerNLU.start(
+        return start_workers(
+            settings.nlu_workers,
             model,
             settings.nlu_timeout,
             settings.log_level,

@@ -101,7 +101,7 @@ class RasaWorkerNLU(BatchingNLU):
     ) -> RasaWorkerNLU:
         """Start the child and wait up to `wait` seconds for its model (blocking)."""
         nlu = cls(model_path, timeout, log_level, log_format, cache_size)
-        nlu._spawn()
+        nlu.spawn()
         nlu.wait_ready(wait)
         return nlu
 
@@ -109,7 +109,8 @@ class RasaWorkerNLU(BatchingNLU):
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _spawn(self) -> None:
+    def spawn(self) -> None:
+        """Start a child (not waiting for its model: see `wait_ready`)."""
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=serve,
@@ -164,7 +165,7 @@ class RasaWorkerNLU(BatchingNLU):
     def _restart(self) -> None:
         """A new child right away: it loads while the bot answers without the NLU."""
         self._stop()
-        self._spawn()
+        self.spawn()
 
     def _stop(self) -> None:
         if self._connection is not None:
