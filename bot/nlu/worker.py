@@ -46,8 +46,9 @@ class WorkerFailure:
 def serve(connection: Connection, model_path: str, log_level: str, log_format: str) -> None:
     """The child's main loop: load, say READY, then answer batches until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent; it stops us
-    # One compute thread: the other core belongs to the bot's process (and Redis). With
-    # two TensorFlow threads the worker fought them and sustained ~15 % fewer updates.
+    # One compute thread: the other core belongs to the bot's process and Redis (or to a
+    # second worker). With two TensorFlow threads the worker competed with them and did
+    # worse in the bench (bench/pipeline.py).
     for variable in WORKER_THREADS:
         os.environ.setdefault(variable, "1")
     logs.configure(log_level, log_format)
