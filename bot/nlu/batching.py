@@ -4,8 +4,8 @@ Parsing a batch of messages costs far less per message than parsing them one by 
 (see `bot.nlu.rasa_batch`). Concurrent parse requests (from many chats) are therefore
 gathered — for at most `max_wait` seconds when the model is idle, or for as long as the
 previous batch is still running — and parsed in one graph run. A lone message waits
-only `max_wait`; under load the batches grow by themselves. Results are identical to one-at-a-time parsing (tested on the
-whole held-out split).
+only `max_wait`; under load the batches grow by themselves. Results are identical to
+one-at-a-time parsing (tested on the whole held-out split).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from bot import metrics
@@ -91,42 +91,64 @@ class MicroBatcher:
                 self._flush()  # what arrived during this batch goes now, without waiting
 
 
+class ReadingCache:
+    """Readings of frequent messages ("salut", "merci", "menu"): a small LRU keyed by a
+    hash of the normalised text — never the text itself. Size 0 keeps nothing."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._readings: OrderedDict[bytes, Understanding] = OrderedDict()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
+
+    def get(self, key: bytes) -> Understanding | None:
+        reading = self._readings.get(key)
+        if reading is not None:
+            self._readings.move_to_end(key)
+        return reading
+
+    def put(self, key: bytes, reading: Understanding) -> None:
+        if self._size:
+            self._readings[key] = reading
+            if len(self._readings) > self._size:
+                self._readings.popitem(last=False)
+
+
+async def answers_probe(parse: Callable[[str], Awaitable[Understanding]]) -> bool:
+    """Readiness: whether `parse` reads the probe phrase (give it a path past any cache)."""
+    try:
+        await parse(READINESS_PROBE)
+    except NLUUnavailable:
+        return False
+    return True
+
+
 class BatchingNLU:
     """An NLU whose parses run in micro-batches on one worker thread, behind a cache.
 
     `run_batch` does the work (a model in this process, or a request to the NLU worker
     process); one thread runs it, one batch at a time, so the event loop never blocks
-    and batches form while the previous one runs. Frequent messages ("salut", "merci",
-    "menu") are served from a small LRU cache keyed by a hash of the normalised text —
-    never the text itself.
+    and batches form while the previous one runs.
     """
 
     def __init__(self, run_batch: RunBatch, cache_size: int = 4096) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu")
         self._batcher = MicroBatcher(run_batch, self._executor)
-        self._cache: OrderedDict[bytes, Understanding] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = ReadingCache(cache_size)
 
     async def parse(self, text: str) -> Understanding:
-        key = hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        reading = await self._batcher.parse(text)
-        if self._cache_size:
-            self._cache[key] = reading
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        key = ReadingCache.key(text)
+        reading = self._cache.get(key)
+        if reading is None:
+            reading = await self._batcher.parse(text)
+            self._cache.put(key, reading)
         return reading
 
     async def ready(self) -> bool:
         """Parse the probe past the cache, so a dead worker is noticed (and restarted)."""
-        try:
-            await self._batcher.parse(READINESS_PROBE)
-        except NLUUnavailable:
-            return False
-        return True
+        return await answers_probe(self._batcher.parse)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

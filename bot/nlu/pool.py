@@ -15,19 +15,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.nlu import NLU, NLUUnavailable, Understanding
+from bot.nlu.batching import ReadingCache
 from bot.nlu.worker import RasaWorkerNLU
 
 
 class NLUPool:
-    """Round-robin over `members`, each tried in turn until one answers."""
+    """Round-robin over `members`, each tried in turn until one answers; the cache of
+    frequent readings is the pool's, so a repeated text is parsed once, not per member."""
 
-    def __init__(self, members: Sequence[NLU]) -> None:
+    def __init__(self, members: Sequence[NLU], cache_size: int = 0) -> None:
         if not members:
             raise ValueError("an NLU pool needs at least one member")
         self.members = tuple(members)
         self._turn = itertools.cycle(range(len(self.members)))
+        self._cache = ReadingCache(cache_size)
 
     async def parse(self, text: str) -> Understanding:
+        key = ReadingCache.key(text)
+        reading = self._cache.get(key)
+        if reading is None:
+            reading = await self._any_member(text)
+            self._cache.put(key, reading)
+        return reading
+
+    async def _any_member(self, text: str) -> Understanding:
         first = next(self._turn)
         error = NLUUnavailable("no member")
         for offset in range(len(self.members)):
@@ -59,10 +70,11 @@ def start_workers(
 ) -> NLUPool:
     """`count` workers loading their models side by side (blocking until they answer)."""
     workers = [
-        RasaWorkerNLU(model_path, timeout, log_level, log_format, cache_size) for _ in range(count)
+        RasaWorkerNLU(model_path, timeout, log_level, log_format, cache_size=0)
+        for _ in range(count)
     ]
     for worker in workers:
         worker.spawn()
     for worker in workers:
         worker.wait_ready(wait)
-    return NLUPool(workers)
+    return NLUPool(workers, cache_size)

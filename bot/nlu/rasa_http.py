@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from bot.nlu import READINESS_PROBE, NLUUnavailable, Understanding, from_rasa_parse
+from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
+from bot.nlu.batching import answers_probe
 
 
 class RasaHttpNLU:
@@ -28,11 +29,7 @@ class RasaHttpNLU:
             raise NLUUnavailable(type(error).__name__) from error
 
     async def ready(self) -> bool:
-        try:
-            await self.parse(READINESS_PROBE)
-        except NLUUnavailable:
-            return False
-        return True
+        return await answers_probe(self.parse)
 
     async def close(self) -> None:
         await self._client.aclose()

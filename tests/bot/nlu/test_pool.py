@@ -38,6 +38,14 @@ async def test_messages_are_dealt_to_the_workers_in_turn() -> None:
     assert [r.intent for r in readings] == ["a", "b", "a", "b"]
 
 
+async def test_a_repeated_text_is_parsed_once_whichever_worker_it_would_go_to() -> None:
+    a, b = Member("a"), Member("b")
+    pool = NLUPool([a, b], cache_size=16)
+    readings = [await pool.parse(text) for text in ("Salut", "salut ", "SALUT")]
+    assert len({r.intent for r in readings}) == 1
+    assert a.seen + b.seen == 1
+
+
 async def test_a_worker_that_is_down_hands_its_messages_to_the_next() -> None:
     down, up = Member("a", down=True), Member("b")
     pool = NLUPool([down, up])
