@@ -18,24 +18,19 @@ import os
 import tempfile
 from pathlib import Path
 
+from pipeline import RESULTS, held_out  # bench/pipeline.py: the same messages and folder
 from pyinstrument import Profiler
 
 from bot import logs
 from bot.config import PROJECT_ROOT, Settings
 from bot.dialogue.events import TextEvent
-from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from bot.redis_server import LocalRedis
 
-RESULTS = PROJECT_ROOT / "bench" / "results"
 UPDATES = 3000
 CHATS = 64
 BATCH = 22
-
-
-def texts() -> list[str]:
-    return [e.text for e in load_examples(PROJECT_ROOT / "nlu" / "tests")]
 
 
 async def bot_side(redis_url: str) -> Profiler:
@@ -44,7 +39,7 @@ async def bot_side(redis_url: str) -> Profiler:
     settings = Settings.from_env()
     assistant = build_assistant(settings, load_nlu(settings), redis_url)
     await assistant.start()
-    messages = texts()
+    messages = held_out()
     chats = itertools.count(1)
     queue: asyncio.Queue[str] = asyncio.Queue()
 
@@ -68,7 +63,7 @@ async def bot_side(redis_url: str) -> Profiler:
 
 def nlu_side() -> Profiler:
     nlu = RasaLocalNLU.load(train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models"), cache_size=0)
-    messages = texts()
+    messages = held_out()
     batches = [messages[i : i + BATCH] for i in range(0, len(messages) - BATCH, BATCH)]
     for batch in batches:  # warm-up
         nlu.parse_many_sync(batch)
