@@ -18,7 +18,7 @@ from bot import logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
 from bot.nlu.batching import BatchingNLU
-from bot.nlu.rasa_batch import enable_batched_prediction
+from bot.nlu.rasa_batch import enable_batched_prediction, run_graph
 
 log = get_logger(__name__)
 
@@ -92,12 +92,13 @@ class RasaLocalNLU(BatchingNLU):
         if processor is None:
             raise NLUUnavailable("model not loaded")
         target = processor.model_metadata.nlu_target
-        results = processor.graph_runner.run(
-            inputs={
+        messages = run_graph(
+            processor.graph_runner,
+            {
                 PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="nlu") for text in texts],
                 PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("nlu", []),
             },
-            targets=[target],
+            target,
         )
         return [
             from_rasa_parse(
@@ -108,5 +109,5 @@ class RasaLocalNLU(BatchingNLU):
                     **message.as_dict(only_output_properties=True),
                 }
             )
-            for message in results[target]
+            for message in messages
         ]

@@ -16,7 +16,12 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.nlu import Understanding
 from bot.nlu.evaluation import load_examples
-from bot.nlu.rasa_batch import disable_batched_prediction, enable_batched_prediction
+from bot.nlu.rasa_batch import (
+    crf_decode,
+    disable_batched_prediction,
+    enable_batched_prediction,
+    run_graph,
+)
 from bot.nlu.rasa_local import RasaLocalNLU
 
 BATCH = 64
@@ -37,19 +42,20 @@ def rasa_as_shipped(nlu: RasaLocalNLU) -> Iterator[None]:
         enable_batched_prediction(processor)
 
 
-def run_graph(nlu: RasaLocalNLU, texts: list[str], target: str) -> list[Any]:
-    """The messages as they leave node `target` of the model's graph."""
+def graph_inputs(texts: list[str]) -> dict[str, Any]:
     from rasa.core.channels.channel import UserMessage
     from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    results = nlu._agent.processor.graph_runner.run(
-        inputs={
-            PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="test") for text in texts],
-            PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("test", []),
-        },
-        targets=[target],
-    )
+    return {
+        PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="test") for text in texts],
+        PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("test", []),
+    }
+
+
+def rasa_run(nlu: RasaLocalNLU, texts: list[str], target: str) -> list[Any]:
+    """The messages as they leave node `target` of the model's graph, run by Rasa's runner."""
+    results = nlu._agent.processor.graph_runner.run(inputs=graph_inputs(texts), targets=[target])
     return list(results[target])
 
 
@@ -84,9 +90,9 @@ def test_featurized_messages_are_identical_to_rasas(
     last_featurizer = node_named(rasa_nlu, "CountVectorsFeaturizer")
     for texts in batches(held_out):
         with rasa_as_shipped(rasa_nlu):
-            theirs = run_graph(rasa_nlu, texts, last_featurizer)
+            theirs = rasa_run(rasa_nlu, texts, last_featurizer)
             their_combined = [m.get_sparse_features(TEXT) for m in theirs]
-        ours = run_graph(rasa_nlu, texts, last_featurizer)
+        ours = rasa_run(rasa_nlu, texts, last_featurizer)
         for text, mine, rasa, combined in zip(texts, ours, theirs, their_combined, strict=True):
             assert [(f.type, f.attribute, f.origin) for f in mine.features] == [
                 (f.type, f.attribute, f.origin) for f in rasa.features
@@ -120,3 +126,39 @@ def test_a_batch_with_odd_messages_still_matches(rasa_nlu: RasaLocalNLU) -> None
     assert [(r.intent, r.entities, r.ranking) for r in ours] == [
         (r.intent, r.entities, r.ranking) for r in theirs
     ]
+
+
+def test_running_the_graph_node_by_node_gives_what_rasas_runner_gives(
+    rasa_nlu: RasaLocalNLU, held_out: list[str]
+) -> None:
+    processor = rasa_nlu._agent.processor
+    target = processor.model_metadata.nlu_target
+    texts = held_out[:BATCH]
+    ours = run_graph(processor.graph_runner, graph_inputs(texts), target)
+    theirs = rasa_run(rasa_nlu, texts, target)
+    assert [m.as_dict(only_output_properties=True) for m in ours] == [
+        m.as_dict(only_output_properties=True) for m in theirs
+    ]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_numpy_crf_decoding_gives_rasas_tags_and_confidences(seed: int) -> None:
+    """Random potentials, transitions and lengths (one step included) through Rasa's own
+    TensorFlow CRF layer and through `crf_decode`."""
+    import tensorflow as tf
+    from rasa.utils.tensorflow.layers import CRF
+
+    rng = np.random.default_rng(seed)
+    batch, width, tags = int(rng.integers(1, 10)), int(rng.integers(1, 14)), 17
+    potentials = rng.normal(scale=3.0, size=(batch, width, tags)).astype(np.float32)
+    lengths = rng.integers(1, width + 1, size=batch).astype(np.int64)
+    layer = CRF(tags, reg_lambda=0.001, scale_loss=False)
+    layer.build(tf.TensorShape([None, None, tags]))
+    transitions = rng.normal(size=(tags, tags)).astype(np.float32)
+    layer.transition_params.assign(transitions)
+
+    their_ids, their_scores = layer(tf.constant(potentials), tf.constant(lengths))
+    ids, scores = crf_decode(potentials, transitions, lengths)
+
+    assert np.array_equal(ids, their_ids.numpy())
+    np.testing.assert_allclose(scores, their_scores.numpy(), atol=1e-6)
