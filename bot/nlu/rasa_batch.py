@@ -80,13 +80,31 @@ def _rasa_combine(message_class: Any) -> Callable[[list[Any], list[str]], Any]:
     return original
 
 
+def sparse_features_once(message: Any, attribute: str, featurizers: Any = None) -> Any:
+    """`Message.get_sparse_features`, combined once per message and set of features.
+
+    DIET and the logistic regression both ask for a message's combined sparse features,
+    and nothing between them adds any; the answer is kept on the message, keyed by the
+    number of features it has, so a featurizer adding one later gets a fresh answer.
+    Callers only read the matrices (Rasa's DIET and logistic regression do).
+    """
+    key = (attribute, tuple(featurizers or ()), len(message.features))
+    known: dict[Any, Any] = message.__dict__.setdefault("_sini_sparse_features", {})
+    if key not in known:
+        known[key] = type(message)._rasa_get_sparse_features(message, attribute, featurizers)
+    return known[key]
+
+
 def install_fast_feature_combining() -> None:
-    """Make every `Message` combine sparse features with `combine_features` (idempotent)."""
+    """Make every `Message` combine sparse features with `combine_features`, once per
+    message (`sparse_features_once`); idempotent."""
     from rasa.shared.nlu.training_data.message import Message
 
     if not hasattr(Message, "_rasa_combine_features"):
         Message._rasa_combine_features = staticmethod(Message._combine_features)
         Message._combine_features = staticmethod(combine_features)
+        Message._rasa_get_sparse_features = Message.get_sparse_features
+        Message.get_sparse_features = sparse_features_once
 
 
 # ------------------------------------------------------------------ featurizers
@@ -428,4 +446,5 @@ def disable_batched_prediction(processor: Any) -> None:
         node._fn = getattr(node._component_class, node._fn_name)
     if hasattr(Message, "_rasa_combine_features"):
         Message._combine_features = staticmethod(Message._rasa_combine_features)
-        del Message._rasa_combine_features
+        Message.get_sparse_features = Message._rasa_get_sparse_features
+        del Message._rasa_combine_features, Message._rasa_get_sparse_features
