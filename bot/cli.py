@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot import logs
+from bot import heap, logs
 from bot.awareness.commands import register as register_awareness
 from bot.config import PROJECT_ROOT, Settings
 from staff.cli import register as register_staff
@@ -95,6 +95,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         async def main() -> None:
             assistant = build_assistant(settings, nlu, redis_url)
             await assistant.start()
+            heap.settle()
             try:
                 await chat(assistant, language_code=args.lang)
             finally:

@@ -35,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import metrics
+from bot import heap, metrics
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.content import negotiate_locale
@@ -369,6 +369,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
             )
         except TelegramError:
             log.warning("telegram.set_commands_failed")
+        heap.settle()
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         heartbeat = application.bot_data.get(HEARTBEAT_KEY)

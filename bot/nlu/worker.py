@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from bot import logs
+from bot import heap, logs
 from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding
 from bot.nlu.batching import BatchingNLU
@@ -55,6 +55,7 @@ def serve(connection: Connection, model_path: str, log_level: str, log_format: s
     from bot.nlu.rasa_local import RasaLocalNLU
 
     nlu = RasaLocalNLU.load(Path(model_path), cache_size=0)
+    heap.settle()  # Rasa and TensorFlow's objects: a full GC pass would stall batches
     connection.send(READY)
     while True:
         try:
