@@ -1,10 +1,9 @@
 """Several NLU workers behind one NLU: more of the machine's cores for parsing.
 
 One worker parses one batch at a time on one core; while it runs, new messages wait for
-the next batch. With two workers, batches run side by side: on two cores the bot serves
-twice the load within p99 ≤ 100 ms (README, "Performance"), for one more model in memory
-(≈ 0.8 GB). Messages are dealt to the workers
-in turn; a worker that cannot answer (dead, restarting) hands its message to the next,
+the next batch. With two workers, batches run side by side on two cores: more updates a
+second and shorter queues (README, "Performance"), for one more model in memory (≈ 0.5 GB
+private; TensorFlow's library pages are shared). Messages are dealt to the workers in turn; a worker that cannot answer (dead, restarting) hands its message to the next,
 so one restarting worker costs capacity, not answers.
 """
 
