@@ -71,18 +71,20 @@ def peak_rss_mb(pid: int | None = None) -> float:
     """VmHWM (peak resident set) of a process, in MB; this process when pid is None."""
     if pid is None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return status_mb(pid, "VmHWM")
 
 
 def private_mb(pid: int | None = None) -> float:
     """RssAnon of a process now, in MB: its own memory. The rest of its RSS is mostly
     TensorFlow's 400 MB library mapped from disk, shared by every process that loads it
     (two NLU workers hold one copy) and reclaimable by the kernel."""
+    return status_mb(pid, "RssAnon")
+
+
+def status_mb(pid: int | None, field: str) -> float:
+    """A kB field of /proc/<pid>/status (this process when pid is None), in MB."""
     for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -23,6 +23,7 @@ from bot.nlu import READINESS_PROBE, NLUUnavailable, Understanding
 log = get_logger(__name__)
 
 RunBatch = Callable[[list[str]], list[Understanding]]
+Parse = Callable[[str], Awaitable[Understanding]]
 
 
 class MicroBatcher:
@@ -99,24 +100,22 @@ class ReadingCache:
         self._size = size
         self._readings: OrderedDict[bytes, Understanding] = OrderedDict()
 
-    @staticmethod
-    def key(text: str) -> bytes:
-        return hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
-
-    def get(self, key: bytes) -> Understanding | None:
+    async def read(self, text: str, parse: Parse) -> Understanding:
+        """The cached reading of `text`, or `parse(text)` remembered for next time."""
+        key = hashlib.blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).digest()
         reading = self._readings.get(key)
         if reading is not None:
             self._readings.move_to_end(key)
-        return reading
-
-    def put(self, key: bytes, reading: Understanding) -> None:
+            return reading
+        reading = await parse(text)
         if self._size:
             self._readings[key] = reading
             if len(self._readings) > self._size:
                 self._readings.popitem(last=False)
+        return reading
 
 
-async def answers_probe(parse: Callable[[str], Awaitable[Understanding]]) -> bool:
+async def answers_probe(parse: Parse) -> bool:
     """Readiness: whether `parse` reads the probe phrase (give it a path past any cache)."""
     try:
         await parse(READINESS_PROBE)
@@ -139,12 +138,7 @@ class BatchingNLU:
         self._cache = ReadingCache(cache_size)
 
     async def parse(self, text: str) -> Understanding:
-        key = ReadingCache.key(text)
-        reading = self._cache.get(key)
-        if reading is None:
-            reading = await self._batcher.parse(text)
-            self._cache.put(key, reading)
-        return reading
+        return await self._cache.read(text, self._batcher.parse)
 
     async def ready(self) -> bool:
         """Parse the probe past the cache, so a dead worker is noticed (and restarted)."""

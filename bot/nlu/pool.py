@@ -3,8 +3,9 @@
 One worker parses one batch at a time on one core; while it runs, new messages wait for
 the next batch. With two workers, batches run side by side on two cores: more updates a
 second and shorter queues (README, "Performance"), for one more model in memory (≈ 0.5 GB
-private; TensorFlow's library pages are shared). Messages are dealt to the workers in turn; a worker that cannot answer (dead, restarting) hands its message to the next,
-so one restarting worker costs capacity, not answers.
+private; TensorFlow's library pages are shared). Messages are dealt to the workers in
+turn; a worker that cannot answer (dead, restarting) hands its message to the next, so
+one restarting worker costs capacity, not answers.
 """
 
 from __future__ import annotations
@@ -30,12 +31,7 @@ class NLUPool:
         self._cache = ReadingCache(cache_size)
 
     async def parse(self, text: str) -> Understanding:
-        key = ReadingCache.key(text)
-        reading = self._cache.get(key)
-        if reading is None:
-            reading = await self._any_member(text)
-            self._cache.put(key, reading)
-        return reading
+        return await self._cache.read(text, self._any_member)
 
     async def _any_member(self, text: str) -> Understanding:
         first = next(self._turn)
