@@ -171,7 +171,7 @@ async def measure_sini(nlu: Any, redis_url: str, texts: list[str]) -> dict[str, 
     result["open_loop"] = [await open_loop(handle, texts, rate) for rate in OFFERED_RATES]
     result["rss_mb"] = peak_rss_mb()
     result["private_mb"] = private_mb()
-    workers = [member.pid for member in getattr(nlu, "members", ()) if member.pid is not None]
+    workers = [worker.pid for worker in getattr(nlu, "workers", ()) if worker.pid is not None]
     if workers:
         result["worker_rss_mb"] = max(peak_rss_mb(pid) for pid in workers)
         result["worker_private_mb"] = max(private_mb(pid) for pid in workers)

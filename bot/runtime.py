@@ -35,14 +35,14 @@ def load_nlu(settings: Settings) -> NLU:
         return RasaHttpNLU(settings.nlu_url, settings.nlu_timeout)
     model: Path = train(settings.nlu_project, settings.model_dir)
     if settings.nlu_process:
-        from bot.nlu.pool import start_workers
+        from bot.nlu.worker import RasaWorkerNLU
 
-        return start_workers(
-            settings.nlu_workers,
+        return RasaWorkerNLU.start(
             model,
             settings.nlu_timeout,
             settings.log_level,
             settings.log_format,
+            count=settings.nlu_workers,
             wait=NLU_START_WAIT,
             cache_size=settings.nlu_cache_size,
         )

@@ -338,9 +338,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         .token(settings.telegram_token)
         # Telegram's global limit is 30 messages/s; a local Bot API server or the test
         # emulator allows more (TELEGRAM_MAX_RATE).
-        .rate_limiter(
-            AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5)
-        )
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5))
         # Updates from different chats run concurrently (so the NLU can batch them);
         # ChatOrder keeps each chat's own updates in order.
         .concurrent_updates(True)

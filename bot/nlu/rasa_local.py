@@ -33,12 +33,12 @@ def prepare_rasa_environment() -> None:
 
 
 class RasaLocalNLU(BatchingNLU):
-    """In-process Rasa NLU. One worker thread runs the batches: TensorFlow inference is not
-    re-entrant-safe for our use, and parallel parses would only fight over the same cores
-    (and the GIL)."""
+    """In-process Rasa NLU, one lane: one thread runs the batches. TensorFlow inference is
+    not re-entrant-safe for our use, and parallel parses would only fight over the same
+    cores (and the GIL)."""
 
     def __init__(self, agent: Any, cache_size: int = 4096) -> None:
-        super().__init__(self.parse_many_sync, cache_size)
+        super().__init__([self.parse_many_sync], cache_size)
         self._agent = agent
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The Rasa model in a child process: the NLU on one core, the bot on the other.
+"""The Rasa model in child processes: the NLU on its own cores, beside the bot.
 
 Parsing is Python-heavy (Rasa's graph, scikit-learn, SciPy) and holds the GIL, so in
 the bot's own process it competes with everything else the bot does for each update
@@ -6,11 +6,13 @@ the bot's own process it competes with everything else the bot does for each upd
 them: on two cores the whole update path handles about half as many updates again
 (README, "Performance"). The bot's process then never imports TensorFlow.
 
-The child loads the model with `RasaLocalNLU`, says it is ready, and answers batches of
+Each child loads the model with `RasaLocalNLU`, says it is ready, and answers batches of
 texts with batches of readings over a pipe; the parent keeps the micro-batching and the
-cache (`BatchingNLU`). If the child dies or stops answering within the timeout, the
-waiting parses fail as `NLUUnavailable` (the bot answers politely and keeps serving
-buttons and crises) and a new child starts at once: recovery needs no bot restart.
+cache (`BatchingNLU`), each child being one lane of it (`NLU_WORKERS` children, one
+shared queue). If a child dies or stops answering within the timeout, its batch goes to
+another child, or fails as `NLUUnavailable` when none is left (the bot answers politely
+and keeps serving buttons and crises), and a new child starts at once: recovery needs no
+bot restart.
 The child logs through the same anonymising configuration as the bot.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -69,18 +72,10 @@ def serve(connection: Connection, model_path: str, log_level: str, log_format: s
             connection.send(WorkerFailure(type(error).__name__))
 
 
-class RasaWorkerNLU(BatchingNLU):
-    """Parses in a child process running the Rasa model (see the module docstring)."""
+class WorkerProcess:
+    """One child process serving the model: a lane of `RasaWorkerNLU`."""
 
-    def __init__(
-        self,
-        model_path: Path,
-        timeout: float,
-        log_level: str,
-        log_format: str,
-        cache_size: int = 4096,
-    ) -> None:
-        super().__init__(self._run_batch, cache_size)
+    def __init__(self, model_path: Path, timeout: float, log_level: str, log_format: str) -> None:
         self._model_path = model_path
         self._timeout = timeout
         self._log_settings = (log_level, log_format)
@@ -89,23 +84,6 @@ class RasaWorkerNLU(BatchingNLU):
         self._connection: Connection | None = None
         self._ready = False
         self.starts = 0  # how many children were started (tests, metrics of restarts)
-
-    @classmethod
-    def start(
-        cls,
-        model_path: Path,
-        timeout: float,
-        log_level: str,
-        log_format: str,
-        *,
-        wait: float,
-        cache_size: int = 4096,
-    ) -> RasaWorkerNLU:
-        """Start the child and wait up to `wait` seconds for its model (blocking)."""
-        nlu = cls(model_path, timeout, log_level, log_format, cache_size)
-        nlu.spawn()
-        nlu.wait_ready(wait)
-        return nlu
 
     @property
     def pid(self) -> int | None:
@@ -138,13 +116,13 @@ class RasaWorkerNLU(BatchingNLU):
                 return False
             self._ready = self._connection.recv() == READY
         except (EOFError, OSError):  # the child died while loading
-            self._stop()
+            self.stop()
             return False
         log.info("nlu.worker_ready", ready=self._ready)
         return self._ready
 
-    def _run_batch(self, texts: list[str]) -> list[Understanding]:
-        """Runs on the NLU thread, one batch at a time (the pipe is never shared)."""
+    def run_batch(self, texts: list[str]) -> list[Understanding]:
+        """Runs on the lane's thread, one batch at a time (the pipe is never shared)."""
         if self._process is None or not self._process.is_alive():
             self._restart()
         if not self.wait_ready(0):
@@ -165,11 +143,11 @@ class RasaWorkerNLU(BatchingNLU):
         return readings
 
     def _restart(self) -> None:
-        """A new child right away: it loads while the bot answers without the NLU."""
-        self._stop()
+        """A new child right away: it loads while the bot answers without it."""
+        self.stop()
         self.spawn()
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
         if self._process is not None:
@@ -177,6 +155,37 @@ class RasaWorkerNLU(BatchingNLU):
             self._process.join(timeout=5)
         self._process, self._connection, self._ready = None, None, False
 
+
+class RasaWorkerNLU(BatchingNLU):
+    """Parses in `len(workers)` child processes running the Rasa model, fed from one
+    queue (see the module docstring and `bot.nlu.batching`)."""
+
+    def __init__(self, workers: Sequence[WorkerProcess], cache_size: int = 4096) -> None:
+        super().__init__([worker.run_batch for worker in workers], cache_size)
+        self.workers = tuple(workers)
+
+    @classmethod
+    def start(
+        cls,
+        model_path: Path,
+        timeout: float,
+        log_level: str,
+        log_format: str,
+        *,
+        count: int = 1,
+        wait: float,
+        cache_size: int = 4096,
+    ) -> RasaWorkerNLU:
+        """Start `count` children, their models loading side by side, and wait up to
+        `wait` seconds for them (blocking)."""
+        workers = [WorkerProcess(model_path, timeout, log_level, log_format) for _ in range(count)]
+        for worker in workers:
+            worker.spawn()
+        for worker in workers:
+            worker.wait_ready(wait)
+        return cls(workers, cache_size)
+
     async def close(self) -> None:
         await super().close()
-        self._stop()
+        for worker in self.workers:
+            worker.stop()
