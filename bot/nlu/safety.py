@@ -23,32 +23,41 @@ class Crisis(str, Enum):
 
 
 _BAMBARA_LETTERS = str.maketrans({"ɛ": "e", "ɔ": "o", "ɲ": "ny", "ŋ": "ng", "Ɛ": "e", "Ɔ": "o"})
-_SMS = (
-    (r"\bjveu[xt]?\b|\bjve\b|\bje ve\b", "je veux"),
-    (r"\bjpeu[xt]?\b|\bjpe\b", "je peux"),
-    (r"\bjsui[s]?\b|\bchui\b", "je suis"),
-    (r"\bwanna\b", "want to"),
-    (r"\bcant\b", "can t"),
-    (r"\bdont\b", "don t"),
-    (r"\bwont\b", "won t"),
-    (r"\bpa\b", "pas"),
-    (r"\bpu\b", "plus"),
-    (r"\bmwa\b|\bmoa\b", "moi"),
+_SMS = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\bjveu[xt]?\b|\bjve\b|\bje ve\b", "je veux"),
+        (r"\bjpeu[xt]?\b|\bjpe\b", "je peux"),
+        (r"\bjsui[s]?\b|\bchui\b", "je suis"),
+        (r"\bwanna\b", "want to"),
+        (r"\bcant\b", "can t"),
+        (r"\bdont\b", "don t"),
+        (r"\bwont\b", "won t"),
+        (r"\bpa\b", "pas"),
+        (r"\bpu\b", "plus"),
+        (r"\bmwa\b|\bmoa\b", "moi"),
+    )
 )
+# Compiled once: normalise runs twice on every message (safety net, language guess).
+_APOSTROPHES = re.compile(r"[’'`´]")
+_NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9 ]+")
+_REPEATED = re.compile(r"(.)\1{2,}")
+_SPACES = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
     """Lower-case ASCII-ish text: accents and ɛ/ɔ/ɲ folded, SMS spellings expanded,
     letters repeated three times or more reduced, punctuation turned into spaces."""
     text = text.lower().translate(_BAMBARA_LETTERS)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[’'`´]", " ", text)
-    text = re.sub(r"[^a-z0-9 ]+", " ", text)
-    text = re.sub(r"(.)\1{2,}", r"\1", text)
+    if not text.isascii():  # ASCII has nothing to decompose
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = _APOSTROPHES.sub(" ", text)
+    text = _NOT_ALPHANUMERIC.sub(" ", text)
+    text = _REPEATED.sub(r"\1", text)
     for pattern, replacement in _SMS:
-        text = re.sub(pattern, replacement, text)
-    return re.sub(r"\s+", " ", text).strip()
+        text = pattern.sub(replacement, text)
+    return _SPACES.sub(" ", text).strip()
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
