@@ -74,24 +74,24 @@ async def test_a_lone_message_travels_alone(build: Build) -> None:
     assert lane.batches == [["salut"]]
 
 
-async def test_messages_arriving_while_the_model_is_busy_travel_together(build: Build) -> None:
+async def arriving_while_busy(build: Build, count: int) -> list[list[str]]:
+    """The batches one lane ran for "m0" and then `count` messages sent while it ran."""
     lane = Lane("a")
     nlu = build(lane)
     first = await held(lane, nlu, "m0")
-    rest = await queued(nlu, [f"m{n}" for n in range(1, 11)])
+    rest = await queued(nlu, [f"m{n}" for n in range(1, count + 1)])
     lane.hold.set()
     await asyncio.gather(first, *rest)
-    assert lane.batches == [["m0"], [f"m{n}" for n in range(1, 11)]]
+    return lane.batches
+
+
+async def test_messages_arriving_while_the_model_is_busy_travel_together(build: Build) -> None:
+    assert await arriving_while_busy(build, 10) == [["m0"], [f"m{n}" for n in range(1, 11)]]
 
 
 async def test_a_batch_holds_at_most_64_messages(build: Build) -> None:
-    lane = Lane("a")
-    nlu = build(lane)
-    first = await held(lane, nlu, "m0")
-    rest = await queued(nlu, [f"m{n}" for n in range(1, 151)])
-    lane.hold.set()
-    await asyncio.gather(first, *rest)
-    assert [len(batch) for batch in lane.batches] == [1, 64, 64, 22]
+    batches = await arriving_while_busy(build, 150)
+    assert [len(batch) for batch in batches] == [1, 64, 64, 22]
 
 
 async def test_a_slow_worker_holds_no_one_up_while_another_is_free(build: Build) -> None:
