@@ -13,10 +13,12 @@ The same held-out messages (`nlu/tests/`, fr/bm/en) go through:
 - **Rasa's full agent**, `Agent.handle_text` (NLU + policies + tracker), 16 chats at once;
 - **Rasa's HTTP server**, `rasa run --enable-api`, `POST /model/parse` from 10 clients.
 
-Each system runs in its own process so that cold start and peak RSS are its own. Prints
+Each system runs in its own process so that cold start and peak RSS are its own. Rasa's
+agent and server run before and after Sini's parts, and Sini is compared with the faster
+of the two runs. Prints
 a table, writes `bench/results/pipeline.json` and a plot `bench/results/pipeline.png`.
 
-Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 12 minutes).
+Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 14 minutes).
 """
 
 from __future__ import annotations
@@ -327,6 +329,12 @@ def print_report(results: dict[str, Any]) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
+    for key, label in (("rasa_agent", "agent"), ("rasa_server", "server")):
+        runs = ", ".join(
+            f"{run['per_second']:.1f}/s at speed {run['machine_speed_ms']:.1f} ms"
+            for run in results[key]["runs"]
+        )
+        print(f"Rasa {label}, before and after Sini: {runs}; the faster run:")
     print(
         f"Rasa agent (handle_text, 16 chats): {agent['per_second']:6.1f} msg/s, "
         f"p50 {agent['p50_ms']:.1f} ms, p99 {agent['p99_ms']:.1f} ms, "
@@ -442,14 +450,19 @@ def main() -> None:
         print(json.dumps(parts[args.part]()))
         return
     model = train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models")
-    results = {
-        "rasa_server": measure_rasa_server(model),
-        "rasa_agent": run_part("rasa-agent"),
+    # Rasa is measured before and after Sini and compared at its faster run: the VM's
+    # speed drifts over the run, and the baseline should not gain from a slow spell.
+    server_runs, agent_runs = [measure_rasa_server(model)], [run_part("rasa-agent")]
+    results: dict[str, Any] = {
         "sini_worker": run_part("sini-worker"),
         "sini_two_workers": run_part("sini-two-workers"),
         "sini_thread": run_part("sini-thread"),
         "sini_one_redis": run_part("sini-one-redis"),
     }
+    server_runs.append(measure_rasa_server(model))
+    agent_runs.append(run_part("rasa-agent"))
+    for key, runs in (("rasa_server", server_runs), ("rasa_agent", agent_runs)):
+        results[key] = {**max(runs, key=lambda run: run["per_second"]), "runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
     print_report(results)
