@@ -15,8 +15,8 @@ The same held-out messages (`nlu/tests/`, fr/bm/en) go through:
 
 Each system runs in its own process so that cold start and peak RSS are its own. Rasa's
 agent and server run before and after Sini's parts, and Sini is compared with the faster
-of the two runs. Prints
-a table, writes `bench/results/pipeline.json` and a plot `bench/results/pipeline.png`.
+of the two runs. Prints a table, writes `bench/results/pipeline.json` and a plot
+`bench/results/pipeline.png`.
 
 Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 14 minutes).
 """
