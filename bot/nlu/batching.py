@@ -78,13 +78,10 @@ class MicroBatcher:
 
     async def each_lane_answers(self) -> bool:
         """Whether every lane parses the probe, asked past the queue (readiness)."""
-        loop = asyncio.get_running_loop()
-        runs = (
-            loop.run_in_executor(thread, lane, [READINESS_PROBE])
-            for lane, thread in zip(self._lanes, self._threads, strict=True)
-        )
         try:
-            await asyncio.gather(*runs)
+            await asyncio.gather(
+                *(self._on_lane(lane, [READINESS_PROBE]) for lane in range(len(self._lanes)))
+            )
         except NLUUnavailable:
             return False
         return True
@@ -112,21 +109,26 @@ class MicroBatcher:
             self._idle.discard(lane)
             asyncio.get_running_loop().create_task(self._run(lane, batch))
 
-    async def _run(self, lane: int, batch: list[_Request]) -> None:
+    async def _on_lane(self, lane: int, texts: list[str]) -> list[Understanding]:
+        """`texts` parsed on `lane`'s thread; any model failure arrives as `NLUUnavailable`."""
         loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._threads[lane], self._lanes[lane], texts)
+        except NLUUnavailable:  # already says why (e.g. the worker is starting)
+            raise
+        except Exception as error:
+            log.error("nlu.batch_failed", error_type=type(error).__name__, size=len(texts))
+            raise NLUUnavailable(type(error).__name__) from error
+
+    async def _run(self, lane: int, batch: list[_Request]) -> None:
         metrics.NLU_BATCH_SIZE.observe(len(batch))
         try:
-            readings = await loop.run_in_executor(
-                self._threads[lane], self._lanes[lane], [r.text for r in batch]
-            )
+            readings = await self._on_lane(lane, [r.text for r in batch])
             for request, reading in zip(batch, readings, strict=True):
                 if not request.future.done():
                     request.future.set_result(reading)
-        except NLUUnavailable as error:  # already said why (e.g. the worker is starting)
+        except NLUUnavailable as error:  # every waiter hears "unavailable", or another lane
             self._hand_on(lane, batch, error)
-        except Exception as error:  # any model failure: every waiter hears "unavailable"
-            log.error("nlu.batch_failed", error_type=type(error).__name__, size=len(batch))
-            self._hand_on(lane, batch, NLUUnavailable(type(error).__name__))
         finally:
             self.batches += 1
             self._idle.add(lane)

@@ -131,6 +131,10 @@ async def test_a_model_error_reaches_the_bot_as_unavailable_not_as_a_crash(
     assert (await nlu.parse("bonjour")).intent == "a", "the next message is parsed again"
 
 
+async def test_a_model_that_fails_is_not_ready(build: Build) -> None:
+    assert not await build(Lane("a", error=ValueError("bad shape"))).ready()
+
+
 async def test_a_repeated_text_is_parsed_once_whichever_worker_it_would_go_to(
     build: Build,
 ) -> None:
