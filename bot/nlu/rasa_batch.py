@@ -8,7 +8,10 @@ logistic regression) deep-copies them and goes through `scipy.sparse.hstack`, wh
 alone was half of the NLU's time. Profiled on a batch of 64 held-out messages, the
 TensorFlow forward pass was under a tenth of it. Once batched, the fixed cost of a batch
 was mostly DIET's CRF decoding (a Keras RNN and two `tf.scan` loops inside the graph)
-and dask's scheduling of the graph; `crf_decode` and `run_graph` replace those.
+and dask's scheduling of the graph; `crf_decode` and `run_graph` replace those. Then
+the featurizers' scikit-learn analysis of every token, twice per message, and SciPy's
+validation of the half-dozen matrices each message gets were a third of what was left;
+`TokenRows` and `coo` replace those.
 
 The replacements below compute exactly the same arrays — same values, dtypes and index
 order, so the same readings (tested on the whole held-out split) — with one call per
@@ -21,6 +24,8 @@ to Rasa's code for any case they do not cover. They are installed on a loaded mo
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -63,8 +68,7 @@ def combine_features(features: list[Any], featurizers: list[str]) -> Any:
             for block, offset in zip(blocks, offsets[:-1], strict=True)
         ]
     )
-    matrix = scipy.sparse.coo_matrix((data, (row, col)), shape=shape)
-    return Features(matrix, features[0].type, features[0].attribute, featurizers)
+    return Features(coo(data, row, col, shape), features[0].type, features[0].attribute, featurizers)
 
 
 def _coo(matrix: Any) -> Any:
@@ -111,11 +115,15 @@ def install_fast_feature_combining() -> None:
 
 
 def batched_count_vectors_process(component: Any, messages: list[Any]) -> list[Any]:
-    """CountVectorsFeaturizer.process with one scikit-learn call per attribute and kind.
+    """CountVectorsFeaturizer.process with each distinct token analysed once.
 
-    A CountVectorizer transforms each document on its own, so transforming every
-    message's tokens in one call and slicing the rows back out gives each message the
-    matrix Rasa's per-message call gives.
+    Rasa transforms a message's tokens (its sequence features, a row per token) and then
+    their join (its sentence features, one row) with scikit-learn, which walks every
+    character n-gram of every token in Python — twice per message. A CountVectorizer
+    treats each document on its own, so a token's row depends on the token alone, and
+    the join's row is the sum of its tokens' rows whenever splitting the join gives the
+    tokens back (no token holds whitespace: the word and char_wb analysers then see the
+    same words). `TokenRows` keeps each token's row; the rest is array arithmetic.
     """
     from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
     from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
@@ -133,39 +141,165 @@ def batched_count_vectors_process(component: Any, messages: list[Any]) -> list[A
         present = [index for index, words in enumerate(tokens) if words]
         if vectorizer is None or not present:
             continue  # Rasa adds no features either
-        sequences = _rows(
-            vectorizer.transform([word for index in present for word in tokens[index]]),
-            [len(tokens[index]) for index in present],
-        )
-        sentences: list[Any] = [None] * len(present)
-        if attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
-            sentences = _rows(
-                vectorizer.transform([" ".join(tokens[index]) for index in present]),
-                [1] * len(present),
+        rows = token_rows(vectorizer)
+        features = rows.features([tokens[index] for index in present])
+        with_sentence = attribute in DENSE_FEATURIZABLE_ATTRIBUTES
+        for index, (sequence, sentence) in zip(present, features, strict=True):
+            if with_sentence and sentence is None:  # a token holds whitespace
+                sentence = rows.sentence_by_vectorizer(tokens[index])
+            component.add_features_to_message(
+                sequence, sentence if with_sentence else None, attribute, messages[index]
             )
-        for index, sequence, sentence in zip(present, sequences, sentences, strict=True):
-            component.add_features_to_message(sequence, sentence, attribute, messages[index])
     return messages
 
 
-def _rows(matrix: Any, heights: list[int]) -> list[Any]:
-    """Cut a CSR matrix into consecutive blocks of `heights` rows, each as the COO matrix
-    Rasa makes of its own per-message result (`sort_indices()` then `tocoo()`)."""
-    matrix.sort_indices()
-    whole = matrix.tocoo()  # row-major, so each block is one contiguous run
-    blocks = []
-    start = 0
-    for height in heights:
-        first, last = matrix.indptr[start], matrix.indptr[start + height]
-        row = whole.row[first:last] - whole.row.dtype.type(start)
-        blocks.append(
-            scipy.sparse.coo_matrix(
-                (whole.data[first:last], (row, whole.col[first:last])),
-                shape=(height, matrix.shape[1]),
+TOKEN_ROWS_KEPT = 16384  # distinct tokens remembered per vectorizer (≈ 5 MB)
+
+
+class TokenRows:
+    """A fitted CountVectorizer's row for every token it has been asked about.
+
+    Rows are kept as Rasa's per-message code leaves them after `sort_indices()`: column
+    indices ascending (int32), counts int64. The vocabulary of a helpline is small and
+    repetitive, so nearly every token of a batch is known; unknown ones are transformed
+    together in one scikit-learn call. The oldest rows are dropped past `kept` tokens, so
+    a flood of random words costs time, never unbounded memory.
+    """
+
+    def __init__(self, vectorizer: Any, kept: int = TOKEN_ROWS_KEPT) -> None:
+        self.vectorizer = vectorizer
+        self.width = len(vectorizer.vocabulary_)
+        self.kept = max(kept, 1)
+        self._rows: dict[str, tuple[Array, Array]] = {}
+
+    def rows(self, tokens: list[str]) -> list[tuple[Array, Array]]:
+        """(columns, counts) of each token, transforming the ones not seen yet."""
+        known = self._rows
+        unknown = list(dict.fromkeys(t for t in tokens if t not in known))
+        fresh: dict[str, tuple[Array, Array]] = {}
+        if unknown:
+            matrix = self.vectorizer.transform(unknown)
+            matrix.sort_indices()
+            for row, token in enumerate(unknown):
+                first, last = matrix.indptr[row], matrix.indptr[row + 1]
+                fresh[token] = (
+                    matrix.indices[first:last].astype(np.int32),
+                    matrix.data[first:last].astype(np.int64),
+                )
+        found = [fresh[t] if t in fresh else known[t] for t in tokens]
+        for token, value in fresh.items():
+            if len(known) >= self.kept:
+                del known[next(iter(known))]
+            known[token] = value
+        return found
+
+    def features(self, messages: list[list[str]]) -> list[tuple[Any, Any]]:
+        """Each message's (sequence, sentence) COO matrices, as Rasa's `process` makes them
+        (`transform`, `sort_indices()`, `tocoo()`); the sentence is None when it cannot be
+        summed from the tokens (see `batched_count_vectors_process`)."""
+        rows = self.rows([token for tokens in messages for token in tokens])
+        lengths = np.fromiter((len(cols) for cols, _ in rows), dtype=np.int64, count=len(rows))
+        columns = np.concatenate([cols for cols, _ in rows]) if rows else _EMPTY_INT32
+        counts = np.concatenate([data for _, data in rows]) if rows else _EMPTY_INT64
+        token_of_entry = np.repeat(np.arange(len(rows), dtype=np.int32), lengths)
+        entry_start = np.concatenate(([0], np.cumsum(lengths)))
+        sentences = self._sums(messages, columns, counts, entry_start)
+        result = []
+        first_token = 0
+        for index, tokens in enumerate(messages):
+            last_token = first_token + len(tokens)
+            first, last = entry_start[first_token], entry_start[last_token]
+            sequence = coo(
+                counts[first:last],
+                token_of_entry[first:last] - np.int32(first_token),
+                columns[first:last],
+                (len(tokens), self.width),
             )
+            result.append((sequence, sentences[index]))
+            first_token = last_token
+        return result
+
+    def _sums(
+        self, messages: list[list[str]], columns: Array, counts: Array, entry_start: Array
+    ) -> list[Any]:
+        """Each message's sentence row: its tokens' rows added up, in one pass for the batch
+        (sorting on message then column, then adding runs of equal keys)."""
+        summable = [" ".join(tokens).split() == tokens for tokens in messages]
+        token_counts = np.fromiter((len(t) for t in messages), dtype=np.int64, count=len(messages))
+        message_start = entry_start[np.concatenate(([0], np.cumsum(token_counts)))]
+        message_of_entry = np.repeat(
+            np.arange(len(messages), dtype=np.int64), np.diff(message_start)
         )
-        start += height
-    return blocks
+        keys = message_of_entry * self.width + columns
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+        summed = np.add.reduceat(counts[order], starts) if len(keys) else _EMPTY_INT64
+        message_of_sum = keys[starts] // self.width
+        sum_columns = (keys[starts] % self.width).astype(np.int32)
+        bounds = np.searchsorted(message_of_sum, np.arange(len(messages) + 1))
+        sentences: list[Any] = []
+        for index, ok in enumerate(summable):
+            first, last = bounds[index], bounds[index + 1]
+            sentences.append(
+                coo(
+                    summed[first:last],
+                    np.zeros(last - first, dtype=np.int32),
+                    sum_columns[first:last],
+                    (1, self.width),
+                )
+                if ok
+                else None
+            )
+        return sentences
+
+    def sentence_by_vectorizer(self, tokens: list[str]) -> Any:
+        """The sentence row the way Rasa computes it, for the rare message it cannot sum."""
+        matrix = self.vectorizer.transform([" ".join(tokens)])
+        matrix.sort_indices()
+        return matrix.tocoo()
+
+
+_EMPTY_INT32 = np.zeros(0, dtype=np.int32)
+_EMPTY_INT64 = np.zeros(0, dtype=np.int64)
+_TOKEN_ROWS: weakref.WeakKeyDictionary[Any, TokenRows] = weakref.WeakKeyDictionary()
+
+
+def token_rows(vectorizer: Any) -> TokenRows:
+    """The one `TokenRows` of a fitted vectorizer (several attributes may share one)."""
+    rows = _TOKEN_ROWS.get(vectorizer)
+    if rows is None:
+        rows = _TOKEN_ROWS[vectorizer] = TokenRows(vectorizer)
+    return rows
+
+
+def forget_token_rows() -> None:
+    """Drop every remembered token row (benchmarks: the cost of an unseen vocabulary)."""
+    _TOKEN_ROWS.clear()
+
+
+def coo(data: Array, row: Array, col: Array, shape: tuple[int, int]) -> Any:
+    """`scipy.sparse.coo_matrix((data, (row, col)), shape=shape)` for arrays already of
+    the right kinds (row and col int32 within the shape), without its validation.
+
+    The constructor checks every index against the shape and every dtype again, ≈ 25 µs
+    a matrix, and Rasa's featurizers make half a dozen per message. An empty matrix of
+    the shape is built once through the constructor and copied; `row`, `col` and `data`
+    are public, settable attributes of a COO matrix.
+    """
+    template = _COO_TEMPLATES.get(shape)
+    if template is None:
+        template = scipy.sparse.coo_matrix(shape, dtype=data.dtype)
+        if len(_COO_TEMPLATES) < COO_TEMPLATES_KEPT:  # (messages, vocabulary) sizes
+            _COO_TEMPLATES[shape] = template
+    matrix = copy.copy(template)
+    matrix.row, matrix.col, matrix.data = row, col, data
+    matrix.has_canonical_format = False
+    return matrix
+
+
+COO_TEMPLATES_KEPT = 4096
+_COO_TEMPLATES: dict[tuple[int, int], Any] = {}
 
 
 # ------------------------------------------------------------------ classifiers

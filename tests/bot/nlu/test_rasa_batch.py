@@ -12,11 +12,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.config import PROJECT_ROOT
 from bot.nlu import Understanding
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_batch import (
+    TokenRows,
+    coo,
     crf_decode,
     disable_batched_prediction,
     enable_batched_prediction,
@@ -162,3 +167,66 @@ def test_numpy_crf_decoding_gives_rasas_tags_and_confidences(seed: int) -> None:
 
     assert np.array_equal(ids, their_ids.numpy())
     np.testing.assert_allclose(scores, their_scores.numpy(), atol=1e-6)
+
+
+# ------------------------------------------------------------------ token rows
+
+TOKENS = st.lists(
+    st.one_of(
+        st.sampled_from(["tramadol", "kush", "dɛmɛ", "__NUMBER__", "c", "koi", "ɲɔgɔn", "aide"]),
+        st.text(min_size=0, max_size=12),  # whitespace, empty, emoji, control characters
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def fitted_vectorizers() -> list[Any]:
+    """Vectorizers configured as Rasa configures ours (word, and char_wb 2-4 grams)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    corpus = ["tramadol bɛ mun kɛ", "c koi le kush", "j ai besoin d aide", "ɲɔgɔn dɛmɛ __NUMBER__"]
+    return [
+        CountVectorizer(token_pattern=r"(?u)\b\w+\b", lowercase=True).fit(corpus),
+        CountVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True).fit(corpus),
+    ]
+
+
+def rasas_matrices(vectorizer: Any, tokens: list[str]) -> tuple[Any, Any]:
+    """What Rasa's CountVectorsFeaturizer makes of one message's tokens."""
+    sequence, sentence = vectorizer.transform(tokens), vectorizer.transform([" ".join(tokens)])
+    sequence.sort_indices()
+    sentence.sort_indices()
+    return sequence.tocoo(), sentence.tocoo()
+
+
+@settings(max_examples=150, deadline=None)
+@given(messages=st.lists(TOKENS, min_size=1, max_size=6), kept=st.integers(1, 40))
+def test_token_rows_give_the_matrices_rasas_featurizer_gives(
+    messages: list[list[str]], kept: int
+) -> None:
+    """Whatever the tokens (repeated, unknown, holding whitespace) and however few rows
+    are remembered, each message gets Rasa's sequence and sentence matrices."""
+    for vectorizer in fitted_vectorizers():
+        rows = TokenRows(vectorizer, kept=kept)
+        for _ in range(2):  # the second pass answers from remembered rows
+            for tokens, (sequence, sentence) in zip(messages, rows.features(messages), strict=True):
+                their_sequence, their_sentence = rasas_matrices(vectorizer, tokens)
+                assert same_matrix(sequence, their_sequence)
+                if sentence is None:  # not summable: computed the way Rasa does
+                    assert " ".join(tokens).split() != tokens
+                    sentence = rows.sentence_by_vectorizer(tokens)
+                assert same_matrix(sentence, their_sentence)
+        assert len(rows._rows) <= kept
+
+
+def test_a_matrix_made_without_validation_equals_scipys() -> None:
+    row = np.array([0, 1, 1], dtype=np.int32)
+    col = np.array([2, 0, 3], dtype=np.int32)
+    data = np.array([1, 2, 1], dtype=np.int64)
+    ours = coo(data, row, col, (2, 5))
+    theirs = scipy.sparse.coo_matrix((data, (row, col)), shape=(2, 5))
+    assert same_matrix(ours, theirs)
+    assert not ours.has_canonical_format
+    assert (ours.toarray() == theirs.toarray()).all()
+    assert coo(data[:0], row[:0], col[:0], (2, 5)).nnz == 0
