@@ -37,10 +37,10 @@ from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
 from bot.dialogue.events import ButtonEvent, CommandEvent, Event, LocationEvent, TextEvent
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
-from bot.dialogue.store import DialogueStore, chat_key
+from bot.dialogue.store import DialogueStore, OpenChat, chat_key
 from bot.logs import get_logger
 from bot.nlu import NLU, NLUUnavailable, Understanding
-from bot.nlu.safety import detect_crisis
+from bot.nlu.safety import Crisis, detect_crisis
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -132,9 +132,28 @@ class Assistant:
         """Answer one event from one chat; the Turn's replies are what to send."""
         key = chat_key(self._secret, chat_id)
         crisis = detect_crisis(event.text) if isinstance(event, TextEvent) else None
-        state, sent, redis_ok = await self._open(key)
-        if redis_ok and crisis is None:  # a crisis is always answered
-            over = sent - self.store.flood_limit
+        chat = await self._open(key)
+        try:
+            return await self._respond(chat_id, key, chat, event, crisis, language_code, channel)
+        finally:
+            if chat is not None:
+                await self._give_back(chat)
+
+    async def _respond(
+        self,
+        chat_id: int | str,
+        key: str,
+        chat: OpenChat | None,
+        event: Event,
+        crisis: Crisis | None,
+        language_code: str | None,
+        channel: Channel | None,
+    ) -> Turn:
+        """The turn for an event, from the chat as opened (None: Redis did not answer)."""
+        state = ChatState() if chat is None else chat.state
+        redis_ok = chat is not None
+        if chat is not None and crisis is None:  # a crisis is always answered
+            over = chat.sent - self.store.flood_limit
             if over > 0:
                 metrics.FLOOD_LIMITED.inc()
                 replies = self._flood_reply(state, language_code) if over == 1 else []
@@ -162,8 +181,8 @@ class Assistant:
                 resolved.topic or turn.topic,
                 forget_message=turn.forget_message,
             )
-        if redis_ok:
-            await self._remember(key, turn.state, turn.topic)
+        if chat is not None:
+            await self._remember(chat, turn.state, turn.topic)
             await self._count_quiz(turn)
             await self._follow_language(event, chat_id, turn.state)
         log.info(
@@ -181,15 +200,23 @@ class Assistant:
 
     # ----------------------------------------------------------------- storage
 
-    async def _open(self, key: str) -> tuple[ChatState, int, bool]:
-        """The chat's state, its messages in the flood window, and whether Redis answered."""
+    async def _open(self, key: str) -> OpenChat | None:
+        """The chat, held for this update; None when Redis did not answer."""
         try:
-            state, sent = await self.store.open(key)
+            return await self.store.open(key)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("load")
-            return ChatState(), 0, False
-        return state, sent, True
+            return None
+
+    async def _give_back(self, chat: OpenChat) -> None:
+        """Release a chat the turn did not save (flood limit, an error); its lease would
+        otherwise expire by itself."""
+        try:
+            await self.store.release(chat)
+        except RedisError as error:
+            log.warning("redis.unavailable", error_type=type(error).__name__)
+            metrics.redis_unavailable("save")
 
     @staticmethod
     def _needs_storage(event: Event) -> bool:
@@ -210,9 +237,9 @@ class Assistant:
         rendered = self.engine.catalog.render("error.flood", locale)
         return [Reply(rendered.text, rendered.buttons)]
 
-    async def _remember(self, key: str, state: ChatState, topic: str | None) -> None:
+    async def _remember(self, chat: OpenChat, state: ChatState, topic: str | None) -> None:
         try:
-            await self.store.save(key, state, (_today(), topic) if topic else None)
+            await self.store.save(chat, state, (_today(), topic) if topic else None)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")

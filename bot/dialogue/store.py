@@ -4,40 +4,83 @@ Chat ids never reach Redis: every key uses `chat_key`, an HMAC of the chat id un
 installation secret, so a copy of the database does not say who talked to Sini. The state
 itself is encrypted with a per-chat key (a tip draft lives in it, and Redis's append-only
 file keeps every value ever written), and expires quickly while a report is being written.
+
+An update opens its chat, and holds it, until its new state is saved: a lease in Redis,
+taken and given back inside the same scripts that read and write the state, so it costs
+no round trip. Within one process, updates of a chat already wait their turn
+(`ChatOrder`); the lease makes bot replicas take turns too, so that two messages of one
+person handled at once by two replicas cannot both start from the same state and lose
+one's changes (a report step, a quiz answer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import secrets
+from dataclasses import dataclass
 from datetime import date
 
 from nacl.exceptions import CryptoError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.dialogue.state import ChatState
 from tips.crypto import draft_box
 
 PREFIX = "sini"
 STATS_TTL_SECONDS = 400 * 24 * 3600
+# An update holds its chat for at most this long: far above the slowest update (sealing a
+# tip with Argon2id, an NLU timeout), so that a replica that died holding a chat delays
+# that chat's next message by this much at worst.
+LEASE_SECONDS = 15.0
+LEASE_POLL_SECONDS = (0.002, 0.05)  # first and longest pause between tries while held
 
 # Every update opens and saves its chat, so each is one command: a script. As pipelines
 # of two or three commands they cost redis-py's asyncio client ≈ 60 µs more CPU apiece,
 # about a tenth of the bot's own work for an update. The scripts are loaded by hash
 # and reloaded by redis-py after a Redis restart.
 _OPEN = """
+if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  return false
+end
 local state = redis.call('GET', KEYS[1])
 local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
 return {state, count}
 """
-_SAVE = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if #KEYS == 2 then
-  redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
 end
 """
+_SAVE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+if #KEYS == 3 then
+  redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+"""
+
+
+class ChatBusy(RedisError):
+    """Another update held the chat past `LEASE_SECONDS`: handled like Redis being down."""
+
+
+@dataclass
+class OpenChat:
+    """A chat opened for one update: its state, how many messages it sent in the current
+    flood window (this one included), and the lease that `save` or `release` gives back."""
+
+    key: str
+    state: ChatState
+    sent: int
+    lease: str
+    held: bool = True
 
 
 def chat_key(secret: bytes, chat_id: int | str) -> str:
@@ -65,32 +108,52 @@ class DialogueStore:
         self.flood_window = flood_window
         self._open = redis.register_script(_OPEN)
         self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
 
     async def load(self, key: str) -> ChatState:
         """The chat's state; unreadable or foreign data starts a fresh conversation."""
         return self._decode(key, await self.redis.get(f"{PREFIX}:chat:{key}"))
 
-    async def open(self, key: str) -> tuple[ChatState, int]:
-        """The chat's state and how many messages it sent in the current flood window
-        (this one included). Every update needs both, so they share one round trip."""
-        raw, count = await self._open(
-            keys=[f"{PREFIX}:chat:{key}", f"{PREFIX}:flood:{key}"], args=[self.flood_window]
-        )
-        return self._decode(key, raw), int(count)
+    async def open(self, key: str, lease_seconds: float = LEASE_SECONDS) -> OpenChat:
+        """Open the chat for one update, waiting while another update holds it (on another
+        replica: in this process `ChatOrder` already queues them). Its state, the flood
+        count and the lease share one round trip; `save` or `release` must follow."""
+        lease = secrets.token_hex(8)
+        keys = [f"{PREFIX}:chat:{key}", f"{PREFIX}:flood:{key}", f"{PREFIX}:lease:{key}"]
+        args: list[str | int] = [self.flood_window, lease, int(lease_seconds * 1000)]
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 2 * lease_seconds  # the holder's lease has expired by then
+        pause, longest = LEASE_POLL_SECONDS
+        while (opened := await self._open(keys=keys, args=args)) is None:
+            if loop.time() > give_up:
+                raise ChatBusy("chat held too long")
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, longest)
+        raw, count = opened
+        return OpenChat(key, self._decode(key, raw), int(count), lease)
 
-    async def save(self, key: str, state: ChatState, topic: tuple[date, str] | None = None) -> None:
-        """Store encrypted (a flow in progress expires after `draft_ttl` of silence) and,
-        given `(day, topic)`, count the topic for the anonymous statistics — per day and
-        language, never per chat — in the same round trip."""
-        sealed = bytes(draft_box(self._secret, key).encrypt(state.to_json().encode()))
+    async def save(
+        self, chat: OpenChat, state: ChatState, topic: tuple[date, str] | None = None
+    ) -> None:
+        """Store encrypted (a flow in progress expires after `draft_ttl` of silence), give
+        the chat back and, given `(day, topic)`, count the topic for the anonymous
+        statistics — per day and language, never per chat — in the same round trip."""
+        sealed = bytes(draft_box(self._secret, chat.key).encrypt(state.to_json().encode()))
         ttl = self.draft_ttl if state.flow else self.state_ttl
-        keys = [f"{PREFIX}:chat:{key}"]
-        args: list[bytes | str | int] = [sealed, ttl]
+        keys = [f"{PREFIX}:chat:{chat.key}", f"{PREFIX}:lease:{chat.key}"]
+        args: list[bytes | str | int] = [sealed, ttl, chat.lease]
         if topic is not None:
             day, name = topic
             keys.append(f"{PREFIX}:stats:topics:{day.isoformat()}")
             args += [f"{state.language}:{name}", STATS_TTL_SECONDS]
         await self._save(keys=keys, args=args)
+        chat.held = False
+
+    async def release(self, chat: OpenChat) -> None:
+        """Give the chat back without saving (an update answered from the state as it was)."""
+        if chat.held:
+            await self._release(keys=[f"{PREFIX}:lease:{chat.key}"], args=[chat.lease])
+            chat.held = False
 
     def _decode(self, key: str, raw: bytes | None) -> ChatState:
         if raw is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,10 @@ from redis.asyncio import Redis
 
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
+from bot.dialogue.store import chat_key
+from bot.nlu import Entity, Understanding
 from bot.redis_server import LocalRedis
-from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
+from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
 
 
@@ -122,4 +125,55 @@ async def test_odd_texts_never_crash(
     replies = await say(assistant, TextEvent(text))
     assert replies
     assert replies[0].text
+    await assistant.close()
+
+
+class GatedNLU(ScriptedNLU):
+    """Reads every text as a question about cannabis, once `gate` is opened."""
+
+    def __init__(self) -> None:
+        super().__init__("drug_info")
+        self.gate, self.waiting = asyncio.Event(), asyncio.Event()
+
+    async def parse(self, text: str) -> Understanding:
+        self.waiting.set()
+        await self.gate.wait()
+        return Understanding(
+            "drug_info", 0.99, (("drug_info", 0.99),), (Entity("drug", "cannabis"),)
+        )
+
+
+async def test_two_replicas_answering_one_chat_at_once_lose_neither_change(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    """One person's question (slow to understand) reaches one replica while their
+    language choice reaches another: the second waits for the first, and the chat ends
+    up remembering both the drug and the language."""
+    slow_nlu = GatedNLU()
+    first, second = (
+        make_assistant(engine, redis_server.url, slow_nlu),
+        make_assistant(engine, redis_server.url, ScriptedNLU()),
+    )
+    question = asyncio.create_task(first.handle(CHAT_ID, TextEvent("c koi le yamba"), "fr"))
+    await slow_nlu.waiting.wait()
+    choice = asyncio.create_task(second.handle(CHAT_ID, ButtonEvent("lang:bm"), "fr"))
+    await asyncio.wait({choice}, timeout=0.2)
+    assert not choice.done(), "the second replica waits for the chat"
+    slow_nlu.gate.set()
+    await asyncio.gather(question, choice)
+    chat = await first.store.open(chat_key(SECRET, CHAT_ID))
+    await first.store.release(chat)
+    assert (chat.state.drug, chat.state.locale) == ("cannabis", "bm")
+    await first.close()
+    await second.close()
+
+
+async def test_a_flooded_chat_is_given_back_for_its_next_message(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"), flood_limit=1)
+    await say(assistant, TextEvent("salut"))
+    assert await say(assistant, TextEvent("salut")), "one 'slow down'"
+    assert await say(assistant, TextEvent("salut")) == [], "then silence, not a wait"
+    assert await redis.keys("sini:lease:*") == []
     await assistant.close()

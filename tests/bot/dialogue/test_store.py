@@ -1,80 +1,155 @@
 """The dialogue's memory in Redis: a chat's state comes back as it was saved, the flood
-counter counts one window, topics are counted per day and language, and all of it keeps
-working when Redis has forgotten the store's scripts (a restart)."""
+counter counts one window, topics are counted per day and language, all of it keeps
+working when Redis has forgotten the store's scripts (a restart), and an update holds
+its chat until it saves, so that replicas take turns on one chat."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
+import pytest
 from redis.asyncio import Redis
 
 from bot.dialogue.state import ChatState
-from bot.dialogue.store import PREFIX, STATS_TTL_SECONDS, DialogueStore, chat_key
+from bot.dialogue.store import (
+    PREFIX,
+    STATS_TTL_SECONDS,
+    ChatBusy,
+    DialogueStore,
+    OpenChat,
+    chat_key,
+)
 from tests.conftest import CHAT_ID, SECRET
 
 STATE_TTL, DRAFT_TTL, WINDOW = 3600, 600, 60
+KEY = chat_key(SECRET, CHAT_ID)
 
 
 def store_on(redis: Redis) -> DialogueStore:
     return DialogueStore(redis, SECRET, STATE_TTL, DRAFT_TTL, flood_limit=20, flood_window=WINDOW)
 
 
+async def opened(store: DialogueStore, key: str = KEY) -> OpenChat:
+    """Open a chat and give it straight back, as an update answered without saving."""
+    chat = await store.open(key)
+    await store.release(chat)
+    return chat
+
+
+async def save(
+    store: DialogueStore, state: ChatState, topic: tuple[date, str] | None = None, key: str = KEY
+) -> None:
+    await store.save(await store.open(key), state, topic)
+
+
 async def test_a_new_chat_opens_fresh_and_its_messages_are_counted(redis: Redis) -> None:
-    store, key = store_on(redis), chat_key(SECRET, CHAT_ID)
-    assert await store.open(key) == (ChatState(), 1)
-    assert (await store.open(key))[1] == 2
-    assert (await store.open(key))[1] == 3
+    store = store_on(redis)
+    first = await opened(store)
+    assert (first.state, first.sent) == (ChatState(), 1)
+    assert (await opened(store)).sent == 2
+    assert (await opened(store)).sent == 3
 
 
 async def test_the_flood_window_starts_at_the_first_message_and_is_not_extended(
     redis: Redis,
 ) -> None:
-    store, key = store_on(redis), chat_key(SECRET, CHAT_ID)
-    await store.open(key)
-    counter = f"{PREFIX}:flood:{key}"
+    store = store_on(redis)
+    await opened(store)
+    counter = f"{PREFIX}:flood:{KEY}"
     await redis.expire(counter, 5)  # as if most of the window had passed
-    await store.open(key)
+    await opened(store)
     assert 0 < await redis.ttl(counter) <= 5, "later messages do not restart the window"
 
 
 async def test_a_saved_state_comes_back_and_a_flow_in_progress_expires_sooner(
     redis: Redis,
 ) -> None:
-    store, key = store_on(redis), chat_key(SECRET, CHAT_ID)
+    store = store_on(redis)
     chatting = ChatState(locale="bm")
-    await store.save(key, chatting)
-    assert (await store.open(key))[0] == chatting
-    assert STATE_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{key}") <= STATE_TTL
+    await save(store, chatting)
+    assert (await opened(store)).state == chatting
+    assert STATE_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{KEY}") <= STATE_TTL
     reporting = ChatState(locale="fr", flow="report", step="what")
-    await store.save(key, reporting)
-    assert (await store.open(key))[0] == reporting
-    assert DRAFT_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{key}") <= DRAFT_TTL
+    await save(store, reporting)
+    assert (await opened(store)).state == reporting
+    assert DRAFT_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{KEY}") <= DRAFT_TTL
 
 
 async def test_the_state_is_stored_encrypted(redis: Redis) -> None:
-    store, key = store_on(redis), chat_key(SECRET, CHAT_ID)
-    await store.save(key, ChatState(locale="fr", flow="report", step="what"))
-    raw = await redis.get(f"{PREFIX}:chat:{key}")
+    store = store_on(redis)
+    await save(store, ChatState(locale="fr", flow="report", step="what"))
+    raw = await redis.get(f"{PREFIX}:chat:{KEY}")
     assert raw is not None
     assert b"report" not in raw
+    assert b"what" not in raw
 
 
 async def test_topics_are_counted_per_day_and_language_never_per_chat(redis: Redis) -> None:
     store = store_on(redis)
     day = date(2026, 12, 2)
     for chat in (1, 2):
-        await store.save(chat_key(SECRET, chat), ChatState(locale="fr"), (day, "drug_info"))
-    await store.save(chat_key(SECRET, 3), ChatState(locale="bm"), (day, "drug_info"))
+        await save(store, ChatState(locale="fr"), (day, "drug_info"), chat_key(SECRET, chat))
+    await save(store, ChatState(locale="bm"), (day, "drug_info"), chat_key(SECRET, 3))
     stats = f"{PREFIX}:stats:topics:2026-12-02"
     assert await redis.hgetall(stats) == {b"fr:drug_info": b"2", b"bm:drug_info": b"1"}
     assert STATS_TTL_SECONDS - 5 < await redis.ttl(stats) <= STATS_TTL_SECONDS
 
 
 async def test_the_store_works_after_redis_forgot_its_scripts(redis: Redis) -> None:
-    store, key = store_on(redis), chat_key(SECRET, CHAT_ID)
-    await store.save(key, ChatState(locale="en"))
+    store = store_on(redis)
+    await save(store, ChatState(locale="en"))
     await redis.script_flush()  # what a restart does to the script cache
-    assert await store.open(key) == (ChatState(locale="en"), 1)
+    chat = await store.open(KEY)
+    assert (chat.state, chat.sent) == (ChatState(locale="en"), 2)
     await redis.script_flush()
-    await store.save(key, ChatState(locale="fr"), (date(2026, 12, 2), "greet"))
-    assert (await store.open(key))[0] == ChatState(locale="fr")
+    await store.release(chat)
+    await redis.script_flush()
+    await save(store, ChatState(locale="fr"), (date(2026, 12, 2), "greet"))
+    assert (await opened(store)).state == ChatState(locale="fr")
+
+
+async def test_a_second_replica_waits_for_the_chat_and_starts_from_its_saved_state(
+    redis: Redis,
+) -> None:
+    """Two replicas, one chat, two updates at once: the second opens the chat only once
+    the first has saved it, so neither update's changes are lost."""
+    first, second = store_on(redis), store_on(redis)
+    holding = await first.open(KEY)
+    waiting = asyncio.create_task(second.open(KEY))
+    await asyncio.wait({waiting}, timeout=0.2)
+    assert not waiting.done(), "the chat is held"
+    await first.save(holding, ChatState(locale="bm", drug="cannabis"))
+    chat = await waiting
+    assert chat.state == ChatState(locale="bm", drug="cannabis")
+    await second.save(chat, ChatState(locale="bm", drug="tramadol"))
+    assert await redis.exists(f"{PREFIX}:lease:{KEY}") == 0, "nothing is left held"
+
+
+async def test_a_chat_held_by_a_replica_that_died_is_free_once_its_lease_expires(
+    redis: Redis,
+) -> None:
+    store = store_on(redis)
+    await store.open(KEY, lease_seconds=0.2)  # never saved nor released
+    chat = await store.open(KEY)
+    assert chat.sent == 2
+    await store.release(chat)
+
+
+async def test_giving_back_a_chat_whose_lease_another_update_took_leaves_that_lease(
+    redis: Redis,
+) -> None:
+    store = store_on(redis)
+    late = await store.open(KEY, lease_seconds=0.05)
+    current = await store.open(KEY)  # after the late one's lease expired
+    await store.release(late)
+    assert await redis.get(f"{PREFIX}:lease:{KEY}") == current.lease.encode()
+    await store.release(current)
+
+
+async def test_a_chat_held_too_long_reads_as_storage_trouble(redis: Redis) -> None:
+    store = store_on(redis)
+    await redis.set(f"{PREFIX}:lease:{KEY}", "someone else", px=10_000)
+    with pytest.raises(ChatBusy):
+        await store.open(KEY, lease_seconds=0.05)
+    await redis.delete(f"{PREFIX}:lease:{KEY}")
