@@ -63,7 +63,7 @@ class PromptParser(PythonParser):
 
     Before lending a connection, redis-py 4.6 tries to read a byte from it under a zero
     timeout, in case a reply was left unread: an event-loop turn and a cancelled timer
-    for every command, ≈ 15 - 25 % of the CPU of the bot's two script calls per update.
+    for every command, ≈ 15 % of the CPU of the bot's two script calls per update.
     No reply can be left unread — redis-py drops a connection whose command was
     interrupted — and a read at end of stream returns b"", which that check takes for
     "nothing to read". redis-py 5 (which Rasa 3.6 does not allow) looks only at what is

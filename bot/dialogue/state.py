@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.content.i18n import SOURCE_LOCALE
@@ -46,7 +46,9 @@ class ChatState:
         return self.locale or SOURCE_LOCALE
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # Every field is a string or None: no need for `asdict`'s recursive deep copy,
+        # which cost a tenth of the bot's own CPU for an update.
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes | None) -> ChatState:
@@ -59,6 +61,10 @@ class ChatState:
             return cls()
         if not isinstance(data, dict):
             return cls()
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known and (v is None or isinstance(v, str))}
+        values = {
+            k: v for k, v in data.items() if k in _FIELDS and (v is None or isinstance(v, str))
+        }
         return cls(**values)
+
+
+_FIELDS = tuple(f.name for f in fields(ChatState))

@@ -8,6 +8,7 @@ generous: a false alarm costs one extra message, a miss can cost a life.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from enum import Enum
@@ -45,9 +46,13 @@ _REPEATED = re.compile(r"(.)\1{2,}")
 _SPACES = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=256)
 def normalise(text: str) -> str:
     """Lower-case ASCII-ish text: accents and ɛ/ɔ/ɲ folded, SMS spellings expanded,
-    letters repeated three times or more reduced, punctuation turned into spaces."""
+    letters repeated three times or more reduced, punctuation turned into spaces.
+
+    Remembered for the last few texts: the safety net and the language guess both
+    normalise every message, a few microseconds apart."""
     text = text.lower().translate(_BAMBARA_LETTERS)
     if not text.isascii():  # ASCII has nothing to decompose
         text = unicodedata.normalize("NFKD", text)
