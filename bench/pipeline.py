@@ -3,26 +3,28 @@
 The same held-out messages (`nlu/tests/`, fr/bm/en) go through:
 
 - **Sini**, the whole update path — NLU + dialogue + Redis + rendering, Telegram network
-  excluded — with the model in a worker process (the default) and in the bot's own
-  process (`NLU_PROCESS=0`), dialogue and tips in two Redis as in `deploy/`, and once
-  with a single Redis at `appendfsync always` as `make run` starts it: cold start, RSS,
-  a bare parse vs a whole update at low load, closed-loop concurrency levels, an
-  open-loop sweep of offered load (arrivals at a fixed rate, each from its own chat)
-  giving achieved throughput and p50/p99 latency, and six more windows at the 500/s
-  target, each after a reading of the machine's speed (`machine_speed_ms`);
-- **Rasa's full agent**, `Agent.handle_text` (NLU + policies + tracker), 16 chats at once;
-- **Rasa's HTTP server**, `rasa run --enable-api`, `POST /model/parse` from 10 clients;
-- both Rasa systems also through an open-loop sweep of their own (`RASA_OFFERED_RATES`),
-  so that each system's most updates per second with p99 <= 100 ms can be set side by
-  side: like with like, beside the stricter ratio of Sini's sustained rate to Rasa's
-  closed-loop maximum (reached at a p99 of 150 - 200 ms).
+  excluded — with the model in a worker process (the default), in two, and in the bot's
+  own process (`NLU_PROCESS=0`), dialogue and tips in two Redis as in `deploy/`, and once
+  with a single Redis at `appendfsync always` as `make run` starts it;
+- **Rasa's full agent**, `Agent.handle_text` (NLU + policies + tracker);
+- **Rasa's HTTP server**, `rasa run --enable-api`, `POST /model/parse`.
 
-Each system runs in its own process so that cold start and peak RSS are its own. Rasa's
-agent and server run before and after Sini's parts, and Sini is compared with the faster
-of the two runs. Prints a table, writes `bench/results/pipeline.json` and a plot
-`bench/results/pipeline.png`.
+Each system is started in its own process, one after another, so that its cold start
+and peak RSS are its own; then all stay up, idle but for the one being measured. Each
+gets a bare parse vs a whole update at low load (Sini), closed-loop concurrency levels,
+and an open-loop sweep of offered load (arrivals at a fixed rate, each from its own
+chat; latency counted from when a message was due, so that a busy event loop cannot
+hide its own delay) giving achieved throughput and p50/p99 — Sini's at
+`OFFERED_RATES`, Rasa's at `RASA_OFFERED_RATES` — and Sini's configurations six more
+windows at the 500/s target. The sweeps and the target windows are interleaved, system
+after system at each step: the development VM's own speed drifts by half or more within
+minutes (`machine_speed_ms`, read before every window), and interleaving lets every
+system meet the same spells. Each system's most updates per second with p99 <= 100 ms
+is then set beside the others' (like with like), and beside Rasa's closed-loop maxima
+(reached at p99 of 150 ms and more). Prints a table, writes `bench/results/pipeline.json`
+and a plot `bench/results/pipeline.png`.
 
-Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 14 minutes).
+Usage: `.venv/bin/python bench/pipeline.py` (part of `make bench`; about 20 minutes).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +126,13 @@ def summary(latencies_ms: list[float], seconds: float) -> dict[str, float]:
     }
 
 
-# ------------------------------------------------------------------ Sini
+# ------------------------------------------------------------------ measuring
+
+Handle = Callable[[int, str], Awaitable[None]]
+PROTOCOL = "@bench "  # a part's answers on stdout; anything else there is a library's
 
 
-async def closed_loop(handle: Any, texts: list[str], concurrency: int) -> dict[str, float]:
+async def closed_loop(handle: Handle, texts: list[str], concurrency: int) -> dict[str, float]:
     """`concurrency` senders, each sending the next message as soon as the last one is
     answered; every message opens a fresh chat, as when many people ask a first question
     (one chat's later messages may be report steps, which never reach the NLU)."""
@@ -148,18 +154,19 @@ async def closed_loop(handle: Any, texts: list[str], concurrency: int) -> dict[s
     return summary(latencies, time.perf_counter() - started)
 
 
-async def open_loop(handle: Any, texts: list[str], rate: int) -> dict[str, float]:
+async def open_loop(handle: Handle, texts: list[str], rate: int) -> dict[str, float]:
     """Messages arrive at `rate` per second whether or not earlier ones were answered
-    (as from many people at once), each from its own chat."""
+    (as from many people at once), each from its own chat. A message's latency runs from
+    when it was due, not from when the event loop got round to sending it: a system that
+    blocks its loop (Rasa's agent) or falls behind must not hide the wait it causes."""
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     count = int(rate * SECONDS_PER_RATE)
 
     async def one(index: int, due: float) -> None:
         await asyncio.sleep(max(0.0, due - loop.time()))
-        started = time.perf_counter()
         await handle(base + index, texts[index % len(texts)])
-        latencies.append((time.perf_counter() - started) * 1000)
+        latencies.append((loop.time() - due) * 1000)
 
     base = next(_chats)
     begin = loop.time() + 0.05
@@ -170,51 +177,39 @@ async def open_loop(handle: Any, texts: list[str], rate: int) -> dict[str, float
     return result
 
 
-async def measure_sini(nlu: Any, redis_url: str, texts: list[str]) -> dict[str, Any]:
-    from bot.runtime import build_assistant
-
-    assistant = build_assistant(Settings.from_env(), nlu, redis_url)
-    await assistant.start()
-    heap.settle()  # as the bot does once started
-
-    async def handle(chat_id: int, text: str) -> None:
-        await assistant.handle(chat_id, TextEvent(text), "fr")
-
-    result: dict[str, Any] = {}
-    bare, whole = [], []
-    for text in texts[:200]:  # one at a time: nothing to batch with
-        started = time.perf_counter()
-        await nlu.parse(text)
-        bare.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        await handle(next(_chats), text)
-        whole.append((time.perf_counter() - started) * 1000)
-    result["bare_parse_p50_ms"] = statistics.median(bare)
-    result["low_load_update_p50_ms"] = statistics.median(whole)
-    result["low_load_update_p99_ms"] = percentile(whole, 0.99)
-    await closed_loop(handle, texts, 16)  # warm-up: TensorFlow, caches, Redis
-    result["closed_loop"] = {str(c): await closed_loop(handle, texts, c) for c in CONCURRENCY}
-    result["open_loop"] = [await open_loop(handle, texts, rate) for rate in OFFERED_RATES]
-    result["at_target"] = []
-    for _ in range(TARGET_WINDOWS):
-        speed = machine_speed_ms()
-        window = await open_loop(handle, texts, TARGET_RATE)
-        result["at_target"].append({**window, "machine_speed_ms": speed})
-    result["machine_speed_ms"] = statistics.median(
-        w["machine_speed_ms"] for w in result["at_target"]
-    )
-    result["rss_mb"] = peak_rss_mb()
-    result["private_mb"] = private_mb()
-    workers = [worker.pid for worker in getattr(nlu, "workers", ()) if worker.pid is not None]
-    if workers:
-        result["worker_rss_mb"] = max(peak_rss_mb(pid) for pid in workers)
-        result["worker_private_mb"] = max(private_mb(pid) for pid in workers)
-        result["workers"] = len(workers)
-    await assistant.close()
-    return result
+async def window(handle: Handle, texts: list[str], rate: int) -> dict[str, float]:
+    """One open-loop window, after a reading of the machine's speed."""
+    speed = machine_speed_ms()
+    return {**await open_loop(handle, texts, rate), "machine_speed_ms": speed}
 
 
-def part_sini(worker: bool, split_redis: bool, workers: int = 1) -> dict[str, Any]:
+# ------------------------------------------------------------------ a part's process
+
+
+def reply(answer: dict[str, Any]) -> None:
+    print(PROTOCOL + json.dumps(answer), flush=True)
+
+
+async def serve(
+    handle: Handle,
+    static: Callable[[], Awaitable[dict[str, Any]]],
+    memory: Callable[[], dict[str, Any]],
+) -> None:
+    """Answer the driver's requests, a JSON line each, until it closes stdin: `static`
+    (low load, closed loop), `open` (a window at `rate`) and `memory`."""
+    loop = asyncio.get_running_loop()
+    texts = held_out()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        request = json.loads(line)
+        if request["what"] == "static":
+            reply(await static())
+        elif request["what"] == "open":
+            reply(await window(handle, texts, request["rate"]))
+        else:
+            reply(memory())
+
+
+def part_sini(worker: bool, split_redis: bool, workers: int = 1) -> None:
     """With `split_redis`, as deploy/ runs it: the dialogue in a Redis that fsyncs once a
     second, tips in their own at "always"; otherwise one Redis at "always" (`make run`)."""
     from bot.runtime import load_nlu
@@ -222,7 +217,6 @@ def part_sini(worker: bool, split_redis: bool, workers: int = 1) -> dict[str, An
     os.environ["NLU_PROCESS"] = "1" if worker else "0"
     os.environ["NLU_WORKERS"] = str(workers)
     os.environ["NLU_CACHE_SIZE"] = "0"  # every update really parsed
-    texts = held_out()
     started = time.perf_counter()
     nlu = load_nlu(Settings.from_env())
     cold_start = time.perf_counter() - started
@@ -233,20 +227,56 @@ def part_sini(worker: bool, split_redis: bool, workers: int = 1) -> dict[str, An
             LocalRedis(Path(data) / "tips") as tips,
         ):
             os.environ["TIPS_REDIS_URL"] = tips.url if split_redis else dialogue.url
-            result = asyncio.run(measure_sini(nlu, dialogue.url, texts))
-    result["cold_start_s"] = cold_start
-    return result
+            asyncio.run(sini_session(nlu, dialogue.url, cold_start))
 
 
-# ------------------------------------------------------------------ Rasa
+async def sini_session(nlu: Any, redis_url: str, cold_start: float) -> None:
+    from bot.runtime import build_assistant
+
+    assistant = build_assistant(Settings.from_env(), nlu, redis_url)
+    await assistant.start()
+    heap.settle()  # as the bot does once started
+
+    async def handle(chat_id: int, text: str) -> None:
+        await assistant.handle(chat_id, TextEvent(text), "fr")
+
+    async def static() -> dict[str, Any]:
+        texts = held_out()
+        bare, whole = [], []
+        for text in texts[:200]:  # one at a time: nothing to batch with
+            started = time.perf_counter()
+            await nlu.parse(text)
+            bare.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await handle(next(_chats), text)
+            whole.append((time.perf_counter() - started) * 1000)
+        await closed_loop(handle, texts, 16)  # warm-up: TensorFlow, caches, Redis
+        return {
+            "bare_parse_p50_ms": statistics.median(bare),
+            "low_load_update_p50_ms": statistics.median(whole),
+            "low_load_update_p99_ms": percentile(whole, 0.99),
+            "closed_loop": {str(c): await closed_loop(handle, texts, c) for c in CONCURRENCY},
+        }
+
+    def memory() -> dict[str, Any]:
+        result: dict[str, Any] = {"rss_mb": peak_rss_mb(), "private_mb": private_mb()}
+        workers = [w.pid for w in getattr(nlu, "workers", ()) if w.pid is not None]
+        if workers:
+            result["worker_rss_mb"] = max(peak_rss_mb(pid) for pid in workers)
+            result["worker_private_mb"] = max(private_mb(pid) for pid in workers)
+            result["workers"] = len(workers)
+        return result
+
+    reply({"cold_start_s": cold_start})
+    await serve(handle, static, memory)
+    await assistant.close()
 
 
-def part_rasa_agent() -> dict[str, Any]:
+def part_rasa_agent() -> None:
     """Rasa's own agent: `handle_text` runs the NLU, the policies and the tracker."""
     from bot.nlu.rasa_local import prepare_rasa_environment
 
     prepare_rasa_environment()
-    texts = held_out()
     model = train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models")
     started = time.perf_counter()
     from rasa.core.agent import Agent
@@ -257,82 +287,108 @@ def part_rasa_agent() -> dict[str, Any]:
     async def handle(chat_id: int, text: str) -> None:
         await agent.handle_text(text, sender_id=str(chat_id))
 
-    async def run() -> dict[str, Any]:
+    async def static() -> dict[str, Any]:
+        texts = held_out()
         await closed_loop(handle, texts, 16)
-        result: dict[str, Any] = dict(await closed_loop(handle, texts, 16))
-        result["open_loop"] = [await open_loop(handle, texts, r) for r in RASA_OFFERED_RATES]
-        return result
+        return await closed_loop(handle, texts, 16)
 
-    result = asyncio.run(run())
-    result["cold_start_s"] = cold_start
-    result["machine_speed_ms"] = machine_speed_ms()
-    result["rss_mb"] = peak_rss_mb()
-    result["private_mb"] = private_mb()
-    return result
+    async def session() -> None:
+        reply({"cold_start_s": cold_start})
+        await serve(handle, static, lambda: {"rss_mb": peak_rss_mb(), "private_mb": private_mb()})
+
+    asyncio.run(session())
 
 
-def measure_rasa_server(model: Path) -> dict[str, Any]:
-    """`rasa run --enable-api` on loopback, 10 clients posting `/model/parse`."""
-    port = free_port()
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1"]
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as cwd:
-        server = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+# ------------------------------------------------------------------ the driver's side
+
+
+class Part:
+    """A system under test in a process of its own (`--part`), measured on request."""
+
+    def __init__(self, name: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - this script, fixed arguments
+            [sys.executable, __file__, "--part", name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "FLOOD_LIMIT": "100000000"},  # the benchmark floods on purpose
+        )
+        self.started = self._read()
+
+    def ask(self, what: str, **fields: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"what": what, **fields}) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(PROTOCOL):
+                answer: dict[str, Any] = json.loads(line[len(PROTOCOL) :])
+                return answer
+        raise RuntimeError(f"benchmark part {self.process.args!r} ended early")
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+class RasaServer:
+    """`rasa run --enable-api` on loopback, measured from here with `POST /model/parse`
+    (10 clients in closed loop)."""
+
+    def __init__(self, model: Path) -> None:
+        port = free_port()
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        command = [sys.executable, "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1"]
+        self._cwd = tempfile.TemporaryDirectory()
+        started = time.perf_counter()
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
             [*command, "-p", str(port), "-m", str(model), "--quiet"],
-            cwd=cwd,
+            cwd=self._cwd.name,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                try:
-                    if httpx.get(f"{url}/status", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            cold_start = time.perf_counter() - started
-            texts = held_out()
+        self.url = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                if httpx.get(f"{self.url}/status", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.started = {"cold_start_s": time.perf_counter() - started}
 
-            async def run() -> dict[str, Any]:
-                async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    def ask(self, what: str, **fields: Any) -> dict[str, Any]:
+        if what == "memory":
+            return {
+                "rss_mb": peak_rss_mb(self.process.pid),
+                "private_mb": private_mb(self.process.pid),
+            }
+        return asyncio.run(self._measure(what, fields.get("rate", 0)))
 
-                    async def handle(chat_id: int, text: str) -> None:
-                        response = await client.post("/model/parse", json={"text": text})
-                        response.raise_for_status()
+    async def _measure(self, what: str, rate: int) -> dict[str, Any]:
+        texts = held_out()
+        async with httpx.AsyncClient(base_url=self.url, timeout=60) as client:
 
-                    await closed_loop(handle, texts, 10)
-                    result: dict[str, Any] = dict(await closed_loop(handle, texts, 10))
-                    result["open_loop"] = [
-                        await open_loop(handle, texts, rate) for rate in RASA_OFFERED_RATES
-                    ]
-                    return result
+            async def handle(chat_id: int, text: str) -> None:
+                response = await client.post("/model/parse", json={"text": text})
+                response.raise_for_status()
 
-            result = asyncio.run(run())
-            result["cold_start_s"] = cold_start
-            result["machine_speed_ms"] = machine_speed_ms()
-            result["rss_mb"] = peak_rss_mb(server.pid)
-            result["private_mb"] = private_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    return result
+            if what == "open":
+                return await window(handle, texts, rate)
+            await closed_loop(handle, texts, 10)
+            return await closed_loop(handle, texts, 10)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._cwd.cleanup()
 
 
 # ------------------------------------------------------------------ report
-
-
-def run_part(name: str) -> dict[str, Any]:
-    out = subprocess.run(  # noqa: S603 - this script, fixed arguments
-        [sys.executable, __file__, "--part", name],
-        check=True,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "FLOOD_LIMIT": "100000000"},  # the benchmark floods on purpose
-    )
-    result: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
-    return result
 
 
 def print_report(results: dict[str, Any]) -> None:
@@ -340,12 +396,6 @@ def print_report(results: dict[str, Any]) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    for key, label in (("rasa_agent", "agent"), ("rasa_server", "server")):
-        runs = ", ".join(
-            f"{run['per_second']:.1f}/s at speed {run['machine_speed_ms']:.1f} ms"
-            for run in results[key]["runs"]
-        )
-        print(f"Rasa {label}, before and after Sini: {runs}; the faster run:")
     print(
         f"Rasa agent (handle_text, 16 chats): {agent['per_second']:6.1f} msg/s, "
         f"p50 {agent['p50_ms']:.1f} ms, p99 {agent['p99_ms']:.1f} ms, "
@@ -363,6 +413,7 @@ def print_report(results: dict[str, Any]) -> None:
             print(
                 f"  Rasa {label}, offered {row['offered']:>4}/s: achieved "
                 f"{row['per_second']:6.1f}/s, p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:7.1f} ms"
+                f" (speed {row['machine_speed_ms']:.0f} ms)"
             )
         print(f"  Rasa {label}, sustained with p99 <= 100 ms: {sustained(results[key]):.0f}/s")
     for key, label in SYSTEMS:
@@ -391,7 +442,8 @@ def print_report(results: dict[str, Any]) -> None:
         for row in sini["open_loop"]:
             print(
                 f"  offered {row['offered']:>4}/s: achieved {row['per_second']:6.1f}/s, "
-                f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:7.1f} ms"
+                f"p50 {row['p50_ms']:6.1f} ms, p99 {row['p99_ms']:7.1f} ms "
+                f"(speed {row['machine_speed_ms']:.0f} ms)"
             )
         windows = sini["at_target"]
         p99s = sorted(w["p99_ms"] for w in windows)
@@ -458,41 +510,63 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--part",
-        choices=["sini-worker", "sini-two-workers", "sini-thread", "sini-one-redis", "rasa-agent"],
-    )
+    parser.add_argument("--part", choices=[*PARTS])
     args = parser.parse_args()
     logs.configure("WARNING")  # figures on stdout, nothing else
     if args.part:
-        parts = {
-            "sini-worker": lambda: part_sini(worker=True, split_redis=True),
-            "sini-thread": lambda: part_sini(worker=False, split_redis=True),
-            "sini-one-redis": lambda: part_sini(worker=True, split_redis=False),
-            "sini-two-workers": lambda: part_sini(worker=True, split_redis=True, workers=2),
-            "rasa-agent": part_rasa_agent,
-        }
-        print(json.dumps(parts[args.part]()))
+        PARTS[args.part]()
         return
     model = train(PROJECT_ROOT / "nlu", PROJECT_ROOT / "models")
-    # Rasa is measured before and after Sini and compared at its faster run: the VM's
-    # speed drifts over the run, and the baseline should not gain from a slow spell.
-    server_runs, agent_runs = [measure_rasa_server(model)], [run_part("rasa-agent")]
-    results: dict[str, Any] = {
-        "sini_worker": run_part("sini-worker"),
-        "sini_two_workers": run_part("sini-two-workers"),
-        "sini_thread": run_part("sini-thread"),
-        "sini_one_redis": run_part("sini-one-redis"),
-    }
-    server_runs.append(measure_rasa_server(model))
-    agent_runs.append(run_part("rasa-agent"))
-    for key, runs in (("rasa_server", server_runs), ("rasa_agent", agent_runs)):
-        results[key] = {**max(runs, key=lambda run: run["per_second"]), "runs": runs}
+    systems: dict[str, Part | RasaServer] = {}
+    try:
+        systems["rasa_server"] = RasaServer(model)  # started one after another: each
+        systems["rasa_agent"] = Part("rasa-agent")  # cold start is its own
+        for key, _ in SYSTEMS:
+            systems[key] = Part(key.replace("_", "-"))
+        results = measure(systems)
+    finally:
+        for system in systems.values():
+            system.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
     print_report(results)
     plot(results, RESULTS / "pipeline.png")
     print(f"\nplot: {(RESULTS / 'pipeline.png').relative_to(PROJECT_ROOT)}")
+
+
+PARTS: dict[str, Callable[[], None]] = {
+    "sini-worker": lambda: part_sini(worker=True, split_redis=True),
+    "sini-two-workers": lambda: part_sini(worker=True, split_redis=True, workers=2),
+    "sini-thread": lambda: part_sini(worker=False, split_redis=True),
+    "sini-one-redis": lambda: part_sini(worker=True, split_redis=False),
+    "rasa-agent": part_rasa_agent,
+}
+
+
+def measure(systems: dict[str, Part | RasaServer]) -> dict[str, Any]:
+    """Every figure of every system, the open-loop windows interleaved system by system."""
+    results: dict[str, Any] = {key: dict(system.started) for key, system in systems.items()}
+    for key, system in systems.items():
+        results[key].update(system.ask("static"))
+    sweeps = {
+        key: RASA_OFFERED_RATES if key.startswith("rasa") else OFFERED_RATES for key in systems
+    }
+    for key in systems:
+        results[key]["open_loop"] = []
+    for step in range(max(map(len, sweeps.values()))):
+        for key, system in systems.items():
+            if step < len(sweeps[key]):
+                results[key]["open_loop"].append(system.ask("open", rate=sweeps[key][step]))
+    for key, _ in SYSTEMS:
+        results[key]["at_target"] = []
+    for _ in range(TARGET_WINDOWS):
+        for key, _ in SYSTEMS:
+            results[key]["at_target"].append(systems[key].ask("open", rate=TARGET_RATE))
+    for key, system in systems.items():
+        results[key].update(system.ask("memory"))
+        windows = results[key]["open_loop"] + results[key].get("at_target", [])
+        results[key]["machine_speed_ms"] = statistics.median(w["machine_speed_ms"] for w in windows)
+    return results
 
 
 if __name__ == "__main__":
