@@ -68,7 +68,9 @@ def combine_features(features: list[Any], featurizers: list[str]) -> Any:
             for block, offset in zip(blocks, offsets[:-1], strict=True)
         ]
     )
-    return Features(coo(data, row, col, shape), features[0].type, features[0].attribute, featurizers)
+    return Features(
+        coo(data, row, col, shape), features[0].type, features[0].attribute, featurizers
+    )
 
 
 def _coo(matrix: Any) -> Any:
@@ -141,15 +143,12 @@ def batched_count_vectors_process(component: Any, messages: list[Any]) -> list[A
         present = [index for index, words in enumerate(tokens) if words]
         if vectorizer is None or not present:
             continue  # Rasa adds no features either
-        rows = token_rows(vectorizer)
-        features = rows.features([tokens[index] for index in present])
-        with_sentence = attribute in DENSE_FEATURIZABLE_ATTRIBUTES
+        features = token_rows(vectorizer).features(
+            [tokens[index] for index in present],
+            with_sentence=attribute in DENSE_FEATURIZABLE_ATTRIBUTES,
+        )
         for index, (sequence, sentence) in zip(present, features, strict=True):
-            if with_sentence and sentence is None:  # a token holds whitespace
-                sentence = rows.sentence_by_vectorizer(tokens[index])
-            component.add_features_to_message(
-                sequence, sentence if with_sentence else None, attribute, messages[index]
-            )
+            component.add_features_to_message(sequence, sentence, attribute, messages[index])
     return messages
 
 
@@ -193,71 +192,74 @@ class TokenRows:
             known[token] = value
         return found
 
-    def features(self, messages: list[list[str]]) -> list[tuple[Any, Any]]:
+    def features(self, messages: list[list[str]], with_sentence: bool) -> list[tuple[Any, Any]]:
         """Each message's (sequence, sentence) COO matrices, as Rasa's `process` makes them
-        (`transform`, `sort_indices()`, `tocoo()`); the sentence is None when it cannot be
-        summed from the tokens (see `batched_count_vectors_process`)."""
+        (`transform`, `sort_indices()`, `tocoo()`); the sentence is None without
+        `with_sentence`, as in Rasa."""
         rows = self.rows([token for tokens in messages for token in tokens])
         lengths = np.fromiter((len(cols) for cols, _ in rows), dtype=np.int64, count=len(rows))
         columns = np.concatenate([cols for cols, _ in rows]) if rows else _EMPTY_INT32
         counts = np.concatenate([data for _, data in rows]) if rows else _EMPTY_INT64
         token_of_entry = np.repeat(np.arange(len(rows), dtype=np.int32), lengths)
         entry_start = np.concatenate(([0], np.cumsum(lengths)))
-        sentences = self._sums(messages, columns, counts, entry_start)
-        result = []
-        first_token = 0
-        for index, tokens in enumerate(messages):
-            last_token = first_token + len(tokens)
-            first, last = entry_start[first_token], entry_start[last_token]
-            sequence = coo(
-                counts[first:last],
-                token_of_entry[first:last] - np.int32(first_token),
-                columns[first:last],
-                (len(tokens), self.width),
+        token_start = np.concatenate(([0], np.cumsum([len(tokens) for tokens in messages])))
+        message_start = entry_start[token_start]
+        sentences = (
+            self._sentences(messages, columns, counts, message_start)
+            if with_sentence
+            else [None] * len(messages)
+        )
+        return [
+            (
+                coo(
+                    counts[message_start[index] : message_start[index + 1]],
+                    token_of_entry[message_start[index] : message_start[index + 1]]
+                    - np.int32(token_start[index]),
+                    columns[message_start[index] : message_start[index + 1]],
+                    (len(tokens), self.width),
+                ),
+                sentences[index],
             )
-            result.append((sequence, sentences[index]))
-            first_token = last_token
-        return result
+            for index, tokens in enumerate(messages)
+        ]
 
-    def _sums(
-        self, messages: list[list[str]], columns: Array, counts: Array, entry_start: Array
+    def _sentences(
+        self, messages: list[list[str]], columns: Array, counts: Array, message_start: Array
     ) -> list[Any]:
         """Each message's sentence row: its tokens' rows added up, in one pass for the batch
-        (sorting on message then column, then adding runs of equal keys)."""
-        summable = [" ".join(tokens).split() == tokens for tokens in messages]
-        token_counts = np.fromiter((len(t) for t in messages), dtype=np.int64, count=len(messages))
-        message_start = entry_start[np.concatenate(([0], np.cumsum(token_counts)))]
+        (sorting on message then column, then adding runs of equal keys); transformed the
+        way Rasa does for the rare message whose tokens hold whitespace, where the sum and
+        the join's analysis could differ."""
         message_of_entry = np.repeat(
             np.arange(len(messages), dtype=np.int64), np.diff(message_start)
         )
         keys = message_of_entry * self.width + columns
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+        starts = (
+            np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+        )
         summed = np.add.reduceat(counts[order], starts) if len(keys) else _EMPTY_INT64
         message_of_sum = keys[starts] // self.width
         sum_columns = (keys[starts] % self.width).astype(np.int32)
         bounds = np.searchsorted(message_of_sum, np.arange(len(messages) + 1))
         sentences: list[Any] = []
-        for index, ok in enumerate(summable):
+        for index, tokens in enumerate(messages):
             first, last = bounds[index], bounds[index + 1]
-            sentences.append(
-                coo(
-                    summed[first:last],
-                    np.zeros(last - first, dtype=np.int32),
-                    sum_columns[first:last],
-                    (1, self.width),
+            if " ".join(tokens).split() == tokens:
+                sentences.append(
+                    coo(
+                        summed[first:last],
+                        np.zeros(last - first, dtype=np.int32),
+                        sum_columns[first:last],
+                        (1, self.width),
+                    )
                 )
-                if ok
-                else None
-            )
+            else:
+                matrix = self.vectorizer.transform([" ".join(tokens)])
+                matrix.sort_indices()
+                sentences.append(matrix.tocoo())
         return sentences
-
-    def sentence_by_vectorizer(self, tokens: list[str]) -> Any:
-        """The sentence row the way Rasa computes it, for the rare message it cannot sum."""
-        matrix = self.vectorizer.transform([" ".join(tokens)])
-        matrix.sort_indices()
-        return matrix.tocoo()
 
 
 _EMPTY_INT32 = np.zeros(0, dtype=np.int32)
