@@ -63,6 +63,8 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.e2e:
+        return evaluate_e2e(settings, args.out)
     from bot.nlu.evaluation import evaluate, load_examples
     from bot.nlu.rasa_local import RasaLocalNLU
     from bot.nlu.training import train
@@ -81,6 +83,31 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         "ordinary questions"
     )
     print(f"reports written to {args.out}/")
+    return 0
+
+
+def evaluate_e2e(settings: Settings, out: Path) -> int:
+    """The blind set through the real assistant, on a throwaway local Redis."""
+    import tempfile
+
+    from bot.e2e_evaluation import evaluate_e2e, load_blind_set
+    from bot.redis_server import LocalRedis
+    from bot.runtime import build_assistant, load_nlu
+
+    messages = load_blind_set(settings.nlu_project / "blind")
+    nlu = load_nlu(settings)
+    with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as server:
+
+        async def main() -> str:
+            assistant = build_assistant(settings, nlu, server.url)
+            await assistant.start()
+            try:
+                return await evaluate_e2e(assistant, messages, out)
+            finally:
+                await assistant.close()
+
+        print(asyncio.run(main()))
+    print(f"every miss in {out}/e2e_misses.json")
     return 0
 
 
@@ -202,8 +229,15 @@ def parser() -> argparse.ArgumentParser:
     nlu_server.set_defaults(func=cmd_nlu_server)
     health = sub.add_parser("health", help="exit 0 if the running bot is healthy")
     health.set_defaults(func=cmd_health)
-    evaluate = sub.add_parser("evaluate", help="evaluate the NLU on the held-out split")
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate the NLU on the held-out split (--e2e: the blind set)"
+    )
     evaluate.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
+    evaluate.add_argument(
+        "--e2e",
+        action="store_true",
+        help="the blind set (nlu/blind/) through the real assistant, scored on what users get",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
     register_staff(sub)
     register_awareness(sub)
