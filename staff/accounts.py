@@ -23,7 +23,9 @@ from enum import Enum
 from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from redis.asyncio import Redis
+from zxcvbn import zxcvbn
 
+from staff import fields
 from tips.crypto import DeskKeyring, KdfLimits
 from tips.keys import (
     change_password,
@@ -37,6 +39,25 @@ USERS_INDEX = "sini:staff:users"
 _USER_PREFIX = "sini:staff:user:"
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 256
+# zxcvbn's estimate, 0-4: 3 is "safely unguessable" (about 10^8 guesses or more) — what an
+# online attacker slowed by Argon2 and the login throttle cannot reach.
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer inputs (its matching is quadratic); the rest only adds strength.
+_SCORED_CHARS = 72
+# Words of this installation an attacker would try first, besides the account's own name.
+_LOCAL_WORDS = (
+    "sini",
+    "mali",
+    "bamako",
+    "bureau",
+    "signalement",
+    "signalements",
+    "motdepasse",
+    "helpline",
+    "tramadol",
+    "admin",
+    "administrateur",
+)
 # Unambiguous symbols (no 0/O, 1/l/I) for passwords read from a screen and typed once.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # noqa: S105
 
@@ -61,7 +82,8 @@ class AccountMissing(AccountError):
 
 
 class WeakPassword(AccountError):
-    """A password shorter than `MIN_PASSWORD_CHARS` (or absurdly long)."""
+    """A password too short, too long, easy to guess (common, derived from the account's
+    name, a pattern) or holding control characters."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,9 @@ class Account:
     must_change: bool = False
     created: str = ""
     last_login: str = ""
+    # Moves at every password change, reset and disable: a session opened under another
+    # epoch is over (`web.staff_only`), wherever the change was made (web or CLI).
+    epoch: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -91,12 +116,24 @@ def minute(now: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
-def check_password(password: str) -> str:
-    """`password` if it is acceptable; length is what counts (NIST SP 800-63B)."""
+def check_password(password: str, name: str = "") -> str:
+    """`password` if it is acceptable for account `name` (NIST SP 800-63B): long enough,
+    without control characters, and not guessable — zxcvbn's score (common passwords,
+    keyboard patterns, repeats, dates, the account's name and this installation's words)
+    at least `MIN_PASSWORD_SCORE`."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise WeakPassword(f"Le mot de passe doit faire au moins {MIN_PASSWORD_CHARS} caractères.")
     if len(password) > MAX_PASSWORD_CHARS:
         raise WeakPassword("Mot de passe trop long.")
+    if fields.has_controls(password):
+        raise WeakPassword("Le mot de passe contient un caractère de contrôle.")
+    words = [w for w in (name, *name.replace("_", ".").replace("-", ".").split(".")) if w]
+    estimate = zxcvbn(password[:_SCORED_CHARS], user_inputs=[*words, *_LOCAL_WORDS])
+    if int(estimate["score"]) < MIN_PASSWORD_SCORE:
+        raise WeakPassword(
+            "Mot de passe trop facile à deviner (mot courant, suite, répétition ou nom du "
+            "compte) : choisissez plusieurs mots sans rapport entre eux."
+        )
     return password
 
 
@@ -117,6 +154,7 @@ def _decode(data: dict[bytes, bytes], name: str) -> Account:
         must_change=text("must_change") == "1",
         created=text("created"),
         last_login=text("last_login"),
+        epoch=int(text("epoch") or 0),
     )
 
 
@@ -163,7 +201,7 @@ class Accounts:
             raise AccountError(
                 "Nom de compte invalide : 1 à 64 caractères parmi a-z, 0-9, « . », « _ », « - »."
             ) from error
-        check_password(password)
+        check_password(password, name)
         password_hash = await self._hash(password)
         if not await self.redis.hsetnx(key, "role", role.value):
             raise AccountExists("Ce compte existe déjà.")
@@ -186,7 +224,7 @@ class Accounts:
         running this twice fails before any account record is written.
         """
         validate_account(name)
-        check_password(password)
+        check_password(password, name)
         await init_desk_keys(self.redis, name, password, limits=self.kdf_limits)
         await self._claim(name, Role.ADMIN, password, must_change=False)
         return await self.require(name)
@@ -223,24 +261,45 @@ class Accounts:
             await self.redis.hset(user_key(account.name), "hash", await self._hash(password))
         return True
 
-    async def reset_password(self, name: str, password: str, keyring: DeskKeyring) -> None:
-        """An admin gives the account a new (temporary) password: re-wraps the desk keyring
-        under it, re-enables the account and asks for a change at next login."""
-        await self.require(name)
-        check_password(password)
-        password_hash = await self._hash(password)
-        await wrap_for_account(self.redis, keyring, name, password, limits=self.kdf_limits)
-        await self.redis.hset(
-            user_key(name),
-            mapping={"hash": password_hash, "disabled": 0, "must_change": 1},
-        )
+    async def reset_password(
+        self, name: str, password: str, keyring: DeskKeyring, *, enable: bool = False
+    ) -> int:
+        """An admin gives the account a new (temporary) password, to change at next login,
+        and every session of the account ends (its epoch moves; returned).
 
-    async def change_own_password(self, name: str, old: str, new: str) -> None:
-        """The account holder changes their password: only their own key is re-wrapped."""
-        check_password(new)
+        A disabled account stays disabled, without the desk key, unless `enable` says to
+        re-enable it; an enabled one (or one re-enabled) gets the desk keyring re-wrapped
+        under the new password."""
+        account = await self.require(name)
+        check_password(password, name)
+        password_hash = await self._hash(password)
+        disabled = account.disabled and not enable
+        if disabled:
+            await revoke_account(self.redis, name)
+        else:
+            await wrap_for_account(self.redis, keyring, name, password, limits=self.kdf_limits)
+        key = user_key(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={"hash": password_hash, "disabled": int(disabled), "must_change": 1},
+            )
+            pipe.hincrby(key, "epoch", 1)
+            _, epoch = await pipe.execute()
+        return int(epoch)
+
+    async def change_own_password(self, name: str, old: str, new: str) -> int:
+        """The account holder changes their password: only their own key is re-wrapped.
+        Returns the account's new epoch (the other sessions of the account end)."""
+        check_password(new, name)
         password_hash = await self._hash(new)
         await change_password(self.redis, name, old, new, limits=self.kdf_limits)
-        await self.redis.hset(user_key(name), mapping={"hash": password_hash, "must_change": 0})
+        key = user_key(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"hash": password_hash, "must_change": 0})
+            pipe.hincrby(key, "epoch", 1)
+            _, epoch = await pipe.execute()
+        return int(epoch)
 
     async def disable(self, name: str) -> None:
         """Block logins and drop the account's desk-key grant.
@@ -250,7 +309,11 @@ class Accounts:
         reset by an admin (which grants the key again).
         """
         await self.require(name)
-        await self.redis.hset(user_key(name), "disabled", 1)
+        key = user_key(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "disabled", 1)
+            pipe.hincrby(key, "epoch", 1)
+            await pipe.execute()
         await revoke_account(self.redis, name)
 
     async def touch_login(self, name: str, now: datetime | None = None) -> None:

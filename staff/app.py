@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -36,11 +36,25 @@ from staff.formatting import Formatter
 from staff.sessions import SessionStore
 from staff.views import admin, login, queue, tip
 from staff.views import stats as stats_views
-from staff.web import BodyLimit, SecurityHeaders, StaffState, error_page, make_templates
+from staff.web import (
+    BodyLimit,
+    SecurityHeaders,
+    StaffState,
+    error_page,
+    make_templates,
+    secure_headers,
+)
 from tips.store import TipStore
 
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
+ERROR_MESSAGES = {
+    400: "Requête invalide : le formulaire envoyé n'a pas pu être lu.",
+    404: "Page introuvable.",
+    405: "Méthode non permise.",
+    413: "Requête trop volumineuse.",
+    500: "Erreur interne : réessayez dans un moment ; si cela continue, prévenez un administrateur.",
+}
 
 
 def build_state(
@@ -53,7 +67,13 @@ def build_state(
     """Wire the services around the tips Redis (`redis`: tips, desk keys, accounts, audit)
     and the dialogue Redis (`stats_redis`: the bot's topic counters; default: the same)."""
     accounts = Accounts(redis, config.kdf_limits, config.hash_parameters)
-    lockout = Lockout(redis, settings.secret, config.lockout_attempts, config.lockout_minutes * 60)
+    lockout = Lockout(
+        redis,
+        settings.secret,
+        config.lockout_attempts,
+        config.lockout_minutes * 60,
+        client_attempts=config.client_lockout_attempts,
+    )
     formatter = Formatter(config.locale)
     return StaffState(
         settings=settings,
@@ -123,9 +143,24 @@ def create_app(
                 await client.close()
 
     async def http_error(request: Request, exc: Exception) -> Response:
+        """Every HTTP error Starlette raises (404, 405, the 400 of an unreadable form…) as
+        a French page; its own English detail is never shown."""
         code = exc.status_code if isinstance(exc, HTTPException) else 500
-        message = {404: "Page introuvable.", 405: "Méthode non permise."}.get(code, "Erreur.")
-        return error_page(request, code, message)
+        response = error_page(request, code, ERROR_MESSAGES.get(code, "Erreur."))
+        if isinstance(exc, HTTPException) and exc.headers:
+            response.headers.update(exc.headers)  # e.g. Allow on a 405
+        return response
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        """An unexpected exception: a French page. Starlette's ServerErrorMiddleware calls
+        this outside the other middleware, so the security headers are added here."""
+        log.error("staff.server_error", error_type=type(exc).__name__)
+        try:
+            response: Response = error_page(request, 500, ERROR_MESSAGES[500])
+        except Exception:  # the page itself cannot be rendered (e.g. no state yet)
+            response = PlainTextResponse(ERROR_MESSAGES[500], status_code=500)
+        secure_headers(response.headers, cfg.secure_cookies)
+        return response
 
     return Starlette(
         routes=[
@@ -140,6 +175,6 @@ def create_app(
             Middleware(SecurityHeaders, hsts=cfg.secure_cookies),
             Middleware(BodyLimit),
         ],
-        exception_handlers={404: http_error, 405: http_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

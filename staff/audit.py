@@ -9,6 +9,14 @@ Stored as a Redis list (`RPUSH` only; the dashboard has no way to change or dele
 entry). Each entry carries an HMAC chained over the previous one, keyed by a secret only
 the installation holds: editing, deleting or reordering an entry in Redis breaks the chain
 from that point, and `verify` says where.
+
+The chain alone cannot show that its newest entries were removed (what is left is still a
+valid chain), so the log has an anchor kept apart from the list (`AUDIT_HEAD_KEY`): the
+number of entries ever written and the last MAC, HMAC'd with the same secret and updated in
+the same transaction as each append. New entries chain to the anchor's MAC, not to whatever
+the list ends with, so a truncation stays visible after the dashboard writes again. Limit:
+someone who deletes the anchor *and* the newest entries (or rolls both back to an older copy)
+is not detected by this alone.
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ from datetime import datetime, timezone
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from staff import fields
 from tips.crypto import derive_secret
 
 AUDIT_KEY = "sini:staff:audit"
+AUDIT_HEAD_KEY = "sini:staff:audit:head"  # the anchor: {"count", "mac", "sig"}
 SYSTEM = "système"  # actor of scheduled jobs and the command line
 UNKNOWN = "?"  # actor of a failed login on a name that does not exist
 _EPOCH = "1970-01-01T00:00Z"
@@ -84,22 +94,54 @@ class AuditLog:
         message = previous.encode() + b"\n" + entry.body()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
+    def _head_sig(self, count: int, mac: str) -> str:
+        message = b"head\n" + str(count).encode() + b"\n" + mac.encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _head(self, raw: bytes | None) -> tuple[int, str] | None:
+        """The anchor's (count, last MAC) when present and genuine, else None."""
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            count, mac, sig = int(data["count"]), str(data["mac"]), str(data["sig"])
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not hmac.compare_digest(sig, self._head_sig(count, mac)):
+            return None
+        return count, mac
+
+    def _head_json(self, count: int, mac: str) -> bytes:
+        return json.dumps({"count": count, "mac": mac, "sig": self._head_sig(count, mac)}).encode()
+
     async def record(
         self, actor: str, action: str, target: str = "", detail: str = ""
     ) -> AuditEntry:
         """Append one entry, chained to the last one (WATCH/MULTI so concurrent writers
         cannot both chain to the same predecessor)."""
         at = self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-        entry = AuditEntry(at, actor, action, target, detail[:200])
+        entry = AuditEntry(
+            at,
+            fields.one_line(actor)[:100],
+            fields.one_line(action)[:100],
+            fields.one_line(target)[:200],
+            fields.one_line(detail)[:200],
+        )
         for _ in range(_RETRIES):
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(AUDIT_KEY)
-                    last = await pipe.lindex(AUDIT_KEY, -1)
-                    previous = AuditEntry.from_json(last).mac if last else ""
+                    await pipe.watch(AUDIT_KEY, AUDIT_HEAD_KEY)
+                    head = self._head(await pipe.get(AUDIT_HEAD_KEY))
+                    if head is None:  # a log from before the anchor (or an empty one)
+                        count = int(await pipe.llen(AUDIT_KEY))
+                        last = await pipe.lindex(AUDIT_KEY, -1)
+                        previous = AuditEntry.from_json(last).mac if last else ""
+                    else:
+                        count, previous = head
                     sealed = AuditEntry(**{**asdict(entry), "mac": self._mac(previous, entry)})
                     pipe.multi()
                     pipe.rpush(AUDIT_KEY, sealed.to_json())
+                    pipe.set(AUDIT_HEAD_KEY, self._head_json(count + 1, sealed.mac))
                     await pipe.execute()
                     return sealed
                 except WatchError:
@@ -136,12 +178,22 @@ class AuditLog:
         return matching[offset : offset + limit], len(matching)
 
     async def verify(self) -> int | None:
-        """None when the chain is intact, else the position (0 = oldest) of the first entry
-        that does not match its MAC."""
+        """None when the chain is intact and matches its anchor, else the position (0 =
+        oldest) of the first entry that does not match its MAC — or the number of entries
+        left when the newest were removed (or the anchor is missing or forged)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(AUDIT_KEY, 0, -1)
+            pipe.get(AUDIT_HEAD_KEY)
+            raws, raw_head = await pipe.execute()
         previous = ""
-        for position, raw in enumerate(await self.redis.lrange(AUDIT_KEY, 0, -1)):
+        for position, raw in enumerate(raws):
             entry = AuditEntry.from_json(raw)
             if not hmac.compare_digest(entry.mac, self._mac(previous, entry)):
                 return position
             previous = entry.mac
+        if not raws and raw_head is None:
+            return None  # nothing written yet
+        head = self._head(raw_head)
+        if head is None or head != (len(raws), previous):
+            return len(raws)
         return None

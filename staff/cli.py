@@ -29,10 +29,12 @@ from staff.config import StaffConfig
 from staff.sessions import SessionStore
 from staff.web import StaffState
 from tips.keys import DeskKeyError, DeskKeyExists, accounts_with_access, rotate_desk_keys
+from tips.model import TipValidationError, validate_account
 
 PASSWORD_ENV = "STAFF_PASSWORD"  # noqa: S105 - a variable name, not a password
 ADMIN_PASSWORD_ENV = "STAFF_ADMIN_PASSWORD"  # noqa: S105
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_RETENTION_DAYS = 3650
 
 
 class CliError(Exception):
@@ -80,7 +82,9 @@ def _run(
 async def _admin_keyring(staff: StaffState, admin: str) -> Any:
     """The desk keyring, unwrapped with an admin's password (counted by the lockout)."""
     password = _password(ADMIN_PASSWORD_ENV, f"Mot de passe de {admin} : ", confirm=False)
-    result = await staff.authenticator.login(admin, password)
+    # The command line is run by whoever holds the server: failed web logins for this
+    # admin (from anyone) must not lock it out.
+    result = await staff.authenticator.login(admin, password, trusted=True)
     if not result.account.is_admin:
         raise CliError(f"{admin} n'est pas administrateur.")
     return result.keyring
@@ -214,17 +218,57 @@ def cmd_users_reset(settings: Settings, args: argparse.Namespace) -> int:
     config = args.staff_config or StaffConfig.from_env()
 
     async def job(staff: StaffState) -> int:
+        if args.name == args.admin:
+            raise CliError(
+                "pas de réinitialisation de votre propre mot de passe : changez-le depuis "
+                "« Mon mot de passe » du tableau de bord."
+            )
+        account = await staff.accounts.require(args.name)
         keyring = await _admin_keyring(staff, args.admin)
         password, generated = _temporary_password(f"Nouveau mot de passe temporaire de {args.name}")
-        await staff.accounts.reset_password(args.name, password, keyring)
+        await staff.accounts.reset_password(args.name, password, keyring, enable=args.enable)
         await staff.authenticator.lockout.clear(args.name)
-        await staff.audit.record(args.admin, "user.reset_password", args.name)
-        print(f"Mot de passe de « {args.name} » réinitialisé (à changer à la connexion).")
+        reenabled = account.disabled and args.enable
+        await staff.audit.record(
+            args.admin, "user.reset_password", args.name, "réactivé" if reenabled else ""
+        )
+        state = (
+            " et compte réactivé"
+            if reenabled
+            else " ; le compte reste désactivé (--enable pour le réactiver)"
+            if account.disabled
+            else ""
+        )
+        print(f"Mot de passe de « {args.name} » réinitialisé (à changer à la connexion){state}.")
         if generated:
             print(f"Mot de passe temporaire (affiché une seule fois) : {password}")
         return 0
 
     return _run(settings, config, job)
+
+
+def account_name(text: str) -> str:
+    """An account name argument: a-z, 0-9, ".", "_", "-" only — no control character, not
+    even the trailing newline a pasted name brings (argparse type)."""
+    try:
+        return validate_account(text) if text.isprintable() else validate_account("")
+    except TipValidationError as error:
+        raise argparse.ArgumentTypeError(
+            f"nom de compte invalide : {text!r} (1 à 64 caractères parmi a-z, 0-9, . _ -)"
+        ) from error
+
+
+def retention_days(text: str) -> int:
+    """`--days`: a whole number of days from 1 to `MAX_RETENTION_DAYS` (argparse type)."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"nombre de jours invalide : {text!r} (un entier de 1 à {MAX_RETENTION_DAYS})"
+        )
+    return days
 
 
 def cmd_tips_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -234,7 +278,19 @@ def cmd_tips_purge(settings: Settings, args: argparse.Namespace) -> int:
     days = args.days if args.days is not None else config.retention_days
 
     async def job(staff: StaffState) -> int:
-        purged = await retention.purge(staff.store, staff.redis, days, datetime.now(timezone.utc))
+        if not 1 <= days <= MAX_RETENTION_DAYS:
+            raise CliError(
+                f"RETENTION_DAYS={days} : nombre de jours invalide (1 à {MAX_RETENTION_DAYS})."
+            )
+        now = datetime.now(timezone.utc)
+        if args.dry_run:
+            due = await retention.due(staff.store, days, now)
+            print(
+                f"{len(due)} signalement(s) seraient supprimé(s) (clos ou rejetés depuis plus "
+                f"de {days} jours) ; rien n'a été supprimé."
+            )
+            return 0
+        purged = await retention.purge(staff.store, staff.redis, days, now)
         await staff.audit.record(SYSTEM, "tips.purge", detail=f"{purged} signalements")
         print(f"{purged} signalement(s) clos ou rejeté(s) depuis plus de {days} jours supprimé(s).")
         return 0
@@ -257,27 +313,38 @@ def register(subparsers: Any) -> None:
     )
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add an account (copies the desk keys of --admin)")
-    add.add_argument("name")
+    add.add_argument("name", type=account_name)
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.REVIEWER.value)
-    add.add_argument("--admin", required=True, help="an admin account (its password is asked)")
+    add.add_argument(
+        "--admin", required=True, type=account_name, help="an admin account (its password is asked)"
+    )
     add.set_defaults(func=cmd_users_add, staff_config=None)
     listing = users_sub.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list, staff_config=None)
     disable = users_sub.add_parser("disable", help="disable an account and revoke its desk key")
-    disable.add_argument("name")
+    disable.add_argument("name", type=account_name)
     disable.set_defaults(func=cmd_users_disable, staff_config=None)
     reset = users_sub.add_parser("reset-password", help="new temporary password (re-wraps keys)")
-    reset.add_argument("name")
-    reset.add_argument("--admin", required=True, help="an admin account (its password is asked)")
+    reset.add_argument("name", type=account_name)
+    reset.add_argument(
+        "--admin", required=True, type=account_name, help="an admin account (its password is asked)"
+    )
+    reset.add_argument(
+        "--enable", action="store_true", help="also re-enable a disabled account (else it stays so)"
+    )
     reset.set_defaults(func=cmd_users_reset, staff_config=None)
 
     keys = subparsers.add_parser("keys", help="the desk keypair: init, rotate")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     init = keys_sub.add_parser("init", help="create the desk keypair and the first admin")
-    init.add_argument("--admin", default="admin", help="first admin account (default: admin)")
+    init.add_argument(
+        "--admin", default="admin", type=account_name, help="first admin account (default: admin)"
+    )
     init.set_defaults(func=cmd_keys_init, staff_config=None)
     rotate = keys_sub.add_parser("rotate", help="new desk keypair for the enabled accounts")
-    rotate.add_argument("--admin", required=True, help="an admin account (its password is asked)")
+    rotate.add_argument(
+        "--admin", required=True, type=account_name, help="an admin account (its password is asked)"
+    )
     rotate.set_defaults(func=cmd_keys_rotate, staff_config=None)
 
     tips = subparsers.add_parser("tips", help="tip retention")
@@ -286,6 +353,12 @@ def register(subparsers: Any) -> None:
         "purge", help="delete closed/rejected tips older than the retention"
     )
     purge.add_argument(
-        "--days", type=int, default=None, help="retention in days (default: RETENTION_DAYS or 90)"
+        "--days",
+        type=retention_days,
+        default=None,
+        help=f"retention in days, 1 to {MAX_RETENTION_DAYS} (default: RETENTION_DAYS or 90)",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
     )
     purge.set_defaults(func=cmd_tips_purge, staff_config=None)

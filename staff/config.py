@@ -35,6 +35,7 @@ class StaffConfig:
     session_max_hours: int = 12
     lockout_attempts: int = 5
     lockout_minutes: int = 15
+    client_lockout_attempts: int = 20
     retention_days: int = 90
     retention_warning_hours: int = 72
     purge_every_hours: int = 24
@@ -52,6 +53,7 @@ class StaffConfig:
             session_max_hours=_int("STAFF_SESSION_MAX_HOURS", 12),
             lockout_attempts=_int("STAFF_LOCKOUT_ATTEMPTS", 5),
             lockout_minutes=_int("STAFF_LOCKOUT_MINUTES", 15),
+            client_lockout_attempts=_int("STAFF_CLIENT_LOCKOUT_ATTEMPTS", 20),
             retention_days=_int("RETENTION_DAYS", 90),
             purge_every_hours=_int("STAFF_PURGE_EVERY_HOURS", 24),
             locale=os.environ.get("STAFF_LOCALE", "fr"),

@@ -82,6 +82,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "login.ok": "Connexion",
     "login.failed": "Échec de connexion",
     "login.locked": "Compte verrouillé",
+    "login.throttled": "Adresse bloquée (trop d'échecs)",
     "logout": "Déconnexion",
     "tip.view": "Consultation d'un signalement",
     "attachment.view": "Consultation d'une pièce jointe",
@@ -97,6 +98,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "keys.init": "Création de la clé du bureau",
     "keys.rotate": "Renouvellement de la clé du bureau",
     "tips.purge": "Purge (conservation)",
+    "csrf.refused": "Requête refusée (jeton CSRF)",
+    "access.refused": "Accès refusé (page d'administration)",
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from staff import labels
+from staff import fields, labels
 from staff.formatting import Formatter
 from tips.model import REGIONS, Category, Status, TipRecord
 
@@ -152,8 +152,10 @@ def counts(records: Iterable[TipRecord]) -> dict[Status, int]:
 
 
 def csv_safe(value: object) -> str:
-    """A cell a spreadsheet will show as text: formula-looking cells get a leading quote."""
-    text = "" if value is None else str(value)
+    """A cell a spreadsheet will show as text, and the CSV writer cannot refuse: control
+    characters but tab/CR/LF are removed (`fields.cell`), formula-looking cells get a
+    leading quote."""
+    text = "" if value is None else fields.cell(str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

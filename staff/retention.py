@@ -32,10 +32,15 @@ def expiring_soon(
     return [r for r in records if (e := expires_at(r, days)) is not None and e <= horizon]
 
 
+async def due(store: TipStore, days: int, now: datetime) -> list[TipRecord]:
+    """The final tips a purge with this retention would delete now (`purge --dry-run`)."""
+    cutoff = floor_hour(now) - timedelta(days=days)
+    return [r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff]
+
+
 async def purge(store: TipStore, redis: Redis[bytes], days: int, now: datetime) -> int:
     """Delete final tips older than `days`; keep them in the statistics; return how many."""
-    cutoff = floor_hour(now) - timedelta(days=days)
-    candidates = [r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff]
+    candidates = await due(store, days, now)
     purged = await store.purge_closed(days, now)
     if candidates:
         async with redis.pipeline(transaction=False) as pipe:

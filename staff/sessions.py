@@ -44,6 +44,7 @@ class Session:
     created: float
     last_seen: float
     must_change: bool = False
+    epoch: int = 0  # the account's epoch at login (`Account.epoch`): another one ends it
 
     @property
     def is_admin(self) -> bool:
@@ -77,11 +78,19 @@ class SessionStore:
             del self._sessions[sid]
 
     def create(
-        self, account: str, role: Role, keyring: DeskKeyring, *, must_change: bool = False
+        self,
+        account: str,
+        role: Role,
+        keyring: DeskKeyring,
+        *,
+        must_change: bool = False,
+        epoch: int = 0,
     ) -> Session:
         now = self.clock()
         self._sweep(now)
-        session = Session(new_token(), account, role, keyring, new_token(), now, now, must_change)
+        session = Session(
+            new_token(), account, role, keyring, new_token(), now, now, must_change, epoch
+        )
         self._sessions[session.id] = session
         return session
 
@@ -102,9 +111,10 @@ class SessionStore:
     def delete(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
-    def drop_account(self, account: str) -> int:
-        """End every session of `account` (disabled, or its password was reset)."""
-        doomed = [s.id for s in self._sessions.values() if s.account == account]
+    def drop_account(self, account: str, keep: str | None = None) -> int:
+        """End every session of `account` (disabled, or its password was reset or changed)
+        but the one whose id is `keep`."""
+        doomed = [s.id for s in self._sessions.values() if s.account == account and s.id != keep]
         for sid in doomed:
             del self._sessions[sid]
         return len(doomed)

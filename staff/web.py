@@ -66,6 +66,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "stale_key": ("error", "La clé du bureau a changé : reconnectez-vous."),
     "unknown_account": ("error", "Compte inconnu."),
     "self_disable": ("error", "Vous ne pouvez pas désactiver votre propre compte."),
+    "self_reset": ("error", "Changez votre propre mot de passe depuis « Mon mot de passe »."),
     "session_expired": ("error", "Session expirée : reconnectez-vous."),
 }
 
@@ -96,7 +97,16 @@ class StaffState:
     def login_cookie(self) -> str:
         return "__Host-sini-login" if self.config.secure_cookies else "sini-login"
 
-    def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+    @property
+    def device_cookie(self) -> str:
+        """The browser's device tokens (`auth.Lockout.remember_device`): long-lived on
+        purpose, it holds no session, only proof of past logins for the throttle."""
+        return "__Host-sini-device" if self.config.secure_cookies else "sini-device"
+
+    def set_cookie(
+        self, response: Response, name: str, value: str, max_age: int | None = None
+    ) -> None:
+        """An HttpOnly, SameSite=Strict cookie; without `max_age` it ends with the browser."""
         response.set_cookie(
             name,
             value,
@@ -196,20 +206,23 @@ def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
             session = staff.sessions.get(cookie)
             if session is None:
                 return redirect("/login?msg=session_expired" if cookie else "/login")
-            # An account disabled elsewhere (the CLI, another admin) loses its sessions at once.
+            # An account disabled elsewhere (the CLI, another admin), or whose password was
+            # changed or reset since this session began, loses its sessions at once.
             account = await staff.accounts.get(session.account)
-            if account is None or account.disabled:
+            if account is None or account.disabled or account.epoch != session.epoch:
                 staff.sessions.delete(session.id)
                 return redirect("/login?msg=session_expired")
             if request.method == "POST":
                 form = await request.form()
                 if not tokens_match(session.csrf, form.get("csrf")):
+                    await staff.audit.record(session.account, "csrf.refused", request.url.path)
                     return error_page(
                         request, 403, "Requête refusée : jeton CSRF absent ou invalide.", session
                     )
             if session.must_change and request.url.path not in _PASSWORD_CHANGE_PATHS:
                 return redirect("/account/password")
             if role is Role.ADMIN and not session.is_admin:
+                await staff.audit.record(session.account, "access.refused", request.url.path)
                 return error_page(request, 403, "Page réservée aux administrateurs.", session)
             return await handler(request, session)
 
@@ -217,6 +230,19 @@ def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
         return endpoint
 
     return decorate
+
+
+def secure_headers(headers: MutableHeaders, hsts: bool, static: bool = False) -> None:
+    """Add the security headers (those a response set itself stay) and, but for static
+    files, forbid caching."""
+    for name, value in SECURITY_HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    if hsts:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    if not static:
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
 
 
 class SecurityHeaders:
@@ -235,18 +261,23 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = "max-age=31536000"
-                if not static:
-                    headers["Cache-Control"] = "no-store"
-                    headers["Pragma"] = "no-cache"
+                secure_headers(MutableHeaders(scope=message), self.hsts, static)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Answered before the app (and its templates) sees the request: a minimal French page.
+_TOO_LARGE_PAGE = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+    "<title>Erreur · Bureau des signalements</title></head><body><main>"
+    "<h1>Impossible d'afficher cette page</h1><p>Requête trop volumineuse.</p>"
+    '<p><a href="/">Retour à la file</a></p></main></body></html>'
+)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await HTMLResponse(_TOO_LARGE_PAGE, status_code=413)(scope, receive, send)
 
 
 class BodyLimit:
@@ -266,7 +297,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await Response("Requête trop volumineuse.", status_code=413)(scope, receive, send)
+            await _too_large(scope, receive, send)
             return
         seen = 0
 
@@ -282,7 +313,7 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except BodyTooLarge:
-            await Response("Requête trop volumineuse.", status_code=413)(scope, receive, send)
+            await _too_large(scope, receive, send)
 
 
 class BodyTooLarge(Exception):

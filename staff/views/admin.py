@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from staff import fields
 from staff.accounts import AccountError, AccountMissing, Role, generate_password
 from staff.sessions import Session
 from staff.web import redirect, render, staff_only, state_of
@@ -46,8 +47,8 @@ async def add_user(request: Request, session: Session) -> Response:
     """A new account with a temporary password (shown once) and a copy of the desk keys."""
     staff = state_of(request)
     form = await request.form()
-    name = str(form.get("account", "")).strip().lower()
-    role_value = str(form.get("role", ""))
+    name = fields.one_line(form.get("account")).lower()
+    role_value = fields.one_line(form.get("role"))
     if role_value not in {r.value for r in Role}:
         return await _users_page(request, session, 400, "Rôle inconnu.")
     password = generate_password()
@@ -61,12 +62,49 @@ async def add_user(request: Request, session: Session) -> Response:
     return _password_shown(request, session, name, password)
 
 
+def _confirm(
+    request: Request,
+    session: Session,
+    title: str,
+    warning: str,
+    button: str,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    """The step before an action that cannot be undone: the same POST again, with
+    `confirm=1` (no JavaScript dialog: the page says what will happen)."""
+    return render(
+        request,
+        "confirm.html",
+        session,
+        title=title,
+        warning=warning,
+        button=button,
+        action=request.url.path,
+        extra=extra or {},
+    )
+
+
+async def _confirmed(request: Request) -> bool:
+    return (await request.form()).get("confirm") == "1"
+
+
 @staff_only(Role.ADMIN)
 async def disable_user(request: Request, session: Session) -> Response:
     staff = state_of(request)
     name = str(request.path_params["name"])
     if name == session.account:
         return redirect("/users?msg=self_disable")
+    if await staff.accounts.get(name) is None:
+        return redirect("/users?msg=unknown_account")
+    if not await _confirmed(request):
+        return _confirm(
+            request,
+            session,
+            f"Désactiver le compte « {name} » ?",
+            "Ses sessions se ferment tout de suite et il perd sa copie de la clé du bureau. "
+            "Pour le réactiver, il faudra lui donner un nouveau mot de passe.",
+            "Désactiver le compte",
+        )
     try:
         await staff.accounts.disable(name)
     except (AccountMissing, TipValidationError):
@@ -79,19 +117,45 @@ async def disable_user(request: Request, session: Session) -> Response:
 @staff_only(Role.ADMIN)
 async def reset_password(request: Request, session: Session) -> Response:
     """A new temporary password, re-wrapping the desk keys under it (needs this admin's
-    keyring), re-enabling the account and ending its sessions."""
+    keyring) and ending the account's sessions. A disabled account stays disabled unless
+    the form says `enable=1` (the "Réactiver" button). Never one's own account: that is
+    "Mon mot de passe", which asks for the current password."""
     staff = state_of(request)
     name = str(request.path_params["name"])
+    if name == session.account:
+        return redirect("/users?msg=self_reset")
+    account = await staff.accounts.get(name)
+    if account is None:
+        return redirect("/users?msg=unknown_account")
+    enable = (await request.form()).get("enable") == "1"
+    if not await _confirmed(request):
+        reenable = account.disabled and enable
+        return _confirm(
+            request,
+            session,
+            f"{'Réactiver' if reenable else 'Nouveau mot de passe pour'} « {name} » ?",
+            "Un mot de passe temporaire remplace l'actuel et ses sessions se ferment. "
+            + (
+                "Le compte retrouve l'accès à la clé du bureau."
+                if reenable
+                else "Le compte reste désactivé."
+                if account.disabled
+                else ""
+            ),
+            "Réactiver le compte" if reenable else "Donner un nouveau mot de passe",
+            {"enable": "1"} if enable else None,
+        )
     password = generate_password()
     try:
-        await staff.accounts.reset_password(name, password, session.keyring)
+        await staff.accounts.reset_password(name, password, session.keyring, enable=enable)
     except (AccountMissing, TipValidationError):
         return redirect("/users?msg=unknown_account")
     except DeskKeyError:
         return redirect("/?msg=stale_key")
     staff.sessions.drop_account(name)
     await staff.authenticator.lockout.clear(name)
-    await staff.audit.record(session.account, "user.reset_password", name)
+    detail = "réactivé" if account.disabled and enable else ""
+    await staff.audit.record(session.account, "user.reset_password", name, detail)
     return _password_shown(request, session, name, password)
 
 
@@ -100,6 +164,15 @@ async def rotate_keys(request: Request, session: Session) -> Response:
     """New desk keypair, granted to every enabled account that had access; everyone logs
     in again (the keyrings in memory no longer hold the current key)."""
     staff = state_of(request)
+    if not await _confirmed(request):
+        return _confirm(
+            request,
+            session,
+            "Renouveler la clé du bureau ?",
+            "Les nouveaux signalements seront chiffrés avec une nouvelle clé, donnée aux seuls "
+            "comptes actifs. Tout le monde, vous compris, devra se reconnecter.",
+            "Renouveler la clé",
+        )
     granted = set(await accounts_with_access(staff.redis))
     keep = [a.name for a in await staff.accounts.list() if not a.disabled and a.name in granted]
     try:
@@ -124,6 +197,7 @@ async def audit_page(request: Request, session: Session) -> Response:
     actor = request.query_params.get("actor") or None
     entries, total = await staff.audit.page((page - 1) * AUDIT_PAGE, AUDIT_PAGE, action, actor)
     broken = await staff.audit.verify()
+    size = await staff.audit.count()
     return render(
         request,
         "audit.html",
@@ -135,6 +209,7 @@ async def audit_page(request: Request, session: Session) -> Response:
         action=action or "",
         actor=actor or "",
         broken=broken,
+        truncated=broken is not None and broken >= size,
     )
 
 

@@ -11,9 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.logs import get_logger
+from staff import fields
 from staff.accounts import AccountError
 from staff.audit import UNKNOWN
-from staff.auth import AccountLocked, LoginError
+from staff.auth import DEVICE_DAYS, AccountLocked, ClientLocked, LoginError, Throttled
 from staff.sessions import Session, new_token, tokens_match
 from staff.web import error_page, redirect, render, staff_only, state_of
 from tips.crypto import WrongPassword
@@ -21,6 +22,7 @@ from tips.keys import DeskKeyError
 
 log = get_logger(__name__)
 _LOGIN_COOKIE_SECONDS = 3600
+_DEVICE_COOKIE_SECONDS = DEVICE_DAYS * 86400
 
 
 async def login_form(request: Request) -> Response:
@@ -53,31 +55,51 @@ async def login(request: Request) -> Response:
     staff = state_of(request)
     form = await request.form()
     if not tokens_match(request.cookies.get(staff.login_cookie, ""), form.get("csrf")):
+        await staff.audit.record(UNKNOWN, "csrf.refused", request.url.path)
         return error_page(request, 403, "Requête refusée : jeton CSRF absent ou invalide.")
-    name = str(form.get("account", ""))[:100].strip().lower()
-    password = str(form.get("password", ""))
+    name = fields.one_line(form.get("account"))[:100].lower()
+    password = fields.raw(form.get("password"))
+    device = request.cookies.get(staff.device_cookie)
     try:
-        result = await staff.authenticator.login(name, password)
+        result = await staff.authenticator.login(
+            name,
+            password,
+            client=request.client.host if request.client else None,
+            device=device,
+        )
     except LoginError as error:
         known = await staff.accounts.get(name)
-        action = "login.locked" if isinstance(error, AccountLocked) else "login.failed"
+        action = (
+            "login.throttled"
+            if isinstance(error, ClientLocked)
+            else "login.locked"
+            if isinstance(error, AccountLocked)
+            else "login.failed"
+        )
         await staff.audit.record(known.name if known else UNKNOWN, action)
         log.info("staff.login_refused", reason=type(error).__name__)
-        code = 429 if isinstance(error, AccountLocked) else 401
+        code = 429 if isinstance(error, Throttled) else 401
         return _login_page(request, str(error), code, name)
     account = result.account
     previous = request.cookies.get(staff.session_cookie)
     if previous:
         staff.sessions.delete(previous)
     session = staff.sessions.create(
-        account.name, account.role, result.keyring, must_change=account.must_change
+        account.name,
+        account.role,
+        result.keyring,
+        must_change=account.must_change,
+        epoch=account.epoch,
     )
     await staff.audit.record(account.name, "login.ok")
     log.info("staff.login", role=account.role.value)
     response = redirect("/account/password" if account.must_change else "/")
-    max_age = staff.config.session_max_hours * 3600
-    staff.set_cookie(response, staff.session_cookie, session.id, max_age)
+    # No Max-Age: the cookie ends with the browser; the server ends the session after the
+    # idle time and the absolute maximum anyway.
+    staff.set_cookie(response, staff.session_cookie, session.id)
     staff.clear_cookie(response, staff.login_cookie)
+    devices = staff.authenticator.lockout.remember_device(account.name, device)
+    staff.set_cookie(response, staff.device_cookie, devices, _DEVICE_COOKIE_SECONDS)
     return response
 
 
@@ -100,7 +122,8 @@ async def password_form(request: Request, session: Session) -> Response:
 async def change_password(request: Request, session: Session) -> Response:
     staff = state_of(request)
     form = await request.form()
-    old, new, again = (str(form.get(k, "")) for k in ("old", "new", "again"))
+    # Passwords are not cleaned: one holding a control character is refused by the policy.
+    old, new, again = (fields.raw(form.get(k)) for k in ("old", "new", "again"))
     error = ""
     if new != again:
         error = "Les deux nouveaux mots de passe diffèrent."
@@ -108,14 +131,17 @@ async def change_password(request: Request, session: Session) -> Response:
         error = "Le nouveau mot de passe doit être différent de l'ancien."
     else:
         try:
-            await staff.accounts.change_own_password(session.account, old, new)
+            epoch = await staff.accounts.change_own_password(session.account, old, new)
         except AccountError as failure:
             error = str(failure)
         except (WrongPassword, DeskKeyError):
             error = "Mot de passe actuel incorrect."
     if error:
         return render(request, "password.html", session, status_code=400, error=error)
+    # This browser stays logged in; every other session of the account ends.
     session.must_change = False
+    session.epoch = epoch
+    staff.sessions.drop_account(session.account, keep=session.id)
     await staff.audit.record(session.account, "password.change")
     return redirect("/?msg=password_changed")
 

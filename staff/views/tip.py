@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.logs import get_logger
-from staff import labels, queue, retention, stats
+from staff import fields, labels, queue, retention, stats
 from staff.formatting import Formatter
 from staff.sessions import Session
 from staff.web import StaffState, error_page, redirect, render, staff_only, state_of
@@ -170,9 +170,9 @@ async def attachment(request: Request, session: Session) -> Response:
 
 
 async def _form_text(request: Request, name: str) -> str:
+    """A multi-line text field, without control characters (`fields.paragraph`)."""
     form = await request.form()
-    value = form.get(name, "")
-    return value if isinstance(value, str) else ""
+    return fields.paragraph(form.get(name))
 
 
 async def _write(
@@ -225,11 +225,11 @@ async def change_status(request: Request, session: Session) -> Response:
     if lookup is None:
         return error_page(request, 404, "Signalement introuvable.", session)
     form = await request.form()
-    wanted = str(form.get("status", ""))
-    reason = str(form.get("reason", "")).strip()
-    target = str(form.get("forwarded_to", "")).strip()
+    wanted = fields.one_line(form.get("status"))
+    reason = fields.paragraph(form.get("reason"))
+    target = fields.one_line(form.get("forwarded_to"))
     if target == OTHER_TARGET:
-        target = str(form.get("forwarded_other", "")).strip()
+        target = fields.one_line(form.get("forwarded_other"))
     if wanted not in {s.value for s in Status}:
         return _back(lookup, "transition", "status")
     status = Status(wanted)
@@ -273,7 +273,7 @@ async def assign(request: Request, session: Session) -> Response:
     lookup = _lookup(request)
     if lookup is None:
         return error_page(request, 404, "Signalement introuvable.", session)
-    name = (await _form_text(request, "account")).strip()
+    name = fields.one_line((await request.form()).get("account")).lower()
     if name:
         account = await staff.accounts.get(name)
         if account is None or account.disabled:

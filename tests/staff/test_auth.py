@@ -11,8 +11,10 @@ from staff.auth import (
     AccountDisabled,
     AccountLocked,
     Authenticator,
+    ClientLocked,
     InvalidCredentials,
     Lockout,
+    LoginError,
     NoDeskAccess,
 )
 from tests.staff.conftest import (
@@ -155,9 +157,11 @@ def test_disabled_account_loses_login_and_desk_key(desk: str) -> None:
         with pytest.raises(AccountDisabled):
             await auth.login(REVIEWER, REVIEWER_PASSWORD)
         assert REVIEWER not in await accounts_with_access(client)
-        # A reset by an admin re-wraps the keyring and re-enables the account.
+        # A reset by an admin that re-enables the account re-wraps the keyring.
         keyring = (await auth.login(ADMIN, ADMIN_PASSWORD)).keyring
-        await accounts.reset_password(REVIEWER, "nouveau-mot-de-passe-temporaire", keyring)
+        await accounts.reset_password(
+            REVIEWER, "nouveau-mot-de-passe-temporaire", keyring, enable=True
+        )
         result = await auth.login(REVIEWER, "nouveau-mot-de-passe-temporaire")
         assert result.account.must_change
         assert bytes(result.keyring.public_key) == bytes(keyring.public_key)
@@ -184,5 +188,54 @@ def test_changing_ones_password_keeps_the_desk_key(desk: str) -> None:
             await auth.login(REVIEWER, REVIEWER_PASSWORD)
         after = (await auth.login(REVIEWER, "encore-un-autre-secret")).keyring
         assert bytes(after.public_key) == bytes(before.public_key)
+
+    arun(desk, job)
+
+
+def test_a_client_is_throttled_across_names(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        lockout = Lockout(client, SECRET, 5, 900, client_attempts=3)
+        auth = Authenticator(client, accounts, lockout)
+        for name in ("ali", "awa"):
+            with pytest.raises(InvalidCredentials):
+                await auth.login(name, "123456789012", client="203.0.113.9")
+        with pytest.raises(ClientLocked) as locked:
+            await auth.login("moussa", "123456789012", client="203.0.113.9")
+        assert 0 < locked.value.retry_after <= 900
+        with pytest.raises(ClientLocked):
+            await auth.login(REVIEWER, REVIEWER_PASSWORD, client="203.0.113.9")
+        await auth.login(REVIEWER, REVIEWER_PASSWORD, client="198.51.100.7")
+
+    arun(desk, job)
+
+
+def test_device_tokens_belong_to_one_account_and_cannot_be_forged(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        _, auth = services(client)
+        cookie = auth.lockout.remember_device(ADMIN, None)
+        assert auth.lockout.device_for(ADMIN, cookie)
+        assert auth.lockout.device_for(REVIEWER, cookie) is None
+        both = auth.lockout.remember_device(REVIEWER, cookie)
+        assert auth.lockout.device_for(ADMIN, both)
+        assert auth.lockout.device_for(REVIEWER, both)
+        day, nonce, mac = cookie.split(".")
+        assert auth.lockout.device_for(ADMIN, f"{int(day) + 1}.{nonce}.{mac}") is None
+        other = Lockout(client, bytes.fromhex("77" * 32), 5, 900)
+        assert other.device_for(ADMIN, cookie) is None
+
+    arun(desk, job)
+
+
+def test_the_command_line_is_not_locked_out_by_failures_on_the_web(desk: str) -> None:
+    async def job(client: Redis) -> None:
+        _, auth = services(client, attempts=2)
+        for _ in range(3):
+            with pytest.raises(LoginError):
+                await auth.login(ADMIN, "devine-devine-2025", client="203.0.113.9")
+        with pytest.raises(AccountLocked):
+            await auth.login(ADMIN, ADMIN_PASSWORD, client="198.51.100.7")
+        assert (await auth.login(ADMIN, ADMIN_PASSWORD, trusted=True)).account.name == ADMIN
 
     arun(desk, job)

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from staff.accounts import Accounts
 from staff.cli import register
 from staff.stats import ARCHIVE_PREFIX, week_start
 from tests.staff.conftest import (
@@ -186,3 +187,91 @@ def test_purge_can_be_told_a_retention(cli: Cli, desk: str, staff_settings: Sett
     assert arun(desk, count) == 1
     assert cli("tips", "purge", "--days", "1") == 0
     assert arun(desk, count) == 0
+
+
+def test_reset_password_keeps_a_disabled_account_disabled_unless_enable(
+    cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("STAFF_PASSWORD", "temporaire-bien-solide-2026")
+    assert cli("users", "disable", REVIEWER) == 0
+    assert cli("users", "reset-password", REVIEWER, "--admin", ADMIN) == 0
+
+    async def state(client: Redis) -> tuple[bool, list[str]]:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        return (await accounts.require(REVIEWER)).disabled, await accounts_with_access(client)
+
+    disabled, granted = arun(desk, state)
+    assert disabled
+    assert REVIEWER not in granted
+    assert cli("users", "reset-password", REVIEWER, "--admin", ADMIN, "--enable") == 0
+    disabled, granted = arun(desk, state)
+    assert not disabled
+    assert REVIEWER in granted
+
+
+def test_an_admin_cannot_reset_their_own_password(
+    cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("STAFF_PASSWORD", "temporaire-bien-solide-2026")
+    assert cli("users", "reset-password", ADMIN, "--admin", ADMIN) == 1
+    assert "votre propre" in capsys.readouterr().err
+
+
+def test_weak_passwords_are_refused_on_the_command_line(
+    cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("STAFF_PASSWORD", "123456789012")
+    assert cli("users", "add", "awa", "--admin", ADMIN) == 1
+    assert "trop facile à deviner" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "abc", "100000"])
+def test_purge_refuses_a_meaningless_retention_without_a_traceback(
+    cli: Cli, desk: str, days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli("tips", "purge", "--days", days)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "nombre de jours" in err
+
+
+def test_purge_dry_run_counts_without_deleting(
+    cli: Cli, desk: str, staff_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def reject(client: Redis) -> None:
+        store = TipStore(client, staff_settings.secret)
+        await store.set_status(
+            tip.lookup,
+            Status.REJECTED,
+            "spam",
+            ADMIN,
+            now=datetime.now(timezone.utc) - timedelta(days=10),
+        )
+
+    async def count(client: Redis) -> int:
+        return len(await TipStore(client, staff_settings.secret).list())
+
+    arun(desk, reject)
+    assert cli("tips", "purge", "--days", "5", "--dry-run") == 0
+    assert "1 signalement(s) seraient supprimé(s)" in capsys.readouterr().out
+    assert arun(desk, count) == 1
+    assert cli("tips", "purge", "--days", "5") == 0
+    assert arun(desk, count) == 0
+
+
+@pytest.mark.parametrize("name", ["awa\n", "awa\x00", "Awa Traoré"])
+def test_account_names_with_control_characters_are_refused(
+    cli: Cli, desk: str, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli("users", "add", name, "--admin", ADMIN)
+    assert exit_.value.code == 2
+    assert "nom de compte invalide" in capsys.readouterr().err

@@ -3,6 +3,8 @@ retention warnings and French formatting (statistics gathered from the real Redi
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -214,3 +216,12 @@ def test_every_region_and_category_has_a_french_label() -> None:
     assert set(labels.REGION_NAMES) == set(REGIONS)
     assert {c.value for c in Category} == set(labels.CATEGORIES)
     assert {s.value for s in Status} == set(labels.STATUSES)
+
+
+def test_csv_export_cannot_fail_on_what_a_cell_holds() -> None:
+    nasty = "OC\x00S\x1b[1m\u202e\udcff"
+    rows = [record("a", Category.OTHER, Status.FORWARDED, forwarded_to=nasty)]
+    text = queue.to_csv(rows, Formatter("fr"))
+    text.encode("utf-8")  # no lone surrogate left
+    parsed = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert parsed[1][7] == "OCS[1m"

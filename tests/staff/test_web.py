@@ -8,6 +8,7 @@ import io
 import re
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -35,7 +36,10 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
+from tips.crypto import MINIMUM_FOR_TESTS
+from tips.keys import unwrap_desk_keyring
 from tips.model import Category, Status
+from tips.store import TipStore
 
 PUBLIC = {"/login"}
 
@@ -292,7 +296,7 @@ def test_admin_adds_and_resets_accounts_on_the_web(client: TestClient) -> None:
     assert password
     bad = client.post("/users", data={"csrf": csrf, "account": "Awa Traoré", "role": "reviewer"})
     assert bad.status_code == 400
-    reset = client.post("/users/awa/reset", data={"csrf": csrf})
+    reset = client.post("/users/awa/reset", data={"csrf": csrf, "confirm": "1"})
     new_password = re.search(r'id="temporary-password">([^<]+)<', reset.text)
     assert new_password
     assert new_password.group(1) != password.group(1)
@@ -375,7 +379,7 @@ def test_oversized_bodies_are_refused(client: TestClient) -> None:
         "/login",
         data={"csrf": csrf_of(page.text), "account": "x", "password": "p" * 300_000},
     )
-    assert response.status_code == 413
+    assert_french_error_page(response, 413, "Requête trop volumineuse")
 
 
 def test_an_account_disabled_from_the_cli_loses_its_live_session(
@@ -412,3 +416,346 @@ def test_statistics_show_campaigns_and_quizzes_without_identifiers(
     page = client.get("/stats").text
     assert "affiche-segou" in page
     assert "tramadol" in page
+
+
+def test_a_nul_in_an_organisation_name_cannot_break_the_export(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def forward(redis: Redis) -> None:
+        store = TipStore(redis, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN)
+        await store.set_status(
+            tip.lookup, Status.FORWARDED, "envoyé", ADMIN, forwarded_to="OC\x00S"
+        )
+
+    arun(desk, forward)  # written before the dashboard cleaned what staff type
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    export = client.post("/export", data={"csrf": csrf})
+    assert export.status_code == 200
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[1][7] == "OCS"
+
+
+def test_control_characters_typed_by_staff_are_never_stored(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    base = f"/tips/{tip.lookup}"
+    client.post(
+        f"{base}/status", data={"csrf": csrf, "status": "in_review", "reason": "vu\x00\x1b"}
+    )
+    client.post(
+        f"{base}/status",
+        data={
+            "csrf": csrf,
+            "status": "forwarded",
+            "reason": "envoyé\x07",
+            "forwarded_to": "__other__",
+            "forwarded_other": "O\x00C\u202eS",
+        },
+    )
+    client.post(f"{base}/note", data={"csrf": csrf, "text": "note\x00 une\r\ndeux"})
+    client.post(f"{base}/reply", data={"csrf": csrf, "text": "réponse\x00"})
+    client.post(f"{base}/assign", data={"csrf": csrf, "account": f"{REVIEWER}\x00"})
+    created = client.post("/users", data={"csrf": csrf, "account": "awa\x00", "role": "reviewer"})
+    assert created.status_code == 200
+
+    async def stored(redis: Redis) -> list[str]:
+        store = TipStore(redis, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        keyring = await unwrap_desk_keyring(redis, ADMIN, ADMIN_PASSWORD)
+        record = await store.get(tip.lookup)
+        history = await store.history(tip.lookup, keyring)
+        notes = await store.notes(tip.lookup, keyring)
+        thread = await store.thread(tip.lookup, keyring)
+        assert record.assigned_to == REVIEWER
+        return [
+            record.forwarded_to or "",
+            *(change.reason for change in history),
+            *(note.text for note in notes),
+            *(message.text for message in thread),
+            *(n.decode() for n in await redis.smembers("sini:staff:users")),
+        ]
+
+    texts = arun(desk, stored)
+    assert texts[:3] == ["OCS", "vu", "envoyé"]
+    assert "note une\ndeux" in texts
+    assert "réponse" in texts
+    assert "awa" in texts
+    for text in texts:
+        assert all(c in "\n" or c.isprintable() for c in text), repr(text)
+
+
+def test_a_password_change_ends_the_accounts_other_sessions(client: TestClient) -> None:
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    elsewhere = client.cookies.get("sini-session")
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    here = client.cookies.get("sini-session")
+    new = "un-nouveau-secret-bien-long-2026"
+    changed = client.post(
+        "/account/password",
+        data={"csrf": csrf, "old": REVIEWER_PASSWORD, "new": new, "again": new},
+    )
+    assert "Mot de passe changé" in changed.text
+    assert client.get("/", follow_redirects=False).status_code == 200  # this browser stays in
+    client.cookies.clear()
+    client.cookies.set("sini-session", elsewhere or "")
+    ended = client.get("/", follow_redirects=False)
+    assert ended.headers["location"] == "/login?msg=session_expired"
+    client.cookies.clear()
+    client.cookies.set("sini-session", here or "")
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_a_password_reset_from_the_command_line_ends_the_web_sessions(
+    client: TestClient, desk: str
+) -> None:
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+    async def reset(redis: Redis) -> None:
+        config = staff_config()
+        keyring = await unwrap_desk_keyring(redis, ADMIN, ADMIN_PASSWORD)
+        accounts = Accounts(redis, config.kdf_limits, config.hash_parameters)
+        await accounts.reset_password(REVIEWER, "temporaire-bien-solide-2026", keyring)
+
+    arun(desk, reset)
+    response = client.get("/", follow_redirects=False)
+    assert response.headers["location"] == "/login?msg=session_expired"
+
+
+def test_a_reset_keeps_a_disabled_account_disabled_unless_re_enabled(
+    client: TestClient,
+) -> None:
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    client.post(f"/users/{REVIEWER}/disable", data={"csrf": csrf, "confirm": "1"})
+    reset = client.post(f"/users/{REVIEWER}/reset", data={"csrf": csrf, "confirm": "1"})
+    password = re.search(r'id="temporary-password">([^<]+)<', reset.text)
+    assert password
+    client.post("/logout", data={"csrf": csrf})
+    page = client.get("/login")
+    refused = client.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "account": REVIEWER, "password": password.group(1)},
+    )
+    assert refused.status_code == 401
+    assert "désactivé" in refused.text
+
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    enabled = client.post(
+        f"/users/{REVIEWER}/reset", data={"csrf": csrf, "confirm": "1", "enable": "1"}
+    )
+    password = re.search(r'id="temporary-password">([^<]+)<', enabled.text)
+    assert password
+    client.post("/logout", data={"csrf": csrf})
+    login(client, REVIEWER, password.group(1))
+    assert client.get("/", follow_redirects=False).headers["location"] == "/account/password"
+
+
+def test_an_admin_cannot_reset_their_own_password_from_the_accounts_page(
+    client: TestClient,
+) -> None:
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    assert f'action="/users/{ADMIN}/reset"' not in client.get("/users").text
+    refused = client.post(f"/users/{ADMIN}/reset", data={"csrf": csrf, "confirm": "1"})
+    assert "temporary-password" not in refused.text
+    assert "Changez votre propre mot de passe" in refused.text
+    login(client, ADMIN, ADMIN_PASSWORD)  # the password is unchanged
+
+
+@pytest.mark.parametrize("weak", ["123456789012", "fatoufatoufatou", "motdepasse2025"])
+def test_common_and_name_derived_passwords_are_refused(client: TestClient, weak: str) -> None:
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    response = client.post(
+        "/account/password",
+        data={"csrf": csrf, "old": REVIEWER_PASSWORD, "new": weak, "again": weak},
+    )
+    assert response.status_code == 400
+    assert "trop facile à deviner" in response.text
+    login(client, REVIEWER, REVIEWER_PASSWORD)  # unchanged
+
+
+@pytest.mark.parametrize(
+    ("path", "question"),
+    [
+        (f"/users/{REVIEWER}/disable", "Désactiver le compte « fatou » ?"),
+        (f"/users/{REVIEWER}/reset", "Nouveau mot de passe pour « fatou » ?"),
+        ("/keys/rotate", "Renouveler la clé du bureau ?"),
+    ],
+)
+def test_disable_reset_and_key_rotation_ask_for_confirmation_first(
+    client: TestClient, desk: str, path: str, question: str
+) -> None:
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+
+    async def state(redis: Redis) -> tuple[object, ...]:
+        config = staff_config()
+        accounts = Accounts(redis, config.kdf_limits, config.hash_parameters)
+        return await accounts.require(REVIEWER), await redis.get("sini:desk:public")
+
+    before = arun(desk, state)
+    asked = client.post(path, data={"csrf": csrf})
+    assert asked.status_code == 200
+    assert str(escape(question)) in asked.text
+    assert f'action="{path}"' in asked.text
+    assert 'name="confirm" value="1"' in asked.text
+    assert "temporary-password" not in asked.text
+    assert arun(desk, state) == before  # nothing happened yet
+    assert client.get("/", follow_redirects=False).status_code == 200  # still logged in
+    client.post(path, data={"csrf": csrf, "confirm": "1"})
+    assert arun(desk, state) != before
+
+
+def test_the_audit_page_reports_removed_newest_entries(client: TestClient, desk: str) -> None:
+    login(client, ADMIN, ADMIN_PASSWORD)
+    client.get("/stats")
+    assert "Chaîne d'intégrité vérifiée" in client.get("/audit").text
+
+    async def remove_newest(redis: Redis) -> None:
+        await redis.rpop(AUDIT_KEY)
+
+    arun(desk, remove_newest)
+    page = client.get("/audit").text
+    assert "Chaîne d'intégrité vérifiée" not in page
+    assert "Intégrité rompue" in page
+
+
+def test_csrf_and_role_refusals_are_audited(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    client.get("/login")
+    assert client.post("/login", data={"account": ADMIN, "password": "x"}).status_code == 403
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    forged = client.post(f"/tips/{tip.lookup}/note", data={"text": "x", "csrf": "faux"})
+    assert forged.status_code == 403
+    assert client.get("/users").status_code == 403
+    assert client.post("/keys/rotate", data={"csrf": csrf}).status_code == 403
+
+    async def entries(redis: Redis) -> set[tuple[str, str, str]]:
+        found, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return {(e.actor, e.action, e.target) for e in found}
+
+    found = arun(desk, entries)
+    assert ("?", "csrf.refused", "/login") in found
+    assert (REVIEWER, "csrf.refused", f"/tips/{tip.lookup}/note") in found
+    assert (REVIEWER, "access.refused", "/users") in found
+    assert (REVIEWER, "access.refused", "/keys/rotate") in found
+    login(client, ADMIN, ADMIN_PASSWORD)
+    assert "Accès refusé" in client.get("/audit?action=access.refused").text
+
+
+def test_the_session_cookie_ends_with_the_browser(staff_settings: Settings, desk: str) -> None:
+    app = create_app(staff_settings, desk, staff_config(secure_cookies=True))
+    with TestClient(app, base_url="https://127.0.0.1") as secure:
+        page = secure.get("/login")
+        response = secure.post(
+            "/login",
+            data={"csrf": csrf_of(page.text), "account": ADMIN, "password": ADMIN_PASSWORD},
+            follow_redirects=False,
+        )
+        cookies = response.headers.get_list("set-cookie")
+        session_cookie = next(c for c in cookies if c.startswith("__Host-sini-session="))
+        assert "max-age" not in session_cookie.lower()
+        assert "expires" not in session_cookie.lower()
+
+
+def assert_french_error_page(response: Any, status: int, words: str) -> None:
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert words in response.text
+    assert '<html lang="fr">' in response.text
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_unreadable_forms_get_a_french_400_page(client: TestClient) -> None:
+    client.get("/login")
+    no_boundary = client.post(
+        "/login", content=b"x", headers={"content-type": "multipart/form-data"}
+    )
+    assert_french_error_page(no_boundary, 400, "Requête invalide")
+    assert "boundary" not in no_boundary.text
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    too_many = client.post(
+        "/logout",
+        content="&".join(f"f{n}=1" for n in range(1001)),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert_french_error_page(too_many, 400, "Requête invalide")
+
+
+def test_server_errors_get_a_french_page_with_the_security_headers(
+    staff_settings: Settings, desk: str
+) -> None:
+    app = create_app(staff_settings, desk, staff_config())
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as web:
+        login(web, REVIEWER, REVIEWER_PASSWORD)
+
+        async def broken() -> None:
+            raise RuntimeError("ZEBRA-boom")
+
+        web.app.state.staff.store.list = broken  # type: ignore[attr-defined]
+        response = web.get("/")
+        assert_french_error_page(response, 500, "Erreur interne")
+        assert "ZEBRA-boom" not in response.text
+
+
+def try_login(web: TestClient, account: str, password: str) -> int:
+    page = web.get("/login")
+    response = web.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "account": account, "password": password},
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def test_spraying_one_password_across_names_is_throttled_per_client(
+    staff_settings: Settings, desk: str
+) -> None:
+    config = staff_config(client_lockout_attempts=6)
+    attacker = create_app(staff_settings, desk, config)
+    office = create_app(staff_settings, desk, config)
+    with TestClient(attacker, base_url="http://127.0.0.1", client=("203.0.113.9", 4000)) as web:
+        for name in ("ali", "awa", "moussa", "binta", "issa"):
+            assert try_login(web, name, "123456789012") == 401
+        assert try_login(web, "oumar", "123456789012") == 429  # the sixth name
+        page = web.get("/login")
+        locked = web.post(
+            "/login",
+            data={"csrf": csrf_of(page.text), "account": REVIEWER, "password": REVIEWER_PASSWORD},
+        )
+        assert locked.status_code == 429
+        assert "depuis cette adresse" in locked.text
+    with TestClient(office, base_url="http://127.0.0.1", client=("198.51.100.7", 4000)) as web:
+        assert try_login(web, REVIEWER, REVIEWER_PASSWORD) == 303
+
+
+def test_failed_logins_from_elsewhere_do_not_lock_an_admin_out_of_a_known_browser(
+    staff_settings: Settings, desk: str
+) -> None:
+    config = staff_config()
+    browser_app = create_app(staff_settings, desk, config)
+    attacker_app = create_app(staff_settings, desk, config)
+    with TestClient(
+        browser_app, base_url="http://127.0.0.1", client=("198.51.100.7", 4000)
+    ) as browser:
+        assert try_login(browser, ADMIN, ADMIN_PASSWORD) == 303  # this browser is now known
+        with TestClient(
+            attacker_app, base_url="http://127.0.0.1", client=("203.0.113.9", 4000)
+        ) as attacker:
+            for _ in range(config.lockout_attempts + 3):
+                attacker.cookies.clear()
+                try_login(attacker, ADMIN, "devine-devine-2025")
+            assert try_login(attacker, ADMIN, ADMIN_PASSWORD) == 429  # locked for strangers
+        browser.cookies.delete("sini-session")
+        assert try_login(browser, ADMIN, ADMIN_PASSWORD) == 303  # not for the admin's browser
+        # The known browser still has a limit of its own.
+        browser.cookies.delete("sini-session")
+        for _ in range(config.lockout_attempts):
+            try_login(browser, ADMIN, "encore-raté-2025")
+        assert try_login(browser, ADMIN, ADMIN_PASSWORD) == 429
