@@ -9,8 +9,10 @@ person asks.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Coroutine
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
+from telegram import __version_info__ as ptb_version
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -34,6 +37,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
 from bot.assistant import Assistant
@@ -317,6 +321,106 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("telegram.error_reply_failed")
 
 
+UNREADABLE_EVENT = "telegram.update_unreadable"
+
+
+def on_unreadable_update(error: Exception) -> None:
+    """The bot's own answer to an update python-telegram-bot cannot build (a callback
+    whose message has no message_id, a poll without the fields PTB requires): its event
+    name and error type only. PTB's own answer logs the whole raw update — the sender's
+    id, names and username — at CRITICAL, and when polling it fetches the same batch again
+    and again, so one such update would stop the bot."""
+    log.warning(UNREADABLE_EVENT, error_type=type(error).__name__)
+    metrics.error(error)
+
+
+def read_update(data: object, bot: Any = None) -> Update | None:
+    """The Update in `data`, or None (answered by `on_unreadable_update`) when PTB
+    cannot build it."""
+    try:
+        return Update.de_json(data, bot)  # type: ignore[arg-type]
+    except Exception as error:  # de_json raises whatever a constructor raises
+        on_unreadable_update(error)
+        return None
+
+
+def readable_updates_payload(payload: bytes) -> bytes:
+    """A getUpdates answer in which each update PTB cannot read is replaced by its bare
+    `update_id`: PTB then confirms it with the next offset and no handler sees it."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload  # not JSON: PTB reports it as a network error
+    result = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(result, list):
+        return payload
+    readable: list[Any] = []
+    for raw in result:
+        if read_update(raw) is not None:
+            readable.append(raw)
+        elif isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
+            readable.append({"update_id": raw["update_id"]})
+    if readable == result:
+        return payload
+    return json.dumps({**body, "result": readable}).encode()
+
+
+class ReadableUpdatesRequest(HTTPXRequest):
+    """PTB's HTTP client for getUpdates (its public `do_request` extension point), with
+    unreadable updates taken out of each answer before PTB parses it."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if code == HTTPStatus.OK and url.rsplit("/", 1)[-1] == "getUpdates":
+            payload = readable_updates_payload(payload)
+        return code, payload
+
+
+class _WebhookUpdates:
+    """Stands in for `Update` in PTB's webhook handler, which only calls `Update.de_json`
+    (and answers 200 when it returns None): unreadable updates are taken, not refused."""
+
+    @staticmethod
+    def de_json(data: object, bot: Any = None) -> Update | None:
+        return read_update(data, bot)
+
+
+def guard_webhook_parsing() -> bool:
+    """Make PTB's webhook server read updates through `read_update`.
+
+    This replaces a name in a PTB internal module (`telegram.ext._utils.webhookhandler`),
+    so only for the versions whose handler is known (22.x) and only if it still imports
+    `Update` under that name; otherwise PTB's own path stays, and `bot.logs` withholds its
+    CRITICAL record (which shows the update) — but the webhook then answers 400."""
+    if ptb_version.major != 22:
+        log.warning("telegram.webhook_guard_unavailable", reason="version")
+        return False
+    try:
+        from telegram.ext._utils import webhookhandler
+    except ImportError:
+        log.warning("telegram.webhook_guard_unavailable", reason="module")
+        return False
+    current = getattr(webhookhandler, "Update", None)
+    if current is _WebhookUpdates:
+        return True
+    if current is not Update:
+        log.warning("telegram.webhook_guard_unavailable", reason="changed")
+        return False
+    webhookhandler.Update = _WebhookUpdates  # type: ignore[attr-defined,assignment]
+    return True
+
+
 async def beat(path: Path) -> None:
     """Touch the heartbeat file while the event loop is alive (read by `helpline health`,
     the container's HEALTHCHECK): a wedged loop stops touching it."""
@@ -342,7 +446,10 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         # Updates from different chats run concurrently (so the NLU can batch them);
         # ChatOrder keeps each chat's own updates in order.
         .concurrent_updates(True)
+        # Unreadable updates answered by on_unreadable_update, never logged by PTB.
+        .get_updates_request(ReadableUpdatesRequest(connection_pool_size=1))
     )
+    guard_webhook_parsing()
     if settings.telegram_api_url:
         base = settings.telegram_api_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
