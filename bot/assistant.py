@@ -40,7 +40,9 @@ from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, OpenChat, chat_key
 from bot.logs import get_logger
 from bot.nlu import NLU, NLUUnavailable, Understanding
-from bot.nlu.safety import Crisis, detect_crisis
+from bot.nlu.crisis import Assessment, CrisisNet
+from bot.nlu.normalise import fold_lookalikes
+from bot.nlu.passages import most_confident, passages
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -78,9 +80,11 @@ class Assistant:
         store: DialogueStore,
         tips: TipStore,
         secret: bytes,
+        net: CrisisNet,
     ) -> None:
         self.engine = engine
         self.nlu = nlu
+        self.net = net
         self.store = store
         self.tips = tips
         self.campaigns = CampaignStore(store.redis)
@@ -131,10 +135,10 @@ class Assistant:
     ) -> Turn:
         """Answer one event from one chat; the Turn's replies are what to send."""
         key = chat_key(self._secret, chat_id)
-        crisis = detect_crisis(event.text) if isinstance(event, TextEvent) else None
+        screened = self.net.screen(event.text) if isinstance(event, TextEvent) else None
         chat = await self._open(key)
         try:
-            return await self._respond(chat_id, key, chat, event, crisis, language_code, channel)
+            return await self._respond(chat_id, key, chat, event, screened, language_code, channel)
         finally:
             if chat is not None:
                 await self._give_back(chat)
@@ -145,14 +149,16 @@ class Assistant:
         key: str,
         chat: OpenChat | None,
         event: Event,
-        crisis: Crisis | None,
+        screened: Assessment | None,
         language_code: str | None,
         channel: Channel | None,
     ) -> Turn:
-        """The turn for an event, from the chat as opened (None: Redis did not answer)."""
+        """The turn for an event, from the chat as opened (None: Redis did not answer).
+        `screened` is the crisis net's verdict from the patterns alone, when they saw
+        acute danger: then the NLU is not waited for."""
         state = ChatState() if chat is None else chat.state
         redis_ok = chat is not None
-        if chat is not None and crisis is None:  # a crisis is always answered
+        if chat is not None and screened is None:  # a crisis is always answered
             over = chat.sent - self.store.flood_limit
             if over > 0:
                 metrics.FLOOD_LIMITED.inc()
@@ -160,7 +166,8 @@ class Assistant:
                 return Turn(tuple(replies), state)
         if not redis_ok and self._needs_storage(event):
             return self._storage_down(state, language_code)
-        understanding = await self._understand(event, state) if crisis is None else None
+        understanding = await self._understand(event, state) if screened is None else None
+        crisis = screened or self._assess(event, state, understanding)
         nearby = await self._nearby(event, state) if redis_ok else None
         campaign = await self._campaign(event, state, language_code) if redis_ok else None
         turn = self.engine.respond(
@@ -190,9 +197,23 @@ class Assistant:
             kind=type(event).__name__,
             topic=turn.topic,
             locale=turn.state.locale,
-            crisis=crisis.value if crisis else None,
+            crisis=crisis.verdict.value if crisis else None,
+            crisis_kind=crisis.kind.value if crisis and crisis.kind else None,
+            crisis_reason=crisis.reason.value if crisis else None,
         )
         return turn
+
+    def _assess(
+        self, event: Event, state: ChatState, understanding: Understanding | None
+    ) -> Assessment | None:
+        """Every signal of the crisis net, for free text and for what is typed in a flow."""
+        if not isinstance(event, TextEvent):
+            return None
+        if not (self.engine.needs_nlu(event, state) or state.flow is not None):
+            return None
+        assessment = self.net.assess(event.text, understanding)
+        metrics.crisis_assessed(assessment.verdict.value, assessment.reason.value)
+        return assessment
 
     async def _nlu_ready(self) -> None:
         if not await self.nlu.ready():
@@ -250,7 +271,8 @@ class Assistant:
         if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event, state):
             return None
         try:
-            reading = await self.nlu.parse(clean_text(event.text))
+            texts = passages(fold_lookalikes(clean_text(event.text)))
+            reading = most_confident(await asyncio.gather(*map(self.nlu.parse, texts)))
         except NLUUnavailable as error:
             log.warning("nlu.unavailable", error_type=str(error))
             metrics.NLU_UNAVAILABLE.inc()

@@ -64,7 +64,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.e2e:
-        return evaluate_e2e(settings, args.out)
+        return evaluate_e2e(settings, args.messages or settings.nlu_project / "blind", args.out)
     from bot.nlu.evaluation import evaluate, load_examples
     from bot.nlu.rasa_local import RasaLocalNLU
     from bot.nlu.training import train
@@ -86,15 +86,16 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_e2e(settings: Settings, out: Path) -> int:
-    """The blind set through the real assistant, on a throwaway local Redis."""
+def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
+    """The messages of `directory` (the blind set by default) through the real assistant,
+    on a throwaway local Redis."""
     import tempfile
 
     from bot.e2e_evaluation import evaluate_e2e, load_blind_set
     from bot.redis_server import LocalRedis
     from bot.runtime import build_assistant, load_nlu
 
-    messages = load_blind_set(settings.nlu_project / "blind")
+    messages = load_blind_set(directory)
     nlu = load_nlu(settings)
     with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as server:
 
@@ -237,6 +238,11 @@ def parser() -> argparse.ArgumentParser:
         "--e2e",
         action="store_true",
         help="the blind set (nlu/blind/) through the real assistant, scored on what users get",
+    )
+    evaluate.add_argument(
+        "--messages",
+        type=Path,
+        help="with --e2e: another folder of the same format (nlu/dev/ to choose thresholds)",
     )
     evaluate.set_defaults(func=cmd_evaluate)
     register_staff(sub)

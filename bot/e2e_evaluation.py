@@ -29,6 +29,7 @@ from pydantic import BaseModel, Extra, validator
 from bot.assistant import Assistant
 from bot.dialogue.events import TextEvent
 from bot.dialogue.replies import Turn
+from bot.dialogue.report import REPORT
 
 Language = Literal["fr", "bm", "en", "mixed"]
 CrisisKind = Literal["overdose", "self_harm", "held", "child", "violence"]
@@ -116,7 +117,7 @@ def judge(message: BlindMessage, turn: Turn, emergency_number: str) -> Judged:
         got=got,
         numbers_first=emergency_number in first,
         locale=turn.state.language,
-        opened_report=got == "report_tip" or turn.state.flow is not None,
+        opened_report=got == "report_tip" or turn.state.flow == REPORT,
     )
 
 
@@ -219,7 +220,7 @@ def summary(numbers: dict[str, Any]) -> str:
     )
     return "\n".join(
         [
-            f"blind set: {numbers['messages']} messages, each from a fresh chat",
+            f"{numbers['messages']} messages, each from a fresh chat",
             f"crisis: {numbers['crisis_messages']} messages · numbers in the first reply "
             f"{numbers['crisis_numbers_first']:.1%} (full answer "
             f"{numbers['crisis_full_answer']:.1%}, check-in {numbers['crisis_check_in']:.1%}) "

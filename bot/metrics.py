@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 
 from bot.dialogue.events import Event
 from bot.nlu import FALLBACK_INTENT, Understanding
+from bot.nlu.crisis import Reason, Verdict
 from tips.model import Category
 
 # No `*_created` series: they would stamp, to the second, when a label first moved — e.g.
@@ -37,6 +38,8 @@ TIP_CATEGORIES = frozenset(category.value for category in Category)
 # the nearest-services query, quiz counters, the tip store.
 REDIS_OPERATIONS = frozenset({"start", "load", "save", "nearby", "quiz", "tips"})
 _CLOSED_SETS = {
+    "verdict": frozenset(verdict.value for verdict in Verdict),
+    "reason": frozenset(reason.value for reason in Reason),
     "kind": EVENT_KINDS,
     "outcome": UPDATE_OUTCOMES,
     "category": TIP_CATEGORIES,
@@ -97,6 +100,12 @@ FLOOD_LIMITED = Counter(
     "Messages over a chat's flood limit (one warning, then silence).",
     registry=REGISTRY,
 )
+CRISIS_ASSESSED = Counter(
+    "sini_crisis_assessed",
+    "Free-text messages assessed by the crisis net, by verdict and deciding signal.",
+    ["verdict", "reason"],
+    registry=REGISTRY,
+)
 REDIS_UNAVAILABLE = Counter(
     "sini_redis_unavailable",
     "Times the assistant found Redis down and degraded, by operation.",
@@ -144,3 +153,9 @@ def error(exception: BaseException | None) -> None:
 
 def redis_unavailable(operation: str) -> None:
     REDIS_UNAVAILABLE.labels(operation=_closed("operation", operation)).inc()
+
+
+def crisis_assessed(verdict: str, reason: str) -> None:
+    CRISIS_ASSESSED.labels(
+        verdict=_closed("verdict", verdict), reason=_closed("reason", reason)
+    ).inc()

@@ -18,6 +18,8 @@ from bot.content import load_catalog
 from bot.dialogue.engine import DRUGS, Engine
 from bot.dialogue.store import DialogueStore
 from bot.nlu import NLU
+from bot.nlu.crisis import CrisisNet
+from bot.nlu.crisis_classifier import load_classifier
 from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
@@ -118,4 +120,6 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
     )
     tips_redis = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else redis
     tips = TipStore(tips_redis, settings.secret)
-    return Assistant(engine, nlu, store, tips, settings.secret)
+    project = settings.nlu_project
+    net = CrisisNet(load_classifier(project / "crisis", project / "data"))
+    return Assistant(engine, nlu, store, tips, settings.secret, net)

@@ -27,6 +27,8 @@ from bot.dialogue.events import Event
 from bot.dialogue.replies import Reply
 from bot.dialogue.store import DialogueStore
 from bot.nlu import NLUUnavailable, Understanding
+from bot.nlu.crisis import CrisisNet
+from bot.nlu.crisis_classifier import load_classifier
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from bot.redis_server import LocalRedis, free_port
@@ -230,7 +232,14 @@ def make_assistant(engine: Engine, url: str, nlu: ScriptedNLU, flood_limit: int 
         redis, SECRET, state_ttl=3600, draft_ttl=1800, flood_limit=flood_limit, flood_window=60
     )
     tips = TipStore(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
-    return Assistant(engine, nlu, store, tips, SECRET)
+    return Assistant(engine, nlu, store, tips, SECRET, crisis_net())
+
+
+def crisis_net() -> CrisisNet:
+    """The crisis net as the bot builds it (its classifier is trained once per process)."""
+    return CrisisNet(
+        load_classifier(PROJECT_ROOT / "nlu" / "crisis", PROJECT_ROOT / "nlu" / "data")
+    )
 
 
 async def say(assistant: Assistant, event: Event, language_code: str = "fr") -> list[Reply]:

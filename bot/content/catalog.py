@@ -95,12 +95,17 @@ class Catalog:
             for line in self.emergency
         )
 
+    def emergency_line(self, locale: str) -> str:
+        """The first emergency line alone, for a check-in or a footer."""
+        first = self.emergency[0]
+        return f"{self.gettext(first.label, locale)} : {first.number}"
+
     def render(
         self, message_id: str, locale: str, count: int | None = None, **params: Any
     ) -> Rendered:
         """Translate a message and fill its `{placeholders}`.
 
-        `{emergency}` is always available; plural messages need `count`, which is also
+        `{emergency}` and `{emergency_line}` are always available; plural messages need `count`, which is also
         available to the text as `{count}` (formatted by the caller if it wants to).
         """
         message = self._messages[message_id]
@@ -114,6 +119,8 @@ class Catalog:
             text = translations.gettext(message.text)
         if "{emergency}" in text:
             params.setdefault("emergency", self.emergency_block(locale))
+        if "{emergency_line}" in text:
+            params.setdefault("emergency_line", self.emergency_line(locale))
         if params:
             text = text.format(**params)
         buttons = tuple(

@@ -26,7 +26,8 @@ from bot.dialogue.quizzes import QuizFlow
 from bot.dialogue.replies import Key, Reply, Turn
 from bot.dialogue.report import FOLLOWUP, REPORT, TipFlows
 from bot.dialogue.state import ChatState
-from bot.nlu import FALLBACK_INTENT, Understanding
+from bot.nlu import CRISIS_INTENT, FALLBACK_INTENT, Understanding
+from bot.nlu.crisis import Assessment, Verdict
 from bot.nlu.keywords import drug_in_text
 from bot.nlu.language import guess_language
 from bot.nlu.safety import Crisis
@@ -105,6 +106,9 @@ MAX_TEXT_FOR_NLU = 1000
 # Actions that keep a report or follow-up going (see Engine._leaves_flow).
 FLOW_SAFE_ACTIONS = {"do:cancel", "do:emergency"}
 CLARIFY_CHOICES = 3
+CHECK_IN = "checkin"
+_CHECK_IN_ANSWERS = {"in_danger", "not_in_danger"}
+_CRISIS_KINDS = {kind.value for kind in Crisis}
 
 
 class Engine:
@@ -152,14 +156,15 @@ class Engine:
         *,
         language_code: str | None = None,
         understanding: Understanding | None = None,
-        crisis: Crisis | None = None,
+        crisis: Assessment | None = None,
         nearby: Sequence[tuple[Service, float]] | None = None,
         campaign: tuple[str, str, str | None] | None = None,
     ) -> Turn:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
         `nearby` holds the services nearest to a shared location when the caller looked
         them up in the Redis GEO index (otherwise they are computed here); `campaign` is
-        (payload, target, language) when /start came with a known deep link."""
+        (payload, target, language) when /start came with a known deep link; `crisis` is
+        the crisis net's assessment of a text (None: not assessed)."""
         state = sanitize(state)
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
@@ -265,13 +270,14 @@ class Engine:
         )
         return replace(opened, replies=(welcome, *opened.replies))
 
-    def _in_flow(self, event: Event, state: ChatState, crisis: Crisis | None) -> Turn | None:
+    def _in_flow(self, event: Event, state: ChatState, crisis: Assessment | None) -> Turn | None:
         """A report or follow-up step. A crisis inside a report is answered first and what
-        was written is still kept in the draft: nothing a tipster says is lost."""
+        was written is still kept in the draft: nothing a tipster says is lost. (A tip
+        describes danger by nature: only a sure crisis interrupts it, never a check-in.)"""
         turn = self.flows.event(event, state)
-        if crisis is None:
+        if crisis is None or not crisis.is_crisis:
             return turn
-        alarm = self._crisis(f"crisis.{crisis.value}", state)
+        alarm = self._crisis(crisis.kind, state)
         if turn is None:
             return alarm
         return Turn((*alarm.replies, *turn.replies), turn.state, topic=alarm.topic)
@@ -283,11 +289,23 @@ class Engine:
         event: TextEvent,
         state: ChatState,
         understanding: Understanding | None,
-        crisis: Crisis | None,
+        crisis: Assessment | None,
     ) -> Turn:
+        match crisis:
+            case Assessment(verdict=Verdict.CRISIS, kind=kind):
+                return self._crisis(kind, state)
+            case Assessment(verdict=Verdict.CHECK_IN, kind=kind):
+                return self._check_in(kind, understanding, state)
+            case Assessment(footer=True):
+                answer = self._answer(event, state, understanding)
+                return self._with_footer(answer)
+        return self._answer(event, state, understanding)
+
+    def _answer(
+        self, event: TextEvent, state: ChatState, understanding: Understanding | None
+    ) -> Turn:
+        """The ordinary answer to a free text."""
         text = clean_text(event.text)
-        if crisis is not None:
-            return self._crisis(f"crisis.{crisis.value}", state)
         if not text:
             return self._say("error.empty", state, topic=None, then_menu=True)
         keyboard_action = self._keyboard_actions.get(text.casefold())
@@ -301,6 +319,8 @@ class Engine:
             return self._say("error.no_words", state, topic=None, then_menu=True)
         if understanding is None:
             return self._nlu_down(text, state)
+        if state.pending == CHECK_IN and understanding.intent in ("affirm", "deny"):
+            return self._after_check_in(understanding.intent == "affirm", state)
         if state.pending == "confirm_report" and understanding.intent in ("affirm", "deny"):
             state = replace(state, pending=None)
             return self._action(
@@ -319,8 +339,8 @@ class Engine:
         self, intent: str, drug: str | None, state: ChatState, place: str | None = None
     ) -> Turn:
         state = replace(state, pending=None)
-        if intent == "crisis":
-            return self._crisis("crisis.general", state)
+        if intent == CRISIS_INTENT:
+            return self._crisis(None, state)
         if intent in SERVICE_INTENTS:
             kind = SERVICE_INTENTS[intent]
             region = region_of_place(place) if place else None
@@ -424,7 +444,7 @@ class Engine:
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
     def _do(self, name: str, state: ChatState, topic: str | None) -> Turn:
-        state = replace(state, pending=None)
+        state = replace(state, pending=None) if name not in _CHECK_IN_ANSWERS else state
         topic = topic or name
         if name == "start":
             locale = state.language
@@ -436,6 +456,8 @@ class Engine:
             return self._say("menu.main", state, topic=topic)
         if name == "emergency":
             return self._say("emergency", state, topic=topic)
+        if name in ("in_danger", "not_in_danger"):
+            return self._after_check_in(name == "in_danger", state)
         if name == "language":
             return self._say("language.pick", state, topic=topic)
         if name == "cancel":
@@ -538,15 +560,61 @@ class Engine:
 
     # ----------------------------------------------------------------- rendering
 
-    def _crisis(self, message_id: str, state: ChatState) -> Turn:
+    def _crisis(self, kind: Crisis | None, state: ChatState) -> Turn:
         """Emergency numbers first, with the reply keyboard that keeps them one tap away;
         the next steps follow as a second message (Telegram allows one keyboard each)."""
+        message_id = f"crisis.{kind.value}" if kind is not None else "crisis.general"
         locale = state.language
         rendered = self.catalog.render(message_id, locale)
         replies = [Reply(rendered.text, keyboard=self._keyboard(locale))]
         if rendered.buttons:
             replies.append(Reply(self.catalog.render("next_steps", locale).text, rendered.buttons))
-        return Turn(tuple(replies), replace(state, pending=None), topic=message_id)
+        state = replace(state, pending=None, danger=None, deferred=None)
+        return Turn(tuple(replies), state, topic=message_id)
+
+    def _check_in(
+        self, kind: Crisis | None, understanding: Understanding | None, state: ChatState
+    ) -> Turn:
+        """Unsure: the emergency line, then "are you in danger now?". What the message
+        was about (its intent, never its text) waits for a "no"."""
+        topic = understanding.intent if understanding is not None else None
+        deferred = topic if topic is not None and self._answers(topic) else None
+        drug = understanding.entity("drug") if understanding is not None else None
+        state = replace(
+            state,
+            drug=drug if drug in DRUGS else state.drug,
+            pending=CHECK_IN,
+            danger=kind.value if kind is not None else None,
+            deferred=deferred,
+        )
+        return self._say("checkin", state, topic="checkin")
+
+    def _answers(self, intent: str) -> bool:
+        """Whether `intent` is a topic the engine answers directly."""
+        return intent != CRISIS_INTENT and (
+            intent in SERVICE_INTENTS
+            or intent in DRUG_ASPECTS
+            or intent in ACTION_INTENTS
+            or f"intent.{intent}" in self.catalog
+        )
+
+    def _after_check_in(self, in_danger: bool, state: ChatState) -> Turn:
+        danger = state.danger if state.danger in _CRISIS_KINDS else None
+        deferred = state.deferred
+        state = replace(state, pending=None, danger=None, deferred=None)
+        if in_danger:
+            return self._crisis(Crisis(danger) if danger else None, state)
+        if deferred is not None and self._answers(deferred):
+            return self._intent(deferred, None, state)
+        return self._say("checkin.no", state, topic="checkin.no", then_menu=True)
+
+    def _with_footer(self, turn: Turn) -> Turn:
+        """An answer about danger in general, with the emergency line below it."""
+        if not turn.replies:
+            return turn
+        first, *rest = turn.replies
+        footer = self.catalog.render("emergency.footer", turn.state.language).text
+        return replace(turn, replies=(replace(first, text=f"{first.text}\n\n{footer}"), *rest))
 
     def _say(
         self, message_id: str, state: ChatState, *, topic: str | None, then_menu: bool = False
@@ -582,6 +650,7 @@ def sanitize(state: ChatState) -> ChatState:
         chosen_locale=state.chosen_locale if state.chosen_locale in LOCALES else None,
         drug=state.drug if state.drug in DRUGS else None,
         service_kind=state.service_kind if state.service_kind in KINDS else None,
+        danger=state.danger if state.danger in _CRISIS_KINDS else None,
         **(
             {}
             if state.flow in (REPORT, FOLLOWUP)

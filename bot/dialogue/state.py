@@ -25,6 +25,8 @@ class ChatState:
     code, note: the receipt code and the text being added during a follow-up
     quiz:    the quiz run in progress (QuizProgress.dumps())
     campaign: the deep-link payload that brought this conversation, for campaign counts
+    danger:  the kind of danger a check-in asked about ("are you in danger now?")
+    deferred: the topic (an intent name) to answer if the check-in is answered "no"
     """
 
     locale: str | None = None
@@ -39,6 +41,8 @@ class ChatState:
     note: str | None = None
     quiz: str | None = None
     campaign: str | None = None
+    danger: str | None = None
+    deferred: str | None = None
 
     @property
     def language(self) -> str:

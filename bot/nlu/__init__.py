@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 FALLBACK_INTENT = "nlu_fallback"
+CRISIS_INTENT = "crisis"  # the NLU's own reading of danger, one signal of the crisis net
 # What readiness probes parse: it proves the model answers, and it is no one's message.
 READINESS_PROBE = "bonjour"
 

@@ -3,15 +3,16 @@
 Telegram offers no Bambara interface, so a Bambara speaker's `language_code` says "fr";
 only the text tells. The guess counts distinctive function words of each language
 (after the same normalisation as the safety net) and any Bambara letter ɛ ɔ ɲ ŋ, and
-answers only when one language clearly leads: short or mixed messages keep the current
-language.
+answers only when one language clearly leads — by two words, or by one in a message of
+three words or fewer ("i ni su", "hey hi"), whose own language then wins over the phone's.
+Mixed messages with no clear leader keep the current language.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.nlu.safety import normalise
+from bot.nlu.normalise import normalise
 
 _BAMBARA_LETTERS = re.compile(r"[ɛɔɲŋƐƆƝŊ]")
 _BAMBARA_GREETING = re.compile(r"^(i|aw) (ni|ka) ")
@@ -21,7 +22,8 @@ _WORDS: dict[str, frozenset[str]] = {
         "nye tugun sisan barika ayi awo owo ko taa tun nka ani walima dogotoro dogotoroso "
         "ne ale olu aw an u kono bolo muso ce denmisen jamana baara wari ja kosebe dow "
         "dow doron kuma kalan kasi jigi min sen mogo mogow cogo di diya jugu ninakili "
-        "hakili sigi bamanankan nin nunu foyi fen dumuni sababu faso kanu kele tile wula".split()
+        "hakili sigi bamanankan nin nunu foyi fen dumuni sababu faso kanu kele tile wula "
+        "su sogoma tilegan wa dun ce muso kenene hera somogo".split()
     ),
     "fr": frozenset(
         "je j tu il elle on nous vous ils le la les des du est suis c ce cest quoi "
@@ -33,10 +35,15 @@ _WORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         "the is are what how my i you to of and it can do does with for in about help "
         "friend why want stop job offer who where when this that he she they we your "
-        "hello hi thanks yes no please am was have has get know".split()
+        "hello hi hey thanks thank yes no please am was have has get know good morning "
+        "evening night bye "
+        # Nigerian and Ghanaian Pidgin: its own function words, none of them Bambara or French
+        "dey wetin abi abeg dem una wey sabi wan comot oga chale pls plz fit anybody "
+        "somebody person wahala".split()
     ),
 }
 MIN_LEAD = 2
+SHORT_MESSAGE_WORDS = 3
 
 
 def guess_language(text: str) -> str | None:
@@ -53,4 +60,5 @@ def guess_language(text: str) -> str | None:
                 scores[language] += 1
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
-    return best if top - second >= MIN_LEAD else None
+    lead = 1 if len(normalised.split()) <= SHORT_MESSAGE_WORDS else MIN_LEAD
+    return best if top >= 1 and top - second >= lead else None

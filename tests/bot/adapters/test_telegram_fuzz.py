@@ -71,7 +71,7 @@ from bot.nlu import Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
-from tests.conftest import DESK_PASSWORD, SECRET
+from tests.conftest import DESK_PASSWORD, SECRET, crisis_net
 from tests.support.callbacks import KNOWN_ACTIONS
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS, draft_box
@@ -775,7 +775,7 @@ def harness(
 
         def assistant() -> Assistant:
             tips = TipStore(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
-            return Assistant(engine, SharedNLU(rasa_nlu), store, tips, SECRET)
+            return Assistant(engine, SharedNLU(rasa_nlu), store, tips, SECRET, crisis_net())
 
         application = build_application(fuzz_settings, assistant)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.content import Catalog
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import (
@@ -13,6 +15,7 @@ from bot.dialogue.events import (
 )
 from bot.dialogue.state import ChatState
 from bot.nlu import Entity, Understanding
+from bot.nlu.crisis import Assessment, Reason, Verdict
 from bot.nlu.safety import Crisis
 
 FR = ChatState(locale="fr")
@@ -80,12 +83,65 @@ def test_crisis_answers_start_with_emergency_numbers(engine: Engine, catalog: Ca
     turn = engine.respond(
         TextEvent("il respire plus"),
         FR,
-        crisis=Crisis.OVERDOSE,
+        crisis=Assessment(Verdict.CRISIS, Reason.PATTERN, Crisis.OVERDOSE),
         understanding=understood("drug_info"),
     )
     first_number = catalog.emergency[0].number
     assert first_number in turn.replies[0].text
     assert turn.replies[0].text.index(first_number) < 120
+
+
+UNSURE = Assessment(Verdict.CHECK_IN, Reason.CLASSIFIER, Crisis.SELF_HARM)
+
+
+def test_when_unsure_the_check_in_gives_the_line_first_then_asks(
+    engine: Engine, catalog: Catalog
+) -> None:
+    turn = engine.respond(
+        TextEvent("jsp si je vais tenir"), FR, crisis=UNSURE, understanding=understood("quit_help")
+    )
+    (reply,) = turn.replies
+    first_line = reply.text.splitlines()[0]
+    assert catalog.emergency[0].number in first_line
+    assert {"do:in_danger", "do:not_in_danger"} == set(actions(turn.replies))
+    assert turn.topic == "checkin"
+
+
+def test_yes_to_the_check_in_gets_the_full_crisis_answer(engine: Engine, catalog: Catalog) -> None:
+    asked = engine.respond(TextEvent("..."), FR, crisis=UNSURE, understanding=understood("greet"))
+    turn = engine.respond(ButtonEvent("do:in_danger"), asked.state)
+    assert turn.topic == "crisis.self_harm"
+    assert catalog.emergency_block("fr") in turn.replies[0].text
+    assert turn.state.pending is None
+    assert turn.state.danger is None
+
+
+def test_no_to_the_check_in_gets_the_answer_to_the_question(
+    engine: Engine, catalog: Catalog
+) -> None:
+    asked = engine.respond(
+        TextEvent("..."), FR, crisis=UNSURE, understanding=understood("drug_risks", drug="tramadol")
+    )
+    turn = engine.respond(ButtonEvent("do:not_in_danger"), asked.state)
+    assert turn.replies[0].text == catalog.render("drug.tramadol.effects", "fr").text
+    typed_no = engine.respond(TextEvent("non"), asked.state, understanding=understood("deny"))
+    assert typed_no.replies[0].text == turn.replies[0].text
+
+
+def test_a_question_about_danger_is_answered_with_the_line_as_footer(
+    engine: Engine, catalog: Catalog
+) -> None:
+    informational = Assessment(Verdict.NONE, Reason.INFORMATIONAL, Crisis.OVERDOSE, footer=True)
+    turn = engine.respond(
+        TextEvent("c quoi les signes d une overdose de trama"),
+        FR,
+        crisis=informational,
+        understanding=understood("drug_risks", drug="tramadol"),
+    )
+    text = turn.replies[0].text
+    assert text.startswith(catalog.render("drug.tramadol.effects", "fr").text)
+    assert text.rstrip().endswith(catalog.emergency_line("fr"))
+    assert turn.topic == "drug_risks"
 
 
 def test_the_classifier_alone_can_raise_a_crisis(engine: Engine, catalog: Catalog) -> None:
@@ -237,3 +293,19 @@ def test_every_answered_intent_has_a_message_in_every_locale(
                 TextEvent("x y"), ChatState(locale=locale), understanding=understood(intent)
             )
             assert turn.topic == intent, (locale, intent)
+
+
+@pytest.mark.parametrize(("text", "locale"), [("i ni su", "bm"), ("hey hi", "en")])
+def test_a_short_greeting_is_answered_in_its_own_language(
+    engine: Engine, text: str, locale: str
+) -> None:
+    turn = engine.respond(
+        TextEvent(text), ChatState(), language_code="fr", understanding=understood("greet")
+    )
+    assert turn.state.locale == locale
+
+
+def test_a_language_the_user_chose_wins_over_the_message(engine: Engine) -> None:
+    chosen = ChatState(locale="fr", chosen_locale="fr")
+    turn = engine.respond(TextEvent("hey hi"), chosen, understanding=understood("greet"))
+    assert turn.state.locale == "fr"

@@ -25,6 +25,7 @@ from bot.dialogue.events import (
 )
 from bot.dialogue.state import ChatState
 from bot.nlu import Entity, Understanding
+from bot.nlu.crisis import Assessment, Reason, Verdict
 from bot.nlu.safety import Crisis
 from tests.support.callbacks import KNOWN_ACTIONS
 from tips.model import Draft
@@ -108,7 +109,11 @@ states = st.builds(
     locale=st.one_of(st.none(), st.sampled_from(LOCALES), st.text(max_size=5)),
     chosen_locale=st.one_of(st.none(), st.sampled_from(LOCALES)),
     drug=st.one_of(st.none(), st.sampled_from(["tramadol", "cannabis", "nope"])),
-    pending=st.one_of(st.none(), st.just("confirm_report"), st.text(max_size=10)),
+    pending=st.one_of(
+        st.none(), st.sampled_from(["confirm_report", "checkin"]), st.text(max_size=10)
+    ),
+    danger=st.one_of(st.none(), st.sampled_from(["overdose", "violence", "bogus"])),
+    deferred=st.one_of(st.none(), st.sampled_from(["drug_risks", "rights", "crisis", "bogus"])),
     service_kind=st.one_of(st.none(), st.sampled_from(["treatment", "shelter", "bogus"])),
     flow=st.one_of(st.none(), st.sampled_from(["report", "followup", "bogus"])),
     step=st.one_of(
@@ -156,14 +161,23 @@ CASES = 400
     event=events,
     state=states,
     reading=readings,
-    crisis=st.one_of(st.none(), st.sampled_from(list(Crisis))),
+    crisis=st.one_of(
+        st.none(),
+        st.builds(
+            Assessment,
+            st.sampled_from(list(Verdict)),
+            st.sampled_from(list(Reason)),
+            st.one_of(st.none(), st.sampled_from(list(Crisis))),
+            st.booleans(),
+        ),
+    ),
 )
 def test_any_event_in_any_state_gets_a_sensible_answer(
     engine: Engine,
     event: Event,
     state: ChatState,
     reading: Understanding | None,
-    crisis: Crisis | None,
+    crisis: Assessment | None,
 ) -> None:
     if not isinstance(event, TextEvent):
         crisis = None  # the safety net only reads text

@@ -1,10 +1,11 @@
-"""The crisis safety net catches acute danger in every language, however it is typed."""
+"""The crisis patterns see acute danger in every language, however it is typed, and tell
+it from idioms and from questions about danger in general."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.nlu.safety import Crisis, detect_crisis, normalise
+from bot.nlu.safety import Crisis, detect_crisis, scan
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,12 @@ from bot.nlu.safety import Crisis, detect_crisis, normalise
         ("they locked us in the house and took our passports", Crisis.HELD),
         ("n tɛ se ka bɔ, u ye n ka passeport ta", Crisis.HELD),
         ("un enfant est battu et enfermé chez le voisin", Crisis.CHILD),
+        ("jai pris 10 comprimés de tramadol je me sens tres mal", Crisis.OVERDOSE),
+        ("i took 12 pills an hour ago", Crisis.OVERDOSE),
+        ("je veux plus vivre franchement", Crisis.SELF_HARM),
+        ("n b'a fε ka n yεrε faga", Crisis.SELF_HARM),
+        ("my husband is beating me right now", Crisis.VIOLENCE),
+        ("ils veulent me tuer, ils sont devant la porte", Crisis.VIOLENCE),
     ],
 )
 def test_crisis_messages_are_caught(text: str, kind: Crisis) -> None:
@@ -44,6 +51,35 @@ def test_ordinary_questions_are_not_crises(text: str) -> None:
     assert detect_crisis(text) is None
 
 
-def test_normalise_folds_accents_bambara_letters_and_sms() -> None:
-    assert normalise("Jveu  MOURIIIR!!") == "je veux mourir"
-    assert normalise("n b'a fɛ ka ɲɔgɔn dɛmɛ") == "n b a fe ka nyogon deme"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "j'ai failli mourir de rire avec cette vidéo",
+        "ce quiz m'a tué",
+        "ça me tue ce prof",
+        "this exam is killing me",
+        "ma mère va me tuer si je rentre tard",
+    ],
+)
+def test_idioms_are_not_danger(text: str) -> None:
+    assert scan(text).acute is None
+    assert scan(text).topical is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "c'est quoi les signes d'une overdose de tramadol",
+        "can tramadol cause seizures?",
+        "comment aider quelqu'un qui pense au suicide ?",
+    ],
+)
+def test_questions_about_danger_are_informational(text: str) -> None:
+    signals = scan(text)
+    assert signals.informational
+    assert signals.acute is None
+    assert signals.topical is not None
+
+
+def test_a_question_that_says_now_is_not_general() -> None:
+    assert not scan("que faire, il respire plus maintenant").informational
