@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Protocol
 
@@ -34,8 +36,16 @@ from bot.dialogue.effects import (
     Unsubscribe,
 )
 from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
-from bot.dialogue.events import ButtonEvent, CommandEvent, Event, LocationEvent, TextEvent
+from bot.dialogue.events import (
+    AttachmentEvent,
+    ButtonEvent,
+    CommandEvent,
+    Event,
+    LocationEvent,
+    TextEvent,
+)
 from bot.dialogue.replies import Reply, Turn
+from bot.dialogue.report import PASSPHRASE
 from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, OpenChat, chat_key
 from bot.logs import get_logger
@@ -43,6 +53,7 @@ from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.crisis import Assessment, CrisisNet
 from bot.nlu.normalise import fold_lookalikes
 from bot.nlu.passages import most_confident, passages
+from bot.outage import OutageMemory
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -85,6 +96,7 @@ class Assistant:
         self.engine = engine
         self.nlu = nlu
         self.net = net
+        self.outage = OutageMemory(hold_seconds=store.draft_ttl)
         self.store = store
         self.tips = tips
         self.campaigns = CampaignStore(store.redis)
@@ -156,20 +168,69 @@ class Assistant:
         """The turn for an event, from the chat as opened (None: Redis did not answer).
         `screened` is the crisis net's verdict from the patterns alone, when they saw
         acute danger: then the NLU is not waited for."""
-        state = ChatState() if chat is None else chat.state
-        redis_ok = chat is not None
-        if chat is not None and screened is None:  # a crisis is always answered
+        if chat is None:
+            return await self._without_storage(chat_id, key, event, screened, language_code)
+        state = chat.state
+        if screened is None:  # a crisis is always answered
             over = chat.sent - self.store.flood_limit
             if over > 0:
                 metrics.FLOOD_LIMITED.inc()
                 replies = self._flood_reply(state, language_code) if over == 1 else []
                 return Turn(tuple(replies), state)
-        if not redis_ok and self._needs_storage(event):
-            return self._storage_down(state, language_code)
+        replayed: list[Reply] = []
+        for held in self.outage.take(key, time.monotonic()):
+            earlier = await self._turn(chat_id, key, held, None, state, language_code, channel)
+            replayed.extend(earlier.replies)
+            state = earlier.state
+        turn = await self._turn(chat_id, key, event, screened, state, language_code, channel)
+        if replayed:
+            log.info("dialogue.replayed", turns=len(replayed))
+            turn = replace(turn, replies=(*replayed, *turn.replies))
+        await self._remember(chat, turn.state, turn.topic)
+        await self._count_quiz(turn)
+        await self._follow_language(event, chat_id, turn.state)
+        return turn
+
+    async def _without_storage(
+        self,
+        chat_id: int | str,
+        key: str,
+        event: Event,
+        screened: Assessment | None,
+        language_code: str | None,
+    ) -> Turn:
+        """Redis did not answer. Crises and ordinary questions are answered from a fresh
+        state; a step of a report or a follow-up waits for storage — what was typed is
+        held here and added once Redis is back, and a passphrase is deleted at once."""
+        step = self.outage.step(key)
+        typed = isinstance(event, (TextEvent, AttachmentEvent, LocationEvent))
+        in_flow = step is not None and typed and not self.engine.leaves_flow(event)
+        if screened is None and (self._needs_storage(event) or in_flow):
+            held = in_flow and self.outage.hold(key, event, time.monotonic())
+            turn = self._storage_down(ChatState(locale=negotiate_locale(language_code)), held)
+            return replace(turn, forget_message=step is not None and step.step == PASSPHRASE)
+        return await self._turn(
+            chat_id, key, event, screened, ChatState(), language_code, None, stored=False
+        )
+
+    async def _turn(
+        self,
+        chat_id: int | str,
+        key: str,
+        event: Event,
+        screened: Assessment | None,
+        state: ChatState,
+        language_code: str | None,
+        channel: Channel | None,
+        *,
+        stored: bool = True,
+    ) -> Turn:
+        """Understand, decide, and perform what the decision asks of storage (`stored`:
+        whether Redis answered for this update)."""
         understanding = await self._understand(event, state) if screened is None else None
         crisis = screened or self._assess(event, state, understanding)
-        nearby = await self._nearby(event, state) if redis_ok else None
-        campaign = await self._campaign(event, state, language_code) if redis_ok else None
+        nearby = await self._nearby(event, state) if stored else None
+        campaign = await self._campaign(event, state, language_code) if stored else None
         turn = self.engine.respond(
             event,
             state,
@@ -188,10 +249,6 @@ class Assistant:
                 resolved.topic or turn.topic,
                 forget_message=turn.forget_message,
             )
-        if chat is not None:
-            await self._remember(chat, turn.state, turn.topic)
-            await self._count_quiz(turn)
-            await self._follow_language(event, chat_id, turn.state)
         log.info(
             "dialogue.turn",
             kind=type(event).__name__,
@@ -245,9 +302,11 @@ class Assistant:
         action = getattr(event, "action", "")
         return isinstance(action, str) and action.startswith(("rep:", "fol:"))
 
-    def _storage_down(self, state: ChatState, language_code: str | None) -> Turn:
-        locale = state.locale or negotiate_locale(language_code)
-        rendered = self.engine.catalog.render("error.storage_down", locale)
+    def _storage_down(self, state: ChatState, held: bool) -> Turn:
+        """ "Nothing is lost": what was typed is held for replay, or (a button) can be
+        pressed again in a few minutes."""
+        message_id = "error.storage_held" if held else "error.storage_down"
+        rendered = self.engine.catalog.render(message_id, state.language)
         return Turn((Reply(rendered.text, rendered.buttons),), state)
 
     def _flood_reply(self, state: ChatState, language_code: str | None) -> list[Reply]:
@@ -261,6 +320,7 @@ class Assistant:
     async def _remember(self, chat: OpenChat, state: ChatState, topic: str | None) -> None:
         try:
             await self.store.save(chat, state, (_today(), topic) if topic else None)
+            self.outage.saved(chat.key, state)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")

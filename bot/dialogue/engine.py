@@ -170,7 +170,7 @@ class Engine:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
             state = replace(state, locale=guess_language(event.text) or state.locale)
-        if state.flow is not None and self._leaves_flow(event):
+        if state.flow is not None and self.leaves_flow(event):
             left = self.flows.end(state)
             rest = self.respond(
                 event,
@@ -226,7 +226,7 @@ class Engine:
             clean_text(event.text).casefold() in self._keyboard_actions
         )
 
-    def _leaves_flow(self, event: Event) -> bool:
+    def leaves_flow(self, event: Event) -> bool:
         """Navigating elsewhere (a command, a menu button or key) ends a report or follow-up;
         the flow's own buttons, /annuler and the emergency numbers do not."""
         if isinstance(event, ButtonEvent):

@@ -51,6 +51,8 @@ from tips.receipts import MalformedReceipt, normalize_code, normalize_passphrase
 
 REPORT = "report"
 FOLLOWUP = "followup"
+# The follow-up step whose message (the passphrase) is deleted once read; a step name.
+PASSPHRASE = "passphrase"  # noqa: S105
 ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
 
 KeyboardFactory = Callable[[str], tuple[tuple[Key, ...], ...]]
@@ -350,10 +352,10 @@ class TipFlows:
                 return self._say("followup.bad_code", state, buttons=cancel)
             return self._say(
                 "followup.ask_passphrase",
-                replace(state, step="passphrase", code=code),
+                replace(state, step=PASSPHRASE, code=code),
                 buttons=cancel,
             )
-        if state.step in ("passphrase", "add_confirm") and state.code:
+        if state.step in (PASSPHRASE, "add_confirm") and state.code:
             try:
                 passphrase = normalize_passphrase(event.text)
             except MalformedReceipt:

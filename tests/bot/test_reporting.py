@@ -263,6 +263,64 @@ async def test_a_report_survives_a_redis_outage_in_the_middle(
         restarted.stop()
 
 
+async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_returns(
+    engine: Engine, tmp_path: Path
+) -> None:
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, ScriptedNLU("report_tip"))
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
+    await say(assistant, ButtonEvent("rep:reg:Mopti"))
+    await say(assistant, ButtonEvent("rep:when:this_week"))
+    await say(assistant, TextEvent("Première partie"))
+    server.kill()
+    down = await say(assistant, TextEvent(SECRET_TEXT))
+    assert down[0].text == engine.catalog.render("error.storage_held", "fr").text
+    assert assistant.nlu.calls == 0  # a tip's words are never sent to the NLU
+    restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
+    try:
+        back = await say(assistant, TextEvent("Troisième partie"))
+        assert [r.text for r in back].count(back[-1].text) == 1
+        assert "2" in back[0].text
+        assert "3" in back[-1].text
+        await say(assistant, ButtonEvent("rep:review"))
+        code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+        view = await assistant.tips.open_for_tipster(code, passphrase)
+        assert "Première partie" in view.content.text
+        assert SECRET_TEXT in view.content.text
+        assert "Troisième partie" in view.content.text
+    finally:
+        await assistant.close()
+        restarted.stop()
+
+
+async def test_a_passphrase_sent_while_redis_is_down_is_deleted_and_used_when_it_returns(
+    engine: Engine, tmp_path: Path
+) -> None:
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, ScriptedNLU())
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    code, passphrase = await report(assistant)
+    await say(assistant, CommandEvent("suivi"))
+    await say(assistant, TextEvent(code))
+    server.kill()
+    down = await assistant.handle(CHAT_ID, TextEvent(passphrase))
+    assert down.forget_message  # deleted from the chat as promised, outage or not
+    assert down.replies[0].text == engine.catalog.render("error.storage_held", "fr").text
+    assert assistant.nlu.calls == 0
+    restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
+    try:
+        back = await say(assistant, TextEvent("Il a changé de marché"))
+        status = engine.catalog.render("followup.confirm_passphrase", "fr").text
+        view, confirm = back
+        assert view.text.startswith("Signalement envoyé le")  # the passphrase, replayed
+        assert confirm.text == status  # and what followed is offered as more information
+    finally:
+        await assistant.close()
+        restarted.stop()
+
+
 async def test_the_emergency_key_keeps_the_report_and_the_menu_leaves_it_with_a_warning(
     engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
 ) -> None:
