@@ -105,6 +105,8 @@ _ACUTE: tuple[tuple[Crisis, re.Pattern[str]], ...] = (
             r"\bl[e]?vres? bleu",
             r"\b(j ai|il a|elle a|on a|ils ont|j|a) (pris|avale|bu|pri) (\w+ ){0,2}\d+ " + _PILLS,
             r"\b(pris|avale|bu) trop de\b|\btrop (pris|bu|avale)\b",
+            r"\b(pris|avale|bu) (beaucoup|plein|toute une boite|toute la boite) (de |d )?" + _PILLS,
+            r"\b(son|mon|ton) corps (est|devient) (froid|tout froid|glace)\b|\bbody (is|dey) cold\b",
             r"\b(pris|avale|pri) .{0,30}\b(mal|malade|vomi|coeur|tourne)\b",
             r"\bje me sens (tres |trop )?mal\b.{0,40}\b" + _DRUGS,
             _DRUGS + r"\b.{0,60}\b(coeur|heart) (bat|tape|is racing|is pounding|dey beat)",
