@@ -29,6 +29,7 @@ bench: train                      ## figures for the README: NLU vs baseline, th
 	@$(BIN)/python bench/nlu.py
 	@$(BIN)/python bench/pipeline.py
 	@$(BIN)/python bench/profile.py
+	@$(BIN)/python bench/crisis.py
 
 install: $(VENV)/.installed
 
