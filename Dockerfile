@@ -25,7 +25,7 @@ RUN for po in locales/*/LC_MESSAGES/messages.po; do \
       lang=$(basename "$(dirname "$(dirname "$po")")"); \
       pybabel compile -D messages -i "$po" -o "${po%.po}.mo" -l "$lang"; \
     done \
- && SINI_SECRET=00 helpline train
+ && SINI_SECRET=0000000000000000000000000000000000000000000000000000000000000000 helpline train
 
 FROM python:3.10-slim AS runtime
 ENV PATH=/opt/venv/bin:$PATH \

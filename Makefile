@@ -34,7 +34,7 @@ bench: train                      ## figures for the README: NLU vs baseline, th
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@scripts/require redis-server "install Redis 7+ (e.g. 'apt install redis-server')" redis-server
+	@scripts/require redis-server "install Redis 7.0 or later (e.g. 'apt install redis-server')" redis-server 7.0
 	@test -x $(BIN)/python || { py=$$(scripts/find-python) && "$$py" -m venv $(VENV); }
 	@echo "Installing Sini and Rasa 3.6 into $(VENV) (first time: a few minutes)…"
 	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
@@ -52,7 +52,7 @@ messages: $(VENV)/.installed      ## re-extract texts from responses/ and update
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
 
 $(NODE_STAMP): tests/emulator/package-lock.json
-	@scripts/require node "install Node.js 18+ (needed by the test suite's Telegram Bot API emulator)"
+	@scripts/require node "install Node.js 18 or later (needed by the test suite's Telegram Bot API emulator)" "" 18
 	@scripts/require npm "install npm (comes with Node.js)"
 	@npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error
 

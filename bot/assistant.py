@@ -47,7 +47,7 @@ from bot.dialogue.events import (
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.report import PASSPHRASE
 from bot.dialogue.state import ChatState
-from bot.dialogue.store import DialogueStore, OpenChat, chat_key
+from bot.dialogue.store import DialogueStore, LeaseLost, OpenChat, chat_key
 from bot.logs import get_logger
 from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.crisis import Assessment, CrisisNet
@@ -59,10 +59,23 @@ from bot.services.geo import index_services, nearest_ids
 from tips.keys import DeskKeyMissing, desk_public_key
 from tips.media import MediaError, PreparedAttachment, prepare_attachment
 from tips.model import Draft, TipError
-from tips.store import ReceiptInvalid, ReceiptLocked, TipStore
+from tips.store import AlreadySubmitted, ReceiptInvalid, ReceiptLocked, TipStore
 
 log = get_logger(__name__)
 READINESS_TIMEOUT_SECONDS = 0.8  # under Kubernetes' default 1 s probe timeout
+# Turns whose effect happened outside the chat state (a tip stored, a follow-up added, a
+# subscription changed, messages erased): sent as they are even if their state could not
+# be kept, because what they say is true whatever the state.
+DONE_TOPICS = frozenset(
+    {
+        "report.submitted",
+        "report.already_stored",
+        "report.erased",
+        "followup.added",
+        "subscribe.done",
+        "unsubscribe.done",
+    }
+)
 
 
 class Channel(Protocol):
@@ -186,7 +199,7 @@ class Assistant:
         if replayed:
             log.info("dialogue.replayed", turns=len(replayed))
             turn = replace(turn, replies=(*replayed, *turn.replies))
-        await self._remember(chat, turn.state, turn.topic)
+        turn = await self._remember(chat, turn)
         await self._count_quiz(turn)
         await self._follow_language(event, chat_id, turn.state)
         return turn
@@ -317,13 +330,29 @@ class Assistant:
         rendered = self.engine.catalog.render("error.flood", locale)
         return [Reply(rendered.text, rendered.buttons)]
 
-    async def _remember(self, chat: OpenChat, state: ChatState, topic: str | None) -> None:
+    async def _remember(self, chat: OpenChat, turn: Turn) -> Turn:
+        """Save the turn's state; return the turn to send.
+
+        When the save is refused — this update's lease ran out (a stalled replica) and
+        another update has opened the chat since — the newer state is kept, and this
+        turn, worked out from the older one, is not sent as if it had been kept: the
+        person is told kindly to send it again (a passphrase is still deleted). A turn
+        whose effect is done whatever the state (a receipt, "already stored") is sent."""
+        topic = turn.topic
         try:
-            await self.store.save(chat, state, (_today(), topic) if topic else None)
-            self.outage.saved(chat.key, state)
+            await self.store.save(chat, turn.state, (_today(), topic) if topic else None)
+            self.outage.saved(chat.key, turn.state)
+        except LeaseLost:
+            log.warning("dialogue.lease_lost", kept=topic in DONE_TOPICS)
+            if topic in DONE_TOPICS:
+                return turn
+            rendered = self.engine.catalog.render("error.busy", turn.state.language)
+            busy = Reply(rendered.text, rendered.buttons)
+            return Turn((busy,), turn.state, forget_message=turn.forget_message)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")
+        return turn
 
     # ----------------------------------------------------------------- NLU and services
 
@@ -423,6 +452,9 @@ class Assistant:
                 else:
                     await self.subscribers.unsubscribe(chat_id)
                 return Done()
+        except AlreadySubmitted:
+            log.info("tips.already_stored")
+            return Failure.ALREADY_STORED
         except ReceiptLocked:
             return Failure.LOCKED
         except ReceiptInvalid:
@@ -442,14 +474,28 @@ class Assistant:
     async def _submit(
         self, draft: Draft, key: str, channel: Channel | None, now: datetime
     ) -> Outcome:
-        """Seal and store; acknowledged only after Redis has it (AOF, fsync always)."""
+        """Seal and store; acknowledged only after Redis has it (AOF, fsync always).
+
+        Once per draft: a draft whose submission id is already stored (sent again after
+        a crash, or by two replicas at once) is answered "already stored" — looked up
+        first so that it costs no quota and no sealing, and decided for good by the
+        store's script (`AlreadySubmitted`, caught by `_perform`)."""
+        if draft.submission is not None and await self.tips.was_submitted(draft.submission):
+            log.info("tips.already_stored")
+            return Failure.ALREADY_STORED
         if not await self.tips.allow_submission(key, now):
             return Failure.QUOTA
         desk = await desk_public_key(self.tips.redis)
         prepared = await self._attachments(draft, channel)
         content = draft.to_content([a.meta for a in prepared])
         receipt = await self.tips.submit(
-            content, content.category, content.region, desk, now, [a.data for a in prepared]
+            content,
+            content.category,
+            content.region,
+            desk,
+            now,
+            [a.data for a in prepared],
+            submission=draft.submission,
         )
         log.info("tips.submitted", category=content.category.value, attachments=len(prepared))
         metrics.tip_submitted(content.category.value)

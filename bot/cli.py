@@ -13,7 +13,9 @@ from pathlib import Path
 
 from bot import heap, logs
 from bot.awareness.commands import register as register_awareness
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, ConfigError, Settings
+from bot.services.commands import register as register_services
+from bot.yamlfile import ContentError
 from staff.cli import register as register_staff
 
 
@@ -22,9 +24,17 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
     """REDIS_URL when set; otherwise a project-local redis-server in var/redis for the
     duration of the command (its AOF keeps data between runs). With RUN_STAFF=1 the staff
     dashboard runs alongside, on the same Redis."""
+    with bot_redis_url(settings) as url, staff_alongside(settings, url):
+        yield url
+
+
+@contextmanager
+def bot_redis_url(settings: Settings) -> Iterator[str]:
+    """The bot's Redis, found the way `make run` finds it: REDIS_URL when set, otherwise
+    the project-local redis-server of var/redis — joined while `make run` holds it,
+    started for the duration of the command when nothing does."""
     if settings.redis_url:
-        with staff_alongside(settings.redis_url):
-            yield settings.redis_url
+        yield settings.redis_url
         return
     from bot.redis_server import LocalRedis
 
@@ -34,19 +44,20 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
             f"{verb} local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
             file=sys.stderr,
         )
-        with staff_alongside(server.url):
-            yield server.url
+        yield server.url
 
 
 @contextmanager
-def staff_alongside(redis_url: str) -> Iterator[None]:
+def staff_alongside(settings: Settings, redis_url: str) -> Iterator[None]:
     """`helpline staff` as a child process while the assistant runs, when RUN_STAFF=1."""
-    if os.environ.get("RUN_STAFF") != "1":
+    if not settings.run_staff:
         yield
         return
+    from staff.config import StaffConfig
+
     env = {**os.environ, "REDIS_URL": redis_url}
     staff = subprocess.Popen([sys.executable, "-m", "bot", "staff"], env=env)
-    port = os.environ.get("STAFF_PORT", "8080")
+    port = StaffConfig.from_env().port
     print(f"Staff dashboard: http://127.0.0.1:{port}", file=sys.stderr)
     try:
         yield
@@ -114,8 +125,9 @@ def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.adapters.terminal import chat
-    from bot.runtime import build_assistant, load_nlu
+    from bot.runtime import build_assistant, load_content, load_nlu
 
+    load_content(settings)  # a broken content file stops here, before the model loads
     print("Loading the NLU model (about 20 s)…", file=sys.stderr, flush=True)
     nlu = load_nlu(settings)
     with redis_url_for(settings) as redis_url:
@@ -135,11 +147,12 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
     from bot.adapters import telegram
-    from bot.runtime import build_assistant, load_nlu
+    from bot.runtime import build_assistant, load_content, load_nlu
 
     if not settings.telegram_token:
         print("error: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
         return 2
+    load_content(settings)  # a broken content file stops here, before the model loads
     nlu = load_nlu(settings)
     with redis_url_for(settings) as redis_url:
         telegram.run(settings, lambda: build_assistant(settings, nlu, redis_url))
@@ -147,22 +160,32 @@ def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
-    """Exit 0 when the bot's event loop beat recently and Redis answers (container HEALTHCHECK)."""
+    """Exit 0 when the bot's event loop beat recently and every Redis it uses answers
+    (container HEALTHCHECK): REDIS_URL or the project-local redis-server, and the tips
+    Redis when it is a separate one."""
     import time
 
     import redis
 
     from bot.adapters.telegram import HEARTBEAT_FILE, HEARTBEAT_SECONDS
+    from bot.redis_server import running_url
 
     heartbeat = settings.var_dir / HEARTBEAT_FILE
     if not heartbeat.exists() or time.time() - heartbeat.stat().st_mtime > 4 * HEARTBEAT_SECONDS:
         print("unhealthy: no recent heartbeat from the bot", file=sys.stderr)
         return 1
-    if settings.redis_url:
+    dialogue = settings.redis_url or running_url(settings.var_dir / "redis")
+    if dialogue is None:
+        print("unhealthy: no Redis (REDIS_URL unset, no local redis-server)", file=sys.stderr)
+        return 1
+    every = {"Redis": dialogue}
+    if settings.tips_redis_url and settings.tips_redis_url != dialogue:
+        every["the tips Redis"] = settings.tips_redis_url
+    for name, url in every.items():
         try:
-            redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+            redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
         except redis.RedisError:
-            print("unhealthy: Redis does not answer", file=sys.stderr)
+            print(f"unhealthy: {name} does not answer", file=sys.stderr)
             return 1
     return 0
 
@@ -247,16 +270,26 @@ def parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
     register_staff(sub)
     register_awareness(sub)
+    register_services(sub)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. A bad setting or a broken content file stops it with one line
+    (`file:line: field: problem` for content), never a traceback."""
     args = parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     quiet = args.command in {"chat", "run"} and not settings.telegram_token
     logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
     try:
         return int(args.func(settings, args))
+    except ContentError as error:
+        print(error, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

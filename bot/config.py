@@ -1,7 +1,8 @@
 """Every setting Sini reads from the environment, with its default, in one place.
 
-Why one module: the README's configuration table is generated from what is here, and the
-rest of the code receives a `Settings` value instead of reading `os.environ` itself.
+Why one module: the rest of the code receives a `Settings` value instead of reading
+`os.environ` itself, and the README's configuration table is checked against what is read
+here (tests/test_readme.py), variable by variable and default by default.
 """
 
 from __future__ import annotations
@@ -12,6 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """A setting has a value Sini cannot run with; the message names the variable."""
+
+
+def _secret(text: str, where: str) -> bytes:
+    """The installation secret: exactly SECRET_BYTES bytes written as hex."""
+    try:
+        value = bytes.fromhex(text.strip())
+    except ValueError:
+        value = b""
+    if len(value) != SECRET_BYTES:
+        raise ConfigError(
+            f"{where} must be {SECRET_BYTES} bytes written as {2 * SECRET_BYTES} hex digits "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    return value
 
 
 def _path(name: str, default: Path) -> Path:
@@ -36,7 +56,7 @@ def _load_or_create_secret(path: Path) -> bytes:
     a new secret would orphan every stored conversation state.
     """
     if path.exists():
-        return bytes.fromhex(path.read_text().strip())
+        return _secret(path.read_text(), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -81,6 +101,14 @@ class Settings:
     metrics_host: str
     metrics_port: int
     secret: bytes = field(repr=False)
+    # The outbound scheduler (bot/adapters/sending.py); defaults so that code building a
+    # Settings by hand need not know them.
+    telegram_chat_rate: float = 1.0
+    telegram_chat_burst: float = 10.0
+    broadcast_max_rate: float = 25.0
+    concurrent_updates: int = 256
+    bot_username: str | None = None  # for `helpline campaigns add` links
+    run_staff: bool = False  # `make run` / `helpline run` also serve the dashboard
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,14 +116,15 @@ class Settings:
         responses_dir = _path("RESPONSES_DIR", PROJECT_ROOT / "responses")
         secret_hex = os.environ.get("SINI_SECRET")
         secret = (
-            bytes.fromhex(secret_hex)
+            _secret(secret_hex, "SINI_SECRET")
             if secret_hex
             else _load_or_create_secret(var_dir / "secret.key")
         )
         return cls(
             telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=os.environ.get("TELEGRAM_API_URL") or None,
-            telegram_max_rate=_float("TELEGRAM_MAX_RATE", 30.0),
+            # 0: no ceiling; the rate adapts to Telegram's 429s (bot/adapters/sending.py).
+            telegram_max_rate=_float("TELEGRAM_MAX_RATE", 0.0),
             webhook_url=os.environ.get("WEBHOOK_URL") or None,
             webhook_listen=os.environ.get("WEBHOOK_LISTEN", "0.0.0.0"),  # noqa: S104 - container default
             webhook_port=_int("WEBHOOK_PORT", 8443),
@@ -125,4 +154,10 @@ class Settings:
             metrics_host=os.environ.get("METRICS_HOST", "127.0.0.1"),
             metrics_port=_int("METRICS_PORT", 9102),  # 0: no metrics/health server
             secret=secret,
+            telegram_chat_rate=_float("TELEGRAM_CHAT_RATE", 1.0),  # 0: no pacing per chat
+            telegram_chat_burst=_float("TELEGRAM_CHAT_BURST", 10.0),
+            broadcast_max_rate=_float("BROADCAST_MAX_RATE", 25.0),
+            concurrent_updates=max(1, _int("TELEGRAM_CONCURRENT_UPDATES", 256)),
+            bot_username=os.environ.get("BOT_USERNAME") or None,
+            run_staff=os.environ.get("RUN_STAFF") == "1",
         )

@@ -14,9 +14,11 @@ every sample after a whole end-to-end tip against it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import get_args
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from bot.dialogue.events import Event
 from bot.nlu import FALLBACK_INTENT, Understanding
@@ -37,6 +39,8 @@ TIP_CATEGORIES = frozenset(category.value for category in Category)
 # Where the assistant found Redis down: starting up, loading or saving a chat's state,
 # the nearest-services query, quiz counters, the tip store.
 REDIS_OPERATIONS = frozenset({"start", "load", "save", "nearby", "quiz", "tips"})
+# The outbound scheduler's classes (bot/adapters/sending.py: Priority, lower-cased).
+SEND_CLASSES = frozenset({"urgent", "first", "rest", "bulk"})
 _CLOSED_SETS = {
     "verdict": frozenset(verdict.value for verdict in Verdict),
     "reason": frozenset(reason.value for reason in Reason),
@@ -44,6 +48,7 @@ _CLOSED_SETS = {
     "outcome": UPDATE_OUTCOMES,
     "category": TIP_CATEGORIES,
     "operation": REDIS_OPERATIONS,
+    "priority": SEND_CLASSES,
 }
 # An exception class name (CamelCase, no spaces, bounded): never an error *message*.
 _CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
@@ -112,6 +117,42 @@ REDIS_UNAVAILABLE = Counter(
     ["operation"],
     registry=REGISTRY,
 )
+SEND_QUEUED = Gauge(
+    "sini_send_queued",
+    "Messages waiting in the outbound scheduler (or being retried), by class.",
+    ["priority"],
+    registry=REGISTRY,
+)
+SEND_OLDEST_WAIT = Gauge(
+    "sini_send_oldest_wait_seconds",
+    "How long the oldest message waiting in each class has waited (0 when none waits).",
+    ["priority"],
+    registry=REGISTRY,
+)
+SEND_RATE = Gauge(
+    "sini_send_rate",
+    "The overall rate live replies are sent at now (messages/s; adapts to 429s).",
+    registry=REGISTRY,
+)
+SEND_WAIT_SECONDS = Histogram(
+    "sini_send_wait_seconds",
+    "Time from a message being handed to the scheduler to its first sending, by class "
+    "(for class first: the time to the first reply once the answer is ready).",
+    ["priority"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+    registry=REGISTRY,
+)
+SEND_REFUSED = Counter(
+    "sini_send_retry_after",
+    "429 answers (flood control) from Telegram, by class; every one is retried.",
+    ["priority"],
+    registry=REGISTRY,
+)
+SEND_GIVEN_UP = Counter(
+    "sini_send_given_up",
+    "Broadcast messages given up after repeated 429s (the broadcast resumes later).",
+    registry=REGISTRY,
+)
 
 
 def label_allowed(name: str, value: str) -> bool:
@@ -159,3 +200,27 @@ def crisis_assessed(verdict: str, reason: str) -> None:
     CRISIS_ASSESSED.labels(
         verdict=_closed("verdict", verdict), reason=_closed("reason", reason)
     ).inc()
+
+
+def send_waited(priority: str, seconds: float) -> None:
+    SEND_WAIT_SECONDS.labels(priority=_closed("priority", priority)).observe(seconds)
+
+
+def send_refused(priority: str) -> None:
+    SEND_REFUSED.labels(priority=_closed("priority", priority)).inc()
+
+
+def send_given_up() -> None:
+    SEND_GIVEN_UP.inc()
+
+
+def watch_sending(
+    queued: Callable[[str], float],
+    oldest_wait: Callable[[str], float],
+    rate: Callable[[], float],
+) -> None:
+    """Read the scheduler's queues and rate at each scrape (see bot/adapters/sending.py)."""
+    for priority in sorted(SEND_CLASSES):
+        SEND_QUEUED.labels(priority=priority).set_function(partial(queued, priority))
+        SEND_OLDEST_WAIT.labels(priority=priority).set_function(partial(oldest_wait, priority))
+    SEND_RATE.set_function(rate)

@@ -34,6 +34,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the local redis-server that owns `data_dir` (its lock file names the
+    port), or None when no server ever started there."""
+    try:
+        owner = (data_dir / LOCK_FILE).read_text().strip()
+    except OSError:
+        return None
+    return f"redis://127.0.0.1:{owner}/0" if owner.isdigit() else None
+
+
 class LocalRedis:
     """A redis-server child process bound to 127.0.0.1.
 

@@ -12,9 +12,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
 from bot.assistant import Assistant
-from bot.awareness import load_quizzes
+from bot.awareness import Quiz, load_quizzes, load_weekly
 from bot.config import Settings
-from bot.content import load_catalog
+from bot.content import Catalog, load_catalog
+from bot.content.catalog import check_references
 from bot.dialogue.engine import DRUGS, Engine
 from bot.dialogue.store import DialogueStore
 from bot.nlu import NLU
@@ -23,7 +24,7 @@ from bot.nlu.crisis_classifier import load_classifier
 from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
-from bot.services import load_services
+from bot.services import Service, load_services
 from tips.store import TipStore
 
 # Loading takes ~15 s on an idle 2-core machine; past this the bot starts anyway and
@@ -102,12 +103,22 @@ def connect_redis(url: str) -> Redis[bytes]:
     return client
 
 
-def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
-    """Everything but the adapter; call inside the event loop that will use it, then
-    `await assistant.start()`."""
+def load_content(settings: Settings) -> tuple[list[Service], Catalog, dict[str, Quiz]]:
+    """Every content file, validated and cross-checked (a button, a quiz's or a weekly
+    message's `more` that leads nowhere is a ContentError naming the file); cheap, so the
+    commands run it before the NLU model loads."""
     services = load_services(settings.services_file)
     catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
     quizzes = load_quizzes(settings.responses_dir / "quizzes")
+    weekly = load_weekly(settings.responses_dir / "weekly.yml")
+    check_references(settings.responses_dir / "messages", catalog, quizzes, weekly)
+    return services, catalog, quizzes
+
+
+def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
+    """Everything but the adapter; call inside the event loop that will use it, then
+    `await assistant.start()`."""
+    services, catalog, quizzes = load_content(settings)
     engine = Engine(catalog, services, settings.confidence_threshold, quizzes, drug_names(settings))
     redis = connect_redis(redis_url)
     store = DialogueStore(

@@ -26,6 +26,17 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, str | int | float | bool) or key is None:
+            if key in seen:  # PyYAML would silently keep the last one
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is defined twice in this mapping", key_node.start_mark
+                )
+            seen.add(key)
     mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
     mapping[LINE_KEY] = node.start_mark.line + 1
     return mapping
@@ -37,16 +48,26 @@ _LineLoader.add_constructor(
 )
 
 
+# Errors found only on the line *after* the mistake: a key without its ':', a quote or a
+# bracket never closed. Their context mark is the line the editor has to fix.
+_BEGUN_EARLIER = ("while scanning", "while parsing a flow")
+
+
 def load_yaml(path: Path) -> Any:
-    """Parse `path`; every mapping gets a `__line__` entry. Syntax errors become ContentError."""
+    """Parse `path`; every mapping gets a `__line__` entry. Syntax errors (and a key
+    written twice in one mapping) become ContentError on the line to fix."""
     try:
         with path.open(encoding="utf-8") as handle:
             return yaml.load(handle, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        raise ContentError(
-            path, mark.line + 1 if mark else None, "yaml", str(error.problem)
-        ) from error
+        context = error.context or ""
+        mark = (
+            error.context_mark
+            if error.context_mark is not None and context.startswith(_BEGUN_EARLIER)
+            else error.problem_mark
+        )
+        problem = str(error.problem) + (f" ({context})" if context else "")
+        raise ContentError(path, mark.line + 1 if mark else None, "yaml", problem) from error
 
 
 def line_of(mapping: Any) -> int | None:

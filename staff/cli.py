@@ -2,10 +2,11 @@
 purge old tips.
 
 `register(subparsers)` adds them to the `helpline` parser; each sets `func(settings, args)
--> exit code`, like the bot's own subcommands. Passwords are asked with getpass; for
-scripts and tests they may come from the environment instead (`STAFF_PASSWORD` for the
-account being created or reset, `STAFF_ADMIN_PASSWORD` for the admin whose desk keys are
-copied) — never from the command line, where `ps` and shell history would show them.
+-> exit code`, like the bot's own subcommands. Passwords are asked with getpass on a
+terminal; without one (a container, a script) each is read as one line of standard
+input, or taken from the environment (`STAFF_PASSWORD` for the account being created or
+reset, `STAFF_ADMIN_PASSWORD` for the admin whose desk keys are copied) — never from the
+command line, where `ps` and shell history would show them.
 """
 
 from __future__ import annotations
@@ -42,14 +43,28 @@ class CliError(Exception):
 
 
 def _password(env: str, prompt: str, *, confirm: bool, allow_empty: bool = False) -> str:
+    """`env` when set; else asked twice on a terminal; else one line of standard input
+    (a container: `kubectl exec -i … < file`), each password its own line in the order
+    the command asks for them."""
     value = os.environ.get(env)
     if value:
         return value
-    first = getpass.getpass(prompt)
-    if not first and allow_empty:
-        return ""
-    if confirm and getpass.getpass("Encore une fois : ") != first:
-        raise CliError("Les deux saisies diffèrent.")
+    if not sys.stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline() if sys.stdin else ""
+        if not line.strip() and not (allow_empty and line):
+            raise CliError(
+                f"aucun mot de passe : donnez-le dans {env} ou sur l'entrée standard "
+                "(une ligne), ou lancez la commande dans un terminal."
+            )
+        return line.rstrip("\r\n")
+    try:
+        first = getpass.getpass(prompt)
+        if not first and allow_empty:
+            return ""
+        if confirm and getpass.getpass("Encore une fois : ") != first:
+            raise CliError("Les deux saisies diffèrent.")
+    except EOFError as error:
+        raise CliError("saisie interrompue : aucun mot de passe.") from error
     return first
 
 

@@ -64,6 +64,7 @@ REGIONS: tuple[str, ...] = (
 UNKNOWN_REGION = "unknown"
 
 _ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SUBMISSION_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -253,6 +254,17 @@ def validate_account(account: str) -> str:
     if not _ACCOUNT_RE.match(account):
         raise InvalidAccount("account names are 1-64 characters: a-z, 0-9, '.', '_', '-'")
     return account
+
+
+class InvalidSubmission(TipValidationError):
+    """A submission id that is not 32 lowercase hex digits."""
+
+
+def validate_submission(submission: str) -> str:
+    """`submission` when it is a draft's submission id (random, never typed by anyone)."""
+    if not _SUBMISSION_RE.match(submission):
+        raise InvalidSubmission("a submission id is 32 lowercase hex digits")
+    return submission
 
 
 def _dumps(data: Mapping[str, Any]) -> bytes:
@@ -509,6 +521,10 @@ class Draft:
     """A tip being written, kept (encrypted, see `crypto.encrypt_draft`) in the chat state.
 
     Immutable: every step returns a new draft, so the dialogue engine stays a pure function.
+
+    `submission` is the draft's submission id (32 random hex digits), given when the
+    review is first shown and kept until the draft is dropped: the store keeps a tip only
+    once per submission id, so sending the same draft again cannot make a second tip.
     """
 
     category: Category | None = None
@@ -518,8 +534,11 @@ class Draft:
     when: When | None = None
     parts: tuple[str, ...] = ()
     attachments: tuple[AttachmentRef, ...] = ()
+    submission: str | None = None
 
     def __post_init__(self) -> None:
+        if self.submission is not None:
+            validate_submission(self.submission)
         if self.region is not None:
             validate_region(self.region)
         if self.place is not None and len(self.place) > MAX_PLACE_CHARS:
@@ -546,6 +565,9 @@ class Draft:
 
     def with_when(self, when: When) -> Draft:
         return replace(self, when=when)
+
+    def with_submission(self, submission: str) -> Draft:
+        return replace(self, submission=validate_submission(submission))
 
     def add_text(self, text: str) -> Draft:
         """One more message of the tipster's account (at most `MAX_PARTS`)."""
@@ -599,6 +621,7 @@ class Draft:
                 "when": self.when.value if self.when else None,
                 "parts": list(self.parts),
                 "attachments": [a.to_dict() for a in self.attachments],
+                "submission": self.submission,
             }
         )
 
@@ -625,6 +648,7 @@ class Draft:
             _optional_enum(data, "when", When),
             tuple(parts),
             tuple(refs),
+            _optional(data, "submission", str),
         )
 
 

@@ -15,11 +15,16 @@ What Redis holds (and nothing else):
 - ``sini:tips:quota:<hmac>`` — submissions per chat per day, under an HMAC keyed by a daily
   secret, so the counter cannot be tied to the chat's dialogue state key without the
   installation secret, nor to the same chat's counter on another day.
+- ``sini:tips:submitted:<hmac>`` — "this draft was stored": an HMAC of the draft's random
+  submission id, value "1", expiring on an hour boundary two days after the hour it was
+  stored in. It names neither the chat nor the tip.
 
 Never: Telegram ids, names, phone numbers, receipt codes or passphrases, plaintext, or a
 time finer than an hour. Writes that must go together use MULTI/EXEC (with WATCH where
-they depend on what they read); `submit` returns only after EXEC is acknowledged — with
-`appendfsync always` (deploy/redis.conf) that is after the AOF was fsynced.
+they depend on what they read) or one script; `submit` is one script — the tip, its
+attachments, its index entries, its event and the submission mark together or not at all —
+and returns only after Redis acknowledged it: with `appendfsync always`
+(deploy/redis.conf) that is after the AOF was fsynced.
 """
 
 from __future__ import annotations
@@ -86,7 +91,43 @@ ALL_INDEX = f"{PREFIX}:tips:all"
 EVENTS_STREAM = f"{PREFIX}:tips:events"
 EVENTS_MAXLEN = 10_000
 DAY_SECONDS = 24 * 3600
+# How long a stored draft's submission id is remembered: far above the life of a draft in
+# the chat state (DRAFT_TTL_SECONDS, 30 min by default; it only lasts while the chat is
+# active), so the same draft sent again is recognised however late it comes.
+SUBMISSION_MEMORY_SECONDS = 2 * DAY_SECONDS
 _RETRIES = 8
+
+# One script stores a tip: conditional on the submission id not being marked yet (0: this
+# draft is already stored) and on the lookup being free (-1: a 40-bit code collided, draw
+# another), it writes the envelope, the attachments, both indexes, the staff event and the
+# mark, atomically. KEYS: tip, status index, all index, events, mark, attachments…
+# ARGV: use mark (1/0), status, category, region, hour, sealed, tipster pk, attachment
+# count, lookup, events maxlen, how long the mark lasts (from the current hour: its
+# expiry says no finer time), attachments…
+_SUBMIT = """
+local marked = ARGV[1] == '1'
+if marked and redis.call('EXISTS', KEYS[5]) == 1 then
+  return 0
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return -1
+end
+redis.call('HSET', KEYS[1], 'v', 1, 'status', ARGV[2], 'category', ARGV[3],
+  'region', ARGV[4], 'created', ARGV[5], 'updated', ARGV[5], 'sealed', ARGV[6],
+  'tipster_pk', ARGV[7], 'att', ARGV[8], 'awaiting', 0)
+for i = 1, tonumber(ARGV[8]) do
+  redis.call('SET', KEYS[5 + i], ARGV[11 + i])
+end
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[9])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[10], '0-*', 'type', 'new', 'tip', ARGV[9],
+  'category', ARGV[3], 'region', ARGV[4], 'hour', ARGV[5])
+if marked then
+  local now = tonumber(redis.call('TIME')[1])
+  redis.call('SET', KEYS[5], 1, 'EXAT', now - now % 3600 + tonumber(ARGV[11]))
+end
+return 1
+"""
 
 DeskKeys = PrivateKey | Iterable[PrivateKey]
 
@@ -148,6 +189,10 @@ class InconsistentTip(TipValidationError):
 
 class StoreConflict(TipError):
     """A tip kept changing under concurrent writers; nothing was written."""
+
+
+class AlreadySubmitted(TipError):
+    """This draft (its submission id) is already stored as a tip; nothing was written."""
 
 
 # --------------------------------------------------------------------------- records
@@ -218,6 +263,8 @@ class TipStore:
         self.submission_limit = submission_limit
         self._pepper = derive_secret(secret, "tips:lookup")
         self._quota_secret = derive_secret(secret, "tips:quota")
+        self._submission_secret = derive_secret(secret, "tips:submission")
+        self._submit = redis.register_script(_SUBMIT)
         # Argon2id INTERACTIVE takes 64 MiB and a noticeable fraction of a second: it runs in
         # a thread (the event loop keeps serving other chats) with bounded concurrency.
         self._kdf_slots = asyncio.Semaphore(kdf_concurrency)
@@ -279,6 +326,18 @@ class TipStore:
             count, _ = await pipe.execute()
         return int(count) <= self.submission_limit
 
+    def submission_key(self, submission: str) -> str:
+        """Where the mark of a stored draft lives: an HMAC of its submission id."""
+        name = hmac.new(
+            self._submission_secret, f"submission:{submission}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        return f"{PREFIX}:tips:submitted:{name}"
+
+    async def was_submitted(self, submission: str) -> bool:
+        """Whether the draft with this submission id is already stored (a cheap look before
+        the sealing work; `submit` decides for good, atomically)."""
+        return bool(await self.redis.exists(self.submission_key(submission)))
+
     async def submit(
         self,
         content: TipContent,
@@ -287,6 +346,8 @@ class TipStore:
         desk_public_key: PublicKey,
         now: datetime,
         attachments: Sequence[bytes] = (),
+        *,
+        submission: str | None = None,
     ) -> Receipt:
         """Seal and store a tip; return the receipt only once Redis acknowledged the write.
 
@@ -294,6 +355,10 @@ class TipStore:
         `attachments` are the stripped blobs (`media.prepare_attachment`) in the order of
         `content.attachments`. Content and attachments are sealed to the desk key and to
         the tipster key derived from the new receipt's passphrase.
+
+        Given the draft's `submission` id, the tip is stored only if no tip was stored for
+        it, in the same script that marks it: `AlreadySubmitted` otherwise, so a draft sent
+        twice — a retry after a crash, two replicas racing — is one tip.
         """
         if content.category != category or content.region != region:
             raise InconsistentTip("category/region differ from the content's")
@@ -316,51 +381,32 @@ class TipStore:
                 _seal_many, indexed.to_json(), attachments, recipients
             )
             key = tip_key(lookup)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    if await pipe.exists(key):
-                        continue  # a 40-bit code collided: draw another receipt
-                    pipe.multi()
-                    pipe.hset(
-                        key,
-                        mapping={
-                            "v": 1,
-                            "status": Status.NEW.value,
-                            "category": category.value,
-                            "region": region,
-                            "created": hour,
-                            "updated": hour,
-                            "sealed": sealed,
-                            "tipster_pk": bytes(tipster.public_key),
-                            "att": len(blobs),
-                            "awaiting": 0,
-                        },
-                    )
-                    for index, blob in enumerate(blobs):
-                        pipe.set(attachment_key(lookup, index), blob)
-                    pipe.zadd(status_index(Status.NEW), {lookup: hour})
-                    pipe.zadd(ALL_INDEX, {lookup: hour})
-                    # Staff-side consumers (notifiers, the dashboard) learn of new tips here;
-                    # the event carries the clear envelope only, never content. Its id is a
-                    # bare sequence number ("0-n"): an auto id would be the exact millisecond.
-                    pipe.xadd(
-                        EVENTS_STREAM,
-                        {
-                            "type": "new",
-                            "tip": lookup,
-                            "category": category.value,
-                            "region": region,
-                            "hour": hour,
-                        },
-                        id="0-*",
-                        maxlen=EVENTS_MAXLEN,
-                        approximate=True,
-                    )
-                    await pipe.execute()
-                except WatchError:
-                    continue
-            return receipt
+            mark = self.submission_key(submission) if submission is not None else key
+            # Staff-side consumers (notifiers, the dashboard) learn of new tips from the
+            # event, which carries the clear envelope only, never content. Its id is a bare
+            # sequence number ("0-n"): an auto id would be the exact millisecond.
+            keys = [key, status_index(Status.NEW), ALL_INDEX, EVENTS_STREAM, mark]
+            keys += [attachment_key(lookup, index) for index in range(len(blobs))]
+            args: list[bytes | str | int] = [
+                "1" if submission is not None else "0",
+                Status.NEW.value,
+                category.value,
+                region,
+                hour,
+                sealed,
+                bytes(tipster.public_key),
+                len(blobs),
+                lookup,
+                EVENTS_MAXLEN,
+                SUBMISSION_MEMORY_SECONDS,
+                *blobs,
+            ]
+            stored = int(await self._submit(keys=keys, args=args))
+            if stored == 0:
+                raise AlreadySubmitted("this draft is already stored")
+            if stored == 1:
+                return receipt
+            # -1: a 40-bit code collided: draw another receipt
         raise StoreConflict("could not allocate a reference code")
 
     async def _authenticate(self, code: str, passphrase: str) -> tuple[str, PrivateKey, TipRecord]:

@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable, Coroutine
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from redis.exceptions import RedisError
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -28,18 +29,20 @@ from telegram import __version_info__ as ptb_version
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
+from bot.adapters import sending
+from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.content import negotiate_locale
@@ -161,10 +164,34 @@ class TelegramChannel:
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
+async def first_delivery(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether this update is met for the first time by any replica: Telegram delivering
+    it again (a webhook answer it did not get, a poll after a crash), or to another
+    replica, is handled once. The mark is shared in Redis under an HMAC of the update_id
+    (`DialogueStore.first_delivery`). Without Redis the update goes on: answered twice is
+    better than not answered."""
+    assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
+    if assistant is None:
+        return True
+    try:
+        first = await assistant.store.first_delivery(update.update_id)
+    except RedisError as error:
+        log.warning("redis.unavailable", error_type=type(error).__name__)
+        metrics.redis_unavailable("load")
+        return True
+    if not first:
+        log.info("telegram.update_duplicate")
+    return first
+
+
 class ChatOrder:
     """One lock per chat while it has updates in flight: PTB runs updates concurrently,
     but a person's messages must still be answered in the order they were sent. Locks are
-    FIFO and taken before the handler's first await; idle chats hold no lock."""
+    FIFO and taken before the handler's first await; idle chats hold no lock.
+
+    Every handler is wrapped here, so this is where an update enters: one seen before
+    (`first_delivery`) stops here — checked inside the chat's turn, so that the Redis
+    round trip cannot reorder a chat's updates."""
 
     def __init__(self) -> None:
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
@@ -173,13 +200,15 @@ class ChatOrder:
         async def in_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             chat = update.effective_chat
             if chat is None:
-                await handler(update, context)
+                if await first_delivery(update, context):
+                    await handler(update, context)
                 return
             lock, users = self._locks.get(chat.id, (asyncio.Lock(), 0))
             self._locks[chat.id] = (lock, users + 1)
             try:
                 async with lock:
-                    await handler(update, context)
+                    if await first_delivery(update, context):
+                        await handler(update, context)
             finally:
                 lock, users = self._locks[chat.id]
                 if users == 1:
@@ -219,12 +248,29 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
             await incoming.delete()
         except TelegramError:
             log.info("telegram.delete_failed")
-    for reply in turn.replies:
-        sent = await context.bot.send_message(
-            chat.id, reply.text, reply_markup=reply_markup(reply), protect_content=reply.protect
+    bot = cast("ExtBot[Priority]", context.bot)
+    for number, reply in enumerate(turn.replies):
+        sent = await bot.send_message(
+            chat.id,
+            reply.text,
+            reply_markup=reply_markup(reply),
+            protect_content=reply.protect,
+            rate_limit_args=reply_priority(turn.topic, number),
         )
         channel.remember(sent.message_id)
     return "answered" if turn.replies else "silent"
+
+
+URGENT_TOPICS = frozenset({"checkin", "emergency"})
+
+
+def reply_priority(topic: str | None, number: int) -> Priority:
+    """The sending class of a turn's reply number `number`: a crisis answer, a check-in or
+    the 🆘 key (the emergency action) go first, all of their parts; otherwise the first
+    reply to a message before the rest of any answer (bot/adapters/sending.py)."""
+    if topic is not None and (topic.startswith("crisis.") or topic in URGENT_TOPICS):
+        return Priority.URGENT
+    return Priority.FIRST if number == 0 else Priority.REST
 
 
 def _unicode(text: str) -> str:
@@ -437,15 +483,24 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     client must be created in the loop that uses it.
     """
     assert settings.telegram_token
+    # Every send goes through the prioritising, adaptive scheduler (crisis answers first,
+    # 429s waited out and retried); TELEGRAM_MAX_RATE is an optional hard ceiling.
+    limiter = PriorityRateLimiter(
+        max_rate=settings.telegram_max_rate or None,
+        broadcast_rate=settings.broadcast_max_rate,
+        chat_rate=settings.telegram_chat_rate,
+        chat_burst=settings.telegram_chat_burst,
+    )
+    sending.watch(limiter)
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         Application.builder()
         .token(settings.telegram_token)
-        # Telegram's global limit is 30 messages/s; a local Bot API server or the test
-        # emulator allows more (TELEGRAM_MAX_RATE).
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=5))
+        .rate_limiter(limiter)
         # Updates from different chats run concurrently (so the NLU can batch them);
-        # ChatOrder keeps each chat's own updates in order.
-        .concurrent_updates(True)
+        # ChatOrder keeps each chat's own updates in order. A handler waits for its replies
+        # to be sent: a crisis arriving in a surge is read at once only while fewer than
+        # TELEGRAM_CONCURRENT_UPDATES answers wait (PTB's 256 by default).
+        .concurrent_updates(settings.concurrent_updates)
         # Unreadable updates answered by on_unreadable_update, never logged by PTB.
         .get_updates_request(ReadableUpdatesRequest(connection_pool_size=1))
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
@@ -30,11 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add.add_argument("--payload", help="the start parameter; derived from the label if absent")
     add.add_argument("--lang", choices=["fr", "bm", "en"], help="the poster's language")
-    add.add_argument(
-        "--bot-username",
-        default=os.environ.get("BOT_USERNAME"),
-        help="the bot's @username (or BOT_USERNAME)",
-    )
+    add.add_argument("--bot-username", help="the bot's @username (default: BOT_USERNAME)")
     add.set_defaults(func=cmd_campaigns_add)
     listing = actions.add_parser("list", help="list campaigns")
     listing.set_defaults(func=cmd_campaigns_list)
@@ -64,21 +59,20 @@ def _today() -> date:
 
 
 def _on_redis(settings: Settings, job: Callable[[Redis[bytes]], Awaitable[T]]) -> T:
-    """Run `job` with a client of the bot's Redis (REDIS_URL), closed afterwards."""
+    """Run `job` with a client of the bot's Redis, closed afterwards: REDIS_URL, or the
+    project-local redis-server `make run` uses when it is unset."""
+    from bot.cli import bot_redis_url  # lazy: bot.cli imports this module
     from bot.runtime import connect_redis  # lazy: Rasa-free commands start fast
 
-    if not settings.redis_url:
-        raise SystemExit("error: set REDIS_URL to the Redis the bot uses")
-    url = settings.redis_url
-
-    async def main() -> T:
+    async def main(url: str) -> T:
         redis = connect_redis(url)
         try:
             return await job(redis)
         finally:
             await redis.close()
 
-    return asyncio.run(main())
+    with bot_redis_url(settings) as url:
+        return asyncio.run(main(url))
 
 
 def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -92,7 +86,8 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
     )
     from bot.content.catalog import load_messages
 
-    if not args.bot_username:
+    bot_username = args.bot_username or settings.bot_username
+    if not bot_username:
         print("error: give --bot-username or set BOT_USERNAME", file=sys.stderr)
         return 2
     targets = set(load_quizzes(settings.responses_dir / "quizzes")) | set(
@@ -110,7 +105,7 @@ def cmd_campaigns_add(settings: Settings, args: argparse.Namespace) -> int:
     except CampaignError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    url = link(args.bot_username, payload)
+    url = link(bot_username, payload)
     png = qr_png(url, settings.var_dir / "campaigns" / f"{payload}.png")
     print(f"{url}\nQR code: {png}")
     return 0

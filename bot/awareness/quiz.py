@@ -283,8 +283,11 @@ def _is_small_int(text: str) -> bool:
 def load_quizzes(quizzes_dir: Path) -> dict[str, Quiz]:
     """Every `*.yml` under `quizzes_dir`, validated; a mistake fails the start-up with its
     file, line and field rather than a user's button press."""
+    from bot.content.phones import check_no_phone_numbers  # lazy: no import cycle
+
     quizzes: dict[str, Quiz] = {}
     for path in sorted(quizzes_dir.glob("*.yml")):
+        check_no_phone_numbers(path)
         quiz = parse_quiz(load_yaml(path), path)
         if quiz.id in quizzes:
             raise ContentError(path, None, "id", f"quiz {quiz.id!r} defined twice")

@@ -261,6 +261,9 @@ _WEEKLY_KEYS = {"text", "sources", "more"}
 
 def load_weekly(path: Path) -> dict[str, WeeklyMessage]:
     """`responses/weekly.yml`, validated, in file order (the order of the rotation)."""
+    from bot.content.phones import check_no_phone_numbers  # lazy: no import cycle
+
+    check_no_phone_numbers(path)
     document = load_yaml(path)
     entries = document.get("weekly") if isinstance(document, dict) else None
     if not isinstance(entries, dict):

@@ -11,17 +11,39 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from babel.support import NullTranslations
 
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
+from bot.content.phones import check_no_phone_numbers
 from bot.services.directory import Service
 from bot.yamlfile import ContentError, line_of, load_yaml
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
 ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:", "quiz:")
+# The `do:` actions the dialogue engine runs (`Engine._do`; a test presses each one).
+DO_ACTIONS = frozenset(
+    {
+        "start",
+        "menu",
+        "emergency",
+        "in_danger",
+        "not_in_danger",
+        "language",
+        "cancel",
+        "followup",
+        "quiz",
+        "subscribe",
+        "subscribe_yes",
+        "unsubscribe",
+        "services",
+        "report",
+    }
+)
+# Messages the engine never shows through a `show:` button (keyboard labels, topic names).
+UNSHOWABLE_PREFIXES = ("key.", "topic.")
 
 
 @dataclass(frozen=True)
@@ -199,7 +221,9 @@ def _parse_message(message_id: str, data: Any, path: Path) -> Message:
 def load_messages(messages_dir: Path) -> dict[str, Message]:
     """Read every `*.yml` under `messages_dir`; duplicate ids are an error."""
     messages: dict[str, Message] = {}
+    places: dict[tuple[str, str], tuple[Path, int | None]] = {}  # (id, action) → file, line
     for path in sorted(messages_dir.glob("*.yml")):
+        check_no_phone_numbers(path)
         document = load_yaml(path) or {}
         entries = document.get("messages")
         if not isinstance(entries, dict):
@@ -210,20 +234,40 @@ def load_messages(messages_dir: Path) -> dict[str, Message]:
             if message_id in messages:
                 raise ContentError(path, line_of(data), message_id, "defined twice")
             messages[message_id] = _parse_message(message_id, data, path)
+            for row in data.get("buttons") or []:
+                for item in row if isinstance(row, list) else [row]:
+                    places[message_id, str(item["action"]).strip()] = (path, line_of(item))
     for message in messages.values():
         for row in message.buttons:
             for button in row:
-                target = button.action.removeprefix("show:")
-                if button.action.startswith("show:") and target not in messages:
-                    raise ContentError(
-                        messages_dir, None, f"{message.id}.buttons", f"unknown message {target!r}"
-                    )
+                problem = _unresolved(button.action, messages)
+                if problem:
+                    path, line = places[message.id, button.action]
+                    raise ContentError(path, line, f"{message.id}.buttons.action", problem)
     return messages
+
+
+def _unresolved(action: str, messages: Mapping[str, Message]) -> str | None:
+    """Why the engine would answer this button with "Ce bouton n'est plus valable", or None.
+
+    `quiz:` buttons name a quiz, which only `bot.awareness` knows: they are checked where
+    quizzes and messages meet (`check_references`)."""
+    kind, _, target = action.partition(":")
+    if kind == "show" and (target not in messages or target.startswith(UNSHOWABLE_PREFIXES)):
+        return f"{action!r}: no message {target!r} to show"
+    if kind == "do" and target not in DO_ACTIONS:
+        return f"{action!r}: no dialogue action {target!r} (one of {', '.join(sorted(DO_ACTIONS))})"
+    if kind == "intent" and f"topic.{target}" not in messages:
+        return f"{action!r}: no intent {target!r} (it needs a topic.{target} message)"
+    if kind == "lang" and target not in LOCALES:
+        return f"{action!r}: no language {target!r} (one of {', '.join(LOCALES)})"
+    return None
 
 
 def load_emergency(path: Path, services: Sequence[Service]) -> list[EmergencyLine]:
     """Read the crisis lines; each names a directory entry that has phone numbers."""
     directory = {service.id: service for service in services}
+    check_no_phone_numbers(path)
     document = load_yaml(path) or {}
     lines = []
     for entry in document.get("emergency") or []:
@@ -257,3 +301,47 @@ def load_catalog(responses_dir: Path, locales_dir: Path, services: Sequence[Serv
         translations=translations,
         emergency=load_emergency(responses_dir / "emergency.yml", services),
     )
+
+
+class _Offers(Protocol):
+    """A quiz or a weekly message: offers `more` ("En savoir plus") at its end."""
+
+    @property
+    def more(self) -> str | None: ...
+
+
+def check_references(
+    messages_dir: Path,
+    catalog: Catalog,
+    quizzes: Mapping[str, _Offers],
+    weekly: Mapping[str, _Offers],
+) -> None:
+    """What only the whole content can tell: a quiz's `more` is a message, a weekly
+    message's `more` a quiz or a message, a `quiz:` button an existing quiz."""
+    for quiz_id, quiz in quizzes.items():
+        if quiz.more is not None and quiz.more not in catalog:
+            raise ContentError(
+                messages_dir.parent / "quizzes" / f"{quiz_id}.yml",
+                None,
+                "more",
+                f"no message {quiz.more!r}",
+            )
+    for weekly_id, message in weekly.items():
+        if message.more is not None and message.more not in catalog and message.more not in quizzes:
+            raise ContentError(
+                messages_dir.parent / "weekly.yml",
+                None,
+                f"{weekly_id}.more",
+                f"{message.more!r} is neither a quiz nor a message",
+            )
+    for message_id in catalog.ids:
+        for row in catalog.message(message_id).buttons:
+            for button in row:
+                kind, _, target = button.action.partition(":")
+                if kind == "quiz" and target.split(":")[0] not in quizzes:
+                    raise ContentError(
+                        messages_dir,
+                        None,
+                        f"{message_id}.buttons.action",
+                        f"{button.action!r}: no quiz {target!r}",
+                    )

@@ -11,6 +11,8 @@ from pathlib import Path
 from babel.core import negotiate_locale as babel_negotiate
 from babel.support import NullTranslations, Translations
 
+from bot.content.phones import check_no_phone_numbers
+
 SOURCE_LOCALE = "fr"
 LOCALES: tuple[str, ...] = ("fr", "bm", "en")
 DOMAIN = "messages"
@@ -40,6 +42,8 @@ def load_translations(locales_dir: Path) -> dict[str, NullTranslations]:
         if locale == SOURCE_LOCALE:
             continue
         mo = locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if mo.with_suffix(".po").exists():  # a translator's number is refused like any other
+            check_no_phone_numbers(mo.with_suffix(".po"))
         if not mo.exists():
             raise FileNotFoundError(
                 f"missing compiled catalog {mo}: run `make catalogs` (pybabel compile)"

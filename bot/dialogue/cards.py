@@ -3,6 +3,10 @@
 Field labels and kind names come from the content catalog; numbers, distances and
 language names are formatted with Babel for the reader's locale. Unverified entries say
 so, and entries without a verified phone say how to reach them instead.
+
+A list of services is one line per service (`service_line`): its name and where it is —
+"à 370 km, à Bamako", or only "à Bamako" when the coordinates are too coarse for the
+distance to mean anything (`bot.services.ranking.shown_km`). The full card is one tap away.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from babel.numbers import format_decimal
 
 from bot.content import Catalog
 from bot.services import Service
+from bot.services.ranking import Placed, shown_km
+
+PHONE_TEXT_LIMIT = 500
+"""What fits a phone screen without scrolling: the most any first message may hold."""
 
 
 def format_km(distance_km: float, locale: str) -> str:
@@ -54,3 +62,51 @@ def service_card(
     if not service.verified:
         lines.append(catalog.render("services.unverified", locale).text)
     return "\n".join(lines)
+
+
+def where(catalog: Catalog, placed: Placed, locale: str) -> str:
+    """ "à 370 km, à Bamako", or "à Bamako" when no meaningful distance is known."""
+    service = placed.service
+    town = service.town or catalog.render("services.everywhere", locale).text
+    km = shown_km(service, placed.km)
+    if km is None:
+        return catalog.render("services.at_town", locale, town=town).text
+    distance = format_km(km, locale)
+    return catalog.render("services.at_distance", locale, distance=distance, town=town).text
+
+
+def service_line(catalog: Catalog, placed: Placed, locale: str) -> str:
+    """One line of a list: the service's short name and where it is."""
+    return f"• {placed.service.label} — {where(catalog, placed, locale)}"
+
+
+def national_line(service: Service) -> str:
+    """A line reachable from anywhere, with its numbers (or nothing when it has none)."""
+    if not service.phones:
+        return f"☎️ {service.label}"
+    return f"☎️ {service.label} : {' · '.join(service.phones)}"
+
+
+def split_for_phone(text: str, limit: int = PHONE_TEXT_LIMIT) -> list[str]:
+    """Cut a long text into messages of at most `limit` characters, between lines when
+    possible (a single overlong line is cut between words)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:cut].rstrip())
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        pieces.append(current)
+    return [piece.strip("\n") for piece in pieces if piece.strip()]

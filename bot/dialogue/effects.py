@@ -67,6 +67,7 @@ class Failure(str, Enum):
     UNAVAILABLE = "unavailable"  # storage down: nothing lost, try again
     NOT_READY = "not_ready"  # the desk has not created its keys yet: reports cannot be sealed
     UNSUPPORTED = "unsupported"  # this channel cannot do it (erasing in a terminal)
+    ALREADY_STORED = "already_stored"  # this draft was stored already: no second tip
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,18 @@ content catalog, so this module holds decisions, never wording.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from bot.awareness import Quiz
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
-from bot.dialogue.cards import service_card
+from bot.dialogue.cards import (
+    PHONE_TEXT_LIMIT,
+    national_line,
+    service_card,
+    service_line,
+    split_for_phone,
+)
 from bot.dialogue.effects import Effect, Failure, Outcome, Subscribe, Unsubscribe
 from bot.dialogue.events import (
     AttachmentEvent,
@@ -31,15 +37,17 @@ from bot.nlu.crisis import Assessment, Verdict
 from bot.nlu.keywords import drug_in_text
 from bot.nlu.language import guess_language
 from bot.nlu.safety import Crisis
-from bot.services import (
-    KINDS,
-    REGIONS,
-    Service,
-    in_region,
-    nearest,
-    region_in_text,
-    region_of_place,
+from bot.services import KINDS, REGIONS, Service, region_in_text, region_of_place
+from bot.services.ranking import (
+    NEAR_KM,
+    Placed,
+    in_region_ranked,
+    national_lines,
+    near,
+    nearest_elsewhere,
+    offers_exactly,
 )
+from bot.textmatch import fold
 
 DRUGS = (
     "tramadol",
@@ -76,7 +84,11 @@ SERVICE_INTENTS = {
 # Kinds offered as buttons (emergency lines are in every answer anyway).
 ASKED_KINDS = ("treatment", "victim_assistance", "legal_aid", "shelter", "psychosocial")
 ANY_KIND = "any"
-MAX_SERVICES_SHOWN = 4
+MAX_SERVICES_SHOWN = 4  # how many the assistant's Redis GEO lookup asks for
+PAGE_SIZE = 3  # services listed in one message
+# The region picker's order: the capital, where most people live, then by name.
+REGION_ORDER = tuple(sorted(REGIONS, key=lambda name: (name != "Bamako", fold(name))))
+MAX_BUTTONS = 6  # inline buttons in one message: more do not fit a phone
 # Intents a clarifying menu never offers: they are not topics.
 NOT_TOPICS = {FALLBACK_INTENT, "out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
 COMMANDS = {
@@ -109,6 +121,29 @@ CLARIFY_CHOICES = 3
 CHECK_IN = "checkin"
 _CHECK_IN_ANSWERS = {"in_danger", "not_in_danger"}
 _CRISIS_KINDS = {kind.value for kind in Crisis}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A list of services as one message: header lines, the services (with a heading
+    before some of them), then what follows (local help, the emergency line) and the
+    national lines that fit the need."""
+
+    intro: list[str]
+    entries: Sequence[Placed]
+    headings: Mapping[int, str]
+    outro: list[str] = field(default_factory=list)
+    national: str | None = None
+
+    def text(self, catalog: Catalog, locale: str, shown: int, national: str | None) -> str:
+        lines = []
+        for index, placed in enumerate(self.entries[:shown]):
+            if index in self.headings:
+                lines.append(self.headings[index])
+            lines.append(service_line(catalog, placed, locale))
+        tail = [national] if national else []
+        parts = [*self.intro, "\n".join(lines), *tail, *self.outro]
+        return "\n\n".join(part for part in parts if part)
 
 
 class Engine:
@@ -161,8 +196,9 @@ class Engine:
         campaign: tuple[str, str, str | None] | None = None,
     ) -> Turn:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
-        `nearby` holds the services nearest to a shared location when the caller looked
-        them up in the Redis GEO index (otherwise they are computed here); `campaign` is
+        `nearby` (the Redis GEO index's nearest services) is accepted but no longer
+        needed: ranking for the person asking needs every relevant kind and the
+        enforcement flag, so a shared location is ranked here, in memory; `campaign` is
         (payload, target, language) when /start came with a known deep link; `crisis` is
         the crisis net's assessment of a text (None: not assessed)."""
         state = sanitize(state)
@@ -205,15 +241,7 @@ class Engine:
                 )
             return self._action(action, state)
         if isinstance(event, LocationEvent):
-            if nearby is None:
-                nearby = nearest(
-                    self.services,
-                    event.latitude,
-                    event.longitude,
-                    state.service_kind,
-                    limit=MAX_SERVICES_SHOWN,
-                )
-            return self._nearby(nearby, state)
+            return self._nearby(event.latitude, event.longitude, state)
         if isinstance(event, AttachmentEvent):
             return self._say("error.attachment_outside_report", state, topic=None, then_menu=True)
         if isinstance(event, UnsupportedEvent):
@@ -501,13 +529,20 @@ class Engine:
             *self._keyboard(locale),
         )
         ask = Reply(self.catalog.render("services.ask_where", locale).text, keyboard=keyboard)
-        names = sorted(REGIONS)
-        regions = tuple(
-            tuple(Button(name, f"svc:reg:{name}") for name in names[i : i + 3])
-            for i in range(0, len(names), 3)
+        return Turn((ask, self._pick_region(0, locale)), state, topic=topic)
+
+    def _pick_region(self, start: int, locale: str) -> Reply:
+        """A page of the region list (Bamako first, then by name): `MAX_BUTTONS - 1`
+        regions and "Plus…" for the next page, the last page going back to the first."""
+        per_page = MAX_BUTTONS - 1
+        names = REGION_ORDER[start : start + per_page]
+        buttons = [Button(name, f"svc:reg:{name}") for name in names]
+        following = start + per_page if start + per_page < len(REGION_ORDER) else 0
+        buttons.append(
+            Button(self.catalog.render("services.more", locale).text, f"svc:regs:{following}")
         )
-        pick = Reply(self.catalog.render("services.pick_region", locale).text, regions)
-        return Turn((ask, pick), state, topic=topic)
+        rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
+        return Reply(self.catalog.render("services.pick_region", locale).text, rows)
 
     def _service_action(self, argument: str, state: ChatState) -> Turn:
         what, _, value = argument.partition(":")
@@ -516,47 +551,123 @@ class Engine:
             return self._ask_where(replace(state, service_kind=kind), topic=f"services.{value}")
         if what == "reg" and value in REGIONS:
             return self._in_region(value, state, topic="services.region")
+        if what == "regs" and value.isdigit() and int(value) < len(REGION_ORDER):
+            return Turn((self._pick_region(int(value), state.language),), state, topic="services")
+        if what == "more":
+            region, _, offset = value.rpartition(":")
+            if region in REGIONS and offset.isdigit() and 0 < int(offset) < 1000:
+                return self._in_region(region, state, topic="services.more", offset=int(offset))
+        if what == "info":
+            service = next((s for s in self.services if s.id == value), None)
+            if service is not None:
+                return self._service_info(service, state)
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
-    def _in_region(self, region: str, state: ChatState, topic: str) -> Turn:
-        found = in_region(self.services, region, state.service_kind)
-        local = [s for s in found if not s.is_national][:MAX_SERVICES_SHOWN]
-        national = [s for s in found if s.is_national]
-        return self._service_list(
-            "services.in_region",
-            [(s, None) for s in local],
-            national,
-            state,
-            topic,
-            region=REGIONS[region].name,
+    def _in_region(self, region: str, state: ChatState, topic: str, offset: int = 0) -> Turn:
+        """The region's services for the kind asked, most relevant first. When it has none
+        of exactly that kind: the nearest ones elsewhere first, then the region's other
+        help, and what to do locally — never a dead end. `offset` pages through the same
+        list ("Plus…")."""
+        kind, locale, name = state.service_kind, state.language, REGIONS[region].name
+        local = [Placed(s) for s in in_region_ranked(self.services, region, kind)]
+        exact_here = any(offers_exactly(p.service, kind) for p in local)
+        headings: dict[int, str] = {}
+        if exact_here:
+            entries = local
+            header = self.catalog.render(
+                "services.in_region", locale, count=len(local), region=name
+            ).text
+        else:
+            elsewhere = nearest_elsewhere(self.services, region, kind)
+            entries = elsewhere + local
+            headings[0] = self.catalog.render("services.nearest_elsewhere", locale).text
+            if local:
+                also = self.catalog.render("services.also_here", locale, region=name).text
+                headings[len(elsewhere)] = also
+            label = self.catalog.render(f"kind.{kind or ANY_KIND}", locale).text
+            header = self.catalog.render(
+                "services.none_in_region", locale, kind=label, region=name
+            ).text
+        if offset:
+            header = self.catalog.render("services.more_header", locale, region=name).text
+            page = Page([header], entries[offset:], {i - offset: h for i, h in headings.items()})
+            return self._service_page(
+                page, state, topic, more=lambda shown: f"svc:more:{region}:{offset + shown}"
+            )
+        page = Page([header], entries, headings, *self._service_outro(kind, locale, not exact_here))
+        return self._service_page(page, state, topic, more=lambda n: f"svc:more:{region}:{n}")
+
+    def _nearby(self, latitude: float, longitude: float, state: ChatState) -> Turn:
+        """The services worth offering near a shared point, relevant kinds first; what to
+        do locally when none of the kind asked is within reach. The point is not kept, so
+        there is no "Plus…": another search is one tap away."""
+        kind, locale = state.service_kind, state.language
+        entries = near(self.services, latitude, longitude, kind)
+        within_reach = any(
+            offers_exactly(p.service, kind) and p.km is not None and p.km <= NEAR_KM
+            for p in entries[:PAGE_SIZE]
         )
+        header = self.catalog.render("services.nearby", locale).text
+        page = Page([header], entries, {}, *self._service_outro(kind, locale, not within_reach))
+        return self._service_page(page, state, "services.nearby", more=None)
 
-    def _nearby(self, nearby: Sequence[tuple[Service, float]], state: ChatState) -> Turn:
-        local = [(s, km) for s, km in nearby if not s.is_national][:MAX_SERVICES_SHOWN]
-        national = [s for s in self.services if s.is_national and s.offers(state.service_kind)]
-        return self._service_list("services.nearby", local, national, state, "services.nearby")
+    def _service_outro(
+        self, kind: str | None, locale: str, local_help: bool
+    ) -> tuple[list[str], str | None]:
+        """What follows a list: what to do locally (when nothing of the kind is near) and
+        the emergency line; apart, the lines valid everywhere that fit the need (the first
+        thing left out when the message would not fit a phone)."""
+        outro = []
+        if local_help:
+            victims = kind in ("victim_assistance", "shelter", "legal_aid")
+            message_id = "services.local_help_victims" if victims else "services.local_help"
+            outro.append(self.catalog.render(message_id, locale).text)
+        lines = national_lines(self.services, kind)
+        national = "\n".join(
+            [self.catalog.render("services.national", locale).text]
+            + [national_line(s) for s in lines]
+        )
+        if self.catalog.emergency[0].number not in national:  # the first crisis line, always
+            outro.append(self.catalog.render("emergency.footer", locale).text)
+        return outro, national if lines else None
 
-    def _service_list(
-        self,
-        message_id: str,
-        local: Sequence[tuple[Service, float | None]],
-        national: Sequence[Service],
-        state: ChatState,
-        topic: str,
-        **params: str,
+    def _service_page(
+        self, page: Page, state: ChatState, topic: str, more: Callable[[int], str] | None
     ) -> Turn:
-        """A header with the count, the local services, then the lines valid everywhere."""
+        """One message that fits a phone: at most `PAGE_SIZE` services (fewer if the text
+        would pass `PHONE_TEXT_LIMIT`, then without the national lines), a button per
+        service for its card, "Plus…" for the rest, then the usual buttons — never more
+        than `MAX_BUTTONS`."""
         locale = state.language
-        header = self.catalog.render(message_id, locale, count=len(local), **params)
-        cards = [service_card(self.catalog, s, locale, km) for s, km in local]
-        if not local:
-            cards.insert(0, self.catalog.render("services.none_here", locale).text)
-        if national:
-            cards.append(self.catalog.render("services.national", locale).text)
-            cards.extend(service_card(self.catalog, s, locale) for s in national)
-        text = "\n\n".join([header.text, *cards])
-        buttons = self.catalog.render("services.after", locale).buttons
-        return Turn((Reply(text, buttons),), state, topic=topic)
+        after = self.catalog.render("services.after", locale).buttons
+        room = MAX_BUTTONS - sum(len(row) for row in after)
+        entries = page.entries
+        paged = more is not None and len(entries) > min(PAGE_SIZE, room)
+        shown = min(len(entries), PAGE_SIZE, room - 1 if paged else room)
+        national = page.national
+        text = page.text(self.catalog, locale, shown, national)
+        while len(text) > PHONE_TEXT_LIMIT and shown > 1:
+            shown -= 1
+            text = page.text(self.catalog, locale, shown, national)
+        if len(text) > PHONE_TEXT_LIMIT:
+            national = None
+            text = page.text(self.catalog, locale, shown, national)
+        buttons: list[tuple[Button, ...]] = [
+            (Button(f"ℹ️ {p.service.label}", f"svc:info:{p.service.id}"),) for p in entries[:shown]
+        ]
+        if more is not None and shown < len(entries):
+            label = self.catalog.render("services.more", locale).text
+            buttons.append((Button(label, more(shown)),))
+        return Turn((Reply(text, (*buttons, *after)),), state, topic=topic)
+
+    def _service_info(self, service: Service, state: ChatState) -> Turn:
+        """A service's full card, cut into messages that fit a phone."""
+        locale = state.language
+        pieces = split_for_phone(service_card(self.catalog, service, locale))
+        after = self.catalog.render("services.after", locale).buttons
+        replies = [Reply(piece) for piece in pieces[:-1]]
+        replies.append(Reply(pieces[-1], after))
+        return Turn(tuple(replies), state, topic="services.info")
 
     # ----------------------------------------------------------------- rendering
 

@@ -1,6 +1,7 @@
 """The anonymous report flow and the receipt follow-up flow, step by step.
 
-Pure like the engine: every step takes the chat state and an event and returns a Turn.
+Pure like the engine: every step takes the chat state and an event and returns a Turn
+(the one random thing is the submission id the first review gives a draft).
 The draft lives in the chat state (which the store encrypts at rest, and which expires
 after DRAFT_TTL_SECONDS); what is typed during a report never goes to the NLU, and
 storage work (sealing, opening) is returned as an effect for the assistant to perform.
@@ -8,6 +9,7 @@ storage work (sealing, opening) is returned as an effect for the assistant to pe
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -56,6 +58,11 @@ PASSPHRASE = "passphrase"  # noqa: S105
 ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
 
 KeyboardFactory = Callable[[str], tuple[tuple[Key, ...], ...]]
+
+
+def new_submission() -> str:
+    """A draft's submission id: random, so it says nothing about the chat or the tip."""
+    return secrets.token_hex(16)
 
 
 def tip_region(region_name: str) -> str:
@@ -165,6 +172,9 @@ class TipFlows:
             draft = self._draft(state)
             if draft.category is None or draft.is_empty:
                 return self._ask_what(replace(state, step="what"), locale)
+            if draft.submission is None:  # a review shown by an older version
+                draft = draft.with_submission(new_submission())
+                state = self._with_draft(state, draft, "review")
             return Turn((), state, topic="report.send", effect=SubmitTip(draft))
         if what == "erase":
             return Turn((), state, topic="report.erase", effect=EraseChat())
@@ -242,10 +252,16 @@ class TipFlows:
         )
 
     def _review(self, state: ChatState) -> Turn:
+        """What will be sent, with the send button. The first review gives the draft its
+        submission id, kept while the draft lives (more parts may still be added): the
+        store keeps one tip per id, however often "send" reaches it."""
         locale = state.language
         draft = self._draft(state)
         if draft.is_empty:
             return self._ask_what(replace(state, step="what"), locale)
+        if draft.submission is None:
+            draft = draft.with_submission(new_submission())
+            state = self._with_draft(state, draft, "review")
         category = self._t(f"tipcat.{draft.category.value}", locale) if draft.category else "—"
         when = self._t(f"tipwhen.{draft.when.value}", locale) if draft.when else "—"
         region = next((name for name in REGIONS if tip_region(name) == draft.region), None)
@@ -422,6 +438,15 @@ class TipFlows:
             return self._say("report.erase_unsupported", state, buttons=None)
         if failure is Failure.NOT_READY:
             return self._say("report.not_ready", self.end(state), buttons=None)
+        if failure is Failure.ALREADY_STORED:
+            # The receipt cannot be shown again (only the passphrase's key is stored):
+            # say so plainly, and leave the report, whose draft is stored.
+            return self._say(
+                "report.already_stored",
+                self.end(state),
+                topic="report.already_stored",
+                buttons=None,
+            )
         return self._say("error.storage_down", state, buttons=None)
 
     def _show(self, view: TipView, state: ChatState) -> Turn:

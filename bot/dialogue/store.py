@@ -11,6 +11,15 @@ no round trip. Within one process, updates of a chat already wait their turn
 (`ChatOrder`); the lease makes bot replicas take turns too, so that two messages of one
 person handled at once by two replicas cannot both start from the same state and lose
 one's changes (a report step, a quiz answer).
+
+A lease can still run out under a replica that stalls (a VM pause, a long GC) while
+another replica takes the chat. So every acquisition gets a fencing token — a per-chat
+counter, incremented by each open, that starts from a random value so it counts nothing
+— and the save script writes only while the counter still holds this update's token:
+a stale update's save is refused (`LeaseLost`), and what the newer one saved stays.
+
+`first_delivery` lets a Telegram update through once: a mark under an HMAC of its
+update_id, set only if absent, shared by every replica.
 """
 
 from __future__ import annotations
@@ -41,40 +50,66 @@ LEASE_POLL_SECONDS = (0.002, 0.05)  # first and longest pause between tries whil
 # of two or three commands they cost redis-py's asyncio client ≈ 60 µs more CPU apiece,
 # about a tenth of the bot's own work for an update. The scripts are loaded by hash
 # and reloaded by redis-py after a Redis restart.
+# KEYS: state, flood counter, lease, fencing counter. ARGV: flood window, lease ms, a random
+# start for a fencing counter that does not exist, the fencing counter's life. Returns
+# false while another update holds the chat, else {state, flood count, token}.
 _OPEN = """
-if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then
+if redis.call('EXISTS', KEYS[3]) == 1 then
   return false
 end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('SET', KEYS[4], ARGV[3])
+end
+redis.call('INCR', KEYS[4])
+local token = redis.call('GET', KEYS[4])  -- as Redis writes it (a Lua number may not)
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('SET', KEYS[3], token, 'PX', ARGV[2])
 local state = redis.call('GET', KEYS[1])
 local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
-return {state, count}
+return {state, count, token}
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 """
+# KEYS: state, lease, fencing counter[, topic stats]. ARGV: sealed state, its ttl, token
+# [, topic field, stats ttl]. Returns 0, writing nothing, when another update opened the
+# chat since this token was given (the token is stale), else 1.
 _SAVE = """
+if redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
 end
-if #KEYS == 3 then
-  redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
-  redis.call('EXPIRE', KEYS[3], ARGV[5])
+if #KEYS == 4 then
+  redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
 end
+return 1
 """
+# A Telegram update is let through once for this long: Telegram keeps an update it could
+# not deliver for at most 24 hours.
+UPDATE_SEEN_SECONDS = 24 * 3600
 
 
 class ChatBusy(RedisError):
     """Another update held the chat past `LEASE_SECONDS`: handled like Redis being down."""
 
 
+class LeaseLost(Exception):
+    """The save was refused: this update's lease ran out and another update opened the
+    chat meanwhile (its state is newer and was kept). Nothing was written."""
+
+
 @dataclass
 class OpenChat:
     """A chat opened for one update: its state, how many messages it sent in the current
-    flood window (this one included), and the lease that `save` or `release` gives back."""
+    flood window (this one included), and the lease that `save` or `release` gives back —
+    its fencing token, greater than any earlier update's of this chat."""
 
     key: str
     state: ChatState
@@ -109,6 +144,7 @@ class DialogueStore:
         self._open = redis.register_script(_OPEN)
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
+        self._update_secret = hmac.new(secret, b"telegram-updates", hashlib.sha256).digest()
 
     async def load(self, key: str) -> ChatState:
         """The chat's state; unreadable or foreign data starts a fresh conversation."""
@@ -118,9 +154,18 @@ class DialogueStore:
         """Open the chat for one update, waiting while another update holds it (on another
         replica: in this process `ChatOrder` already queues them). Its state, the flood
         count and the lease share one round trip; `save` or `release` must follow."""
-        lease = secrets.token_hex(8)
-        keys = [f"{PREFIX}:chat:{key}", f"{PREFIX}:flood:{key}", f"{PREFIX}:lease:{key}"]
-        args: list[str | int] = [self.flood_window, lease, int(lease_seconds * 1000)]
+        keys = [
+            f"{PREFIX}:chat:{key}",
+            f"{PREFIX}:flood:{key}",
+            f"{PREFIX}:lease:{key}",
+            f"{PREFIX}:fence:{key}",
+        ]
+        args: list[str | int] = [
+            self.flood_window,
+            max(int(lease_seconds * 1000), 1),
+            secrets.randbelow(2**40),  # a new counter's start: the count then says nothing
+            max(self.state_ttl, self.draft_ttl),
+        ]
         loop = asyncio.get_running_loop()
         give_up = loop.time() + 2 * lease_seconds  # the holder's lease has expired by then
         pause, longest = LEASE_POLL_SECONDS
@@ -129,25 +174,41 @@ class DialogueStore:
                 raise ChatBusy("chat held too long")
             await asyncio.sleep(pause)
             pause = min(2 * pause, longest)
-        raw, count = opened
-        return OpenChat(key, self._decode(key, raw), int(count), lease)
+        raw, count, token = opened
+        return OpenChat(key, self._decode(key, raw), int(count), token.decode())
 
     async def save(
         self, chat: OpenChat, state: ChatState, topic: tuple[date, str] | None = None
     ) -> None:
         """Store encrypted (a flow in progress expires after `draft_ttl` of silence), give
         the chat back and, given `(day, topic)`, count the topic for the anonymous
-        statistics — per day and language, never per chat — in the same round trip."""
+        statistics — per day and language, never per chat — in the same round trip.
+
+        Only while no other update opened the chat since this one did: otherwise nothing
+        is written (the newer state stays) and `LeaseLost` is raised."""
         sealed = bytes(draft_box(self._secret, chat.key).encrypt(state.to_json().encode()))
         ttl = self.draft_ttl if state.flow else self.state_ttl
-        keys = [f"{PREFIX}:chat:{chat.key}", f"{PREFIX}:lease:{chat.key}"]
+        keys = [
+            f"{PREFIX}:chat:{chat.key}",
+            f"{PREFIX}:lease:{chat.key}",
+            f"{PREFIX}:fence:{chat.key}",
+        ]
         args: list[bytes | str | int] = [sealed, ttl, chat.lease]
         if topic is not None:
             day, name = topic
             keys.append(f"{PREFIX}:stats:topics:{day.isoformat()}")
             args += [f"{state.language}:{name}", STATS_TTL_SECONDS]
-        await self._save(keys=keys, args=args)
+        saved = await self._save(keys=keys, args=args)
         chat.held = False
+        if not saved:
+            raise LeaseLost("another update opened the chat since")
+
+    async def first_delivery(self, update_id: int) -> bool:
+        """True the first time any replica asks about this Telegram update, then False for
+        a day. The mark is an HMAC of the update_id, never the id itself."""
+        name = hmac.new(self._update_secret, str(update_id).encode(), hashlib.sha256)
+        key = f"{PREFIX}:update:{name.hexdigest()[:32]}"
+        return bool(await self.redis.set(key, b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
 
     async def release(self, chat: OpenChat) -> None:
         """Give the chat back without saving (an update answered from the state as it was)."""

@@ -77,6 +77,8 @@ FIELDS = frozenset(
         "source",
         "verified",
         "verified_on",
+        "enforcement",
+        "short_name",
     }
 )
 
@@ -248,6 +250,16 @@ class Service:
     source: str
     verified: bool
     verified_on: date | None
+    enforcement: bool = False
+    """A police or judicial body (the OCS, police, gendarmerie): the place to report or to
+    call in an emergency, never offered as care (see `bot.services.ranking`)."""
+    short_name: str | None = None
+    """How a one-line list or a button names the service when `name` is long."""
+
+    @property
+    def label(self) -> str:
+        """The name for lists and buttons: `short_name` if given, else `name`."""
+        return self.short_name or self.name
 
     @property
     def is_national(self) -> bool:
@@ -442,6 +454,9 @@ def _parse_service(entry: _Entry) -> Service:
             raise entry.fail("languages", f"{language!r} is not a language code like fr, bm")
     source = entry.required("source")
     verified, verified_on = _verification(entry)
+    enforcement = entry.data.get("enforcement", False)
+    if not isinstance(enforcement, bool):
+        raise entry.fail("enforcement", "must be true or false (police and judicial bodies)")
     return Service(
         id=service_id,
         name=name,
@@ -459,6 +474,8 @@ def _parse_service(entry: _Entry) -> Service:
         source=source,
         verified=verified,
         verified_on=verified_on,
+        enforcement=enforcement,
+        short_name=entry.free_text("short_name"),
     )
 
 

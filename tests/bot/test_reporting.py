@@ -4,8 +4,10 @@ What a tipster sees, what staff can read, and what Redis must never hold."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -13,14 +15,16 @@ from redis.asyncio import Redis
 from bot.assistant import Assistant
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
-from bot.dialogue.store import chat_key
+from bot.dialogue.replies import Reply
+from bot.dialogue.store import OpenChat, chat_key
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.keys import init_desk_keys, unwrap_desk_keyring
-from tips.model import Category, Status
+from tips.model import Category, Draft, Status
+from tips.receipts import Receipt
 from tips.store import TipStore
 
 SECRET_TEXT = "Le vendeur au marché de Médine cache le kush sous les pagnes"
@@ -340,3 +344,175 @@ async def test_the_emergency_key_keeps_the_report_and_the_menu_leaves_it_with_a_
     assert left[1].text == engine.catalog.render("menu.main", "fr").text
     assert (await assistant.store.load(_key())).draft is None
     await assistant.close()
+
+
+# ----------------------------------------------------------------- exactly once (issue 22)
+
+
+async def to_review(assistant: Assistant, text: str = SECRET_TEXT) -> None:
+    """Walk the flow up to the review, whose first showing gives the draft its id."""
+    await say(assistant, ButtonEvent("rep:start"))
+    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
+    await say(assistant, ButtonEvent("rep:reg:Mopti"))
+    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    await say(assistant, TextEvent(text))
+    await say(assistant, ButtonEvent("rep:review"))
+
+
+def receipts_in(replies: list[Reply]) -> int:
+    return sum("Phrase secrète" in reply.text for reply in replies)
+
+
+async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_is_one_tip(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tip is written (the receipt is shown) but Redis dies before the chat's state is
+    saved, so the chat still shows the review: pressing "send" again, once Redis is back,
+    says the report is already stored, stores nothing more, and leaves the report."""
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, ScriptedNLU())
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    await to_review(assistant)
+    real_submit = assistant.tips.submit
+    written = 0
+
+    async def then_redis_dies(*args: Any, **kwargs: Any) -> Receipt:
+        nonlocal written
+        receipt = await real_submit(*args, **kwargs)
+        written += 1
+        server.kill()  # the tip is on disk; the chat state save comes next and fails
+        return receipt
+
+    monkeypatch.setattr(assistant.tips, "submit", then_redis_dies)
+    first = await say(assistant, ButtonEvent("rep:send"))
+    assert receipts_in(first) == 1
+    restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
+    try:
+        assert (await assistant.store.load(_key())).step == "review", "the save was lost"
+        again = await say(assistant, ButtonEvent("rep:send"))
+        assert [r.text for r in again] == [
+            engine.catalog.render("report.already_stored", "fr").text
+        ]
+        assert (written, receipts_in(first + again), len(await assistant.tips.list())) == (
+            1,
+            1,
+            1,
+        )
+        assert (await assistant.store.load(_key())).flow is None, "the report is left"
+        stale = await say(assistant, ButtonEvent("rep:send"))
+        assert receipts_in(stale) == 0
+        assert len(await assistant.tips.list()) == 1
+    finally:
+        await assistant.close()
+        restarted.stop()
+
+
+async def test_two_replicas_sending_one_draft_at_once_store_one_tip_and_show_one_receipt(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    """Replica A stalls inside the submission, past its lease; replica B takes the chat and
+    sends the same draft; then A goes on: one tip, one receipt, and A says "already
+    stored" — its stale save is refused, but what it says is true."""
+    replica_a = make_assistant(engine, redis_server.url, ScriptedNLU())
+    replica_b = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await to_review(replica_a)
+    lease_runs_out(replica_a)
+    arrived, resume = asyncio.Event(), asyncio.Event()
+    real_submit = replica_a.tips.submit
+
+    async def stalled(*args: Any, **kwargs: Any) -> Receipt:
+        arrived.set()
+        await resume.wait()
+        return await real_submit(*args, **kwargs)
+
+    replica_a.tips.submit = stalled  # type: ignore[method-assign]
+    sending_a = asyncio.create_task(say(replica_a, ButtonEvent("rep:send")))
+    await arrived.wait()
+    from_b = await say(replica_b, ButtonEvent("rep:send"))
+    resume.set()
+    from_a = await sending_a
+    assert receipts_in(from_b) == 1
+    assert [r.text for r in from_a] == [engine.catalog.render("report.already_stored", "fr").text]
+    assert len(await replica_a.tips.list()) == 1
+    assert (await replica_a.store.load(_key())).flow is None
+    await replica_a.close()
+    await replica_b.close()
+
+
+def lease_runs_out(assistant: Assistant) -> None:
+    """This replica's leases last a millisecond: whatever it does next, it does as a
+    replica that stalled past its lease."""
+    real_open = assistant.store.open
+
+    async def short(key: str, lease_seconds: float = 0.0) -> OpenChat:
+        return await real_open(key, lease_seconds=0.001)
+
+    assistant.store.open = short  # type: ignore[method-assign]
+
+
+async def test_a_stalled_replica_cannot_overwrite_a_newer_step_and_asks_to_send_again(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    """A stalls before saving part 2, past its lease; B notes part 3 meanwhile. A's save is
+    refused: part 3 is kept, and A's sender is asked kindly to send part 2 again instead
+    of reading a "Noté" that would not be true."""
+    replica_a = make_assistant(engine, redis_server.url, ScriptedNLU())
+    replica_b = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await say(replica_a, ButtonEvent("rep:start"))
+    await say(replica_a, ButtonEvent("rep:cat:other"))
+    await say(replica_a, ButtonEvent("rep:reg:Kita"))
+    await say(replica_a, ButtonEvent("rep:when:today"))
+    await say(replica_a, TextEvent("partie un"))
+    lease_runs_out(replica_a)
+    arrived, resume = asyncio.Event(), asyncio.Event()
+    real_save = replica_a.store.save
+
+    async def stalled(*args: Any, **kwargs: Any) -> None:
+        arrived.set()
+        await resume.wait()
+        await real_save(*args, **kwargs)
+
+    replica_a.store.save = stalled  # type: ignore[method-assign]
+    part_two = asyncio.create_task(say(replica_a, TextEvent("partie deux")))
+    await arrived.wait()
+    part_three = await say(replica_b, TextEvent("partie trois"))
+    resume.set()
+    busy = await part_two
+    assert "2" in part_three[0].text  # B noted it as the second part
+    assert [r.text for r in busy] == [engine.catalog.render("error.busy", "fr").text]
+    state = await replica_b.store.load(_key())
+    assert state.draft is not None
+    assert Draft.from_json(state.draft).parts == ("partie un", "partie trois")
+    await replica_a.close()
+    await replica_b.close()
+
+
+class ReplicaKilled(BaseException):
+    """Stands for SIGKILL: nothing after it in the replica runs to completion."""
+
+
+async def test_a_replica_killed_right_after_the_tip_write_leaves_one_tip_when_sent_again(
+    engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
+) -> None:
+    """A stores the tip and dies before answering or saving; the person presses "send"
+    again and B gets it: no second tip, and B says plainly that the report is stored
+    and that the receipt is shown once only (here it never was: A died first)."""
+    replica_a = make_assistant(engine, redis_server.url, ScriptedNLU())
+    replica_b = make_assistant(engine, redis_server.url, ScriptedNLU())
+    await to_review(replica_a)
+    lease_runs_out(replica_a)  # a dead replica's lease is given back by expiry only
+    real_submit = replica_a.tips.submit
+
+    async def then_killed(*args: Any, **kwargs: Any) -> Receipt:
+        await real_submit(*args, **kwargs)
+        raise ReplicaKilled
+
+    replica_a.tips.submit = then_killed  # type: ignore[method-assign]
+    with pytest.raises(ReplicaKilled):
+        await say(replica_a, ButtonEvent("rep:send"))
+    again = await say(replica_b, ButtonEvent("rep:send"))
+    assert [r.text for r in again] == [engine.catalog.render("report.already_stored", "fr").text]
+    assert len(await replica_b.tips.list()) == 1
+    assert (await replica_b.store.load(_key())).flow is None
+    await replica_a.close()
+    await replica_b.close()

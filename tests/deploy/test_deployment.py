@@ -252,3 +252,34 @@ def test_the_image_gets_what_it_needs() -> None:
         assert pod["securityContext"]["runAsUser"] == int(user)
     [cmd] = [args for op, args in instructions if op == "CMD"]
     assert yaml.safe_load(cmd) == ["helpline", "bot"]
+
+
+def test_no_pod_in_the_cluster_can_reach_the_staff_dashboard() -> None:
+    """The desk is loopback-only with compose; in Kubernetes a NetworkPolicy admits no
+    pod at all (staff use `kubectl port-forward`)."""
+    staff_labels = k8s("Deployment", "staff")["spec"]["template"]["metadata"]["labels"]
+    policies = [
+        d["spec"]
+        for d in manifests()
+        if d["kind"] == "NetworkPolicy"
+        and d["spec"]["podSelector"].get("matchLabels", {}).items() <= staff_labels.items()
+        and d["spec"]["podSelector"].get("matchLabels")
+    ]
+    assert policies, "no NetworkPolicy selects the staff pods"
+    assert all("Ingress" in spec["policyTypes"] for spec in policies)
+    assert all(not spec.get("ingress") for spec in policies)
+
+
+def test_the_secret_the_image_trains_with_is_one_the_settings_accept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`helpline train` at build time reads the settings too: a placeholder SINI_SECRET of
+    the wrong length would stop the build (`SINI_SECRET must be 32 bytes…`)."""
+    from bot.config import Settings
+
+    placeholders = re.findall(r"SINI_SECRET=(\S+)", (PROJECT_ROOT / "Dockerfile").read_text())
+    assert placeholders
+    monkeypatch.setenv("SINI_VAR_DIR", str(tmp_path))
+    for value in placeholders:
+        monkeypatch.setenv("SINI_SECRET", value)
+        assert len(Settings.from_env().secret) == 32

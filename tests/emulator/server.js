@@ -1911,6 +1911,27 @@ const TEST_ROUTES = {
     };
   },
 
+  /**
+   * Flood control by rate, as Telegram does it: once the bot has had `max_rate` messages
+   * accepted (send*, edit*, copy*, forward*, deleteMessage) in the last second, the next one
+   * is answered 429 with `retry_after` (whole seconds), and so is every one until that time
+   * has passed — a bot that does not wait keeps being refused. `max_rate` 0 disarms it.
+   * Answers the counts so far (`accepted`, `refused`); `bot/rate_limit_stats` reads them.
+   */
+  async 'bot/rate_limit'(emulator, body) {
+    const bot = emulator.bot(requireToken(body));
+    const maxRate = Number(body.max_rate || 0);
+    bot.rateLimit = maxRate > 0
+      ? { maxRate, retryAfter: Math.max(1, Math.round(Number(body.retry_after || 1))), accepted: [], blockedUntil: 0, counts: { accepted: 0, refused: 0 } }
+      : null;
+    return { armed: maxRate > 0 };
+  },
+
+  async 'bot/rate_limit_stats'(emulator, body) {
+    const bot = emulator.bot(requireToken(body));
+    return bot.rateLimit ? { ...bot.rateLimit.counts, max_rate: bot.rateLimit.maxRate } : { accepted: 0, refused: 0, max_rate: 0 };
+  },
+
   /** What the bot registered with setMyCommands, chat actions, menu buttons, pending updates. */
   /** Make the next `count` calls of a bot method answer 429 with `retry_after` (flood control). */
   async 'bot/flood'(emulator, body) {
@@ -2055,6 +2076,33 @@ function waitUntil(emulator, eventName, check, timeout, res, otherEvent) {
 
 // -------------------------------------------------------------- routes ----
 
+/** Methods that put a message in a chat (or take one out): what flood control counts. */
+function countsForFloodControl(method) {
+  return /^(send|edit|copy|forward)/.test(method) || method === 'deletemessage' || method === 'deletemessages';
+}
+
+/** Throw Telegram's 429 when the bot is over its armed rate (see bot/rate_limit). */
+function rateLimited(bot, method) {
+  const limit = bot.rateLimit;
+  if (!limit || !countsForFloodControl(method)) {
+    return;
+  }
+  const now = Date.now();
+  while (limit.accepted.length && limit.accepted[0] <= now - 1000) {
+    limit.accepted.shift();
+  }
+  if (now >= limit.blockedUntil && limit.accepted.length >= limit.maxRate) {
+    limit.blockedUntil = now + limit.retryAfter * 1000;
+  }
+  if (now < limit.blockedUntil) {
+    limit.counts.refused += 1;
+    const wait = Math.max(1, Math.ceil((limit.blockedUntil - now) / 1000));
+    throw new ApiError(429, `Too Many Requests: retry after ${wait}`, { retry_after: wait });
+  }
+  limit.accepted.push(now);
+  limit.counts.accepted += 1;
+}
+
 let EMULATOR = null;
 
 function log(message) {
@@ -2092,6 +2140,7 @@ function installRoutes(app) {
         fault.count -= 1;
         throw new ApiError(429, `Too Many Requests: retry after ${fault.retry_after}`, { retry_after: fault.retry_after });
       }
+      rateLimited(bot, method);
       const before = bot.updates.length;
       const result = await handler(emulator, bot, params, req, res, files);
       if (method !== 'getupdates') {

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -65,6 +70,43 @@ def test_keys_init_creates_the_desk_key_and_first_admin_once(
     assert "clé du bureau existe déjà" in capsys.readouterr().err
 
 
+def test_keys_init_in_a_container_reads_the_password_from_standard_input(
+    staff_settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    """`kubectl exec -i deploy/staff -- helpline keys init --admin NAME < file`: no
+    terminal, the password is one line of standard input; no input is one line of refusal."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("STAFF_")},
+        "REDIS_URL": redis_url,
+        "SINI_VAR_DIR": str(tmp_path),
+        "SINI_SECRET": staff_settings.secret.hex(),
+    }
+    helpline = [sys.executable, "-m", "bot", "keys", "init", "--admin", ADMIN]
+    nothing = subprocess.run(
+        helpline, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    assert nothing.returncode == 1
+    assert nothing.stderr.splitlines() == [
+        "erreur : aucun mot de passe : donnez-le dans STAFF_PASSWORD ou sur l'entrée standard "
+        "(une ligne), ou lancez la commande dans un terminal."
+    ]
+    done = subprocess.run(
+        helpline,
+        env=env,
+        input=ADMIN_PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+    async def check(client: Redis) -> None:
+        await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+
+    arun(redis_url, check)
+
+
 def test_users_add_list_reset_disable(
     cli: Cli, desk: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -74,7 +116,7 @@ def test_users_add_list_reset_disable(
 
     # Without STAFF_PASSWORD, an empty answer generates a temporary password, shown once.
     monkeypatch.delenv("STAFF_PASSWORD")
-    monkeypatch.setattr("staff.cli.getpass.getpass", lambda prompt="": "")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     assert cli("users", "add", "ibrahim", "--admin", ADMIN) == 0
     out = capsys.readouterr().out
     generated = out.rsplit(": ", 1)[1].strip()

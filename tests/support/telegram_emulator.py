@@ -567,6 +567,20 @@ class TelegramEmulator:
             self.call("bot/drained", {"token": token, "timeout": timeout}, wait=timeout)["drained"]
         )
 
+    def limit_rate(self, token: str, max_rate: float, retry_after: int = 1) -> None:
+        """Flood control as Telegram does it: above ``max_rate`` messages in any second,
+        the bot's sends (send*, edit*, copy*, forward*, deleteMessage) are answered 429 with
+        ``retry_after`` — and so is every send until that time has passed. 0 disarms it
+        (and its counts start again when armed)."""
+        self.call(
+            "bot/rate_limit", {"token": token, "max_rate": max_rate, "retry_after": retry_after}
+        )
+
+    def rate_limit_stats(self, token: str) -> dict[str, int]:
+        """Sends ``accepted`` and ``refused`` (429) since :meth:`limit_rate` armed it."""
+        result = self.call("bot/rate_limit_stats", {"token": token})
+        return {"accepted": int(result["accepted"]), "refused": int(result["refused"])}
+
     def reset(self, token: str | None = None) -> None:
         """Forget everything about ``token`` (or all tokens)."""
         self.call("reset", {"token": token} if token else {})

@@ -36,6 +36,7 @@ from tips.model import (
     TextTooLong,
     TipContent,
     TipRecord,
+    TipValidationError,
     TooManyAttachments,
     TooManyParts,
     UnknownRegion,
@@ -313,3 +314,17 @@ def test_a_record_never_holds_a_time_finer_than_an_hour() -> None:
         TipRecord(created_hour=HOUR.replace(minute=5), updated_hour=HOUR, **fields)  # type: ignore[arg-type]
     with pytest.raises(NaiveDatetime):
         TipRecord(created_hour=HOUR.replace(tzinfo=None), updated_hour=HOUR, **fields)  # type: ignore[arg-type]
+
+
+def test_a_draft_keeps_its_submission_id_and_refuses_anything_else_there() -> None:
+    """The id that makes a draft one tip however often it is sent: random hex only, so
+    nothing typed can reach the key derived from it."""
+    draft = Draft().with_category(Category.OTHER).add_text("x").with_submission("ab" * 16)
+    assert Draft.from_json(draft.to_json()).submission == "ab" * 16
+    assert draft.add_text("y").submission == "ab" * 16, "kept while more is added"
+    assert Draft.from_json(b'{"parts": ["x"]}').submission is None  # a draft from before
+    for bad in ("AB" * 16, "ab" * 15, "chez Moussa", ""):
+        with pytest.raises(TipValidationError):
+            Draft().with_submission(bad)
+    with pytest.raises(MalformedData):
+        Draft.from_json(b'{"submission": "chez Moussa, rue 12, 00000000000000"}')

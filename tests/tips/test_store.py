@@ -32,6 +32,9 @@ from tips.model import (
 from tips.receipts import Receipt, new_receipt
 from tips.store import (
     ALL_INDEX,
+    EVENTS_STREAM,
+    SUBMISSION_MEMORY_SECONDS,
+    AlreadySubmitted,
     InconsistentTip,
     ReceiptInvalid,
     ReceiptLocked,
@@ -464,3 +467,65 @@ async def test_a_full_copy_of_redis_holds_nothing_identifying(
     exact = str(int(WHEN.timestamp())).encode()
     assert exact not in blob
     assert str(WHEN.timestamp()).encode() not in blob
+
+
+# ------------------------------------------------------------------ one tip per draft
+
+DRAFT_ID = "0123456789abcdef0123456789abcdef"
+
+
+async def test_a_draft_sent_twice_is_one_tip_and_the_second_send_says_already_stored(
+    store: TipStore, desk: Desk, redis: Redis[bytes]
+) -> None:
+    tip = content()
+    assert not await store.was_submitted(DRAFT_ID)
+    await store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+    assert await store.was_submitted(DRAFT_ID)
+    with pytest.raises(AlreadySubmitted):
+        await store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+    assert len(await store.list()) == 1
+    assert await redis.xlen(EVENTS_STREAM) == 1, "staff hear of one new tip"
+    other = "f" * 32  # another draft with the same words is another tip
+    await store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=other)
+    assert len(await store.list()) == 2
+
+
+async def test_two_sends_of_one_draft_racing_store_one_tip(store: TipStore, desk: Desk) -> None:
+    """Two replicas sealing the same draft at once: the store's script lets one through."""
+    tip = content()
+    outcomes = await asyncio.gather(
+        *(
+            store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+            for _ in range(2)
+        ),
+        return_exceptions=True,
+    )
+    receipts = [o for o in outcomes if isinstance(o, Receipt)]
+    refused = [o for o in outcomes if isinstance(o, AlreadySubmitted)]
+    assert (len(receipts), len(refused)) == (1, 1), outcomes
+    (record,) = await store.list()
+    assert record.lookup == store.lookup(receipts[0].code)
+
+
+async def test_the_mark_of_a_stored_draft_names_nothing_and_expires_on_an_hour(
+    store: TipStore, desk: Desk, redis: Redis[bytes]
+) -> None:
+    tip = content()
+    await store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+    (mark,) = await redis.keys("sini:tips:submitted:*")
+    assert DRAFT_ID.encode() not in mark
+    assert await redis.get(mark) == b"1"
+    expires = await redis.expiretime(mark)
+    assert expires % 3600 == 0, "the mark's expiry says no finer time than an hour"
+    now = int((await redis.time())[0])
+    assert SUBMISSION_MEMORY_SECONDS - 3600 < expires - now <= SUBMISSION_MEMORY_SECONDS
+
+
+async def test_a_failed_submission_leaves_no_mark(store: TipStore, desk: Desk) -> None:
+    """Nothing written, nothing marked: the same draft can be sent once it can be stored."""
+    tip = content()
+    with pytest.raises(InconsistentTip):
+        await store.submit(tip, Category.OTHER, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+    assert not await store.was_submitted(DRAFT_ID)
+    await store.submit(tip, tip.category, tip.region, desk.public, WHEN, submission=DRAFT_ID)
+    assert len(await store.list()) == 1

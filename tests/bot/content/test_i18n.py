@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from bot.content import Catalog, negotiate_locale
+from bot.config import PROJECT_ROOT
+from bot.content import Catalog, ContentError, negotiate_locale
+from bot.content.i18n import load_translations
 
 
 @pytest.mark.parametrize(
@@ -34,3 +39,13 @@ def test_emergency_numbers_are_the_same_in_every_language(catalog: Catalog) -> N
     for locale in ("fr", "bm", "en"):
         text = catalog.render("emergency", locale).text
         assert all(line.number in text for line in catalog.emergency)
+
+
+def test_a_phone_number_in_a_translation_stops_the_load_at_its_po_line(tmp_path: Path) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(PROJECT_ROOT / "locales", locales)
+    po = locales / "bm" / "LC_MESSAGES" / "messages.po"
+    lines = po.read_text(encoding="utf-8").splitlines()
+    po.write_text("\n".join([*lines, "", 'msgid "Police"', 'msgstr "Polisi : 80 333"', ""]))
+    with pytest.raises(ContentError, match=rf"messages\.po:{len(lines) + 3}: phone number"):
+        load_translations(locales)

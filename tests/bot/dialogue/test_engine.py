@@ -231,17 +231,19 @@ def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
     assert not engine.needs_nlu(TextEvent("le dealer vend du yamba au marché"), reporting)
 
 
-def test_a_shared_location_lists_the_nearest_services_with_distances(engine: Engine) -> None:
+def test_a_shared_location_lists_the_nearest_services_by_town_or_distance(
+    engine: Engine,
+) -> None:
     asked = engine.respond(ButtonEvent("svc:kind:treatment"), FR)
     assert asked.state.service_kind == "treatment"
     assert asked.replies[0].keyboard[0][0].request_location  # type: ignore[index]
     turn = engine.respond(LocationEvent(12.66, -7.99), asked.state)  # Bamako
     text = turn.replies[0].text
-    assert "Point G" in text
-    assert " km" in text
+    assert "Point G, psychiatrie — à Bamako" in text  # a town-centre position: no "0,0 km"
+    assert "à 13 km, à Kati" in text
     assert "do:emergency" in actions(turn.replies)
     anything = engine.respond(LocationEvent(12.66, -7.99), FR)
-    assert "80 00 11 15" in anything.replies[0].text  # national lines close any-kind lists
+    assert "80 00 11 15" in anything.replies[0].text  # the emergency line closes every list
 
 
 def test_a_region_named_in_text_lists_its_services(engine: Engine) -> None:
@@ -260,12 +262,14 @@ def test_asking_for_help_without_a_place_asks_where(engine: Engine) -> None:
         understanding=understood("find_victim_help"),
     )
     assert turn.state.service_kind == "victim_assistance"
-    assert any(b.action == "svc:reg:Sikasso" for row in turn.replies[1].buttons for b in row)
+    assert any(b.action == "svc:reg:Bamako" for row in turn.replies[1].buttons for b in row)
 
 
 def test_unverified_services_say_so(engine: Engine, catalog: Catalog) -> None:
-    turn = engine.respond(ButtonEvent("svc:reg:Sikasso"), FR)
-    assert catalog.render("services.unverified", "fr").text in turn.replies[0].text
+    listing = engine.respond(ButtonEvent("svc:reg:Sikasso"), FR)
+    assert "svc:info:assafe-sikasso" in actions(listing.replies)
+    turn = engine.respond(ButtonEvent("svc:info:assafe-sikasso"), FR)
+    assert catalog.render("services.unverified", "fr").text in turn.replies[-1].text
 
 
 def test_every_answered_intent_has_a_message_in_every_locale(
@@ -309,3 +313,17 @@ def test_a_language_the_user_chose_wins_over_the_message(engine: Engine) -> None
     chosen = ChatState(locale="fr", chosen_locale="fr")
     turn = engine.respond(TextEvent("hey hi"), chosen, understanding=understood("greet"))
     assert turn.state.locale == "fr"
+
+
+def test_fear_of_prison_for_drugs_is_one_tap_from_the_rights_answer(
+    engine: Engine, catalog: Catalog
+) -> None:
+    asked = engine.respond(
+        TextEvent("si je demande de l'aide pour la drogue, je vais en prison ?"),
+        FR,
+        understanding=understood("rights"),
+    )
+    assert "show:rights.drug_help" in actions(asked.replies)
+    card = engine.respond(ButtonEvent("show:rights.drug_help"), asked.state)
+    assert card.replies[0].text == catalog.render("rights.drug_help", "fr").text
+    assert "intent:find_treatment" in actions(card.replies)

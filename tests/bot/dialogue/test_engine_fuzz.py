@@ -80,9 +80,29 @@ weird_text = st.one_of(
         ]
     ),
 )
+# The service answers' own buttons: pages, cards, and forgeries of both.
+SERVICE_ACTIONS = [
+    "svc:more:Bamako:2",
+    "svc:more:Bamako:0",
+    "svc:more:Bamako:x",
+    "svc:more:Bamako:99999",
+    "svc:more:Atlantis:2",
+    "svc:more:",
+    "svc:info:chu-point-g-psychiatrie",
+    "svc:info:ocs-direction-bamako",
+    "svc:info:nope",
+    "svc:info:",
+    "svc:kind:emergency",
+    "svc:regs:5",
+    "svc:regs:99",
+    "svc:regs:-5",
+    "show:rights.drug_help",
+]
 events = st.one_of(
     weird_text.map(TextEvent),
-    st.one_of(st.sampled_from(KNOWN_ACTIONS), st.text(max_size=80)).map(ButtonEvent),
+    st.one_of(st.sampled_from(KNOWN_ACTIONS + SERVICE_ACTIONS), st.text(max_size=80)).map(
+        ButtonEvent
+    ),
     st.builds(
         CommandEvent,
         st.one_of(st.sampled_from(list(COMMANDS)), st.text(max_size=20)),
@@ -114,7 +134,9 @@ states = st.builds(
     ),
     danger=st.one_of(st.none(), st.sampled_from(["overdose", "violence", "bogus"])),
     deferred=st.one_of(st.none(), st.sampled_from(["drug_risks", "rights", "crisis", "bogus"])),
-    service_kind=st.one_of(st.none(), st.sampled_from(["treatment", "shelter", "bogus"])),
+    service_kind=st.one_of(
+        st.none(), st.sampled_from(["treatment", "shelter", "emergency", "legal_aid", "bogus"])
+    ),
     flow=st.one_of(st.none(), st.sampled_from(["report", "followup", "bogus"])),
     step=st.one_of(
         st.none(),

@@ -1,7 +1,9 @@
 """The dialogue's memory in Redis: a chat's state comes back as it was saved, the flood
 counter counts one window, topics are counted per day and language, all of it keeps
 working when Redis has forgotten the store's scripts (a restart), and an update holds
-its chat until it saves, so that replicas take turns on one chat."""
+its chat until it saves, so that replicas take turns on one chat; an update whose lease
+ran out while another opened the chat cannot overwrite what that one saved; a Telegram
+update is let through once across replicas."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from bot.dialogue.state import ChatState
 from bot.dialogue.store import (
     PREFIX,
     STATS_TTL_SECONDS,
+    UPDATE_SEEN_SECONDS,
     ChatBusy,
     DialogueStore,
+    LeaseLost,
     OpenChat,
     chat_key,
 )
@@ -153,3 +157,64 @@ async def test_a_chat_held_too_long_reads_as_storage_trouble(redis: Redis) -> No
     with pytest.raises(ChatBusy):
         await store.open(KEY, lease_seconds=0.05)
     await redis.delete(f"{PREFIX}:lease:{KEY}")
+
+
+async def test_every_opening_of_a_chat_gets_a_greater_token(redis: Redis) -> None:
+    store = store_on(redis)
+    tokens = [int((await opened(store)).lease) for _ in range(3)]
+    assert tokens == sorted(set(tokens))
+    assert tokens[0] > 1, "the counter starts anywhere: its value counts nothing"
+
+
+async def test_a_stale_update_cannot_overwrite_what_a_newer_one_saved(redis: Redis) -> None:
+    """Replica A stalls past its lease; replica B opens the chat and saves; A resumes and
+    saves: refused, and B's state is the one kept."""
+    replica_a, replica_b = store_on(redis), store_on(redis)
+    await save(replica_a, ChatState(locale="fr", flow="report", step="what", draft="one"))
+    stalled = await replica_a.open(KEY, lease_seconds=0.001)  # lease A, left to expire
+    newer = await replica_b.open(KEY)  # lease B, once A's has expired
+    assert int(newer.lease) > int(stalled.lease)
+    kept = ChatState(locale="fr", flow="report", step="what", draft="one two")
+    await replica_b.save(newer, kept)
+    with pytest.raises(LeaseLost):
+        await replica_a.save(stalled, ChatState(locale="fr", flow="report", step="review"))
+    assert (await opened(replica_a)).state == kept
+    assert await redis.exists(f"{PREFIX}:lease:{KEY}") == 0, "nothing is left held"
+
+
+async def test_a_stale_update_cannot_save_while_the_newer_one_still_holds_the_chat(
+    redis: Redis,
+) -> None:
+    store = store_on(redis)
+    stalled = await store.open(KEY, lease_seconds=0.001)
+    holding = await store.open(KEY)
+    with pytest.raises(LeaseLost):
+        await store.save(stalled, ChatState(locale="en"), (date(2026, 12, 2), "greet"))
+    assert await redis.get(f"{PREFIX}:lease:{KEY}") == holding.lease.encode(), "still held"
+    assert await redis.exists(f"{PREFIX}:stats:topics:2026-12-02") == 0, "nothing counted"
+    await store.save(holding, ChatState(locale="bm"))
+    assert (await opened(store)).state == ChatState(locale="bm")
+
+
+async def test_an_update_whose_lease_ran_out_unnoticed_still_saves(redis: Redis) -> None:
+    """No other update came: nothing newer to protect, so the late save is kept."""
+    store = store_on(redis)
+    late = await store.open(KEY, lease_seconds=0.001)
+    await redis.delete(f"{PREFIX}:lease:{KEY}")  # as if it had expired
+    await store.save(late, ChatState(locale="en"))
+    assert (await opened(store)).state == ChatState(locale="en")
+
+
+async def test_a_telegram_update_is_let_through_once_under_a_name_that_hides_its_id(
+    redis: Redis,
+) -> None:
+    replica_a, replica_b = store_on(redis), store_on(redis)
+    assert await replica_a.first_delivery(812_345_678)
+    assert not await replica_b.first_delivery(812_345_678), "another replica, same update"
+    assert not await replica_a.first_delivery(812_345_678)
+    assert await replica_b.first_delivery(812_345_679)
+    keys = await redis.keys(f"{PREFIX}:update:*")
+    assert len(keys) == 2
+    for key in keys:
+        assert b"81234567" not in key + (await redis.get(key) or b"")
+    assert 0 < await redis.ttl(keys[0]) <= UPDATE_SEEN_SECONDS

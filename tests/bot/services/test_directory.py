@@ -89,6 +89,21 @@ def test_the_crisis_numbers_are_also_in_the_directory(services: list[Service]) -
     assert crisis_numbers <= directory_numbers
 
 
+def test_police_bodies_are_marked_as_enforcement(services: list[Service]) -> None:
+    """The drug squad and the police lines are for reports and emergencies, never care."""
+    marked = {service.id for service in services if service.enforcement}
+    assert {"ocs-direction-bamako", "police-nationale-numeros-verts"} <= marked
+    assert not any(service.enforcement for service in services if "treatment" in service.kinds)
+
+
+def test_optional_fields_default_to_no_enforcement_and_the_full_name(tmp_path: Path) -> None:
+    path, _ = write_directory(tmp_path, VALID, {**VALID, "id": "court", "short_name": "Court"})
+    plain, short = load_services(path)
+    assert not plain.enforcement
+    assert plain.label == "Centre de test"
+    assert short.label == "Court"
+
+
 def test_samu_15_is_not_listed(services: list[Service]) -> None:
     """The only source for SAMU 15 was about Burkina Faso (research note)."""
     assert all("15" not in service.phones for service in services)
@@ -175,6 +190,8 @@ def test_a_valid_entry_loads(tmp_path: Path) -> None:
         ({"phone": ["80 00 11 15"]}, "phone", "unknown field"),
         ({"id": "Centre Test"}, "id", "must be a slug"),
         ({"source": ""}, "source", "non-empty"),
+        ({"enforcement": "oui"}, "enforcement", "true or false"),
+        ({"short_name": "Appeler le 76 12 34 56"}, "short_name", "contains a phone number"),
     ],
 )
 def test_a_broken_entry_names_file_line_and_field(

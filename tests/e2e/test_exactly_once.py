@@ -1,0 +1,180 @@
+"""An update delivered twice is handled once (issue 22): Telegram redelivers, two replicas
+receive the same update — whichever way, the person gets one answer.
+
+Two real PTB Applications (two replicas) share one real Redis and send their replies
+to the Bot API emulator; the same update goes through `Application.process_update` of
+each, as the webhook server or the poller hands it over. A real webhook bot process is
+then sent the same POST twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from telegram import Update
+from telegram.ext import Application
+
+from bot.adapters.telegram import build_application
+from bot.config import Settings
+from bot.content import Catalog
+from bot.dialogue.engine import Engine
+from bot.dialogue.store import PREFIX
+from bot.redis_server import LocalRedis
+from tests.conftest import ScriptedNLU, make_assistant
+from tests.e2e.conftest import WebhookBot
+from tests.support.telegram_emulator import BotMessage, TelegramEmulator
+
+TOKEN = "535353:EXACTLY-once-token-for-tests-only-000"
+_ids = itertools.count(1)
+
+
+def start_update(chat_id: int, update_id: int) -> dict[str, Any]:
+    person = {"id": chat_id, "is_bot": False, "first_name": "Awa", "language_code": "fr"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": next(_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Awa"},
+            "from": person,
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+
+
+Replica = Application  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def replicas(
+    emulator: TelegramEmulator,
+    engine: Engine,
+    settings: Settings,
+    redis_server: LocalRedis,
+    redis: Redis,
+    tmp_path: Path,
+) -> AsyncIterator[list[Replica]]:
+    """Two bot replicas (the real Application each, with its own assistant and Redis
+    client) on one Redis, answering through the emulator."""
+    replica_settings = replace(
+        settings,
+        telegram_token=TOKEN,
+        telegram_api_url=emulator.base_url,
+        telegram_max_rate=100_000.0,
+        staff_chat_id=None,
+        metrics_port=0,
+        var_dir=tmp_path,
+    )
+    applications = []
+    for _ in range(2):
+        application = build_application(
+            replica_settings, lambda: make_assistant(engine, redis_server.url, ScriptedNLU())
+        )
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        applications.append(application)
+    yield applications
+    for application in applications:
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)
+        await application.shutdown()
+
+
+def answers(emulator: TelegramEmulator, chat_id: int, cursor: int) -> list[BotMessage]:
+    """Everything the bot sent in the chat after `cursor` (process_update has returned,
+    so it is all there: nothing to wait for)."""
+    sent, _, _ = emulator.wait_bot_messages(TOKEN, chat_id, cursor, 0, 0.0)
+    return sent
+
+
+async def test_the_same_update_twice_on_one_replica_is_answered_once(
+    replicas: list[Replica], emulator: TelegramEmulator, catalog: Catalog
+) -> None:
+    replica, _ = replicas
+    chat_id, cursor = 881_000_001, emulator.cursor()
+    update = start_update(chat_id, 700_000_001)
+    for _ in range(2):
+        await replica.process_update(Update.de_json(update, replica.bot))
+    sent = answers(emulator, chat_id, cursor)
+    assert [m.text for m in sent][:1] == [catalog.render("welcome", "fr").text]
+    assert len(sent) == 2, "welcome and menu, once"
+
+
+async def test_the_same_update_on_two_replicas_is_answered_by_one(
+    replicas: list[Replica], emulator: TelegramEmulator
+) -> None:
+    chat_id, cursor = 881_000_002, emulator.cursor()
+    update = start_update(chat_id, 700_000_002)
+    for replica in replicas:
+        await replica.process_update(Update.de_json(update, replica.bot))
+    assert len(answers(emulator, chat_id, cursor)) == 2, "one answer: welcome and menu"
+
+
+async def test_the_next_update_is_answered_and_no_update_id_is_kept_in_clear(
+    replicas: list[Replica], emulator: TelegramEmulator, redis: Redis
+) -> None:
+    replica, other = replicas
+    chat_id, cursor = 881_000_003, emulator.cursor()
+    await replica.process_update(Update.de_json(start_update(chat_id, 700_000_003), replica.bot))
+    await other.process_update(Update.de_json(start_update(chat_id, 700_000_004), other.bot))
+    assert len(answers(emulator, chat_id, cursor)) == 4, "two updates, two answers"
+    marks = await redis.keys(f"{PREFIX}:update:*")
+    assert len(marks) == 2
+    for mark in marks:
+        assert b"70000000" not in mark + (await redis.get(mark) or b"")
+        assert str(chat_id).encode() not in mark
+
+
+async def test_without_redis_an_update_is_still_answered(
+    replicas: list[Replica], emulator: TelegramEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mark cannot be set: answering is worth more than never answering twice."""
+    replica, _ = replicas
+    assistant = replica.bot_data["assistant"]
+
+    async def down(update_id: int) -> bool:
+        from redis.exceptions import ConnectionError
+
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(assistant.store, "first_delivery", down)
+    chat_id, cursor = 881_000_004, emulator.cursor()
+    await replica.process_update(Update.de_json(start_update(chat_id, 700_000_005), replica.bot))
+    assert answers(emulator, chat_id, cursor), "answered"
+
+
+def test_the_same_post_twice_to_a_webhook_bot_is_answered_once(
+    webhook_bot: WebhookBot,
+    emulator: TelegramEmulator,
+    catalog: Catalog,
+    user_id: Callable[[], int],
+) -> None:
+    """The real process in webhook mode: Telegram resending an update it believes lost."""
+    chat_id = user_id()
+    user = emulator.user(webhook_bot.token, chat_id, "Awa", None, "fr")
+    update = start_update(chat_id, 950_000_000 + chat_id % 1_000_000)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": webhook_bot.secret}
+    for _ in range(2):
+        assert httpx.post(webhook_bot.webhook_url, json=update, headers=headers).status_code == 200
+    welcome, _menu = user.replies(2)  # the first delivery's answer
+    assert welcome.text == catalog.render("welcome", "fr").text
+    # A chat's updates are answered in order: had the duplicate been handled, its
+    # answer would come next, before the emergency numbers asked for now.
+    (following,) = user.ask_command("urgence", n=1, timeout=30)
+    assert catalog.emergency[0].number in following.text
+
+
+@pytest.fixture
+def user_id() -> Callable[[], int]:
+    ids = itertools.count(1)
+    return lambda: 791_000_000 + next(ids) * 7919
