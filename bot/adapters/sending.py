@@ -16,7 +16,8 @@ What it guarantees:
   chat is served at the best class among its waiting requests (a crisis answer pulls the
   menu queued before it in the same chat along, instead of overtaking it).
 - **About one message per second per chat**, with a short burst (a token bucket per chat;
-  groups get Telegram's 20 per minute).
+  groups get Telegram's 20 per minute); edits and deletions keep their place in the chat
+  but do not count.
 - **An adaptive overall rate**: live replies start at `start_rate` (at the ceiling when
   there is one) and grow while there is a
   backlog and no 429 (doubling each second until the first 429, then +`ADDITIVE_STEP`
@@ -75,8 +76,11 @@ class Priority(IntEnum):
 
 
 _VALUES = frozenset(p.value for p in Priority)
-# Bot API methods that put something in (or take it out of) a chat: these are paced.
+# Bot API methods that put something in (or take it out of) a chat: these are queued.
 PACED_PREFIXES = ("send", "edit", "delete", "copy", "forward", "stop")
+# Of those, the ones that post a new message: only these count towards a chat's own pace
+# (erasing a conversation deletes a dozen messages at once).
+NEW_MESSAGE_PREFIXES = ("send", "copy", "forward")
 START_RATE = 30.0  # messages/s before anything is learnt: Telegram's published bulk figure
 MIN_RATE = 1.0
 ADDITIVE_STEP = 2.0  # messages/s added per second of backlog without a 429
@@ -152,6 +156,7 @@ class _Item:
     epoch: int = 0
     sent_once: bool = False
     granted: bool = False  # its turn came (its chat is busy with it)
+    new_message: bool = True  # counts towards the chat's own pace
 
 
 @dataclass(eq=False)
@@ -242,7 +247,8 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         chat_id = data.get("chat_id")
         if chat_id is None or not endpoint.startswith(PACED_PREFIXES):
             return await self._unpaced(callback, args, kwargs, priority)
-        return await self._paced(callback, args, kwargs, priority, chat_id)
+        new_message = endpoint.startswith(NEW_MESSAGE_PREFIXES)
+        return await self._paced(callback, args, kwargs, priority, chat_id, new_message)
 
     # ------------------------------------------------------------------ what it shows
 
@@ -294,11 +300,13 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         kwargs: dict[str, Any],
         priority: Priority,
         chat_id: object,
+        new_message: bool = True,
     ) -> bool | JSONDict | list[JSONDict]:
         self._ensure_running()
         loop = asyncio.get_running_loop()
         chat = self._chat(chat_id)
         item = _Item(priority, next(self._seqs), self._clock(), loop.create_future())
+        item.new_message = new_message
         chat.items.append(item)
         self._queued[priority] += 1
         self._schedule(chat)
@@ -381,7 +389,7 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         entry = next(self._entries)
         chat.entry = entry
         now = self._clock()
-        wait = chat.bucket.wait(now)
+        wait = chat.bucket.wait(now) if chat.items[0].new_message else 0.0
         if wait > 0:
             heapq.heappush(self._timers, (now + wait, entry, chat))
         else:
@@ -449,7 +457,8 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         chat.busy = True
         chat.entry = 0
         item.granted = True
-        chat.bucket.take(now)
+        if item.new_message:
+            chat.bucket.take(now)
         item.epoch = self._epoch
         self._recent.append(now)
         if not item.sent_once:

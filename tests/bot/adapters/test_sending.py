@@ -171,6 +171,35 @@ async def test_one_chat_gets_a_short_burst_then_about_one_message_a_second_while
     assert max(at for chat, _, at in telegram.calls if chat != 1) < flood_times[-1]
 
 
+async def test_erasing_a_conversation_is_not_held_to_the_pace_of_new_messages(
+    limiter: Any,
+) -> None:
+    scheduler = limiter(max_rate=1000, chat_rate=1, chat_burst=2)
+    telegram = FakeTelegram()
+    send = sender(scheduler, telegram)
+    deleted: list[int] = []
+
+    async def delete(endpoint: str, data: dict[str, Any]) -> bool:
+        deleted.append(int(data["message_id"]))
+        return True
+
+    async def erase(message_id: int) -> Any:
+        data = {"chat_id": 1, "message_id": message_id}
+        return await scheduler.process_request(
+            delete, ("deleteMessage", data), {}, "deleteMessage", data, None
+        )
+
+    started = time.monotonic()
+    await send(1, "receipt", Priority.FIRST)
+    await send(1, "erase offer", Priority.REST)  # the chat's burst is spent
+    await asyncio.gather(*(erase(n) for n in range(15)))
+
+    assert deleted == list(range(15))  # in order
+    assert time.monotonic() - started < 1  # not one a second
+    await send(1, "erased", Priority.FIRST)  # the next message keeps the chat's pace
+    assert time.monotonic() - started >= 0.9
+
+
 async def test_a_429_pauses_every_sender_and_every_message_is_still_sent_once(
     limiter: Any,
 ) -> None:
