@@ -36,6 +36,16 @@ async def desk(redis: Redis) -> None:
     await init_desk_keys(redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
 
 
+async def on_own_redis(
+    engine: Engine, tmp_path: Path, nlu: ScriptedNLU
+) -> tuple[LocalRedis, Assistant]:
+    """An assistant, with desk keys, on a Redis of its own that a test may kill."""
+    server = LocalRedis(tmp_path / "redis").start()
+    assistant = make_assistant(engine, server.url, nlu)
+    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    return server, assistant
+
+
 async def report(assistant: Assistant, text: str = SECRET_TEXT) -> tuple[str, str]:
     """Walk the whole flow with buttons and text; return (code, passphrase) as shown."""
     await say(assistant, CommandEvent("signaler"))
@@ -224,9 +234,7 @@ async def test_wrong_passphrases_never_say_whether_the_code_exists_and_get_locke
 
 async def test_an_acknowledged_tip_survives_a_redis_crash(engine: Engine, tmp_path: Path) -> None:
     """AOF with appendfsync always: once the receipt is shown, the tip is on disk."""
-    server = LocalRedis(tmp_path / "redis").start()
-    assistant = make_assistant(engine, server.url, ScriptedNLU())
-    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
     code, passphrase = await report(assistant)
     server.kill()  # SIGKILL, no chance to save anything more
     await assistant.close()
@@ -244,9 +252,7 @@ async def test_an_acknowledged_tip_survives_a_redis_crash(engine: Engine, tmp_pa
 async def test_a_report_survives_a_redis_outage_in_the_middle(
     engine: Engine, tmp_path: Path
 ) -> None:
-    server = LocalRedis(tmp_path / "redis").start()
-    assistant = make_assistant(engine, server.url, ScriptedNLU())
-    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
     await say(assistant, ButtonEvent("rep:start"))
     await say(assistant, ButtonEvent("rep:cat:child_exploitation"))
     await say(assistant, ButtonEvent("rep:reg:Mopti"))
@@ -270,9 +276,7 @@ async def test_a_report_survives_a_redis_outage_in_the_middle(
 async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_returns(
     engine: Engine, tmp_path: Path
 ) -> None:
-    server = LocalRedis(tmp_path / "redis").start()
-    assistant = make_assistant(engine, server.url, ScriptedNLU("report_tip"))
-    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU("report_tip"))
     await say(assistant, ButtonEvent("rep:start"))
     await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
     await say(assistant, ButtonEvent("rep:reg:Mopti"))
@@ -302,9 +306,7 @@ async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_ret
 async def test_a_passphrase_sent_while_redis_is_down_is_deleted_and_used_when_it_returns(
     engine: Engine, tmp_path: Path
 ) -> None:
-    server = LocalRedis(tmp_path / "redis").start()
-    assistant = make_assistant(engine, server.url, ScriptedNLU())
-    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
     code, passphrase = await report(assistant)
     await say(assistant, CommandEvent("suivi"))
     await say(assistant, TextEvent(code))
@@ -369,9 +371,7 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
     """The tip is written (the receipt is shown) but Redis dies before the chat's state is
     saved, so the chat still shows the review: pressing "send" again, once Redis is back,
     says the report is already stored, stores nothing more, and leaves the report."""
-    server = LocalRedis(tmp_path / "redis").start()
-    assistant = make_assistant(engine, server.url, ScriptedNLU())
-    await init_desk_keys(assistant.tips.redis, "admin", PASSWORD, limits=MINIMUM_FOR_TESTS)
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
     await to_review(assistant)
     real_submit = assistant.tips.submit
     written = 0
