@@ -119,7 +119,6 @@ MAX_TEXT_FOR_NLU = 1000
 FLOW_SAFE_ACTIONS = {"do:cancel", "do:emergency"}
 CLARIFY_CHOICES = 3
 CHECK_IN = "checkin"
-_CHECK_IN_ANSWERS = {"in_danger", "not_in_danger"}
 _CRISIS_KINDS = {kind.value for kind in Crisis}
 
 
@@ -472,7 +471,7 @@ class Engine:
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
     def _do(self, name: str, state: ChatState, topic: str | None) -> Turn:
-        state = replace(state, pending=None) if name not in _CHECK_IN_ANSWERS else state
+        state = replace(state, pending=None)
         topic = topic or name
         if name == "start":
             locale = state.language

@@ -15,6 +15,7 @@ the crisis net (`bot.nlu.crisis`), which decides:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -247,11 +248,15 @@ def _first(patterns: tuple[tuple[Crisis, re.Pattern[str]], ...], text: str) -> C
     return next((kind for kind, pattern in patterns if pattern.search(text)), None)
 
 
+# Remembered for the last few texts: the net reads each message two or three times
+# (the patterns before the NLU, then every signal with its reading, the classifier).
+@functools.lru_cache(maxsize=256)
 def words(text: str) -> str:
     """What the crisis net reads: the normalised text without its idioms."""
     return _IDIOMS.sub(" ", normalise(text))
 
 
+@functools.lru_cache(maxsize=256)
 def scan(text: str) -> Signals:
     """The pattern signals of `text` (any text; normalised here)."""
     read = words(text)
