@@ -15,6 +15,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY tips ./tips
 COPY staff ./staff
+COPY sini ./sini
 RUN pip install pip==26.3 setuptools==70.3.0 wheel==0.45.1 && pip install .
 COPY babel.cfg ./
 COPY nlu ./nlu

@@ -37,7 +37,7 @@ from typing import Any
 import structlog
 
 # Sini's own loggers: their level follows LOG_LEVEL, and they log event names only.
-OWN_LOGGERS = ("bot", "tips", "staff", "__main__")
+OWN_LOGGERS = ("bot", "tips", "staff", "sini", "__main__")
 
 # The most verbose level each library may use, whatever LOG_LEVEL says; any logger not
 # listed (by itself or a parent) gets DEFAULT_CEILING.

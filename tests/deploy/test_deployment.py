@@ -233,7 +233,7 @@ def test_the_image_gets_what_it_needs() -> None:
                 assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
                 copied.add(source.rstrip("/"))
     # the packages, their metadata, and the data the runtime's defaults point at
-    assert {"pyproject.toml", "README.md", "bot", "tips", "staff"} <= copied
+    assert {"pyproject.toml", "README.md", "bot", "tips", "staff", "sini"} <= copied
     assert {"nlu", "responses", "locales", "babel.cfg"} <= copied
     runs = " ".join(args for op, args in instructions if op == "RUN")
     assert "helpline train" in runs, "the model is baked in"
