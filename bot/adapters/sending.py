@@ -34,7 +34,12 @@ What it guarantees:
 Requests without a chat (answerCallbackQuery, getFile, setMyCommands…) are not queued:
 they only wait out a 429 pause, and are retried after one like the rest.
 
-The state lives in this process (one bot replica); see issue 17 for sharing it in Redis.
+With `share(SharedBudget(redis))` the overall bucket, the adaptive rate and the 429 pause
+are shared by every replica through Redis (bot/adapters/shared_budget.py): this process then
+spends tokens granted in batches instead of refilling its own bucket by the clock. When
+Redis cannot be reached it goes on alone at its own rate, and asks Redis again after
+`SHARED_RETRY_SECONDS`. Per-chat order and pace, the classes and the queue itself stay in
+the process that received the update.
 """
 
 from __future__ import annotations
@@ -52,11 +57,13 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
+from redis.exceptions import RedisError
 from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot import metrics
+from bot.adapters.shared_budget import SharedBudget
 from bot.logs import get_logger
 
 log = get_logger(__name__)
@@ -96,6 +103,7 @@ BROADCAST_RATE = 25.0
 BROADCAST_MAX_RETRIES = 5
 URGENT_WARNING_SECONDS = 1.0
 MAX_IDLE_CHATS = 10_000  # idle chats whose bucket is refilling, kept before a sweep
+SHARED_RETRY_SECONDS = 5.0  # alone after the shared budget failed, before asking again
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -115,7 +123,7 @@ def priority_of(rate_limit_args: object) -> Priority:
 
 
 class _Bucket:
-    """A token bucket whose rate may change."""
+    """A token bucket whose rate may change; at rate 0 it only holds what it is given."""
 
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
@@ -135,7 +143,9 @@ class _Bucket:
     def wait(self, now: float) -> float:
         """Seconds until one token is there (0 when it is)."""
         self.refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        if self.tokens >= 1:
+            return 0.0
+        return math.inf if self.rate == 0 else (1 - self.tokens) / self.rate
 
     def take(self, now: float) -> None:
         self.refill(now)
@@ -221,6 +231,22 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         self._task: asyncio.Task[None] | None = None
         self.retry_afters = 0
         self.broadcasts_given_up = 0
+        self._budget: SharedBudget | None = None
+        self._alone_until = 0.0  # the shared budget failed: this process paces itself
+        self._alone_seconds = SHARED_RETRY_SECONDS
+        self._lost = False  # the shared budget failed and has not answered since
+        self._starved: Priority | None = None  # the class that found no shared token
+        self._tell_rate = False
+        self._tell_pause = 0.0
+
+    def share(
+        self, budget: SharedBudget, *, alone_after_failure: float = SHARED_RETRY_SECONDS
+    ) -> None:
+        """Spend one budget with every replica (see the module's docstring)."""
+        self._budget = budget
+        self._alone_seconds = alone_after_failure
+        self._overall.rate = 0.0
+        self._overall.tokens = 0.0
 
     # ------------------------------------------------------------ BaseRateLimiter
 
@@ -409,12 +435,81 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         assert self._wake is not None
         while True:
             self._wake.clear()
+            if self._budget is not None:
+                await self._tell_budget()
             delay = self._dispatch()
+            if self._starved is not None:
+                delay = await self._replenish(self._starved)
+                self._starved = None
+                if delay == 0:
+                    continue
             if delay is None:
                 await self._wake.wait()
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    # ---------------------------------------------------------- the shared budget
+
+    async def _replenish(self, klass: Priority) -> float:
+        """Take a batch of tokens from the shared budget; the seconds to wait before the
+        next try (0: try again now)."""
+        assert self._budget is not None
+        await self._tell_budget()  # a rate this process just changed goes first
+        try:
+            grant = await self._budget.take(
+                int(self._overall.capacity),
+                rate=self._rate,
+                capacity=self._overall.capacity,
+                urgent=klass is Priority.URGENT,
+            )
+        except RedisError as error:
+            self._go_alone(error)
+            return 0.0
+        if self._lost:
+            self._lost = False
+            log.info("telegram.shared_budget_back")
+        now = self._clock()
+        if grant.rate != self._rate:
+            self._set_rate(grant.rate, tell=False)
+        if grant.paused_for > 0:
+            self._paused_until = max(self._paused_until, now + grant.paused_for)
+            return 0.0
+        self._overall.tokens += grant.tokens
+        return 0.0 if grant.tokens else max(grant.next_token_in, 0.001)
+
+    async def _tell_budget(self) -> None:
+        """Pass on this process's rate change and 429 pause to the other replicas."""
+        assert self._budget is not None
+        pause, self._tell_pause = self._tell_pause, 0.0
+        tell_rate, self._tell_rate = self._tell_rate, False
+        if self._clock() < self._alone_until:
+            return
+        try:
+            if pause > 0:
+                await self._budget.pause(pause)
+            if tell_rate:
+                await self._budget.set_rate(self._rate)
+        except RedisError as error:
+            self._go_alone(error)
+
+    def _go_alone(self, error: RedisError) -> None:
+        if not self._lost:  # once per outage, however many retries fail
+            self._lost = True
+            log.warning("telegram.shared_budget_unavailable", error_type=type(error).__name__)
+        self._alone_until = self._clock() + self._alone_seconds
+        self._overall.rate = self._rate
+
+    def _shared(self, now: float) -> bool:
+        """Whether tokens come from the shared budget now (else from this process's clock)."""
+        if self._budget is None:
+            return False
+        if now < self._alone_until:
+            return False
+        if self._overall.rate != 0:  # back from being alone: the budget decides again
+            self._overall.rate = 0.0
+            self._overall.tokens = min(self._overall.tokens, 0.0)
+        return True
 
     def _dispatch(self) -> float | None:
         """Grant every request that may go now; the seconds until the next may (None:
@@ -427,12 +522,17 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
             _, entry, chat = heapq.heappop(self._timers)
             if chat.entry == entry:
                 self._schedule(chat)
+        shared = self._shared(now)
         while self._ready:
             klass, _seq, entry, chat = self._ready[0]
             if chat.entry != entry:
                 heapq.heappop(self._ready)
                 continue
             wait = self._overall.wait(now)
+            if shared and wait > 0:
+                self._rate_bound = True
+                self._starved = Priority(klass)
+                return self._next(None, now)
             if wait > 0:
                 self._rate_bound = True
             if klass == Priority.BULK:
@@ -492,6 +592,7 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         self.retry_afters += 1
         metrics.send_refused(priority.label)
         self._paused_until = max(self._paused_until, now + seconds)
+        self._tell_pause = max(self._tell_pause, seconds)
         if epoch == self._epoch:
             self._epoch += 1
             sent_at = float(len(self._recent))  # messages granted in the last second
@@ -505,14 +606,16 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         if self._wake is not None:
             self._wake.set()
 
-    def _set_rate(self, rate: float) -> None:
+    def _set_rate(self, rate: float, *, tell: bool = True) -> None:
         rate = max(self.min_rate, rate)
         if self.max_rate is not None:
             rate = min(self.max_rate, rate)
+        self._tell_rate = self._tell_rate or (tell and rate != self._rate)
         self._rate = rate
         now = self._clock()
         self._overall.refill(now)
-        self._overall.rate = rate
+        if not self._shared(now):
+            self._overall.rate = rate
         self._overall.capacity = self._capacity(rate)
         self._overall.tokens = min(self._overall.tokens, self._overall.capacity)
 

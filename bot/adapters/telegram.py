@@ -43,6 +43,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot import heap, metrics
 from bot.adapters import sending
 from bot.adapters.sending import Priority, PriorityRateLimiter
+from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.content import negotiate_locale
@@ -512,6 +513,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         assistant = assistant_factory()
         await assistant.start()
+        limiter.share(SharedBudget(assistant.store.redis))
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
