@@ -103,6 +103,7 @@ BROADCAST_RATE = 25.0
 BROADCAST_MAX_RETRIES = 5
 URGENT_WARNING_SECONDS = 1.0
 MAX_IDLE_CHATS = 10_000  # idle chats whose bucket is refilling, kept before a sweep
+BEHIND_SECONDS = 2.0  # a backlog longer than this folds answers into fewer messages
 SHARED_RETRY_SECONDS = 5.0  # alone after the shared budget failed, before asking again
 
 
@@ -286,6 +287,13 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
     @property
     def paused(self) -> bool:
         return self._clock() < self._paused_until
+
+    @property
+    def behind(self) -> bool:
+        """Whether the live replies waiting would take more than `BEHIND_SECONDS` to send
+        at the current rate: answers then fold their parts (bot/adapters/folding.py)."""
+        waiting = self._queued[Priority.FIRST] + self._queued[Priority.REST]
+        return waiting > self._rate * BEHIND_SECONDS
 
     def stats(self) -> dict[Priority, ClassStats]:
         """Per class: requests waiting (or being retried) and the oldest one's wait."""

@@ -42,6 +42,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
 from bot.adapters import sending
+from bot.adapters.folding import fold
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
@@ -250,7 +251,10 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
         except TelegramError:
             log.info("telegram.delete_failed")
     bot = cast("ExtBot[Priority]", context.bot)
-    for number, reply in enumerate(turn.replies):
+    replies = turn.replies
+    if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
+        replies = fold(replies)
+    for number, reply in enumerate(replies):
         sent = await bot.send_message(
             chat.id,
             reply.text,
@@ -263,6 +267,11 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
 
 
 URGENT_TOPICS = frozenset({"checkin", "emergency"})
+
+
+def _behind(bot: ExtBot[Priority]) -> bool:
+    limiter = bot.rate_limiter
+    return isinstance(limiter, PriorityRateLimiter) and limiter.behind
 
 
 def reply_priority(topic: str | None, number: int) -> Priority:

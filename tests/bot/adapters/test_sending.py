@@ -374,3 +374,18 @@ def test_the_telegram_adapter_sends_crisis_answers_first_then_first_replies(
     topic: str | None, classes: list[Priority]
 ) -> None:
     assert [reply_priority(topic, number) for number in range(len(classes))] == classes
+
+
+async def test_a_backlog_of_more_than_two_seconds_of_live_replies_makes_answers_fold(
+    limiter: Any,
+) -> None:
+    scheduler = limiter(max_rate=20)
+    telegram = FakeTelegram()
+    send = sender(scheduler, telegram)
+    assert not scheduler.behind
+
+    backlog = [asyncio.ensure_future(send(1000 + n, f"hello {n}", Priority.FIRST)) for n in range(60)]
+    await asyncio.sleep(0)  # let them queue (no time passes)
+    assert scheduler.behind
+    await asyncio.gather(*backlog)
+    assert not scheduler.behind
