@@ -56,10 +56,10 @@ from bot.nlu.passages import most_confident, passages
 from bot.outage import OutageMemory
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
+from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
 from tips.media import MediaError, PreparedAttachment, prepare_attachment
 from tips.model import Draft, TipError
-from tips.store import AlreadySubmitted, ReceiptInvalid, ReceiptLocked, TipStore
 
 log = get_logger(__name__)
 READINESS_TIMEOUT_SECONDS = 0.8  # under Kubernetes' default 1 s probe timeout
@@ -102,7 +102,7 @@ class Assistant:
         engine: Engine,
         nlu: NLU,
         store: DialogueStore,
-        tips: TipStore,
+        tips: Intake,
         secret: bytes,
         net: CrisisNet,
     ) -> None:
@@ -490,8 +490,6 @@ class Assistant:
         content = draft.to_content([a.meta for a in prepared])
         receipt = await self.tips.submit(
             content,
-            content.category,
-            content.region,
             desk,
             now,
             [a.data for a in prepared],

@@ -25,7 +25,7 @@ from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
 from bot.services import Service, load_services
-from tips.store import TipStore
+from tips.intake import Intake
 
 # Loading takes ~15 s on an idle 2-core machine; past this the bot starts anyway and
 # answers free text politely as "not understood right now" until the model is ready.
@@ -130,7 +130,7 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
         flood_window=settings.flood_window_seconds,
     )
     tips_redis = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else redis
-    tips = TipStore(tips_redis, settings.secret)
+    tips = Intake(tips_redis, settings.secret)
     project = settings.nlu_project
     net = CrisisNet(load_classifier(project / "crisis", project / "data"))
     return Assistant(engine, nlu, store, tips, settings.secret, net)

@@ -44,7 +44,7 @@ from staff.web import (
     make_templates,
     secure_headers,
 )
-from tips.store import TipStore
+from tips.desk import Desk
 
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -80,7 +80,7 @@ def build_state(
         config=config,
         redis=redis,
         stats_redis=stats_redis or redis,
-        store=TipStore(redis, settings.secret, kdf_limits=config.kdf_limits),
+        desk=Desk(redis),
         accounts=accounts,
         authenticator=Authenticator(redis, accounts, lockout),
         sessions=sessions,
@@ -97,7 +97,7 @@ async def _purge_forever(staff: StaffState) -> None:
         try:
             now = datetime.now(timezone.utc)
             purged = await retention.purge(
-                staff.store, staff.redis, staff.config.retention_days, now
+                staff.desk, staff.redis, staff.config.retention_days, now
             )
             if purged:
                 await staff.audit.record(SYSTEM, "tips.purge", detail=f"{purged} signalements")

@@ -24,22 +24,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
 
+from sini.transactions import Writes, transaction
 from staff import fields
 from tips.crypto import derive_secret
+from tips.model import TipRecord
 
 AUDIT_KEY = "sini:staff:audit"
 AUDIT_HEAD_KEY = "sini:staff:audit:head"  # the anchor: {"count", "mac", "sig"}
 SYSTEM = "système"  # actor of scheduled jobs and the command line
 UNKNOWN = "?"  # actor of a failed login on a name that does not exist
 _EPOCH = "1970-01-01T00:00Z"
-_RETRIES = 16
+WATCHED = (AUDIT_KEY, AUDIT_HEAD_KEY)
+_ATTEMPTS = 16
+
+
+class AuditBusy(RuntimeError):
+    """Concurrent writers kept the entry from being chained; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -114,39 +121,57 @@ class AuditLog:
     def _head_json(self, count: int, mac: str) -> bytes:
         return json.dumps({"count": count, "mac": mac, "sig": self._head_sig(count, mac)}).encode()
 
-    async def record(
-        self, actor: str, action: str, target: str = "", detail: str = ""
-    ) -> AuditEntry:
-        """Append one entry, chained to the last one (WATCH/MULTI so concurrent writers
-        cannot both chain to the same predecessor)."""
-        at = self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-        entry = AuditEntry(
-            at,
+    def _entry(self, actor: str, action: str, target: str, detail: str) -> AuditEntry:
+        return AuditEntry(
+            self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
             fields.one_line(actor)[:100],
             fields.one_line(action)[:100],
             fields.one_line(target)[:200],
             fields.one_line(detail)[:200],
         )
-        for _ in range(_RETRIES):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(AUDIT_KEY, AUDIT_HEAD_KEY)
-                    head = self._head(await pipe.get(AUDIT_HEAD_KEY))
-                    if head is None:  # a log from before the anchor (or an empty one)
-                        count = int(await pipe.llen(AUDIT_KEY))
-                        last = await pipe.lindex(AUDIT_KEY, -1)
-                        previous = AuditEntry.from_json(last).mac if last else ""
-                    else:
-                        count, previous = head
-                    sealed = AuditEntry(**{**asdict(entry), "mac": self._mac(previous, entry)})
-                    pipe.multi()
-                    pipe.rpush(AUDIT_KEY, sealed.to_json())
-                    pipe.set(AUDIT_HEAD_KEY, self._head_json(count + 1, sealed.mac))
-                    await pipe.execute()
-                    return sealed
-                except WatchError:
-                    continue
-        raise RuntimeError("audit log busy: entry not written")
+
+    async def _append(self, pipe: Pipeline[bytes], entry: AuditEntry) -> tuple[AuditEntry, Writes]:
+        """Chain `entry` to the last one, read through a pipeline that WATCHes `WATCHED`
+        (so concurrent writers cannot both chain to the same predecessor); the writes that
+        append it and move the anchor."""
+        head = self._head(await pipe.get(AUDIT_HEAD_KEY))
+        if head is None:  # a log from before the anchor (or an empty one)
+            count = int(await pipe.llen(AUDIT_KEY))
+            last = await pipe.lindex(AUDIT_KEY, -1)
+            previous = AuditEntry.from_json(last).mac if last else ""
+        else:
+            count, previous = head
+        sealed = replace(entry, mac=self._mac(previous, entry))
+
+        def writes(pipe: Pipeline[bytes]) -> None:
+            pipe.rpush(AUDIT_KEY, sealed.to_json())
+            pipe.set(AUDIT_HEAD_KEY, self._head_json(count + 1, sealed.mac))
+
+        return sealed, writes
+
+    async def record(
+        self, actor: str, action: str, target: str = "", detail: str = ""
+    ) -> AuditEntry:
+        """Append one entry on its own."""
+        entry = self._entry(actor, action, target, detail)
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[AuditEntry, Writes]:
+            return await self._append(pipe, entry)
+
+        return await transaction(
+            self.redis,
+            WATCHED,
+            step,
+            attempts=_ATTEMPTS,
+            contended=lambda: AuditBusy("audit log busy: entry not written"),
+        )
+
+    def of_tip(
+        self, actor: str, action: str, detail: Callable[[TipRecord, TipRecord], str] | None = None
+    ) -> TipJournal:
+        """The entry recording a change to a tip, written in the change's own transaction
+        (`tips.desk.Journal`); `detail` reads the tip before and after the change."""
+        return TipJournal(self, actor, action, detail)
 
     async def count(self) -> int:
         return int(await self.redis.llen(AUDIT_KEY))
@@ -197,3 +222,23 @@ class AuditLog:
         if head is None or head != (len(raws), previous):
             return len(raws)
         return None
+
+
+@dataclass(frozen=True)
+class TipJournal:
+    """An audit entry bound to a tip change (see `AuditLog.of_tip`)."""
+
+    log: AuditLog
+    actor: str
+    action: str
+    detail: Callable[[TipRecord, TipRecord], str] | None
+
+    @property
+    def watched(self) -> Sequence[str]:
+        return WATCHED
+
+    async def entry(self, pipe: Pipeline[bytes], before: TipRecord, after: TipRecord) -> Writes:
+        detail = self.detail(before, after) if self.detail is not None else ""
+        entry = self.log._entry(self.actor, self.action, before.lookup, detail)
+        _, writes = await self.log._append(pipe, entry)
+        return writes

@@ -299,13 +299,13 @@ def cmd_tips_purge(settings: Settings, args: argparse.Namespace) -> int:
             )
         now = datetime.now(timezone.utc)
         if args.dry_run:
-            due = await retention.due(staff.store, days, now)
+            due = await retention.due(staff.desk, days, now)
             print(
                 f"{len(due)} signalement(s) seraient supprimé(s) (clos ou rejetés depuis plus "
                 f"de {days} jours) ; rien n'a été supprimé."
             )
             return 0
-        purged = await retention.purge(staff.store, staff.redis, days, now)
+        purged = await retention.purge(staff.desk, staff.redis, days, now)
         await staff.audit.record(SYSTEM, "tips.purge", detail=f"{purged} signalements")
         print(f"{purged} signalement(s) clos ou rejeté(s) depuis plus de {days} jours supprimé(s).")
         return 0

@@ -1,7 +1,7 @@
 """Retention: closed and rejected tips are deleted after `days` without change (default 90,
 as GlobaLeaks), and staff see which ones are about to go (72 h ahead).
 
-Purging goes through `TipStore.purge_closed`; what this module adds is keeping the purged
+Purging goes through `Desk.purge_closed`; what this module adds is keeping the purged
 tips in the weekly statistics (`stats.archive`) and the warning.
 """
 
@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from redis.asyncio import Redis
 
 from staff import stats
-from tips.model import TipRecord, floor_hour
-from tips.store import TipStore, tip_key
+from tips.desk import Desk
+from tips.model import Status, TipRecord, floor_hour
+from tips.stored import tip_key
 
 
 def expires_at(record: TipRecord, days: int) -> datetime | None:
@@ -32,16 +33,17 @@ def expiring_soon(
     return [r for r in records if (e := expires_at(r, days)) is not None and e <= horizon]
 
 
-async def due(store: TipStore, days: int, now: datetime) -> list[TipRecord]:
+async def due(desk: Desk, days: int, now: datetime) -> list[TipRecord]:
     """The final tips a purge with this retention would delete now (`purge --dry-run`)."""
     cutoff = floor_hour(now) - timedelta(days=days)
-    return [r for r in await store.list() if r.status.is_final and r.updated_hour < cutoff]
+    final = await desk.records(Status.CLOSED, Status.REJECTED)
+    return [r for r in final if r.updated_hour < cutoff]
 
 
-async def purge(store: TipStore, redis: Redis[bytes], days: int, now: datetime) -> int:
+async def purge(desk: Desk, redis: Redis[bytes], days: int, now: datetime) -> int:
     """Delete final tips older than `days`; keep them in the statistics; return how many."""
-    candidates = await due(store, days, now)
-    purged = await store.purge_closed(days, now)
+    candidates = await due(desk, days, now)
+    purged = await desk.purge_closed(days, now)
     if candidates:
         async with redis.pipeline(transaction=False) as pipe:
             for record in candidates:

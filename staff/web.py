@@ -28,7 +28,7 @@ from staff.auth import Authenticator
 from staff.config import StaffConfig
 from staff.formatting import Formatter
 from staff.sessions import Session, SessionStore, tokens_match
-from tips.store import TipStore
+from tips.desk import Desk
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = (
@@ -79,7 +79,7 @@ class StaffState:
     config: StaffConfig
     redis: Redis[bytes]  # tips, desk keys, accounts, audit (TIPS_REDIS_URL or REDIS_URL)
     stats_redis: Redis[bytes]  # the bot's anonymous topic counters (REDIS_URL)
-    store: TipStore
+    desk: Desk
     accounts: Accounts
     authenticator: Authenticator
     sessions: SessionStore

@@ -36,8 +36,8 @@ from bot.runtime import connect_redis, drug_names
 from bot.services import Service, load_services
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.intake import Intake
 from tips.keys import init_desk_keys
-from tips.store import TipStore
 
 CHAT_ID = 987654321
 SECRET = b"k" * 32
@@ -231,7 +231,7 @@ def make_assistant(engine: Engine, url: str, nlu: ScriptedNLU, flood_limit: int 
     store = DialogueStore(
         redis, SECRET, state_ttl=3600, draft_ttl=1800, flood_limit=flood_limit, flood_window=60
     )
-    tips = TipStore(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+    tips = Intake(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
     return Assistant(engine, nlu, store, tips, SECRET, crisis_net())
 
 

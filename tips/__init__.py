@@ -7,6 +7,8 @@ tip but cannot read it back; Redis only ever holds sealed content, hour-rounded 
 keyed hashes — never a Telegram id, a name, a receipt code or plaintext.
 
 Modules: ``model`` (pure values and rules), ``crypto`` (sealing, key derivation),
-``receipts`` (reference codes and passphrases), ``media`` (metadata stripping), ``store``
-and ``keys`` (the only modules that talk to Redis).
+``receipts`` (reference codes and passphrases), ``media`` (metadata stripping), and the
+modules that talk to Redis: ``intake`` (the bot's side: submit, receipts, follow-up, with the
+desk public key only), ``desk`` (the staff side: queue, opening, changes), ``stored`` (the
+layout both share) and ``keys`` (the desk keys).
 """

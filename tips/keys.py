@@ -24,8 +24,9 @@ from collections.abc import Iterable
 
 from nacl.public import PrivateKey, PublicKey
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
 
+from sini.transactions import Writes, transaction
 from tips.crypto import (
     INTERACTIVE,
     DeskKeyring,
@@ -109,21 +110,27 @@ async def init_desk_keys(
     desk = generate_keypair()
     account_public, account_wrapped = await _new_account_material(admin_password, limits)
     grant = seal(DeskKeyring(desk).to_bytes(), [account_public]).to_bytes()
-    async with redis.pipeline(transaction=True) as pipe:
-        try:
-            await pipe.watch(DESK_PUBLIC)
-            if await pipe.exists(DESK_PUBLIC):
-                raise DeskKeyExists("a desk key already exists; use rotate_desk_keys")
-            pipe.multi()
+    async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
+        if await pipe.exists(DESK_PUBLIC):
+            raise DeskKeyExists("a desk key already exists; use rotate_desk_keys")
+
+        def writes(pipe: Pipeline[bytes]) -> None:
             pipe.set(DESK_PUBLIC, bytes(desk.public_key))
             pipe.hset(
                 _account_key(admin_account),
                 mapping={"public": bytes(account_public), "wrapped": account_wrapped},
             )
             pipe.set(_wrapped_key(admin_account), grant)
-            await pipe.execute()
-        except WatchError as error:
-            raise DeskKeyExists("the desk key was created concurrently") from error
+
+        return None, writes
+
+    await transaction(
+        redis,
+        [DESK_PUBLIC],
+        step,
+        attempts=1,
+        contended=lambda: DeskKeyExists("the desk key was created concurrently"),
+    )
     return desk.public_key
 
 
@@ -182,19 +189,25 @@ async def wrap_for_account(
     _wrapped_key(account)
     account_public, account_wrapped = await _new_account_material(password, limits)
     grant = seal(keyring.to_bytes(), [account_public]).to_bytes()
-    async with redis.pipeline(transaction=True) as pipe:
-        try:
-            await pipe.watch(DESK_PUBLIC)
-            await _check_current(pipe, keyring)
-            pipe.multi()
+    async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
+        await _check_current(pipe, keyring)
+
+        def writes(pipe: Pipeline[bytes]) -> None:
             pipe.hset(
                 _account_key(account),
                 mapping={"public": bytes(account_public), "wrapped": account_wrapped},
             )
             pipe.set(_wrapped_key(account), grant)
-            await pipe.execute()
-        except WatchError as error:
-            raise DeskKeyMismatch("the desk key changed meanwhile; log in again") from error
+
+        return None, writes
+
+    await transaction(
+        redis,
+        [DESK_PUBLIC],
+        step,
+        attempts=1,
+        contended=lambda: DeskKeyMismatch("the desk key changed meanwhile; log in again"),
+    )
 
 
 async def change_password(
@@ -253,17 +266,23 @@ async def rotate_desk_keys(
     payload = new_ring.to_bytes()
     grants = {name: seal(payload, [pk]).to_bytes() for name, pk in publics.items()}
     revoked = [a for a in await accounts_with_access(redis) if a not in publics]
-    async with redis.pipeline(transaction=True) as pipe:
-        try:
-            await pipe.watch(DESK_PUBLIC, *(_account_key(n) for n in names))
-            await _check_current(pipe, keyring)
-            pipe.multi()
+    async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
+        await _check_current(pipe, keyring)
+
+        def writes(pipe: Pipeline[bytes]) -> None:
             pipe.set(DESK_PUBLIC, bytes(new_ring.public_key))
             for name, grant in grants.items():
                 pipe.set(_wrapped_key(name), grant)
             for name in revoked:
                 pipe.delete(_wrapped_key(name))
-            await pipe.execute()
-        except WatchError as error:
-            raise DeskKeyMismatch("the desk keys changed meanwhile; nothing was rotated") from error
+
+        return None, writes
+
+    await transaction(
+        redis,
+        [DESK_PUBLIC, *(_account_key(n) for n in names)],
+        step,
+        attempts=1,
+        contended=lambda: DeskKeyMismatch("the desk keys changed meanwhile; nothing was rotated"),
+    )
     return new_ring.public_key

@@ -24,7 +24,7 @@ async def queue_page(request: Request, session: Session) -> Response:
     staff = state_of(request)
     wanted = queue.QueueFilter.parse(request.query_params)
     now = _now()
-    records = await staff.store.list()
+    records = await staff.desk.records()
     shown = queue.apply(records, wanted, session.account, now)
     days = staff.config.retention_days
     expiring = {
@@ -65,7 +65,7 @@ async def export_csv(request: Request, session: Session) -> Response:
     form = await request.form()
     wanted = queue.QueueFilter.parse(form)
     now = _now()
-    rows = queue.apply(await staff.store.list(), wanted, session.account, now)
+    rows = queue.apply(await staff.desk.records(), wanted, session.account, now)
     body = queue.to_csv(rows, staff.formatter)
     described = ", ".join(f"{k}={v}" for k, v in sorted(wanted.as_params().items()))
     await staff.audit.record(

@@ -24,7 +24,7 @@ async def stats_page(request: Request, session: Session) -> Response:
     fmt = staff.formatter
     today = datetime.now(timezone.utc).date()
     figures = await stats.gather(
-        staff.redis, await staff.store.list(), today, topics_redis=staff.stats_redis
+        staff.redis, await staff.desk.records(), today, topics_redis=staff.stats_redis
     )
     week_labels = [fmt.short_date(monday) for monday in figures.weeks]
     weekly = charts.stacked_columns(

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from bot.logs import get_logger
 from staff import fields, labels, queue, retention, stats
+from staff.audit import TipJournal
 from staff.formatting import Formatter
 from staff.sessions import Session
 from staff.web import StaffState, error_page, redirect, render, staff_only, state_of
@@ -29,9 +30,10 @@ from tips.model import (
     Status,
     TextTooLong,
     TipContent,
+    TipRecord,
     TipValidationError,
 )
-from tips.store import StoreConflict, TipNotFound
+from tips.stored import StoreConflict, TipNotFound
 
 log = get_logger(__name__)
 _LOOKUP = re.compile(r"^[0-9a-f]{32}$")
@@ -87,11 +89,11 @@ async def tip_page(request: Request, session: Session) -> Response:
     if lookup is None:
         return error_page(request, 404, "Signalement introuvable.", session)
     try:
-        record = await staff.store.get(lookup)
-        content = await staff.store.open_for_staff(lookup, session.keyring)
-        thread = await staff.store.thread(lookup, session.keyring)
-        notes = await staff.store.notes(lookup, session.keyring)
-        history = await staff.store.history(lookup, session.keyring)
+        record = await staff.desk.get(lookup)
+        content = await staff.desk.open(lookup, session.keyring)
+        thread = await staff.desk.thread(lookup, session.keyring)
+        notes = await staff.desk.notes(lookup, session.keyring)
+        history = await staff.desk.history(lookup, session.keyring)
     except TipNotFound:
         return error_page(request, 404, "Signalement introuvable (peut-être purgé).", session)
     except DecryptionFailed:
@@ -144,13 +146,13 @@ async def attachment(request: Request, session: Session) -> Response:
     if lookup is None or index < 0:
         return error_page(request, 404, "Pièce jointe introuvable.", session)
     try:
-        content = await staff.store.open_for_staff(lookup, session.keyring)
-        thread = await staff.store.thread(lookup, session.keyring)
+        content = await staff.desk.open(lookup, session.keyring)
+        thread = await staff.desk.thread(lookup, session.keyring)
         metas = [*content.attachments, *(m for msg in thread for m in msg.attachments)]
         meta = next((m for m in metas if m.index == index), None)
         if meta is None:
             raise TipNotFound("no such attachment")
-        data = await staff.store.open_attachment(lookup, index, session.keyring)
+        data = await staff.desk.open_attachment(lookup, index, session.keyring)
     except TipNotFound:
         return error_page(request, 404, "Pièce jointe introuvable.", session)
     except (DecryptionFailed, MalformedData, MalformedSealed):
@@ -181,17 +183,18 @@ async def _write(
     anchor: str,
     action: str,
     done: str,
-    write: Callable[[StaffState, str, str, PublicKey], Awaitable[object]],
+    write: Callable[[StaffState, str, str, PublicKey, TipJournal], Awaitable[object]],
 ) -> Response:
-    """A text written on a tip (an internal note, a reply to the tipster): sealed, audited,
-    and every refusal sent back to the form it came from."""
+    """A text written on a tip (an internal note, a reply to the tipster): sealed, audited
+    in the same transaction, and every refusal sent back to the form it came from."""
     staff = state_of(request)
     lookup = _lookup(request)
     if lookup is None:
         return error_page(request, 404, "Signalement introuvable.", session)
     text = await _form_text(request, "text")
     try:
-        await write(staff, lookup, text, await desk_public_key(staff.redis))
+        journal = staff.audit.of_tip(session.account, action)
+        await write(staff, lookup, text, await desk_public_key(staff.redis), journal)
     except TipNotFound:
         return error_page(request, 404, "Signalement introuvable.", session)
     except EmptyText:
@@ -200,7 +203,6 @@ async def _write(
         return _back(lookup, "text_too_long", anchor)
     except StoreConflict:
         return _back(lookup, "conflict", anchor)
-    await staff.audit.record(session.account, action, lookup)
     return _back(lookup, done, anchor)
 
 
@@ -212,10 +214,18 @@ async def add_note(request: Request, session: Session) -> Response:
         "notes",
         "tip.note",
         "note_added",
-        lambda staff, lookup, text, public: staff.store.add_note(
-            lookup, text, session.account, public
+        lambda staff, lookup, text, public, journal: staff.desk.add_note(
+            lookup, text, session.account, public, journal=journal
         ),
     )
+
+
+def _status_detail(before: TipRecord, after: TipRecord) -> str:
+    """ "Nouveau → Transmis (OCS)": the move, and where a forwarded tip went."""
+    detail = f"{labels.status(before.status.value)} → {labels.status(after.status.value)}"
+    if after.status is Status.FORWARDED:
+        detail += f" ({after.forwarded_to})"
+    return detail
 
 
 @staff_only()
@@ -238,15 +248,14 @@ async def change_status(request: Request, session: Session) -> Response:
     if status is Status.FORWARDED and not target:
         return _back(lookup, "forward_required", "status")
     try:
-        before = await staff.store.get(lookup)
-        public = await desk_public_key(staff.redis)
-        await staff.store.set_status(
+        before, _ = await staff.desk.set_status(
             lookup,
             status,
             reason,
             session.account,
             forwarded_to=target if status is Status.FORWARDED else None,
-            desk_public_key=public,
+            desk_public_key=await desk_public_key(staff.redis),
+            journal=staff.audit.of_tip(session.account, "tip.status", _status_detail),
         )
     except TipNotFound:
         return error_page(request, 404, "Signalement introuvable.", session)
@@ -260,10 +269,6 @@ async def change_status(request: Request, session: Session) -> Response:
         await stats.record_first_review(
             staff.redis, before.created_hour, datetime.now(timezone.utc)
         )
-    detail = f"{labels.status(before.status.value)} → {labels.status(status.value)}"
-    if status is Status.FORWARDED:
-        detail += f" ({target})"
-    await staff.audit.record(session.account, "tip.status", lookup, detail)
     return _back(lookup, "status_changed", "status")
 
 
@@ -279,12 +284,17 @@ async def assign(request: Request, session: Session) -> Response:
         if account is None or account.disabled:
             return _back(lookup, "unknown_account", "assign")
     try:
-        await staff.store.assign(lookup, name or None)
+        await staff.desk.assign(
+            lookup,
+            name or None,
+            journal=staff.audit.of_tip(
+                session.account, "tip.assign", lambda _before, after: after.assigned_to or "personne"
+            ),
+        )
     except TipNotFound:
         return error_page(request, 404, "Signalement introuvable.", session)
     except StoreConflict:
         return _back(lookup, "conflict", "assign")
-    await staff.audit.record(session.account, "tip.assign", lookup, name or "personne")
     return _back(lookup, "assigned", "assign")
 
 
@@ -296,7 +306,9 @@ async def reply(request: Request, session: Session) -> Response:
         "thread",
         "tip.reply",
         "replied",
-        lambda staff, lookup, text, public: staff.store.reply_to_tipster(lookup, text, public),
+        lambda staff, lookup, text, public, journal: staff.desk.reply_to_tipster(
+            lookup, text, public, journal=journal
+        ),
     )
 
 

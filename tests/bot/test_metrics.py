@@ -29,8 +29,8 @@ from bot.redis_server import LocalRedis, free_port
 from bot.runtime import connect_redis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.intake import Intake
 from tips.keys import init_desk_keys
-from tips.store import TipStore
 
 SECRET_TEXT = "Le passeur Moussa Traoré attend les filles à la gare de Kayes"
 
@@ -267,7 +267,7 @@ async def test_a_separate_tips_redis_is_checked_too(
 ) -> None:
     tips_server = LocalRedis(tmp_path / "tips").start()
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
-    assistant.tips = TipStore(connect_redis(tips_server.url), SECRET)
+    assistant.tips = Intake(connect_redis(tips_server.url), SECRET)
     assert await assistant.readiness() == {"redis": True, "tips_redis": True, "nlu": True}
     tips_server.stop()
     assert await assistant.readiness() == {"redis": True, "tips_redis": False, "nlu": True}

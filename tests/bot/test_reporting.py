@@ -22,10 +22,11 @@ from bot.runtime import connect_redis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.desk import Desk
+from tips.intake import Intake
 from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.model import Category, Draft, Status
 from tips.receipts import Receipt
-from tips.store import TipStore
 
 SECRET_TEXT = "Le vendeur au marché de Médine cache le kush sous les pagnes"
 PASSWORD = "correct horse battery staple"
@@ -70,11 +71,11 @@ async def test_a_report_is_sealed_and_only_staff_and_the_tipster_can_read_it(
     view = await assistant.tips.open_for_tipster(code, passphrase)
     assert view.content.text == SECRET_TEXT
     assert view.content.region == "bamako"
-    (record,) = await assistant.tips.list()
+    (record,) = await Desk(assistant.tips.redis).records()
     assert record.category is Category.DRUG_TRAFFICKING
     assert record.created_hour.minute == 0
     keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
-    assert (await assistant.tips.open_for_staff(record.lookup, keyring)).text == SECRET_TEXT
+    assert (await Desk(assistant.tips.redis).open(record.lookup, keyring)).text == SECRET_TEXT
     await assistant.close()
 
 
@@ -137,7 +138,7 @@ async def test_cancel_discards_the_draft_everywhere(
     await say(assistant, CommandEvent("annuler"))
     stale = await say(assistant, ButtonEvent("rep:when:today"))
     assert "do:menu" in [b.action for r in stale for row in r.buttons for b in row]
-    assert await assistant.tips.list() == []
+    assert await Desk(assistant.tips.redis).records() == []
     state = await assistant.store.load(_key())
     assert state.draft is None
     await assistant.close()
@@ -171,9 +172,10 @@ async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
     code, passphrase = await report(assistant)
-    (record,) = await assistant.tips.list()
+    staff = Desk(assistant.tips.redis)
+    (record,) = await staff.records()
     keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
-    await assistant.tips.reply_to_tipster(
+    await staff.reply_to_tipster(
         record.lookup, "Merci, c'est transmis.", keyring.public_key
     )
     await say(assistant, CommandEvent("suivi"))
@@ -185,7 +187,7 @@ async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
     await say(assistant, TextEvent("Il a changé de marché"))
     added = await say(assistant, TextEvent(passphrase))
     assert added[0].text == engine.catalog.render("followup.added", "fr").text
-    thread = await assistant.tips.thread(record.lookup, keyring)
+    thread = await staff.thread(record.lookup, keyring)
     assert [m.text for m in thread][-1] == "Il a changé de marché"
     await assistant.close()
 
@@ -204,9 +206,10 @@ async def test_writing_on_the_status_screen_offers_to_add_it_to_the_report(
     assert confirm.text == engine.catalog.render("followup.confirm_passphrase", "fr").text
     added = await say(assistant, TextEvent(passphrase))
     assert added[0].text == engine.catalog.render("followup.added", "fr").text
-    (record,) = await assistant.tips.list()
+    staff = Desk(assistant.tips.redis)
+    (record,) = await staff.records()
     keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
-    thread = await assistant.tips.thread(record.lookup, keyring)
+    thread = await staff.thread(record.lookup, keyring)
     assert thread[-1].text == "Ils ont déménagé à Koutiala"
     await assistant.close()
 
@@ -239,7 +242,7 @@ async def test_an_acknowledged_tip_survives_a_redis_crash(engine: Engine, tmp_pa
     server.kill()  # SIGKILL, no chance to save anything more
     await assistant.close()
     restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
-    reader = TipStore(connect_redis(restarted.url), SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+    reader = Intake(connect_redis(restarted.url), SECRET, kdf_limits=MINIMUM_FOR_TESTS)
     try:
         view = await reader.open_for_tipster(code, passphrase)
         assert view.content.text == SECRET_TEXT
@@ -393,7 +396,7 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
         assert [r.text for r in again] == [
             engine.catalog.render("report.already_stored", "fr").text
         ]
-        assert (written, receipts_in(first + again), len(await assistant.tips.list())) == (
+        assert (written, receipts_in(first + again), len(await Desk(assistant.tips.redis).records())) == (
             1,
             1,
             1,
@@ -401,7 +404,7 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
         assert (await assistant.store.load(_key())).flow is None, "the report is left"
         stale = await say(assistant, ButtonEvent("rep:send"))
         assert receipts_in(stale) == 0
-        assert len(await assistant.tips.list()) == 1
+        assert len(await Desk(assistant.tips.redis).records()) == 1
     finally:
         await assistant.close()
         restarted.stop()
@@ -433,7 +436,7 @@ async def test_two_replicas_sending_one_draft_at_once_store_one_tip_and_show_one
     from_a = await sending_a
     assert receipts_in(from_b) == 1
     assert [r.text for r in from_a] == [engine.catalog.render("report.already_stored", "fr").text]
-    assert len(await replica_a.tips.list()) == 1
+    assert len(await Desk(replica_a.tips.redis).records()) == 1
     assert (await replica_a.store.load(_key())).flow is None
     await replica_a.close()
     await replica_b.close()
@@ -512,7 +515,7 @@ async def test_a_replica_killed_right_after_the_tip_write_leaves_one_tip_when_se
         await say(replica_a, ButtonEvent("rep:send"))
     again = await say(replica_b, ButtonEvent("rep:send"))
     assert [r.text for r in again] == [engine.catalog.render("report.already_stored", "fr").text]
-    assert len(await replica_b.tips.list()) == 1
+    assert len(await Desk(replica_b.tips.redis).records()) == 1
     assert (await replica_b.store.load(_key())).flow is None
     await replica_a.close()
     await replica_b.close()

@@ -12,11 +12,11 @@ from PIL import Image
 from bot.content import Catalog
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
-from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_SECRET, TEST_TOKEN, BotProcess
+from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_TOKEN, BotProcess
 from tests.support.redis_scan import everything_at
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
+from tips.desk import Desk
 from tips.keys import unwrap_desk_keyring
-from tips.store import TipStore
 
 UserFactory = Callable[..., EmulatedUser]
 
@@ -261,10 +261,10 @@ def photo_with_gps() -> bytes:
 async def staff_reads_photo_and_replies(server: LocalRedis) -> tuple[bytes, str]:
     redis = connect_redis(server.url)
     try:
-        store = TipStore(redis, bytes.fromhex(TEST_SECRET))
+        store = Desk(redis)
         keyring = await unwrap_desk_keyring(redis, "admin", DESK_PASSWORD)
         # tips of the same hour share a timestamp: find ours by its photo, not by order
-        newest = next(t for t in await store.list() if t.attachment_count == 1)
+        newest = next(t for t in await store.records() if t.attachment_count == 1)
         photo = await store.open_attachment(newest.lookup, 0, keyring)
         await store.reply_to_tipster(
             newest.lookup, "Merci, nous avons transmis.", keyring.public_key
@@ -277,7 +277,7 @@ async def staff_reads_photo_and_replies(server: LocalRedis) -> tuple[bytes, str]
 async def staff_reads_thread(server: LocalRedis, lookup: str) -> list[str]:
     redis = connect_redis(server.url)
     try:
-        store = TipStore(redis, bytes.fromhex(TEST_SECRET))
+        store = Desk(redis)
         keyring = await unwrap_desk_keyring(redis, "admin", DESK_PASSWORD)
         return [message.text for message in await store.thread(lookup, keyring)]
     finally:

@@ -1,5 +1,5 @@
 """Fixtures for the staff dashboard: a clean real Redis, staff accounts with the desk keys,
-tips submitted through the real `TipStore.submit`, and a logged-in Starlette TestClient.
+tips submitted through the real `Intake.submit`, and a logged-in Starlette TestClient.
 
 Tests here are synchronous (Starlette's TestClient and Playwright's sync API run their own
 event loops); Redis set-up runs through `arun`, one short event loop per call.
@@ -28,11 +28,11 @@ from staff.accounts import Accounts, Role
 from staff.app import create_app
 from staff.config import StaffConfig
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.intake import Intake
 from tips.keys import desk_public_key, unwrap_desk_keyring
 from tips.media import prepare_attachment
 from tips.model import AttachmentKind, Category, Draft
 from tips.receipts import Receipt
-from tips.store import TipStore
 
 T = TypeVar("T")
 
@@ -117,10 +117,10 @@ def submit_tip(
     voice: bool = False,
     now: datetime | None = None,
 ) -> Submitted:
-    """A tip submitted the way the bot does it: draft → content → `TipStore.submit`."""
+    """A tip submitted the way the bot does it: draft → content → `Intake.submit`."""
 
     async def job(client: Redis) -> Submitted:
-        store = TipStore(client, secret, kdf_limits=MINIMUM_FOR_TESTS)
+        store = Intake(client, secret, kdf_limits=MINIMUM_FOR_TESTS)
         prepared = []
         if photo:
             prepared.append(prepare_attachment(AttachmentKind.PHOTO, jpeg_bytes()))
@@ -130,8 +130,6 @@ def submit_tip(
         content = draft.to_content([p.meta for p in prepared])
         receipt = await store.submit(
             content,
-            category,
-            region,
             await desk_public_key(client),
             now or datetime.now(timezone.utc),
             [p.data for p in prepared],

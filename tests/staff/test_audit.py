@@ -4,12 +4,19 @@ from the list, so removing the newest entries is reported like any other tamperi
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
+import pytest
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.config import Settings
+from sini.transactions import Writes
 from staff.audit import AUDIT_HEAD_KEY, AUDIT_KEY, AuditLog
-from tests.staff.conftest import ADMIN, arun
+from tests.staff.conftest import ADMIN, ADMIN_PASSWORD, REVIEWER, arun, submit_tip
+from tips.desk import Desk
+from tips.keys import unwrap_desk_keyring
+from tips.model import InvalidTransition, Status, TipRecord
 
 
 async def three_entries(redis: Redis, secret: bytes) -> AuditLog:
@@ -55,3 +62,54 @@ def test_a_log_without_an_anchor_yet_gets_one_at_its_next_entry(
         return [await audit.verify(), await audit.count()]
 
     assert arun(redis_url, job) == [None, 4]
+
+
+def test_a_tip_change_and_its_audit_entry_are_written_together_or_not_at_all(
+    redis_url: str, staff_settings: Settings, desk: str
+) -> None:
+    """The entry is queued in the change's own MULTI: a refused change leaves no entry, and
+    an entry appended by someone else meanwhile makes the whole change start again, so
+    the chain stays intact and the change happens once."""
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def job(redis: Redis) -> tuple[list[str], int | None, list[tuple[Status, Status]]]:
+        audit = AuditLog(redis, staff_settings.secret)
+        tips = Desk(redis)
+        with pytest.raises(InvalidTransition):
+            await tips.set_status(
+                tip.lookup,
+                Status.CLOSED,
+                "trop tôt",
+                ADMIN,
+                journal=audit.of_tip(ADMIN, "tip.status"),
+            )
+        assert await audit.count() == 0
+
+        class Interrupted:
+            """A journal whose first entry is overtaken by another staff member's action."""
+
+            def __init__(self) -> None:
+                self.inner = audit.of_tip(ADMIN, "tip.status")
+                self.interrupted = False
+
+            @property
+            def watched(self) -> Sequence[str]:
+                return self.inner.watched
+
+            async def entry(self, pipe: Pipeline, before: TipRecord, after: TipRecord) -> Writes:
+                writes = await self.inner.entry(pipe, before, after)
+                if not self.interrupted:
+                    self.interrupted = True
+                    await audit.record(REVIEWER, "tip.view", tip.lookup)
+                return writes
+
+        await tips.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN, journal=Interrupted())
+        keyring = await unwrap_desk_keyring(redis, ADMIN, ADMIN_PASSWORD)
+        history = [(h.old, h.new) for h in await tips.history(tip.lookup, keyring)]
+        page, _ = await audit.page()
+        return [e.action for e in reversed(page)], await audit.verify(), history
+
+    actions, broken, history = arun(desk, job)
+    assert actions == ["tip.view", "tip.status"]
+    assert broken is None
+    assert history == [(Status.NEW, Status.IN_REVIEW)]

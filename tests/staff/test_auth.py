@@ -27,8 +27,8 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
+from tips.desk import Desk
 from tips.keys import accounts_with_access
-from tips.store import TipStore
 
 SECRET = bytes.fromhex("5e" * 32)
 
@@ -93,10 +93,10 @@ def test_login_unwraps_the_desk_keyring_for_every_account(desk: str, settings: o
 
     async def job(client: Redis) -> None:
         _, auth = services(client)
-        store = TipStore(client, SECRET, kdf_limits=staff_config().kdf_limits)
+        store = Desk(client)
         for name, password in ((ADMIN, ADMIN_PASSWORD), (REVIEWER, REVIEWER_PASSWORD)):
             result = await auth.login(name, password)
-            content = await store.open_for_staff(tip.lookup, result.keyring)
+            content = await store.open(tip.lookup, result.keyring)
             assert content.text == MARKER
         assert await accounts_with_access(client) == sorted([ADMIN, REVIEWER])
 

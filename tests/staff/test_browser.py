@@ -38,9 +38,9 @@ from tests.staff.conftest import (
     submit_tip,
 )
 from tips.crypto import MINIMUM_FOR_TESTS
+from tips.intake import Intake
 from tips.keys import unwrap_desk_keyring
 from tips.model import Author, Category
-from tips.store import TipStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -202,7 +202,7 @@ def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live)
     page.screenshot(path=str(REPORTS / "staff-tip.png"), full_page=True)
 
     async def tipster_view(client: Redis) -> object:
-        store = TipStore(client, live.settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        store = Intake(client, live.settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
         return await store.open_for_tipster(tip.receipt.code, tip.receipt.passphrase)
 
     view = arun(live.redis_url, tipster_view)

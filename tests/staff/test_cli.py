@@ -27,10 +27,9 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
-from tips.crypto import MINIMUM_FOR_TESTS
+from tips.desk import Desk
 from tips.keys import accounts_with_access, desk_public_key, unwrap_desk_keyring
 from tips.model import Status
-from tips.store import TipStore
 
 Cli = Callable[..., int]
 
@@ -172,9 +171,9 @@ def test_keys_rotate_keeps_old_tips_readable_and_drops_disabled(
     async def check(client: Redis) -> None:
         assert await accounts_with_access(client) == sorted([ADMIN, REVIEWER])
         keyring = await unwrap_desk_keyring(client, REVIEWER, REVIEWER_PASSWORD)
-        store = TipStore(client, staff_settings.secret)
-        assert (await store.open_for_staff(old_tip.lookup, keyring)).text == "avant la rotation"
-        assert (await store.open_for_staff(new_tip.lookup, keyring)).text == "après la rotation"
+        store = Desk(client)
+        assert (await store.open(old_tip.lookup, keyring)).text == "avant la rotation"
+        assert (await store.open(new_tip.lookup, keyring)).text == "après la rotation"
 
     arun(desk, check)
 
@@ -188,7 +187,7 @@ def test_tips_purge_deletes_old_closed_tips_and_keeps_them_in_statistics(
     recent = submit_tip(desk, staff_settings.secret, "fermé hier")
 
     async def close(client: Redis) -> None:
-        store = TipStore(client, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        store = Desk(client)
         for tip, when in ((closed, long_ago), (recent, datetime.now(timezone.utc))):
             await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN, now=when)
             await store.set_status(tip.lookup, Status.CLOSED, "fini", ADMIN, now=when)
@@ -198,9 +197,9 @@ def test_tips_purge_deletes_old_closed_tips_and_keeps_them_in_statistics(
     assert "1 signalement" in capsys.readouterr().out
 
     async def remaining(client: Redis) -> tuple[set[str], dict[bytes, bytes]]:
-        store = TipStore(client, staff_settings.secret)
+        store = Desk(client)
         archive = await client.hgetall(ARCHIVE_PREFIX + week_start(long_ago.date()).isoformat())
-        return {r.lookup for r in await store.list()}, archive
+        return {r.lookup for r in await store.records()}, archive
 
     left, archive = arun(desk, remaining)
     assert left == {open_tip.lookup, recent.lookup}
@@ -211,7 +210,7 @@ def test_purge_can_be_told_a_retention(cli: Cli, desk: str, staff_settings: Sett
     tip = submit_tip(desk, staff_settings.secret)
 
     async def reject(client: Redis) -> None:
-        store = TipStore(client, staff_settings.secret)
+        store = Desk(client)
         await store.set_status(
             tip.lookup,
             Status.REJECTED,
@@ -224,7 +223,7 @@ def test_purge_can_be_told_a_retention(cli: Cli, desk: str, staff_settings: Sett
     assert cli("tips", "purge", "--days", "3") == 0
 
     async def count(client: Redis) -> int:
-        return len(await TipStore(client, staff_settings.secret).list())
+        return len(await Desk(client).records())
 
     assert arun(desk, count) == 1
     assert cli("tips", "purge", "--days", "1") == 0
@@ -289,7 +288,7 @@ def test_purge_dry_run_counts_without_deleting(
     tip = submit_tip(desk, staff_settings.secret)
 
     async def reject(client: Redis) -> None:
-        store = TipStore(client, staff_settings.secret)
+        store = Desk(client)
         await store.set_status(
             tip.lookup,
             Status.REJECTED,
@@ -299,7 +298,7 @@ def test_purge_dry_run_counts_without_deleting(
         )
 
     async def count(client: Redis) -> int:
-        return len(await TipStore(client, staff_settings.secret).list())
+        return len(await Desk(client).records())
 
     arun(desk, reject)
     assert cli("tips", "purge", "--days", "5", "--dry-run") == 0

@@ -36,10 +36,9 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
-from tips.crypto import MINIMUM_FOR_TESTS
+from tips.desk import Desk
 from tips.keys import unwrap_desk_keyring
 from tips.model import Category, Status
-from tips.store import TipStore
 
 PUBLIC = {"/login"}
 
@@ -238,9 +237,7 @@ def test_status_rules_and_csv_export_is_escaped(
     )
 
     async def status(client_: Redis) -> Status:
-        from tips.store import TipStore
-
-        return (await TipStore(client_, staff_settings.secret).get(tip.lookup)).status
+        return (await Desk(client_).get(tip.lookup)).status
 
     assert arun(desk, status) is Status.FORWARDED
     export = client.post("/export", data={"csrf": csrf, "status": "forwarded"})
@@ -424,7 +421,7 @@ def test_a_nul_in_an_organisation_name_cannot_break_the_export(
     tip = submit_tip(desk, staff_settings.secret)
 
     async def forward(redis: Redis) -> None:
-        store = TipStore(redis, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        store = Desk(redis)
         await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN)
         await store.set_status(
             tip.lookup, Status.FORWARDED, "envoyé", ADMIN, forwarded_to="OC\x00S"
@@ -464,7 +461,7 @@ def test_control_characters_typed_by_staff_are_never_stored(
     assert created.status_code == 200
 
     async def stored(redis: Redis) -> list[str]:
-        store = TipStore(redis, staff_settings.secret, kdf_limits=MINIMUM_FOR_TESTS)
+        store = Desk(redis)
         keyring = await unwrap_desk_keyring(redis, ADMIN, ADMIN_PASSWORD)
         record = await store.get(tip.lookup)
         history = await store.history(tip.lookup, keyring)
@@ -698,7 +695,7 @@ def test_server_errors_get_a_french_page_with_the_security_headers(
         async def broken() -> None:
             raise RuntimeError("ZEBRA-boom")
 
-        web.app.state.staff.store.list = broken  # type: ignore[attr-defined]
+        web.app.state.staff.desk.records = broken  # type: ignore[attr-defined]
         response = web.get("/")
         assert_french_error_page(response, 500, "Erreur interne")
         assert "ZEBRA-boom" not in response.text

@@ -75,9 +75,9 @@ from tests.conftest import DESK_PASSWORD, SECRET, crisis_net
 from tests.support.callbacks import KNOWN_ACTIONS
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS, draft_box
+from tips.intake import Intake
 from tips.keys import init_desk_keys
 from tips.model import Draft
-from tips.store import TipStore
 
 FUZZ_TOKEN = "515151:FUZZ-token-for-the-handler-fuzz-only-0"
 BOT_ID = 515151
@@ -774,7 +774,7 @@ def harness(
         )
 
         def assistant() -> Assistant:
-            tips = TipStore(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+            tips = Intake(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
             return Assistant(engine, SharedNLU(rasa_nlu), store, tips, SECRET, crisis_net())
 
         application = build_application(fuzz_settings, assistant)

@@ -1,0 +1,89 @@
+"""What the tip store's specifications share: a desk with its keys, the intake the bot
+uses, the desk staff use, and tips as the bot builds them."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pytest
+from nacl.public import PublicKey
+from PIL import ExifTags, Image
+from redis.asyncio import Redis
+
+from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring
+from tips.desk import Desk
+from tips.intake import Intake
+from tips.keys import init_desk_keys, unwrap_desk_keyring
+from tips.model import Category, Draft, TipContent, When
+from tips.receipts import Receipt
+
+SECRET = bytes.fromhex("5e" * 32)
+WHEN = datetime(2025, 3, 14, 14, 37, 12, 345678, tzinfo=timezone.utc)
+HOUR = datetime(2025, 3, 14, 14, tzinfo=timezone.utc)
+MARKER = "ZEBRA-MARKER-7731 le dealer Moussa vend du tramadol derrière l'école"
+TELEGRAM_ID = 770_123_457
+USERNAME = "awa_traore_bko"
+FIRST_NAME = "Awatoutou"
+PHONE = "+22376543210"
+
+
+@dataclass
+class Keys:
+    """The desk keyring an admin unwraps, and its public half (all the bot holds)."""
+
+    ring: DeskKeyring
+
+    @property
+    def public(self) -> PublicKey:
+        return self.ring.public_key
+
+
+@pytest.fixture
+async def keys(redis: Redis[bytes]) -> Keys:
+    await init_desk_keys(redis, "admin", "admin password", limits=MINIMUM_FOR_TESTS)
+    return Keys(await unwrap_desk_keyring(redis, "admin", "admin password"))
+
+
+@pytest.fixture
+async def intake(redis: Redis[bytes]) -> Intake:
+    return Intake(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
+
+
+@pytest.fixture
+async def desk(redis: Redis[bytes]) -> Desk:
+    return Desk(redis)
+
+
+def content(
+    text: str = "des comprimés vendus aux élèves",
+    category: Category = Category.DRUG_TRAFFICKING,
+    region: str = "bamako",
+) -> TipContent:
+    draft = (
+        Draft()
+        .with_category(category)
+        .with_region(region)
+        .with_place("Badalabougou, près du grin")
+        .with_location(12.6258, -7.9919)
+        .with_when(When.ONGOING)
+        .add_text(text)
+    )
+    return draft.to_content()
+
+
+async def submit(
+    intake: Intake, keys: Keys, tip: TipContent | None = None, now: datetime = WHEN
+) -> Receipt:
+    tip = tip or content()
+    return await intake.submit(tip, keys.public, now)
+
+
+def gps_photo() -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "SPYPHONE"
+    exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (12.0, 37.0, 33.0), 3: "W", 4: (7.0, 59.0, 31.0)}
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(out, "JPEG", exif=exif)
+    return out.getvalue()

@@ -1,0 +1,339 @@
+"""The staff side of the tip store: the queue, opening tips with the desk keys, and every
+change staff make (status, assignment, notes, replies, purging).
+
+Each change can carry a `Journal` — the staff audit log — whose entry is written in the
+same MULTI/EXEC as the change it records: both happen, or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from nacl.public import PrivateKey, PublicKey
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from sini.transactions import Writes, both, transaction
+from tips.crypto import open_sealed, seal
+from tips.keys import desk_public_key as stored_desk_public_key
+from tips.model import (
+    MAX_REASON_CHARS,
+    Author,
+    InvalidTransition,
+    Message,
+    Note,
+    Status,
+    StatusChange,
+    TipContent,
+    TipRecord,
+    TipValidationError,
+    clean_text,
+    floor_hour,
+    hour_to_epoch,
+    validate_account,
+    validate_forwarded_to,
+)
+from tips.stored import (
+    ALL_INDEX,
+    DeskKeys,
+    StoreConflict,
+    TipNotFound,
+    attachment_key,
+    attempts_key,
+    change,
+    history_key,
+    notes_key,
+    open_list,
+    read_record,
+    record_from_hash,
+    status_index,
+    thread_key,
+    tip_key,
+)
+
+
+class Journal(Protocol):
+    """Records a staff change in the transaction that makes it (the staff audit log)."""
+
+    @property
+    def watched(self) -> Sequence[str]:
+        """The keys the entry depends on, watched together with the tip's."""
+
+    async def entry(self, pipe: Pipeline[bytes], before: TipRecord, after: TipRecord) -> Writes:
+        """Read what the entry needs through `pipe` and return the writes that append it."""
+
+
+def _keys(desk_keys: DeskKeys) -> list[PrivateKey]:
+    return [desk_keys] if isinstance(desk_keys, PrivateKey) else list(desk_keys)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Desk:
+    """What staff do with tips. Opening anything sealed needs the desk private keys (a
+    keyring after rotations); writing needs only the desk public key."""
+
+    def __init__(self, redis: Redis[bytes]) -> None:
+        self.redis = redis
+
+    # ----------------------------------------------------------------- reading
+
+    async def get(self, lookup: str) -> TipRecord:
+        """The clear envelope of one tip (`TipNotFound` if absent)."""
+        return await read_record(self.redis, lookup)
+
+    async def records(self, *statuses: Status) -> list[TipRecord]:
+        """Every tip in these statuses (all tips when none is given), newest first; reads
+        only the indexes asked for."""
+        indexes = [status_index(s) for s in statuses] if statuses else [ALL_INDEX]
+        scored: list[tuple[float, str]] = []
+        for index in indexes:
+            members = await self.redis.zrange(index, 0, -1, withscores=True)
+            scored += [(score, member.decode()) for member, score in members]
+        scored.sort(reverse=True)
+        return await self._read([lookup for _, lookup in scored])
+
+    async def _read(self, lookups: list[str]) -> list[TipRecord]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for lookup in lookups:
+                pipe.hgetall(tip_key(lookup))
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
+        # A tip purged between the index read and the hash read is simply not shown.
+        return [record_from_hash(lk, row) for lk, row in zip(lookups, rows, strict=True) if row]
+
+    async def open(self, lookup: str, desk_keys: DeskKeys) -> TipContent:
+        """The tip's content, opened with the desk keys."""
+        record = await self.get(lookup)
+        return TipContent.from_json(open_sealed(record.sealed, _keys(desk_keys)))
+
+    async def open_attachment(self, lookup: str, index: int, desk_keys: DeskKeys) -> bytes:
+        """One attachment's bytes, opened with the desk keys."""
+        blob = await self.redis.get(attachment_key(lookup, index))
+        if blob is None:
+            raise TipNotFound("no such attachment")
+        return open_sealed(blob, _keys(desk_keys))
+
+    async def thread(self, lookup: str, desk_keys: DeskKeys) -> list[Message]:
+        """The tipster/desk thread, oldest first."""
+        raw = await open_list(self.redis, thread_key(lookup), _keys(desk_keys))
+        return [Message.from_json(entry) for entry in raw]
+
+    async def notes(self, lookup: str, desk_keys: DeskKeys) -> list[Note]:
+        """Staff notes, oldest first."""
+        raw = await open_list(self.redis, notes_key(lookup), _keys(desk_keys))
+        return [Note.from_json(entry) for entry in raw]
+
+    async def history(self, lookup: str, desk_keys: DeskKeys) -> list[StatusChange]:
+        """Status changes, oldest first."""
+        raw = await open_list(self.redis, history_key(lookup), _keys(desk_keys))
+        return [StatusChange.from_json(entry) for entry in raw]
+
+    # ----------------------------------------------------------------- changing
+
+    async def _change(
+        self, lookup: str, journal: Journal | None, writes_for: _WritesFor
+    ) -> tuple[TipRecord, TipRecord]:
+        """Run one change with its journal entry in one transaction; (before, after)."""
+
+        async def decide(
+            before: TipRecord, pipe: Pipeline[bytes]
+        ) -> tuple[tuple[TipRecord, TipRecord], Writes]:
+            after, writes = await writes_for(before)
+            if journal is not None:
+                writes = both(writes, await journal.entry(pipe, before, after))
+            return (before, after), writes
+
+        watched = journal.watched if journal is not None else ()
+        return await change(self.redis, lookup, decide, also_watch=watched)
+
+    async def set_status(
+        self,
+        lookup: str,
+        status: Status,
+        reason: str,
+        actor: str,
+        *,
+        now: datetime | None = None,
+        forwarded_to: str | None = None,
+        desk_public_key: PublicKey | None = None,
+        journal: Journal | None = None,
+    ) -> tuple[TipRecord, TipRecord]:
+        """Move a tip along its life cycle (`InvalidTransition` otherwise); the envelope
+        before and after. Forwarding names the organisation (kept in clear for statistics).
+        The change, with its reason, is kept sealed to the desk."""
+        validate_account(actor)
+        reason = reason.strip()
+        if len(reason) > MAX_REASON_CHARS:
+            raise TipValidationError("reason too long")
+        target = validate_forwarded_to(forwarded_to) if forwarded_to is not None else None
+        if status is Status.FORWARDED and target is None:
+            raise TipValidationError("forwarding needs the organisation it goes to")
+        desk = await self._desk_public(desk_public_key)
+        hour = floor_hour(now or _now())
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            if not record.status.can_become(status):
+                raise InvalidTransition(record.status, status)
+            entry = seal(
+                StatusChange(actor, hour, record.status, status, reason, target).to_json(), [desk]
+            ).to_bytes()
+            after = replace(
+                record,
+                status=status,
+                updated_hour=hour,
+                forwarded_to=target if target is not None else record.forwarded_to,
+            )
+
+            def writes(pipe: Pipeline[bytes]) -> None:
+                fields: dict[str | bytes, bytes | float | int | str] = {
+                    "status": status.value,
+                    "updated": hour_to_epoch(hour),
+                }
+                if target is not None:
+                    fields["forwarded"] = target
+                pipe.hset(tip_key(lookup), mapping=fields)
+                pipe.zrem(status_index(record.status), lookup)
+                pipe.zadd(status_index(status), {lookup: hour_to_epoch(record.created_hour)})
+                pipe.rpush(history_key(lookup), entry)
+
+            return after, writes
+
+        return await self._change(lookup, journal, writes_for)
+
+    async def assign(
+        self,
+        lookup: str,
+        account: str | None,
+        *,
+        now: datetime | None = None,
+        journal: Journal | None = None,
+    ) -> TipRecord:
+        """Give the tip to a staff account (None: unassign); the envelope after."""
+        if account is not None:
+            validate_account(account)
+        hour = floor_hour(now or _now())
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            def writes(pipe: Pipeline[bytes]) -> None:
+                key = tip_key(lookup)
+                if account is None:
+                    pipe.hdel(key, "assigned")
+                else:
+                    pipe.hset(key, "assigned", account)
+                pipe.hset(key, "updated", hour_to_epoch(hour))
+
+            return replace(record, assigned_to=account, updated_hour=hour), writes
+
+        _, after = await self._change(lookup, journal, writes_for)
+        return after
+
+    async def add_note(
+        self,
+        lookup: str,
+        text: str,
+        actor: str,
+        desk_public_key: PublicKey,
+        *,
+        now: datetime | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        """A staff note, sealed to the desk only: the tipster never reads notes."""
+        note = Note(actor, floor_hour(now or _now()), clean_text(text))
+        entry = seal(note.to_json(), [desk_public_key]).to_bytes()
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            def writes(pipe: Pipeline[bytes]) -> None:
+                pipe.rpush(notes_key(lookup), entry)
+
+            return record, writes
+
+        await self._change(lookup, journal, writes_for)
+
+    async def reply_to_tipster(
+        self,
+        lookup: str,
+        text: str,
+        desk_public_key: PublicKey,
+        *,
+        now: datetime | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        """A desk message in the thread, sealed to desk and tipster (the tipster's public key
+        is on the record). Signed "desk", never with a staff name."""
+        message = Message(Author.DESK, floor_hour(now or _now()), clean_text(text))
+        updated = hour_to_epoch(message.hour)
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            recipients = [desk_public_key, PublicKey(record.tipster_public_key)]
+            entry = seal(message.to_json(), recipients).to_bytes()
+
+            def writes(pipe: Pipeline[bytes]) -> None:
+                pipe.rpush(thread_key(lookup), entry)
+                pipe.hset(tip_key(lookup), mapping={"awaiting": 0, "updated": updated})
+
+            return replace(record, awaiting_reply=False, updated_hour=message.hour), writes
+
+        await self._change(lookup, journal, writes_for)
+
+    async def purge_closed(self, older_than_days: int, now: datetime) -> int:
+        """Delete closed and rejected tips not touched for `older_than_days`; return how many.
+
+        Age counts from the last change (hour precision, never early). Everything of the tip
+        goes: envelope, attachments, thread, notes, history, attempt counter, index entries.
+        """
+        if older_than_days < 0:
+            raise TipValidationError("older_than_days must be ≥ 0")
+        cutoff = hour_to_epoch(floor_hour(now) - timedelta(days=older_than_days))
+        purged = 0
+        for status in (Status.CLOSED, Status.REJECTED):
+            for member in await self.redis.zrange(status_index(status), 0, -1):
+                if await self._purge_one(member.decode(), cutoff):
+                    purged += 1
+        return purged
+
+    async def _purge_one(self, lookup: str, cutoff: int) -> bool:
+        async def step(pipe: Pipeline[bytes]) -> tuple[bool, Writes | None]:
+            data: dict[bytes, bytes] = await pipe.hgetall(tip_key(lookup))
+            if not data:
+                return False, lambda writes: _unindex(writes, lookup)  # a dangling entry
+            record = record_from_hash(lookup, data)
+            if not record.status.is_final or hour_to_epoch(record.updated_hour) >= cutoff:
+                return False, None
+
+            def writes(pipe: Pipeline[bytes]) -> None:
+                pipe.delete(
+                    tip_key(lookup),
+                    thread_key(lookup),
+                    notes_key(lookup),
+                    history_key(lookup),
+                    attempts_key(lookup),
+                    *(attachment_key(lookup, i) for i in range(record.attachment_count)),
+                )
+                _unindex(pipe, lookup)
+
+            return True, writes
+
+        return await transaction(
+            self.redis,
+            [tip_key(lookup)],
+            step,
+            contended=lambda: StoreConflict("the tip changed too often during purge"),
+        )
+
+    async def _desk_public(self, given: PublicKey | None) -> PublicKey:
+        return given if given is not None else await stored_desk_public_key(self.redis)
+
+
+class _WritesFor(Protocol):
+    async def __call__(self, record: TipRecord) -> tuple[TipRecord, Writes]: ...
+
+
+def _unindex(pipe: Pipeline[bytes], lookup: str) -> None:
+    pipe.zrem(ALL_INDEX, lookup)
+    for status in Status:
+        pipe.zrem(status_index(status), lookup)
