@@ -225,7 +225,7 @@ class Intake:
                 raise InconsistentTip("attachment size differs from its metadata")
         indexed = replace(
             content,
-            attachments=tuple(replace(m, index=i) for i, m in enumerate(content.attachments)),
+            attachments=tuple(m.numbered(i) for i, m in enumerate(content.attachments)),
         )
         hour = hour_to_epoch(floor_hour(now))
         for _ in range(_CODE_DRAWS):
@@ -336,7 +336,7 @@ class Intake:
 
         async def decide(record: TipRecord, _pipe: Pipeline[bytes]) -> tuple[None, Writes]:
             first = record.attachment_count
-            metas = tuple(replace(a.meta, index=first + i) for i, a in enumerate(attachments))
+            metas = tuple(a.meta.numbered(first + i) for i, a in enumerate(attachments))
             message = Message(Author.TIPSTER, hour, cleaned, metas)
             recipients = [desk, PublicKey(record.tipster_public_key)]
             sealed, blobs = await asyncio.to_thread(

@@ -11,14 +11,15 @@ What stays in clear in Redis is only what the queue filters and the statistics n
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TypeVar
+
+import msgspec
 
 # Limits. Telegram messages are at most 4096 characters and bots may download files of at
 # most 20 MB (getFile), so these never cut a normal message; they bound what one tip can
@@ -66,6 +67,9 @@ UNKNOWN_REGION = "unknown"
 _ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SUBMISSION_RE = re.compile(r"^[0-9a-f]{32}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+FORMAT_VERSION = 1  # the "v" of every JSON form; readers ignore it until a v2 exists
+_ENCODER = msgspec.json.Encoder(order="sorted")
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- errors
@@ -267,58 +271,19 @@ def validate_submission(submission: str) -> str:
     return submission
 
 
-def _dumps(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+def _dumps(value: object) -> bytes:
+    """The JSON form of a value: its fields by name, sorted, with the format version."""
+    data = msgspec.to_builtins(value, order="sorted")
+    return _ENCODER.encode({"v": FORMAT_VERSION, **data})
 
 
-def _loads(raw: bytes | str) -> dict[str, Any]:
+def _loads(raw: bytes | str, kind: type[_T]) -> _T:
+    """A value back from its JSON form, validated by its own constructor; `MalformedData`
+    for anything else. Hours written as epoch seconds (before the format used RFC 3339)
+    are read too, hence the lax number/time conversion."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MalformedData("not JSON") from error
-    if not isinstance(data, dict):
-        raise MalformedData("not a JSON object")
-    return data
-
-
-def _field(data: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = data.get(key)
-    if kind is int and isinstance(value, bool):
-        raise MalformedData(f"{key}: expected int")
-    if not isinstance(value, kind):
-        raise MalformedData(f"{key}: expected {kind.__name__}")
-    return value
-
-
-def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:
-    return None if data.get(key) is None else _field(data, key, kind)
-
-
-def _enum(data: Mapping[str, Any], key: str, enum: type[Enum]) -> Any:
-    try:
-        return enum(_field(data, key, str))
-    except ValueError as error:
-        raise MalformedData(f"{key}: unknown value") from error
-
-
-def _optional_enum(data: Mapping[str, Any], key: str, enum: type[Enum]) -> Any:
-    return None if data.get(key) is None else _enum(data, key, enum)
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise MalformedData(f"{key}: expected a list")
-    return value
-
-
-def _parse(build: Any, *args: Any) -> Any:
-    """Run a constructor on parsed JSON, turning validation/type errors into MalformedData."""
-    try:
-        return build(*args)
-    except MalformedData:
-        raise
-    except (TipValidationError, TypeError, KeyError) as error:
+        return msgspec.json.decode(raw, type=kind, strict=False)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise MalformedData(str(error)) from error
 
 
@@ -355,28 +320,17 @@ class Location:
                 raise InvalidLocation(f"{name} must be finite")
         return cls(round(float(lat), LOCATION_DECIMALS), round(float(lon), LOCATION_DECIMALS))
 
-    def to_dict(self) -> dict[str, float]:
-        return {"lat": self.lat, "lon": self.lon}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Location:
-        lat, lon = data.get("lat"), data.get("lon")
-        if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
-            raise MalformedData("location: expected numbers")
-        return _parse(cls, float(lat), float(lon))  # type: ignore[no-any-return]
-
-
-@dataclass(frozen=True)
-class AttachmentRef:
+class AttachmentRef(msgspec.Struct, frozen=True, rename={"file_ref": "ref", "mime_type": "mime"}):
     """An attachment announced in a draft, not downloaded yet.
 
     `file_ref` is Telegram's file_id: it only lives in the (encrypted) draft and is
-    discarded at submission, when the file is downloaded, stripped and sealed. No file name
-    is kept: names like "IMG_Awa_Traore.jpg" identify people.
+    discarded at submission, when the file is downloaded, stripped and sealed; it is left
+    out of the repr. No file name is kept: names like "IMG_Awa_Traore.jpg" identify people.
     """
 
     kind: AttachmentKind
-    file_ref: str = field(repr=False)
+    file_ref: str
     size: int | None = None
     mime_type: str | None = None
 
@@ -388,27 +342,13 @@ class AttachmentRef:
         if self.size is not None and self.size < 0:
             raise TipValidationError("negative size")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "ref": self.file_ref,
-            "size": self.size,
-            "mime": self.mime_type,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AttachmentRef:
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _enum(data, "kind", AttachmentKind),
-            _field(data, "ref", str),
-            _optional(data, "size", int),
-            _optional(data, "mime", str),
+    def __repr__(self) -> str:
+        return (
+            f"AttachmentRef(kind={self.kind!r}, size={self.size!r}, mime_type={self.mime_type!r})"
         )
 
 
-@dataclass(frozen=True)
-class AttachmentMeta:
+class AttachmentMeta(msgspec.Struct, frozen=True, rename={"mime_type": "mime"}):
     """What is known about a stored (stripped, sealed) attachment; sealed with the content.
 
     `index` is the attachment's number in the tip (its blob is `...:att:<index>`); the store
@@ -428,23 +368,9 @@ class AttachmentMeta:
         if not self.mime_type or len(self.mime_type) > 100:
             raise TipValidationError("invalid MIME type")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "mime": self.mime_type,
-            "size": self.size,
-            "index": self.index,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AttachmentMeta:
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _enum(data, "kind", AttachmentKind),
-            _field(data, "mime", str),
-            _field(data, "size", int),
-            _field(data, "index", int),
-        )
+    def numbered(self, index: int) -> AttachmentMeta:
+        """The same attachment as the `index`-th of its tip."""
+        return msgspec.structs.replace(self, index=index)
 
 
 def _check_attachments(items: Sequence[object]) -> None:
@@ -480,40 +406,11 @@ class TipContent:
 
     def to_json(self) -> bytes:
         """The bytes that get sealed."""
-        return _dumps(
-            {
-                "v": 1,
-                "category": self.category.value,
-                "region": self.region,
-                "text": self.text,
-                "place": self.place,
-                "location": self.location.to_dict() if self.location else None,
-                "when": self.when.value if self.when else None,
-                "attachments": [a.to_dict() for a in self.attachments],
-            }
-        )
+        return _dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> TipContent:
-        data = _loads(raw)
-        location = data.get("location")
-        if location is not None and not isinstance(location, dict):
-            raise MalformedData("location: expected an object")
-        attachments = []
-        for item in _list(data, "attachments"):
-            if not isinstance(item, dict):
-                raise MalformedData("attachments: expected objects")
-            attachments.append(AttachmentMeta.from_dict(item))
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _enum(data, "category", Category),
-            _field(data, "region", str),
-            _field(data, "text", str),
-            _optional(data, "place", str),
-            Location.from_dict(location) if location is not None else None,
-            _optional_enum(data, "when", When),
-            tuple(attachments),
-        )
+        return _loads(raw, cls)
 
 
 @dataclass(frozen=True)
@@ -611,45 +508,11 @@ class Draft:
         )
 
     def to_json(self) -> bytes:
-        return _dumps(
-            {
-                "v": 1,
-                "category": self.category.value if self.category else None,
-                "region": self.region,
-                "place": self.place,
-                "location": self.location.to_dict() if self.location else None,
-                "when": self.when.value if self.when else None,
-                "parts": list(self.parts),
-                "attachments": [a.to_dict() for a in self.attachments],
-                "submission": self.submission,
-            }
-        )
+        return _dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Draft:
-        data = _loads(raw)
-        location = data.get("location")
-        if location is not None and not isinstance(location, dict):
-            raise MalformedData("location: expected an object")
-        parts = _list(data, "parts")
-        if not all(isinstance(p, str) for p in parts):
-            raise MalformedData("parts: expected strings")
-        refs = []
-        for item in _list(data, "attachments"):
-            if not isinstance(item, dict):
-                raise MalformedData("attachments: expected objects")
-            refs.append(AttachmentRef.from_dict(item))
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _optional_enum(data, "category", Category),
-            _optional(data, "region", str),
-            _optional(data, "place", str),
-            Location.from_dict(location) if location is not None else None,
-            _optional_enum(data, "when", When),
-            tuple(parts),
-            tuple(refs),
-            _optional(data, "submission", str),
-        )
+        return _loads(raw, cls)
 
 
 @dataclass(frozen=True)
@@ -670,31 +533,11 @@ class Message:
             raise EmptyText("a message needs text or an attachment")
 
     def to_json(self) -> bytes:
-        return _dumps(
-            {
-                "v": 1,
-                "author": self.author.value,
-                "hour": hour_to_epoch(self.hour),
-                "text": self.text,
-                "attachments": [a.to_dict() for a in self.attachments],
-            }
-        )
+        return _dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Message:
-        data = _loads(raw)
-        attachments = []
-        for item in _list(data, "attachments"):
-            if not isinstance(item, dict):
-                raise MalformedData("attachments: expected objects")
-            attachments.append(AttachmentMeta.from_dict(item))
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _enum(data, "author", Author),
-            _parse(hour_from_epoch, _field(data, "hour", int)),
-            _field(data, "text", str),
-            tuple(attachments),
-        )
+        return _loads(raw, cls)
 
 
 @dataclass(frozen=True)
@@ -712,19 +555,11 @@ class Note:
             raise TextTooLong("note is empty or exceeds the limit")
 
     def to_json(self) -> bytes:
-        return _dumps(
-            {"v": 1, "actor": self.actor, "hour": hour_to_epoch(self.hour), "text": self.text}
-        )
+        return _dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Note:
-        data = _loads(raw)
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _field(data, "actor", str),
-            _parse(hour_from_epoch, _field(data, "hour", int)),
-            _field(data, "text", str),
-        )
+        return _loads(raw, cls)
 
 
 @dataclass(frozen=True)
@@ -745,30 +580,11 @@ class StatusChange:
             raise TextTooLong("reason exceeds the limit")
 
     def to_json(self) -> bytes:
-        return _dumps(
-            {
-                "v": 1,
-                "actor": self.actor,
-                "hour": hour_to_epoch(self.hour),
-                "old": self.old.value,
-                "new": self.new.value,
-                "reason": self.reason,
-                "forwarded_to": self.forwarded_to,
-            }
-        )
+        return _dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> StatusChange:
-        data = _loads(raw)
-        return _parse(  # type: ignore[no-any-return]
-            cls,
-            _field(data, "actor", str),
-            _parse(hour_from_epoch, _field(data, "hour", int)),
-            _enum(data, "old", Status),
-            _enum(data, "new", Status),
-            _field(data, "reason", str),
-            _optional(data, "forwarded_to", str),
-        )
+        return _loads(raw, cls)
 
 
 @dataclass(frozen=True)

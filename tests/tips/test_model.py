@@ -328,3 +328,28 @@ def test_a_draft_keeps_its_submission_id_and_refuses_anything_else_there() -> No
             Draft().with_submission(bad)
     with pytest.raises(MalformedData):
         Draft.from_json(b'{"submission": "chez Moussa, rue 12, 00000000000000"}')
+
+
+def test_values_sealed_in_the_first_json_form_are_still_read() -> None:
+    """Tips stay sealed for months: the form written before hours became RFC 3339 strings
+    (epoch seconds, "ref"/"mime" keys, a "v") must open the same."""
+    message = Message.from_json(
+        b'{"v":1,"author":"tipster","hour":1741960800,"text":"encore",'
+        b'"attachments":[{"kind":"photo","mime":"image/jpeg","size":12,"index":1}]}'
+    )
+    assert message == Message(
+        Author.TIPSTER, HOUR, "encore", (AttachmentMeta(AttachmentKind.PHOTO, "image/jpeg", 12, 1),)
+    )
+    change = StatusChange.from_json(
+        b'{"v":1,"actor":"awa","hour":1741960800,"old":"new","new":"in_review",'
+        b'"reason":"","forwarded_to":null}'
+    )
+    assert change == StatusChange("awa", HOUR, Status.NEW, Status.IN_REVIEW)
+    draft = Draft.from_json(
+        b'{"v":1,"category":"other","region":"gao","place":null,"location":{"lat":12.65,"lon":-7.98},'
+        b'"when":null,"parts":["x"],"attachments":[{"kind":"voice","ref":"AgAD","size":null,"mime":null}],'
+        b'"submission":null}'
+    )
+    assert draft.attachments == (AttachmentRef(AttachmentKind.VOICE, "AgAD"),)
+    assert draft.location == Location(12.65, -7.98)
+    assert "AgAD" not in repr(draft), "Telegram's file id stays out of reprs and logs"
