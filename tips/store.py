@@ -74,6 +74,7 @@ from tips.model import (
     floor_hour,
     hour_from_epoch,
     hour_to_epoch,
+    tip_region,
     validate_account,
     validate_forwarded_to,
 )
@@ -210,7 +211,7 @@ def _record_from_hash(lookup: str, data: Mapping[bytes, bytes]) -> TipRecord:
             lookup=lookup,
             status=Status(data[b"status"].decode()),
             category=Category(data[b"category"].decode()),
-            region=data[b"region"].decode(),
+            region=tip_region(data[b"region"].decode()),
             created_hour=hour_from_epoch(int(data[b"created"])),
             updated_hour=hour_from_epoch(int(data[b"updated"])),
             sealed=data[b"sealed"],

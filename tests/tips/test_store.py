@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 from redis.asyncio import Redis
 
 from bot.dialogue.store import chat_key
+from sini.regions import Region
 from tests.support.redis_scan import rows as stored_rows
 from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring, NotARecipient, Sealed, open_sealed
 from tips.keys import init_desk_keys, unwrap_desk_keyring
@@ -26,6 +27,7 @@ from tips.model import (
     InvalidTransition,
     Status,
     TipContent,
+    TipRegion,
     TipValidationError,
     When,
 )
@@ -78,7 +80,7 @@ async def store(redis: Redis[bytes]) -> TipStore:
 def content(
     text: str = "des comprimés vendus aux élèves",
     category: Category = Category.DRUG_TRAFFICKING,
-    region: str = "bamako",
+    region: TipRegion = Region.BAMAKO,
 ) -> TipContent:
     draft = (
         Draft()
@@ -229,7 +231,10 @@ async def test_attachments_are_stripped_sealed_and_readable_by_staff(
     photo = prepare_attachment(AttachmentKind.PHOTO, gps_photo())
     voice = prepare_attachment(AttachmentKind.VOICE, b"OggS voice note")
     draft = (
-        Draft().with_category(Category.HUMAN_TRAFFICKING).with_region("gao").add_text("voir photo")
+        Draft()
+        .with_category(Category.HUMAN_TRAFFICKING)
+        .with_region(Region.GAO)
+        .add_text("voir photo")
     )
     tip = draft.to_content([photo.meta, voice.meta])
     receipt = await store.submit(
@@ -303,20 +308,22 @@ async def test_queue_filters_and_status_life_cycle(
             await submit(
                 store,
                 desk,
-                content("b", Category.HUMAN_TRAFFICKING, "kayes"),
+                content("b", Category.HUMAN_TRAFFICKING, Region.KAYES),
                 WHEN + timedelta(hours=1),
             )
         ).code
     )
     c = store.lookup(
-        (await submit(store, desk, content("c", region="kayes"), WHEN + timedelta(hours=2))).code
+        (
+            await submit(store, desk, content("c", region=Region.KAYES), WHEN + timedelta(hours=2))
+        ).code
     )
 
     assert [r.lookup for r in await store.list()] == [c, b, a]  # newest first
-    assert [r.lookup for r in await store.list(region="kayes")] == [c, b]
+    assert [r.lookup for r in await store.list(region=Region.KAYES)] == [c, b]
     assert [r.lookup for r in await store.list(category=Category.HUMAN_TRAFFICKING)] == [b]
     assert [
-        r.lookup for r in await store.list(category=Category.DRUG_TRAFFICKING, region="kayes")
+        r.lookup for r in await store.list(category=Category.DRUG_TRAFFICKING, region=Region.KAYES)
     ] == [c]
 
     with pytest.raises(InvalidTransition):
@@ -364,7 +371,7 @@ async def test_purge_removes_only_old_closed_and_rejected_tips(
 
     async def tip(status_path: list[Status], when: datetime) -> str:
         photo = prepare_attachment(AttachmentKind.PHOTO, gps_photo())
-        draft = Draft().with_category(Category.OTHER).with_region("sikasso").add_text("x")
+        draft = Draft().with_category(Category.OTHER).with_region(Region.SIKASSO).add_text("x")
         tip = draft.to_content([photo.meta])
         receipt = await store.submit(tip, tip.category, tip.region, desk.public, when, [photo.data])
         lookup = store.lookup(receipt.code)
