@@ -15,6 +15,7 @@ def make_service(
     kinds: tuple[str, ...] = ("treatment",),
     town: str | None = None,
 ) -> Service:
+    """A service in `region`, or a national line when `region` is None."""
     located = lat is not None and lon is not None
     return Service(
         id=service_id,
