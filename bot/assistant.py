@@ -503,7 +503,7 @@ class Assistant:
                 "fr",
                 None,
                 category=self.engine.catalog.render(f"tipcat.{content.category.value}", "fr").text,
-                region=content.region,
+                region=content.region.value,
             )
             await channel.notify_staff(notice.text)
         return Done(receipt=receipt)

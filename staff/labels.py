@@ -6,7 +6,8 @@ fallback to the slug so a value added to the domain later still shows up, if unt
 
 from __future__ import annotations
 
-from tips.model import Category, Status
+from sini.regions import Region
+from tips.model import Category, Elsewhere, Status, find_tip_region
 
 CATEGORIES: dict[str, str] = {
     Category.DRUG_TRAFFICKING.value: "Trafic de drogue",
@@ -24,30 +25,11 @@ STATUSES: dict[str, str] = {
     Status.REJECTED.value: "Rejeté (spam)",
 }
 
-REGION_NAMES: dict[str, str] = {
-    "bamako": "Bamako",
-    "kayes": "Kayes",
-    "koulikoro": "Koulikoro",
-    "sikasso": "Sikasso",
-    "segou": "Ségou",
-    "mopti": "Mopti",
-    "tombouctou": "Tombouctou",
-    "gao": "Gao",
-    "kidal": "Kidal",
-    "taoudenit": "Taoudénit",
-    "menaka": "Ménaka",
-    "bougouni": "Bougouni",
-    "dioila": "Dioïla",
-    "douentza": "Douentza",
-    "kita": "Kita",
-    "nara": "Nara",
-    "nioro": "Nioro",
-    "san": "San",
-    "bandiagara": "Bandiagara",
-    "koutiala": "Koutiala",
-    "abroad": "À l'étranger",
-    "unknown": "Non précisée",
+ELSEWHERE: dict[Elsewhere, str] = {
+    Elsewhere.ABROAD: "À l'étranger",
+    Elsewhere.UNKNOWN: "Non précisée",
 }
+"""Tip regions outside Mali's regions; those are named by `sini.regions` (`Region.label`)."""
 
 WHEN: dict[str, str] = {
     "today": "Aujourd'hui",
@@ -112,7 +94,14 @@ def status(value: str) -> str:
 
 
 def region(value: str) -> str:
-    return REGION_NAMES.get(value, value)
+    """The French name of the tip region stored as `value` ("segou" → "Ségou")."""
+    match find_tip_region(value):
+        case Region() as found:
+            return found.label
+        case Elsewhere() as found:
+            return ELSEWHERE[found]
+        case None:
+            return value
 
 
 def when(value: str | None) -> str:

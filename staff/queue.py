@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from staff import fields, labels
 from staff.formatting import Formatter
-from tips.model import REGIONS, Category, Status, TipRecord
+from tips.model import Category, Status, TipRecord, TipRegion, find_tip_region
 
 AGES: dict[str, str] = {
     "lt1d": "Moins de 24 h",
@@ -56,7 +56,7 @@ class QueueFilter:
 
     status: Status | None = None
     category: Category | None = None
-    region: str | None = None
+    region: TipRegion | None = None
     age: str | None = None
     mine: bool = False
     sort: str = "priority"
@@ -75,7 +75,7 @@ class QueueFilter:
         return cls(
             status=Status(status) if status in {s.value for s in Status} else None,
             category=Category(category) if category in {c.value for c in Category} else None,
-            region=region if region in REGIONS else None,
+            region=find_tip_region(region),
             age=age if age in AGES else None,
             mine=text("mine") == "1",
             sort=sort if sort in SORTS else "priority",
@@ -86,7 +86,7 @@ class QueueFilter:
         params = {
             "status": self.status.value if self.status else "",
             "category": self.category.value if self.category else "",
-            "region": self.region or "",
+            "region": self.region.value if self.region else "",
             "age": self.age or "",
             "mine": "1" if self.mine else "",
             "sort": self.sort if self.sort != "priority" else "",
@@ -134,7 +134,7 @@ def apply(
         for r in records
         if (wanted.status is None or r.status is wanted.status)
         and (wanted.category is None or r.category is wanted.category)
-        and (wanted.region is None or r.region == wanted.region)
+        and (wanted.region is None or r.region is wanted.region)
         and (not wanted.mine or r.assigned_to == account)
         and _age_ok(r, wanted.age, now)
     ]
@@ -187,7 +187,7 @@ def to_csv(records: Sequence[TipRecord], fmt: Formatter) -> str:
                 for cell in (
                     r.lookup,
                     labels.category(r.category.value),
-                    labels.region(r.region),
+                    labels.region(r.region.value),
                     labels.status(r.status.value),
                     fmt.datetime(r.created_hour),
                     fmt.datetime(r.updated_hour),

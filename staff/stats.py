@@ -71,7 +71,7 @@ async def archive(redis: Redis[bytes], records: Iterable[TipRecord]) -> None:
         for record in records:
             key = ARCHIVE_PREFIX + week_start(record.created_hour.date()).isoformat()
             pipe.hincrby(key, f"category:{record.category.value}", 1)
-            pipe.hincrby(key, f"region:{record.region}", 1)
+            pipe.hincrby(key, f"region:{record.region.value}", 1)
         await pipe.execute()
 
 
@@ -123,7 +123,7 @@ async def gather(
             continue
         total += 1
         per_week[record.category][slot] += 1
-        regions[record.region] += 1
+        regions[record.region.value] += 1
         if record.forwarded_to:
             forwarded[record.forwarded_to] += 1
 

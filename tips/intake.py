@@ -244,7 +244,7 @@ class Intake:
                 "1" if submission is not None else "0",
                 Status.NEW.value,
                 content.category.value,
-                content.region,
+                content.region.value,
                 hour,
                 sealed,
                 bytes(tipster.public_key),

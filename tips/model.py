@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from abc import ABC
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import msgspec
+
+from sini.regions import Region
 
 # Limits. Telegram messages are at most 4096 characters and bots may download files of at
 # most 20 MB (getFile), so these never cut a normal message; they bound what one tip can
@@ -34,35 +37,6 @@ MAX_FORWARDED_TO_CHARS = 100
 LOCATION_DECIMALS = 2  # 0.01° ≈ 1.1 km: enough to send help, too coarse to find a house
 PART_SEPARATOR = "\n\n"
 MAX_CONTENT_TEXT_CHARS = MAX_PARTS * MAX_TEXT_CHARS + (MAX_PARTS - 1) * len(PART_SEPARATOR)
-
-# Mali's regions (2023 administrative reform: 19 regions and the Bamako district), plus
-# "abroad" (trafficking often happens on the route) and "unknown". A closed list on purpose:
-# the region is stored in clear, so free text there could carry a name or an address.
-REGIONS: tuple[str, ...] = (
-    "bamako",
-    "kayes",
-    "koulikoro",
-    "sikasso",
-    "segou",
-    "mopti",
-    "tombouctou",
-    "gao",
-    "kidal",
-    "taoudenit",
-    "menaka",
-    "bougouni",
-    "dioila",
-    "douentza",
-    "kita",
-    "nara",
-    "nioro",
-    "san",
-    "bandiagara",
-    "koutiala",
-    "abroad",
-    "unknown",
-)
-UNKNOWN_REGION = "unknown"
 
 _ACCOUNT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SUBMISSION_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -104,7 +78,7 @@ class AttachmentTooLarge(TipValidationError):
 
 
 class UnknownRegion(TipValidationError):
-    """A region that is not in `REGIONS`."""
+    """A region that is not one of `TIP_REGIONS`."""
 
 
 class InvalidLocation(TipValidationError):
@@ -208,6 +182,34 @@ class Author(str, Enum):
     DESK = "desk"
 
 
+class Elsewhere(str, Enum):
+    """Where a tip happened when it is not one of Mali's regions."""
+
+    ABROAD = "abroad"  # trafficking often happens on the route
+    UNKNOWN = "unknown"  # the tipster did not say, or said it in words we do not know
+
+
+if TYPE_CHECKING:
+    TipRegion: TypeAlias = Region | Elsewhere
+    """Where a tip happened, stored in clear as its value ("segou", "abroad"). A closed list
+    on purpose: free text there could carry a name or an address."""
+else:
+
+    class TipRegion(ABC):  # noqa: B024 - a marker, nothing to implement
+        """At run time, the name msgspec finds in annotations for a `Region | Elsewhere`
+        (it cannot tell two string enums apart by itself): `_decode_hook` reads it, and
+        both enums are registered as its kinds so what the hook returns is accepted."""
+
+    TipRegion.register(Region)
+    TipRegion.register(Elsewhere)
+
+
+TIP_REGIONS: tuple[TipRegion, ...] = (*Region, *Elsewhere)
+"""Every tip region, in the order the dashboard lists them."""
+
+_TIP_REGIONS_BY_KEY: Mapping[str, TipRegion] = {region.value: region for region in TIP_REGIONS}
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -246,11 +248,23 @@ def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     return cleaned
 
 
-def validate_region(region: str) -> str:
-    """`region` itself when it is one of `REGIONS`."""
-    if region not in REGIONS:
-        raise UnknownRegion(f"unknown region {region!r}")
+def find_tip_region(key: str) -> TipRegion | None:
+    """The tip region stored as `key` ("segou", "unknown"), or None."""
+    return _TIP_REGIONS_BY_KEY.get(key)
+
+
+def tip_region(key: str) -> TipRegion:
+    """The tip region stored as `key`; `UnknownRegion` if there is none."""
+    region = find_tip_region(key)
+    if region is None:
+        raise UnknownRegion(f"unknown region {key!r}")
     return region
+
+
+def _check_region(region: object) -> None:
+    """Constructors check it too: code outside the type checker may still pass a string."""
+    if not isinstance(region, (Region, Elsewhere)):
+        raise UnknownRegion(f"not a tip region: {region!r}")
 
 
 def validate_account(account: str) -> str:
@@ -277,12 +291,19 @@ def _dumps(value: object) -> bytes:
     return _ENCODER.encode({"v": FORMAT_VERSION, **data})
 
 
+def _decode_hook(kind: type, value: object) -> object:
+    # At run time `TipRegion` is the marker class msgspec hands over (see its definition).
+    if kind is TipRegion and isinstance(value, str):  # type: ignore[comparison-overlap]
+        return tip_region(value)
+    raise NotImplementedError(f"no JSON form for {kind}")
+
+
 def _loads(raw: bytes | str, kind: type[_T]) -> _T:
     """A value back from its JSON form, validated by its own constructor; `MalformedData`
     for anything else. Hours written as epoch seconds (before the format used RFC 3339)
     are read too, hence the lax number/time conversion."""
     try:
-        return msgspec.json.decode(raw, type=kind, strict=False)
+        return msgspec.json.decode(raw, type=kind, strict=False, dec_hook=_decode_hook)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise MalformedData(str(error)) from error
 
@@ -387,7 +408,7 @@ class TipContent:
     """
 
     category: Category
-    region: str
+    region: TipRegion
     text: str = ""
     place: str | None = None
     location: Location | None = None
@@ -395,7 +416,7 @@ class TipContent:
     attachments: tuple[AttachmentMeta, ...] = ()
 
     def __post_init__(self) -> None:
-        validate_region(self.region)
+        _check_region(self.region)
         if len(self.text) > MAX_CONTENT_TEXT_CHARS:
             raise TextTooLong("tip text exceeds the limit")
         if self.place is not None and len(self.place) > MAX_PLACE_CHARS:
@@ -425,7 +446,7 @@ class Draft:
     """
 
     category: Category | None = None
-    region: str | None = None
+    region: TipRegion | None = None
     place: str | None = None
     location: Location | None = None
     when: When | None = None
@@ -437,7 +458,7 @@ class Draft:
         if self.submission is not None:
             validate_submission(self.submission)
         if self.region is not None:
-            validate_region(self.region)
+            _check_region(self.region)
         if self.place is not None and len(self.place) > MAX_PLACE_CHARS:
             raise TextTooLong("place exceeds the limit")
         if len(self.parts) > MAX_PARTS:
@@ -450,8 +471,8 @@ class Draft:
     def with_category(self, category: Category) -> Draft:
         return replace(self, category=category)
 
-    def with_region(self, region: str) -> Draft:
-        return replace(self, region=validate_region(region))
+    def with_region(self, region: TipRegion) -> Draft:
+        return replace(self, region=region)
 
     def with_place(self, place: str) -> Draft:
         return replace(self, place=clean_text(place, MAX_PLACE_CHARS))
@@ -490,8 +511,8 @@ class Draft:
     def to_content(self, attachments: Sequence[AttachmentMeta] = ()) -> TipContent:
         """The content to seal, with the metadata of the attachments actually stored.
 
-        Region defaults to "unknown": a tipster who does not want to say where must still
-        be able to report.
+        Region defaults to `Elsewhere.UNKNOWN`: a tipster who does not want to say where
+        must still be able to report.
         """
         if self.category is None:
             raise IncompleteDraft("no category chosen")
@@ -499,7 +520,7 @@ class Draft:
             raise IncompleteDraft("nothing written and nothing attached")
         return TipContent(
             category=self.category,
-            region=self.region or UNKNOWN_REGION,
+            region=self.region or Elsewhere.UNKNOWN,
             text=self.text,
             place=self.place,
             location=self.location,
@@ -599,7 +620,7 @@ class TipRecord:
     lookup: str
     status: Status
     category: Category
-    region: str
+    region: TipRegion
     created_hour: datetime
     updated_hour: datetime
     sealed: bytes = field(repr=False)
@@ -612,7 +633,7 @@ class TipRecord:
     def __post_init__(self) -> None:
         _check_hour(self.created_hour)
         _check_hour(self.updated_hour)
-        validate_region(self.region)
+        _check_region(self.region)
         if self.assigned_to is not None:
             validate_account(self.assigned_to)
         if len(self.tipster_public_key) != 32:

@@ -36,7 +36,15 @@ from redis.asyncio.client import Pipeline
 
 from sini.transactions import Writes, transaction
 from tips.crypto import open_sealed, seal
-from tips.model import Category, MalformedData, Status, TipError, TipRecord, hour_from_epoch
+from tips.model import (
+    Category,
+    MalformedData,
+    Status,
+    TipError,
+    TipRecord,
+    hour_from_epoch,
+    tip_region,
+)
 
 PREFIX = "sini"
 ALL_INDEX = f"{PREFIX}:tips:all"
@@ -92,7 +100,7 @@ def record_from_hash(lookup: str, data: Mapping[bytes, bytes]) -> TipRecord:
             lookup=lookup,
             status=Status(data[b"status"].decode()),
             category=Category(data[b"category"].decode()),
-            region=data[b"region"].decode(),
+            region=tip_region(data[b"region"].decode()),
             created_hour=hour_from_epoch(int(data[b"created"])),
             updated_hour=hour_from_epoch(int(data[b"updated"])),
             sealed=data[b"sealed"],

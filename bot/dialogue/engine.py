@@ -37,7 +37,7 @@ from bot.nlu.crisis import Assessment, Verdict
 from bot.nlu.keywords import drug_in_text
 from bot.nlu.language import guess_language
 from bot.nlu.safety import Crisis
-from bot.services import KINDS, REGIONS, Service, region_in_text, region_of_place
+from bot.services import KINDS, Service
 from bot.services.ranking import (
     NEAR_KM,
     Placed,
@@ -47,7 +47,9 @@ from bot.services.ranking import (
     nearest_elsewhere,
     offers_exactly,
 )
-from bot.textmatch import fold
+from sini import regions
+from sini.regions import Region
+from sini.textmatch import fold
 
 DRUGS = (
     "tramadol",
@@ -87,7 +89,7 @@ ANY_KIND = "any"
 MAX_SERVICES_SHOWN = 4  # how many the assistant's Redis GEO lookup asks for
 PAGE_SIZE = 3  # services listed in one message
 # The region picker's order: the capital, where most people live, then by name.
-REGION_ORDER = tuple(sorted(REGIONS, key=lambda name: (name != "Bamako", fold(name))))
+REGION_ORDER = tuple(sorted(Region, key=lambda r: (r is not Region.BAMAKO, fold(r.label))))
 MAX_BUTTONS = 6  # inline buttons in one message: more do not fit a phone
 # Intents a clarifying menu never offers: they are not topics.
 NOT_TOPICS = {FALLBACK_INTENT, "out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
@@ -370,7 +372,7 @@ class Engine:
             return self._crisis(None, state)
         if intent in SERVICE_INTENTS:
             kind = SERVICE_INTENTS[intent]
-            region = region_of_place(place) if place else None
+            region = regions.of_place(place) if place else None
             if region is not None:
                 return self._in_region(region, replace(state, service_kind=kind), topic=intent)
             return self._ask_where(replace(state, service_kind=kind), topic=intent)
@@ -403,9 +405,9 @@ class Engine:
                 for button in row
                 if button.action == action
             )
-        region = region_in_text(text)
+        region = regions.in_text(text)
         if region is not None:
-            guesses.append((Button(region, f"svc:reg:{region}"),))
+            guesses.append((Button(region.label, f"svc:reg:{region.label}"),))
         buttons = (*guesses, *self.catalog.render("menu.short", locale).buttons)
         return Turn((Reply(rendered.text, buttons),), state, topic="nlu_down")
 
@@ -534,8 +536,8 @@ class Engine:
         """A page of the region list (Bamako first, then by name): `MAX_BUTTONS - 1`
         regions and "Plus…" for the next page, the last page going back to the first."""
         per_page = MAX_BUTTONS - 1
-        names = REGION_ORDER[start : start + per_page]
-        buttons = [Button(name, f"svc:reg:{name}") for name in names]
+        shown = REGION_ORDER[start : start + per_page]
+        buttons = [Button(r.label, f"svc:reg:{r.label}") for r in shown]
         following = start + per_page if start + per_page < len(REGION_ORDER) else 0
         buttons.append(
             Button(self.catalog.render("services.more", locale).text, f"svc:regs:{following}")
@@ -548,13 +550,14 @@ class Engine:
         if what == "kind" and (value in KINDS or value == ANY_KIND):
             kind = None if value == ANY_KIND else value
             return self._ask_where(replace(state, service_kind=kind), topic=f"services.{value}")
-        if what == "reg" and value in REGIONS:
-            return self._in_region(value, state, topic="services.region")
+        if what == "reg" and (region := regions.by_label(value)) is not None:
+            return self._in_region(region, state, topic="services.region")
         if what == "regs" and value.isdigit() and int(value) < len(REGION_ORDER):
             return Turn((self._pick_region(int(value), state.language),), state, topic="services")
         if what == "more":
-            region, _, offset = value.rpartition(":")
-            if region in REGIONS and offset.isdigit() and 0 < int(offset) < 1000:
+            label, _, offset = value.rpartition(":")
+            region = regions.by_label(label)
+            if region is not None and offset.isdigit() and 0 < int(offset) < 1000:
                 return self._in_region(region, state, topic="services.more", offset=int(offset))
         if what == "info":
             service = next((s for s in self.services if s.id == value), None)
@@ -562,12 +565,12 @@ class Engine:
                 return self._service_info(service, state)
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
-    def _in_region(self, region: str, state: ChatState, topic: str, offset: int = 0) -> Turn:
+    def _in_region(self, region: Region, state: ChatState, topic: str, offset: int = 0) -> Turn:
         """The region's services for the kind asked, most relevant first. When it has none
         of exactly that kind: the nearest ones elsewhere first, then the region's other
         help, and what to do locally — never a dead end. `offset` pages through the same
         list ("Plus…")."""
-        kind, locale, name = state.service_kind, state.language, REGIONS[region].name
+        kind, locale, name = state.service_kind, state.language, region.label
         local = [Placed(s) for s in in_region_ranked(self.services, region, kind)]
         exact_here = any(offers_exactly(p.service, kind) for p in local)
         headings: dict[int, str] = {}
@@ -591,10 +594,10 @@ class Engine:
             header = self.catalog.render("services.more_header", locale, region=name).text
             page = Page([header], entries[offset:], {i - offset: h for i, h in headings.items()})
             return self._service_page(
-                page, state, topic, more=lambda shown: f"svc:more:{region}:{offset + shown}"
+                page, state, topic, more=lambda shown: f"svc:more:{name}:{offset + shown}"
             )
         page = Page([header], entries, headings, *self._service_outro(kind, locale, not exact_here))
-        return self._service_page(page, state, topic, more=lambda n: f"svc:more:{region}:{n}")
+        return self._service_page(page, state, topic, more=lambda n: f"svc:more:{name}:{n}")
 
     def _nearby(self, latitude: float, longitude: float, state: ChatState) -> Turn:
         """The services worth offering near a shared point, relevant kinds first; what to

@@ -34,11 +34,9 @@ from bot.dialogue.events import (
 )
 from bot.dialogue.replies import Key, Reply, Turn
 from bot.dialogue.state import ChatState
-from bot.services import REGIONS, haversine_km, region_in_text
-from bot.textmatch import fold
-from tips.model import (
-    REGIONS as TIP_REGIONS,
-)
+from bot.services import haversine_km
+from sini import regions
+from sini.regions import Region
 from tips.model import (
     AttachmentKind,
     AttachmentRef,
@@ -65,15 +63,9 @@ def new_submission() -> str:
     return secrets.token_hex(16)
 
 
-def tip_region(region_name: str) -> str:
-    """The tip domain's region slug for a directory region name ("Nioro du Sahel" → "nioro")."""
-    folded = fold(region_name)
-    return next((slug for slug in TIP_REGIONS if folded.startswith(slug)), "unknown")
-
-
-def closest_region(lat: float, lon: float) -> str:
+def closest_region(lat: float, lon: float) -> Region:
     """The region whose capital is nearest to a shared point (good enough for triage)."""
-    return min(REGIONS.values(), key=lambda r: haversine_km(lat, lon, r.lat, r.lon)).name
+    return min(Region, key=lambda r: haversine_km(lat, lon, r.capital.lat, r.capital.lon))
 
 
 class TipFlows:
@@ -151,16 +143,13 @@ class TipFlows:
         if what == "cat" and in_report and value in Category._value2member_map_:
             draft = self._draft(state).with_category(Category(value))
             return self._ask_where(self._with_draft(state, draft, "where"))
-        if (
-            what == "reg"
-            and in_report
-            and state.step == "where"
-            and (value == "unknown" or value in REGIONS)
-        ):
-            draft = self._draft(state)
-            if value in REGIONS:
-                draft = draft.with_region(tip_region(value))
-            return self._ask_when(self._with_draft(state, draft, "when"))
+        if what == "reg" and in_report and state.step == "where":
+            region = regions.by_label(value)
+            if region is not None or value == "unknown":
+                draft = self._draft(state)
+                if region is not None:
+                    draft = draft.with_region(region)
+                return self._ask_when(self._with_draft(state, draft, "when"))
         if what == "when" and in_report and value in When._value2member_map_:
             draft = self._draft(state).with_when(When(value))
             return self._ask_what(self._with_draft(state, draft, "what"), locale)
@@ -206,7 +195,7 @@ class TipFlows:
             *self.keyboard(locale),
         )
         ask = Reply(self._t("report.ask_where", locale), keyboard=keyboard, protect=True)
-        names = sorted(REGIONS)
+        names = sorted(region.label for region in Region)
         rows = tuple(
             tuple(Button(name, f"rep:reg:{name}") for name in names[i : i + 3])
             for i in range(0, len(names), 3)
@@ -264,7 +253,7 @@ class TipFlows:
             state = self._with_draft(state, draft, "review")
         category = self._t(f"tipcat.{draft.category.value}", locale) if draft.category else "—"
         when = self._t(f"tipwhen.{draft.when.value}", locale) if draft.when else "—"
-        region = next((name for name in REGIONS if tip_region(name) == draft.region), None)
+        region = draft.region.label if isinstance(draft.region, Region) else None
         place = ", ".join(x for x in (draft.place, region) if x) or "—"
         buttons = (
             (Button(self._t("report.send_button", locale), "rep:send"),),
@@ -297,15 +286,13 @@ class TipFlows:
         try:
             if state.step == "where" and isinstance(event, LocationEvent):
                 draft = draft.with_location(event.latitude, event.longitude)
-                draft = draft.with_region(
-                    tip_region(closest_region(event.latitude, event.longitude))
-                )
+                draft = draft.with_region(closest_region(event.latitude, event.longitude))
                 return self._ask_when(self._with_draft(state, draft, "when"))
             if state.step == "where" and isinstance(event, TextEvent) and event.text.strip():
                 draft = draft.with_place(event.text)
-                region = region_in_text(event.text)
+                region = regions.in_text(event.text)
                 if region is not None:
-                    draft = draft.with_region(tip_region(region))
+                    draft = draft.with_region(region)
                 return self._ask_when(self._with_draft(state, draft, "when"))
             if state.step in ("what", "review") and isinstance(event, TextEvent):
                 if not event.text.strip():
@@ -470,4 +457,4 @@ class TipFlows:
         return Turn((Reply("\n".join(lines), buttons, protect=True),), state, topic="followup.view")
 
 
-__all__ = ["FOLLOWUP", "REPORT", "Done", "Failure", "TipFlows", "closest_region", "tip_region"]
+__all__ = ["FOLLOWUP", "REPORT", "Done", "Failure", "TipFlows", "closest_region"]

@@ -2,7 +2,7 @@
 
 The names are the NLU's own synonyms (`nlu/data/entities.yml`: yamba, kush, trama,
 "225"…), so the fallback knows every spelling the model was taught; places come from the
-service directory (`bot.services.region_in_text`).
+regions registry (`sini.regions.in_text`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.textmatch import find_named, fold
+from sini.textmatch import find_named, fold
 
 
 def load_drug_names(entities_file: Path, drugs: Collection[str]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The service directory: treatment, victim-assistance and emergency services in Mali.
 
-`directory` is pure (loading, validation, region lookup, distances); `geo` keeps a Redis
-GEO index of the same entries so a shared Telegram location finds the nearest ones.
+`directory` is pure (loading, validation, distances; the regions are `sini.regions`);
+`geo` keeps a Redis GEO index of the same entries so a shared Telegram location finds the
+nearest ones.
 """
 
 from __future__ import annotations
@@ -10,32 +11,22 @@ from bot.services.directory import (
     KINDS,
     NATIONAL,
     PRECISIONS,
-    REGIONS,
-    Coordinates,
-    Region,
     Service,
     by_id,
     haversine_km,
     in_region,
     load_services,
     nearest,
-    region_in_text,
-    region_of_place,
 )
 
 __all__ = [
     "KINDS",
     "NATIONAL",
     "PRECISIONS",
-    "REGIONS",
-    "Coordinates",
-    "Region",
     "Service",
     "by_id",
     "haversine_km",
     "in_region",
     "load_services",
     "nearest",
-    "region_in_text",
-    "region_of_place",
 ]

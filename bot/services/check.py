@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.services.directory import KINDS, REGIONS, Service
+from bot.services.directory import KINDS, Service
 from bot.services.ranking import in_region_ranked, nearest_elsewhere, offers_exactly
+from sini.regions import Region
 
 COVERED_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != "emergency")
 """The kinds a person asks for by region; emergency lines are national and always shown."""
@@ -38,10 +39,10 @@ class Cell:
         return f"→ {self.nearest.town} {self.km:.0f} km"
 
 
-def coverage(services: Sequence[Service]) -> dict[str, dict[str, Cell]]:
+def coverage(services: Sequence[Service]) -> dict[Region, dict[str, Cell]]:
     """For every region (Bamako first, then by name) and covered kind, its `Cell`."""
-    table: dict[str, dict[str, Cell]] = {}
-    for region in sorted(REGIONS, key=lambda name: (name != "Bamako", name)):
+    table: dict[Region, dict[str, Cell]] = {}
+    for region in sorted(Region, key=lambda r: (r is not Region.BAMAKO, r.label)):
         row: dict[str, Cell] = {}
         for kind in COVERED_KINDS:
             here = [s for s in in_region_ranked(services, region, kind) if offers_exactly(s, kind)]
@@ -60,7 +61,7 @@ def coverage_markdown(services: Sequence[Service]) -> str:
     header = "| region | " + " | ".join(COVERED_KINDS) + " |"
     rule = "|---|" + "---|" * len(COVERED_KINDS)
     rows = [
-        f"| {region} | " + " | ".join(cells[kind].markdown() for kind in COVERED_KINDS) + " |"
+        f"| {region.label} | " + " | ".join(cells[kind].markdown() for kind in COVERED_KINDS) + " |"
         for region, cells in coverage(services).items()
     ]
     return "\n".join([header, rule, *rows])
@@ -83,5 +84,5 @@ def problems(
     for region, cells in coverage(services).items():
         missing = [kind for kind in COVERED_KINDS if not cells[kind].local]
         if missing:
-            found.append(f"{region}: no local service for {', '.join(missing)}")
+            found.append(f"{region.label}: no local service for {', '.join(missing)}")
     return found

@@ -1,4 +1,4 @@
-"""Service directory domain: entries, validation, regions of Mali, distances.
+"""Service directory domain: entries, validation, distances.
 
 Pure code (no I/O besides reading the directory file) so the dialogue can answer "where
 can I get help near me?" even when Redis is down: `nearest` is the haversine reference the
@@ -19,8 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.textmatch import find_named, fold
 from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+from sini.regions import Coordinates, Region, by_label, of_place
+from sini.textmatch import fold
 
 KINDS: tuple[str, ...] = (
     "treatment",
@@ -33,7 +34,8 @@ KINDS: tuple[str, ...] = (
 """Service kinds; the same six values as the NLU's `service_kind` entity."""
 
 NATIONAL = "national"
-"""`region` of services reachable from anywhere (toll-free lines): listed after local ones."""
+"""What the file's `region:` says for services reachable from anywhere (toll-free lines):
+listed after local ones."""
 
 PRECISIONS: tuple[str, ...] = ("exact", "district", "town")
 """How much `coordinates` can be trusted: the building, the neighbourhood, or only the town
@@ -84,160 +86,17 @@ FIELDS = frozenset(
 
 
 @dataclass(frozen=True)
-class Region:
-    """A region of Mali (or the Bamako district) and its capital's approximate position."""
-
-    name: str
-    capital: str
-    lat: float
-    lon: float
-
-
-# The 19 regions of the 2023 administrative organisation (lois 2023-006/-007) and the
-# district of Bamako. Capital coordinates of Bamako and the eight older regions: the
-# ISO 3166-2 geo data of the `countries` project (countries/countries,
-# lib/countries/data/subdivisions/ML.yaml); the eleven newer regions: approximate town
-# centres (general knowledge, not from a cited source) — good enough to rank services by
-# distance, not to navigate.
-REGIONS: Mapping[str, Region] = {
-    r.name: r
-    for r in (
-        Region("Kayes", "Kayes", 14.4368, -11.4453),
-        Region("Koulikoro", "Koulikoro", 12.8611, -7.5583),
-        Region("Sikasso", "Sikasso", 11.3167, -5.6667),
-        Region("Ségou", "Ségou", 13.45, -6.2667),
-        Region("Mopti", "Mopti", 14.4958, -4.1986),
-        Region("Tombouctou", "Tombouctou", 16.7666, -3.0026),
-        Region("Gao", "Gao", 16.2640, -0.0280),
-        Region("Kidal", "Kidal", 18.4389, 1.4083),
-        Region("Taoudénit", "Taoudénit", 22.68, -3.98),
-        Region("Ménaka", "Ménaka", 15.92, 2.40),
-        Region("Nioro du Sahel", "Nioro du Sahel", 15.23, -9.59),
-        Region("Kita", "Kita", 13.04, -9.49),
-        Region("Dioïla", "Dioïla", 12.48, -6.80),
-        Region("Nara", "Nara", 15.17, -7.29),
-        Region("Bougouni", "Bougouni", 11.42, -7.48),
-        Region("Koutiala", "Koutiala", 12.39, -5.46),
-        Region("San", "San", 13.30, -4.90),
-        Region("Douentza", "Douentza", 15.00, -2.95),
-        Region("Bandiagara", "Bandiagara", 14.35, -3.61),
-        Region("Bamako", "Bamako", 12.6392, -8.0029),
-    )
-}
-
-# Towns, Bamako communes and neighbourhoods the NLU's `place` entity can return (see
-# nlu/data/entities.yml), with spelling variants, by region. Regions follow the 2023
-# organisation: e.g. Diéma moved to Nioro du Sahel, Fana to Dioïla, Yorosso to Koutiala,
-# Tominian to San, Bankass and Koro to Bandiagara, Boni and Hombori to Douentza.
-_PLACES_BY_REGION: Mapping[str, tuple[str, ...]] = {
-    "Bamako": (
-        "Bamako", "Bko", "Bamakɔ", "Bamakô", "district de Bamako",
-        "Commune I", "commune 1", "commune un",
-        "Commune II", "commune 2", "commune deux",
-        "Commune III", "commune 3", "commune trois",
-        "Commune IV", "commune 4", "commune quatre",
-        "Commune V", "commune 5", "commune cinq",
-        "Commune VI", "commune 6", "commune six",
-        "Faladié", "Faladiè", "Faladjè", "Magnambougou", "Niamakoro", "Sogoniko", "Yirimadio",
-        "Sabalibougou", "Daoudabougou", "Kalaban Coura", "Kalabancoura", "Kalaban",
-        "Banconi", "Bankoni", "Djélibougou", "Boulkassoumbougou", "Korofina", "Sikoroni",
-        "Lafiabougou", "Hamdallaye", "Sébénikoro", "Sébénicoro", "Djicoroni Para",
-        "Badalabougou", "Torokorobougou", "Missira", "Médina Coura", "Bagadadji",
-        "Niaréla", "Quinzambougou", "Bozola", "Missabougou", "Sotuba", "Sogonafing",
-        "Senou", "Sénou", "Point G", "Banankabougou",
-    ),
-    "Koulikoro": (
-        "Koulikoro", "Kulikoro", "Kati", "Kolokani", "Banamba", "Kangaba", "Siby",
-        "Baguineda", "Kalaban Coro", "Kalabancoro", "Kourémalé",
-    ),
-    "Kayes": (
-        "Kayes", "Kayi", "Yélimané", "Bafoulabé", "Kéniéba", "Sadiola", "Diboli",
-    ),
-    "Nioro du Sahel": ("Nioro du Sahel", "Nioro", "Diéma"),
-    "Kita": ("Kita",),
-    "Nara": ("Nara",),
-    "Dioïla": ("Dioïla", "Jɔyila", "Fana"),
-    "Bougouni": ("Bougouni", "Bugunin", "Ouélessébougou", "Kolondiéba", "Yanfolila"),
-    "Sikasso": ("Sikasso", "Sikaso", "Kadiolo", "Zégoua"),
-    "Koutiala": ("Koutiala", "Kucala", "Yorosso"),
-    "Ségou": (
-        "Ségou", "Segu", "Ségu", "Markala", "Niono", "Macina", "Bla", "Barouéli",
-    ),
-    "San": ("San", "Tominian"),
-    "Mopti": (
-        "Mopti", "Mɔpti", "Sévaré", "Severe", "Djenné", "Jenne", "Ténenkou", "Youwarou",
-    ),
-    "Bandiagara": ("Bandiagara", "Bankass", "Koro"),
-    "Douentza": ("Douentza", "Boni", "Hombori"),
-    "Tombouctou": (
-        "Tombouctou", "Timbuktu", "Timbouctou", "Tombouctu", "Tomboctou", "Tumutu",
-        "Tumbutu", "Diré", "Goundam", "Niafunké", "Léré", "Gourma-Rharous", "Ber",
-    ),
-    "Taoudénit": ("Taoudénit", "Taoudéni", "Taoudenni"),
-    "Gao": ("Gao", "Ansongo", "Bourem"),
-    "Kidal": ("Kidal", "Tessalit", "Abeïbara", "Anéfis"),
-    "Ménaka": ("Ménaka", "Andéramboukane"),
-}  # fmt: skip
-
-
-def _place_table() -> dict[str, str]:
-    table: dict[str, str] = {}
-    for region, places in _PLACES_BY_REGION.items():
-        assert region in REGIONS, region
-        for place in (region, *places):
-            key = fold(place)
-            assert table.get(key, region) == region, f"{place!r} listed in two regions"
-            table[key] = region
-    return table
-
-
-_PLACE_TO_REGION = _place_table()
-
-
-_PREFIXES = ("region de ", "region ", "cercle de ", "ville de ", "district de ")
-
-
-def region_of_place(name: str) -> str | None:
-    """The region (a `REGIONS` key) a town, commune or neighbourhood belongs to, or None.
-
-    Accent-, case- and hyphen-insensitive; knows the NLU's `place` values and their
-    common spellings. None means "not a place we know": ask the user, don't guess.
-    """
-    key = fold(name)
-    if key in _PLACE_TO_REGION:
-        return _PLACE_TO_REGION[key]
-    for prefix in _PREFIXES:
-        if key.startswith(prefix):
-            return _PLACE_TO_REGION.get(key.removeprefix(prefix))
-    return None
-
-
-def region_in_text(text: str, longest: int = 4) -> str | None:
-    """The region of the first known place named anywhere in a sentence
-    ("Médine, Commune II" → Bamako), trying longer word runs first."""
-    return find_named(text, _PLACE_TO_REGION, longest)
-
-
-@dataclass(frozen=True)
-class Coordinates:
-    """A WGS84 position in decimal degrees."""
-
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
 class Service:
     """One directory entry, as written in the services file (see its header for the rules).
 
     `kinds` is the file's `kind` (one value or a list) as a tuple. National entries
-    (toll-free lines) have `region == NATIONAL` and no coordinates.
+    (toll-free lines) have no region and no coordinates.
     """
 
     id: str
     name: str
     kinds: tuple[str, ...]
-    region: str
+    region: Region | None
     town: str | None
     address: str | None
     coordinates: Coordinates | None
@@ -263,7 +122,7 @@ class Service:
 
     @property
     def is_national(self) -> bool:
-        return self.region == NATIONAL
+        return self.region is None
 
     def offers(self, kind: str | None) -> bool:
         """True if `kind` is None (any kind) or one of this service's kinds."""
@@ -333,14 +192,18 @@ def _kinds(entry: _Entry) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _region(entry: _Entry) -> str:
-    region = entry.required("region")
-    if region == NATIONAL or region in REGIONS:
+def _region(entry: _Entry) -> Region | None:
+    """The entry's region by its French name; None for a national line."""
+    written = entry.required("region")
+    if written == NATIONAL:
+        return None
+    region = by_label(written)
+    if region is not None:
         return region
-    hint = region_of_place(region)
-    suggestion = f" (write {hint!r})" if hint and fold(hint) == fold(region) else ""
+    hint = of_place(written)
+    suggestion = f" (write {hint.label!r})" if hint and fold(hint.label) == fold(written) else ""
     raise entry.fail(
-        "region", f"unknown region {region!r}{suggestion}: a region of Mali or {NATIONAL!r}"
+        "region", f"unknown region {written!r}{suggestion}: a region of Mali or {NATIONAL!r}"
     )
 
 
@@ -357,10 +220,10 @@ def _number(entry: _Entry, field: str, value: Any, bounds: tuple[float, float]) 
     return float(value)
 
 
-def _coordinates(entry: _Entry, region: str) -> tuple[Coordinates | None, str | None]:
+def _coordinates(entry: _Entry, region: Region | None) -> tuple[Coordinates | None, str | None]:
     raw = entry.data.get("coordinates")
     precision = entry.data.get("coordinates_precision")
-    if region == NATIONAL:
+    if region is None:
         if raw is not None:
             raise entry.fail("coordinates", f"a {NATIONAL!r} service has no position: use null")
         return None, None
@@ -440,11 +303,13 @@ def _parse_service(entry: _Entry) -> Service:
     name = entry.required("name")
     kinds = _kinds(entry)
     region = _region(entry)
-    town = entry.text("town", required=region != NATIONAL)
-    if town is not None and region != NATIONAL:
-        town_region = region_of_place(town)
-        if town_region is not None and town_region != region:
-            raise entry.fail("region", f"{town} is in the region {town_region!r}, not {region!r}")
+    town = entry.text("town", required=region is not None)
+    if town is not None and region is not None:
+        town_region = of_place(town)
+        if town_region is not None and town_region is not region:
+            raise entry.fail(
+                "region", f"{town} is in the region {town_region.label!r}, not {region.label!r}"
+            )
     coordinates, precision = _coordinates(entry, region)
     phones = _phones(entry)
     how_to_reach = entry.free_text("how_to_reach", required=not phones)
@@ -517,17 +382,16 @@ def _check_kind(kind: str | None) -> None:
         raise ValueError(f"unknown service kind {kind!r}; expected one of {KINDS}")
 
 
-def in_region(services: Sequence[Service], region: str, kind: str | None = None) -> list[Service]:
-    """Services in `region` (a region or any place name), then the national ones.
+def in_region(
+    services: Sequence[Service], region: Region, kind: str | None = None
+) -> list[Service]:
+    """Services in `region`, then the national ones.
 
     National lines come last so a local service is offered first but the toll-free
-    numbers are always there. Raises ValueError for a name that is not a known place.
+    numbers are always there.
     """
     _check_kind(kind)
-    wanted = region if region == NATIONAL or region in REGIONS else region_of_place(region)
-    if wanted is None:
-        raise ValueError(f"unknown region or place {region!r}")
-    local = [s for s in services if s.region == wanted and not s.is_national and s.offers(kind)]
+    local = [s for s in services if s.region is region and s.offers(kind)]
     national = [s for s in services if s.is_national and s.offers(kind)]
     return local + national
 

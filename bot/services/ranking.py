@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.services.directory import KINDS, NATIONAL, REGIONS, Service, haversine_km
+from bot.services.directory import KINDS, Service, haversine_km
+from sini.regions import Region
 
 TIERS: Mapping[str | None, tuple[frozenset[str], ...]] = {
     "treatment": (frozenset({"treatment"}), frozenset({"psychosocial"})),
@@ -87,32 +88,30 @@ def offers_exactly(service: Service, kind: str | None) -> bool:
     return rank == 0 or (kind is None and rank is not None)
 
 
-def in_region_ranked(services: Sequence[Service], region: str, kind: str | None) -> list[Service]:
+def in_region_ranked(
+    services: Sequence[Service], region: Region, kind: str | None
+) -> list[Service]:
     """The region's own located services worth offering for `kind`, most relevant first
     (file order within a tier). National lines are not included: see `national_lines`."""
-    if region not in REGIONS:
-        raise ValueError(f"unknown region {region!r}")
     scored = [
         (rank, index, service)
         for index, service in enumerate(services)
-        if service.region == region and (rank := tier(service, kind)) is not None
+        if service.region is region and (rank := tier(service, kind)) is not None
     ]
     return [service for _, _, service in sorted(scored, key=lambda item: item[:2])]
 
 
 def nearest_elsewhere(
-    services: Sequence[Service], region: str, kind: str | None, limit: int = 2
+    services: Sequence[Service], region: Region, kind: str | None, limit: int = 2
 ) -> list[Placed]:
     """The `limit` services of exactly `kind` outside `region` closest to its capital
     (verified ones first when the distances are close), with their distance from it: the
     answer when the region has none."""
-    if region not in REGIONS:
-        raise ValueError(f"unknown region {region!r}")
-    capital = REGIONS[region]
+    capital = region.capital
     scored = [
         Placed(service, haversine_km(capital.lat, capital.lon, *_position(service)))
         for service in services
-        if service.region not in (region, NATIONAL)
+        if service.region not in (region, None)
         and service.coordinates is not None
         and offers_exactly(service, kind)
     ]

@@ -12,7 +12,7 @@ from staff import queue, retention
 from staff.accounts import Role
 from staff.sessions import Session
 from staff.web import render, staff_only, state_of
-from tips.model import REGIONS, Category, Status
+from tips.model import TIP_REGIONS, Category, Status
 
 
 def _now() -> datetime:
@@ -51,7 +51,7 @@ async def queue_page(request: Request, session: Session) -> Response:
         params=wanted.as_params(),
         statuses=list(Status),
         categories=list(Category),
-        regions=REGIONS,
+        regions=TIP_REGIONS,
         ages=queue.AGES,
         sorts=queue.SORTS,
         retention_days=days,

@@ -19,6 +19,7 @@ from bot.dialogue.replies import Reply
 from bot.dialogue.store import OpenChat, chat_key
 from bot.redis_server import LocalRedis
 from bot.runtime import connect_redis
+from sini.regions import Region
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
 from tips.crypto import MINIMUM_FOR_TESTS
@@ -70,7 +71,7 @@ async def test_a_report_is_sealed_and_only_staff_and_the_tipster_can_read_it(
     code, passphrase = await report(assistant)
     view = await assistant.tips.open_for_tipster(code, passphrase)
     assert view.content.text == SECRET_TEXT
-    assert view.content.region == "bamako"
+    assert view.content.region is Region.BAMAKO
     (record,) = await Desk(assistant.tips.redis).records()
     assert record.category is Category.DRUG_TRAFFICKING
     assert record.created_hour.minute == 0
@@ -117,7 +118,7 @@ async def test_a_shared_location_is_rounded_to_about_a_kilometre(
     view = await assistant.tips.open_for_tipster(code, passphrase)
     assert view.content.location is not None
     assert (view.content.location.lat, view.content.location.lon) == (13.46, -6.27)
-    assert view.content.region == "segou"
+    assert view.content.region is Region.SEGOU
     await assistant.close()
 
 

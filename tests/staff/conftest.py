@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 
 from bot.config import Settings
 from bot.redis_server import LocalRedis
+from sini.regions import Region
 from staff.accounts import Accounts, Role
 from staff.app import create_app
 from staff.config import StaffConfig
@@ -31,7 +32,7 @@ from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake
 from tips.keys import desk_public_key, unwrap_desk_keyring
 from tips.media import prepare_attachment
-from tips.model import AttachmentKind, Category, Draft
+from tips.model import AttachmentKind, Category, Draft, TipRegion
 from tips.receipts import Receipt
 
 T = TypeVar("T")
@@ -111,7 +112,7 @@ def submit_tip(
     secret: bytes,
     text: str = MARKER,
     category: Category = Category.DRUG_TRAFFICKING,
-    region: str = "bamako",
+    region: TipRegion = Region.BAMAKO,
     *,
     photo: bool = False,
     voice: bool = False,

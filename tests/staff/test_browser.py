@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.redis_server import LocalRedis
+from sini.regions import Region
 from staff.accounts import Accounts, Role
 from staff.app import create_app
 from tests.staff.conftest import (
@@ -40,7 +41,7 @@ from tests.staff.conftest import (
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake
 from tips.keys import unwrap_desk_keyring
-from tips.model import Author, Category
+from tips.model import Author, Category, Elsewhere
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -254,7 +255,7 @@ def test_attachments_voice_and_no_cache(page: Page, context: BrowserContext, liv
         live.settings.secret,
         "Voir la photo et le vocal",
         Category.HUMAN_TRAFFICKING,
-        "kayes",
+        Region.KAYES,
         photo=True,
         voice=True,
     )
@@ -380,11 +381,11 @@ def test_forged_posts_without_csrf_token_are_refused(page: Page, live: Live) -> 
 def test_statistics_page(page: Page, live: Live) -> None:
     now = datetime.now(timezone.utc)
     for weeks_ago, category, region in [
-        (0, Category.DRUG_TRAFFICKING, "bamako"),
-        (1, Category.HUMAN_TRAFFICKING, "mopti"),
-        (1, Category.CHILD_EXPLOITATION, "sikasso"),
-        (3, Category.DRUG_TRAFFICKING, "segou"),
-        (5, Category.SEXUAL_EXPLOITATION, "abroad"),
+        (0, Category.DRUG_TRAFFICKING, Region.BAMAKO),
+        (1, Category.HUMAN_TRAFFICKING, Region.MOPTI),
+        (1, Category.CHILD_EXPLOITATION, Region.SIKASSO),
+        (3, Category.DRUG_TRAFFICKING, Region.SEGOU),
+        (5, Category.SEXUAL_EXPLOITATION, Elsewhere.ABROAD),
     ]:
         submit_tip(
             live.redis_url,

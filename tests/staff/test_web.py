@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from bot import logs
 from bot.awareness import CampaignStore
 from bot.config import Settings
+from sini.regions import Region
 from staff.accounts import Accounts
 from staff.app import create_app
 from staff.audit import AUDIT_KEY, AuditLog
@@ -192,8 +193,8 @@ def test_wrong_password_message_and_lockout(client: TestClient) -> None:
 def test_queue_filters_counts_and_mine(
     client: TestClient, staff_settings: Settings, desk: str
 ) -> None:
-    drug = submit_tip(desk, staff_settings.secret, "un", Category.DRUG_TRAFFICKING, "bamako")
-    child = submit_tip(desk, staff_settings.secret, "deux", Category.CHILD_EXPLOITATION, "gao")
+    drug = submit_tip(desk, staff_settings.secret, "un", Category.DRUG_TRAFFICKING, Region.BAMAKO)
+    child = submit_tip(desk, staff_settings.secret, "deux", Category.CHILD_EXPLOITATION, Region.GAO)
     csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
     client.post(f"/tips/{child.lookup}/assign", data={"csrf": csrf, "account": REVIEWER})
     page = client.get("/").text

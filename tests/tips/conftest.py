@@ -12,11 +12,12 @@ from nacl.public import PublicKey
 from PIL import ExifTags, Image
 from redis.asyncio import Redis
 
+from sini.regions import Region
 from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring
 from tips.desk import Desk
 from tips.intake import Intake
 from tips.keys import init_desk_keys, unwrap_desk_keyring
-from tips.model import Category, Draft, TipContent, When
+from tips.model import Category, Draft, TipContent, TipRegion, When
 from tips.receipts import Receipt
 
 SECRET = bytes.fromhex("5e" * 32)
@@ -59,7 +60,7 @@ async def desk(redis: Redis[bytes]) -> Desk:
 def content(
     text: str = "des comprimés vendus aux élèves",
     category: Category = Category.DRUG_TRAFFICKING,
-    region: str = "bamako",
+    region: TipRegion = Region.BAMAKO,
 ) -> TipContent:
     draft = (
         Draft()

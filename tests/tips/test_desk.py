@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from redis.asyncio import Redis
 
+from sini.regions import Region
 from tests.tips.conftest import WHEN, Keys, content, gps_photo, submit
 from tips.desk import Desk
 from tips.intake import Intake, ReceiptInvalid
@@ -73,13 +74,15 @@ async def test_the_queue_reads_by_status_and_follows_the_life_cycle(
             await submit(
                 intake,
                 keys,
-                content("b", Category.HUMAN_TRAFFICKING, "kayes"),
+                content("b", Category.HUMAN_TRAFFICKING, Region.KAYES),
                 WHEN + timedelta(hours=1),
             )
         ).code
     )
     c = intake.lookup(
-        (await submit(intake, keys, content("c", region="kayes"), WHEN + timedelta(hours=2))).code
+        (
+            await submit(intake, keys, content("c", region=Region.KAYES), WHEN + timedelta(hours=2))
+        ).code
     )
 
     assert [r.lookup for r in await desk.records()] == [c, b, a]  # newest first
@@ -130,7 +133,7 @@ async def test_purge_removes_only_old_closed_and_rejected_tips(
 
     async def tip(status_path: list[Status], when: datetime) -> str:
         photo = prepare_attachment(AttachmentKind.PHOTO, gps_photo())
-        draft = Draft().with_category(Category.OTHER).with_region("sikasso").add_text("x")
+        draft = Draft().with_category(Category.OTHER).with_region(Region.SIKASSO).add_text("x")
         tip = draft.to_content([photo.meta])
         receipt = await intake.submit(tip, keys.public, when, [photo.data])
         lookup = intake.lookup(receipt.code)

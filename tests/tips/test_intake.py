@@ -12,6 +12,7 @@ from nacl.public import PrivateKey, PublicKey
 from redis.asyncio import Redis
 
 from bot.dialogue.store import chat_key
+from sini.regions import Region
 from tests.support.redis_scan import rows as stored_rows
 from tests.tips.conftest import (
     FIRST_NAME,
@@ -160,7 +161,10 @@ async def test_attachments_are_stripped_sealed_and_readable_by_staff(
     photo = prepare_attachment(AttachmentKind.PHOTO, gps_photo())
     voice = prepare_attachment(AttachmentKind.VOICE, b"OggS voice note")
     draft = (
-        Draft().with_category(Category.HUMAN_TRAFFICKING).with_region("gao").add_text("voir photo")
+        Draft()
+        .with_category(Category.HUMAN_TRAFFICKING)
+        .with_region(Region.GAO)
+        .add_text("voir photo")
     )
     tip = draft.to_content([photo.meta, voice.meta])
     receipt = await intake.submit(tip, keys.public, WHEN, [photo.data, voice.data])

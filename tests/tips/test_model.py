@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sini.regions import Region
 from tips.model import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     MAX_PARTS,
     MAX_TEXT_CHARS,
-    REGIONS,
+    TIP_REGIONS,
     AttachmentKind,
     AttachmentMeta,
     AttachmentRef,
@@ -21,6 +22,7 @@ from tips.model import (
     Author,
     Category,
     Draft,
+    Elsewhere,
     EmptyText,
     IncompleteDraft,
     InvalidAccount,
@@ -44,6 +46,7 @@ from tips.model import (
     floor_hour,
     hour_from_epoch,
     hour_to_epoch,
+    tip_region,
     validate_account,
 )
 
@@ -143,10 +146,24 @@ def test_location_is_rounded_to_about_a_kilometre() -> None:
 
 
 def test_regions_are_a_closed_list() -> None:
-    assert "bamako" in REGIONS
-    assert "unknown" in REGIONS
+    """Mali's regions, abroad and unknown: free text there could name someone."""
+    assert (*Region, Elsewhere.ABROAD, Elsewhere.UNKNOWN) == TIP_REGIONS
+    assert tip_region("bamako") is Region.BAMAKO
+    assert tip_region("unknown") is Elsewhere.UNKNOWN
     with pytest.raises(UnknownRegion):
-        Draft().with_region("chez Moussa, rue 12")
+        tip_region("chez Moussa, rue 12")
+    with pytest.raises(UnknownRegion):
+        Draft(region="segou")  # type: ignore[arg-type]
+
+
+def test_tips_stored_before_the_regions_were_typed_read_back_the_same() -> None:
+    """Stored tips keep the region keys they were written with ("segou", "unknown")."""
+    for key in ("segou", "nioro", "abroad", "unknown"):
+        raw = b'{"category":"other","region":"%s","text":"x"}' % key.encode()
+        content = TipContent.from_json(raw)
+        assert content.region is tip_region(key)
+        assert f'"region":"{key}"'.encode() in content.to_json()
+    assert Draft.from_json(b'{"region":"kayes"}').region is Region.KAYES
 
 
 def test_account_names_are_slugs() -> None:
@@ -163,7 +180,7 @@ def test_a_draft_is_built_step_by_step_without_mutation() -> None:
     empty = Draft()
     draft = (
         empty.with_category(Category.DRUG_TRAFFICKING)
-        .with_region("segou")
+        .with_region(Region.SEGOU)
         .with_place("  près du marché  ")
         .with_location(13.4317, -6.2157)
         .with_when(When.ONGOING)
@@ -212,7 +229,7 @@ def test_draft_json_round_trip() -> None:
     draft = (
         Draft()
         .with_category(Category.CHILD_EXPLOITATION)
-        .with_region("mopti")
+        .with_region(Region.MOPTI)
         .with_place("orpailleurs")
         .with_location(14.49, -4.19)
         .with_when(When.THIS_WEEK)
@@ -262,7 +279,7 @@ def test_to_content_needs_a_category_and_something_said() -> None:
     with pytest.raises(IncompleteDraft):
         Draft().with_category(Category.OTHER).to_content()
     content = Draft().with_category(Category.OTHER).add_text("x").to_content()
-    assert content.region == "unknown"
+    assert content.region is Elsewhere.UNKNOWN
     meta = AttachmentMeta(AttachmentKind.PHOTO, "image/jpeg", 1234)
     only_photo = Draft().with_category(Category.OTHER).add_attachment(ref()).to_content([meta])
     assert only_photo.attachments == (meta,)
@@ -275,7 +292,7 @@ def test_to_content_needs_a_category_and_something_said() -> None:
 def test_content_json_round_trip() -> None:
     content = TipContent(
         category=Category.HUMAN_TRAFFICKING,
-        region="abroad",
+        region=Elsewhere.ABROAD,
         text="on leur promet du travail en Algérie",
         place="gare routière",
         location=Location.rounded(12.65, -7.98),
@@ -305,7 +322,7 @@ def test_a_record_never_holds_a_time_finer_than_an_hour() -> None:
         "lookup": "ab" * 16,
         "status": Status.NEW,
         "category": Category.OTHER,
-        "region": "kayes",
+        "region": Region.KAYES,
         "sealed": b"x",
         "tipster_public_key": b"k" * 32,
     }

@@ -16,11 +16,11 @@ from bot.dialogue.cards import (
     split_for_phone,
     where,
 )
-from bot.services import NATIONAL
 from bot.services.ranking import Placed
+from sini.regions import Region
 from tests.bot.services import BAMAKO, make_service
 
-CLINIC = make_service("clinique-bamako", "Bamako", *BAMAKO)
+CLINIC = make_service("clinique-bamako", Region.BAMAKO, *BAMAKO)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_a_list_line_uses_the_short_name(catalog: Catalog) -> None:
 
 
 def test_a_national_line_shows_its_numbers() -> None:
-    line = replace(make_service("ligne", NATIONAL), phones=("80 00 11 32",), short_name="Ligne")
+    line = replace(make_service("ligne", None), phones=("80 00 11 32",), short_name="Ligne")
     assert national_line(line) == "☎️ Ligne : 80 00 11 32"
 
 

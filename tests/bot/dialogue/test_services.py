@@ -15,8 +15,9 @@ from bot.dialogue.engine import ASKED_KINDS, MAX_BUTTONS, Engine
 from bot.dialogue.events import ButtonEvent, LocationEvent
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
-from bot.services import REGIONS, Service
+from bot.services import Service
 from bot.services.ranking import offers_exactly
+from sini.regions import Region
 
 ZERO_KM = re.compile(r"(?<![\d,.])0[,.]0 km")
 # A grid over Mali (and its towns): where people share their location from.
@@ -31,12 +32,12 @@ def buttons(reply: Reply) -> list[str]:
     return [button.action for row in reply.buttons for button in row]
 
 
-def region_answer(engine: Engine, region: str, kind: str | None, locale: str = "fr") -> Turn:
+def region_answer(engine: Engine, region: Region, kind: str | None, locale: str = "fr") -> Turn:
     state = ChatState(locale=locale, service_kind=kind)
-    return engine.respond(ButtonEvent(f"svc:reg:{region}"), state)
+    return engine.respond(ButtonEvent(f"svc:reg:{region.label}"), state)
 
 
-def all_pages(engine: Engine, region: str, kind: str | None, locale: str) -> Iterator[Reply]:
+def all_pages(engine: Engine, region: Region, kind: str | None, locale: str) -> Iterator[Reply]:
     """The region's answer and every "Plus…" page after it."""
     state = ChatState(locale=locale, service_kind=kind)
     reply = region_answer(engine, region, kind, locale).replies[0]
@@ -54,15 +55,15 @@ def listed(reply: Reply, services: list[Service]) -> list[Service]:
 # --- no dead ends -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("region", sorted(REGIONS))
+@pytest.mark.parametrize("region", list(Region))
 @pytest.mark.parametrize("kind", ASKED_KINDS)
 def test_every_region_gets_a_service_of_the_kind_or_the_nearest_elsewhere(
-    engine: Engine, catalog: Catalog, services: list[Service], region: str, kind: str
+    engine: Engine, catalog: Catalog, services: list[Service], region: Region, kind: str
 ) -> None:
     reply = region_answer(engine, region, kind).replies[0]
     offered = listed(reply, services)
     assert any(offers_exactly(s, kind) for s in offered), (region, kind, reply.text)
-    local = [s for s in offered if s.region == region and offers_exactly(s, kind)]
+    local = [s for s in offered if s.region is region and offers_exactly(s, kind)]
     if not local:
         assert catalog.render("services.nearest_elsewhere", "fr").text in reply.text
         far = next(s for s in offered if offers_exactly(s, kind))
@@ -76,7 +77,7 @@ def test_every_region_gets_a_service_of_the_kind_or_the_nearest_elsewhere(
 def test_sikasso_asking_for_rehab_is_told_about_point_g_and_how_far_it_is(
     engine: Engine, catalog: Catalog
 ) -> None:
-    text = region_answer(engine, "Sikasso", "treatment").replies[0].text
+    text = region_answer(engine, Region.SIKASSO, "treatment").replies[0].text
     assert "Point G" in text
     assert re.search(r"à 29\d km, à Bamako", text)
     assert "imam" in text
@@ -88,7 +89,7 @@ def test_sikasso_asking_for_rehab_is_told_about_point_g_and_how_far_it_is(
 def test_the_nearest_elsewhere_answer_is_written_in_every_language(
     engine: Engine, catalog: Catalog, locale: str
 ) -> None:
-    text = region_answer(engine, "Mopti", "treatment", locale).replies[0].text
+    text = region_answer(engine, Region.MOPTI, "treatment", locale).replies[0].text
     local_help = catalog.render("services.local_help", locale).text
     elsewhere = catalog.render("services.nearest_elsewhere", locale).text
     assert local_help in text
@@ -101,7 +102,7 @@ def test_the_nearest_elsewhere_answer_is_written_in_every_language(
 def test_victims_far_from_any_shelter_are_told_what_to_do_locally(
     engine: Engine, catalog: Catalog
 ) -> None:
-    text = region_answer(engine, "Kidal", "shelter").replies[0].text
+    text = region_answer(engine, Region.KIDAL, "shelter").replies[0].text
     assert catalog.render("services.local_help_victims", "fr").text in text
     assert "80 00 11 32" in text  # the national victims' line fits this need
 
@@ -109,8 +110,8 @@ def test_victims_far_from_any_shelter_are_told_what_to_do_locally(
 def test_a_region_with_the_kind_lists_its_own_services_first(
     engine: Engine, services: list[Service]
 ) -> None:
-    reply = region_answer(engine, "Gao", "shelter").replies[0]
-    assert all(s.region == "Gao" for s in listed(reply, services))
+    reply = region_answer(engine, Region.GAO, "shelter").replies[0]
+    assert all(s.region is Region.GAO for s in listed(reply, services))
     assert "Sur place" not in reply.text
 
 
@@ -131,7 +132,7 @@ def test_a_location_in_bamako_without_a_kind_never_starts_with_the_drug_squad(
 def test_the_police_is_never_offered_as_care(
     engine: Engine, services: list[Service], kind: str | None
 ) -> None:
-    for region in REGIONS:
+    for region in Region:
         for reply in all_pages(engine, region, kind, "fr"):
             assert not any(s.enforcement for s in listed(reply, services)), (region, kind)
 
@@ -141,7 +142,7 @@ def test_the_drug_squad_is_listed_when_emergency_services_are_asked_for(
 ) -> None:
     offered = [
         s.id
-        for reply in all_pages(engine, "Bamako", "emergency", "fr")
+        for reply in all_pages(engine, Region.BAMAKO, "emergency", "fr")
         for s in listed(reply, services)
     ]
     assert "ocs-direction-bamako" in offered
@@ -184,7 +185,7 @@ def test_no_answer_ever_says_zero_km(engine: Engine, locale: str) -> None:
         for lat, lon in GRID:
             text = engine.respond(LocationEvent(lat, lon), state).replies[0].text
             assert not ZERO_KM.search(text), (lat, lon, kind, text)
-        for region in REGIONS:
+        for region in Region:
             for reply in all_pages(engine, region, kind, locale):
                 assert not ZERO_KM.search(reply.text), (region, kind)
 
@@ -209,7 +210,7 @@ def test_every_service_answer_fits_a_phone(engine: Engine, locale: str) -> None:
     for kind in [*ASKED_KINDS, None, "emergency"]:
         state = ChatState(locale=locale, service_kind=kind)
         replies = [engine.respond(LocationEvent(lat, lon), state).replies[0] for lat, lon in GRID]
-        for region in REGIONS:
+        for region in Region:
             replies.extend(all_pages(engine, region, kind, locale))
         for reply in replies:
             assert len(reply.text) <= PHONE_TEXT_LIMIT, (kind, len(reply.text), reply.text)
@@ -246,16 +247,16 @@ def test_the_region_picker_pages_through_all_regions_six_buttons_at_a_time(
         if more == "svc:regs:0":
             break
         picker = engine.respond(ButtonEvent(more), asked.state).replies[0]
-    assert sorted(seen) == sorted(REGIONS)
+    assert sorted(seen) == sorted(region.label for region in Region)
     assert engine.respond(ButtonEvent("svc:regs:99"), asked.state).topic == "bad_button"
 
 
 def test_plus_pages_through_every_service_once(engine: Engine, services: list[Service]) -> None:
-    pages = list(all_pages(engine, "Bamako", None, "fr"))
+    pages = list(all_pages(engine, Region.BAMAKO, None, "fr"))
     assert len(pages) > 1
     shown = [s.id for page in pages for s in listed(page, services)]
     assert len(shown) == len(set(shown))
-    bamako_care = [s for s in services if s.region == "Bamako" and not s.enforcement]
+    bamako_care = [s for s in services if s.region is Region.BAMAKO and not s.enforcement]
     assert set(shown) == {s.id for s in bamako_care}
 
 

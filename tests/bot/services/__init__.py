@@ -3,24 +3,26 @@ stable data (the real file changes as services are added)."""
 
 from __future__ import annotations
 
-from bot.services import NATIONAL, Coordinates, Service
+from bot.services import Service
+from sini.regions import Coordinates, Region
 
 
 def make_service(
     service_id: str,
-    region: str,
+    region: Region | None,
     lat: float | None = None,
     lon: float | None = None,
     kinds: tuple[str, ...] = ("treatment",),
     town: str | None = None,
 ) -> Service:
+    """A service in `region`, or a national line when `region` is None."""
     located = lat is not None and lon is not None
     return Service(
         id=service_id,
         name=service_id.replace("-", " ").title(),
         kinds=kinds,
         region=region,
-        town=town if town is not None else (None if region == NATIONAL else region),
+        town=town if town is not None else (region.label if region else None),
         address=None,
         coordinates=Coordinates(lat, lon) if lat is not None and lon is not None else None,
         coordinates_precision="town" if located else None,
@@ -35,7 +37,7 @@ def make_service(
     )
 
 
-# Town centres, as in responses/services.yml and bot.services.REGIONS.
+# Town centres, as in responses/services.yml and sini.regions.
 BAMAKO = (12.6392, -8.0029)
 SEGOU = (13.45, -6.2667)
 MOPTI = (14.4958, -4.1986)
@@ -48,13 +50,13 @@ SEVARE = (14.53, -4.10)
 def small_directory() -> list[Service]:
     """Distinct positions (no ties), several kinds, one national line."""
     return [
-        make_service("hopital-bamako", "Bamako", *BAMAKO, kinds=("treatment",)),
+        make_service("hopital-bamako", Region.BAMAKO, *BAMAKO, kinds=("treatment",)),
         make_service(
-            "foyer-bamako", "Bamako", 12.60, -7.95, kinds=("shelter", "victim_assistance")
+            "foyer-bamako", Region.BAMAKO, 12.60, -7.95, kinds=("shelter", "victim_assistance")
         ),
-        make_service("centre-segou", "Ségou", *SEGOU, kinds=("treatment", "psychosocial")),
-        make_service("foyer-mopti", "Mopti", *MOPTI, kinds=("shelter",)),
-        make_service("aide-sikasso", "Sikasso", *SIKASSO, kinds=("legal_aid",)),
-        make_service("foyer-gao", "Gao", *GAO, kinds=("shelter", "victim_assistance")),
-        make_service("ligne-nationale", NATIONAL, kinds=("emergency", "victim_assistance")),
+        make_service("centre-segou", Region.SEGOU, *SEGOU, kinds=("treatment", "psychosocial")),
+        make_service("foyer-mopti", Region.MOPTI, *MOPTI, kinds=("shelter",)),
+        make_service("aide-sikasso", Region.SIKASSO, *SIKASSO, kinds=("legal_aid",)),
+        make_service("foyer-gao", Region.GAO, *GAO, kinds=("shelter", "victim_assistance")),
+        make_service("ligne-nationale", None, kinds=("emergency", "victim_assistance")),
     ]

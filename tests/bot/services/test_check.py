@@ -11,8 +11,9 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from bot.services import REGIONS, load_services
+from bot.services import load_services
 from bot.services.check import COVERED_KINDS, coverage, coverage_markdown, problems
+from sini.regions import Region
 from tests.bot.services import BAMAKO, GAO, make_service
 from tests.bot.services.test_directory import SERVICES_FILE, VALID, write_directory
 
@@ -21,7 +22,7 @@ TODAY = date(2026, 12, 4)
 
 def test_every_region_is_covered_locally_or_by_the_nearest_elsewhere() -> None:
     table = coverage(load_services(SERVICES_FILE))
-    assert set(table) == set(REGIONS)
+    assert set(table) == set(Region)
     for region, cells in table.items():
         for kind in COVERED_KINDS:
             cell = cells[kind]
@@ -30,28 +31,28 @@ def test_every_region_is_covered_locally_or_by_the_nearest_elsewhere() -> None:
 
 def test_coverage_counts_local_services_or_names_the_nearest_town() -> None:
     services = [
-        make_service("clinique", "Bamako", *BAMAKO, kinds=("treatment",)),
-        make_service("foyer", "Gao", *GAO, kinds=("shelter",)),
+        make_service("clinique", Region.BAMAKO, *BAMAKO, kinds=("treatment",)),
+        make_service("foyer", Region.GAO, *GAO, kinds=("shelter",)),
     ]
     table = coverage(services)
-    assert table["Bamako"]["treatment"].local == 1
-    assert table["Gao"]["treatment"].markdown() == "→ Bamako 949 km"
-    assert table["Bamako"]["legal_aid"].markdown() == "—"
+    assert table[Region.BAMAKO]["treatment"].local == 1
+    assert table[Region.GAO]["treatment"].markdown() == "→ Bamako 949 km"
+    assert table[Region.BAMAKO]["legal_aid"].markdown() == "—"
     markdown = coverage_markdown(services).splitlines()
     assert markdown[0] == "| region | " + " | ".join(COVERED_KINDS) + " |"
     assert markdown[2].startswith("| Bamako | 1 |")
-    assert len(markdown) == 2 + len(REGIONS)
+    assert len(markdown) == 2 + len(Region)
 
 
 def test_problems_name_missing_phones_stale_checks_and_gaps() -> None:
     fresh = replace(
-        make_service("frais", "Bamako", *BAMAKO),
+        make_service("frais", Region.BAMAKO, *BAMAKO),
         phones=("80 00 11 15",),
         verified=True,
         verified_on=date(2026, 11, 23),
     )
     stale = replace(fresh, id="ancien", verified_on=date(2024, 1, 2))
-    silent = make_service("sans-numero", "Gao", *GAO, kinds=("shelter",))
+    silent = make_service("sans-numero", Region.GAO, *GAO, kinds=("shelter",))
     found = problems([fresh, stale, silent], TODAY)
     assert "ancien: verified_on 2024-01-02 is 1067 days old" in found
     assert "sans-numero: no phone number (reached through how_to_reach)" in found

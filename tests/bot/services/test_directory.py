@@ -1,5 +1,6 @@
 """The service directory: the real file is valid and sourced, broken files say where and
-why, places map to regions, and region/nearest queries answer what a person needs."""
+why, and region/nearest queries answer what a person needs (the regions themselves and the
+places in them: tests/sini/test_regions.py)."""
 
 from __future__ import annotations
 
@@ -16,20 +17,18 @@ from bot.content.catalog import load_emergency
 from bot.services import (
     KINDS,
     NATIONAL,
-    REGIONS,
     Service,
     by_id,
     haversine_km,
     in_region,
     load_services,
     nearest,
-    region_of_place,
 )
 from bot.services.directory import EARTH_RADIUS_KM, LAT_RANGE, LON_RANGE
+from sini.regions import Region
 from tests.bot.services import BAMAKO, SEVARE, small_directory
 
 SERVICES_FILE = PROJECT_ROOT / "responses" / "services.yml"
-ENTITIES_FILE = PROJECT_ROOT / "nlu" / "data" / "entities.yml"
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +67,10 @@ def test_every_kind_used_is_known(services: list[Service]) -> None:
     assert used <= set(KINDS)
 
 
-def test_every_entry_is_in_a_known_region_and_located_unless_national(
+def test_every_entry_is_located_unless_national(
     services: list[Service],
 ) -> None:
     for service in services:
-        assert service.region == NATIONAL or service.region in REGIONS, service.id
         if service.is_national:
             assert service.coordinates is None, service.id
         else:
@@ -251,117 +249,22 @@ def test_a_file_without_a_services_list_is_refused(tmp_path: Path) -> None:
         load_services(path)
 
 
-# --- places and regions -----------------------------------------------------------------
-
-
-def test_mali_has_nineteen_regions_and_the_bamako_district() -> None:
-    assert len(REGIONS) == 20
-    assert "Bamako" in REGIONS
-    for region in REGIONS.values():
-        assert LAT_RANGE[0] <= region.lat <= LAT_RANGE[1], region.name
-        assert LON_RANGE[0] <= region.lon <= LON_RANGE[1], region.name
-        assert region_of_place(region.name) == region.name
-
-
-@pytest.mark.parametrize(
-    ("place", "region"),
-    [
-        ("Commune I", "Bamako"),
-        ("Commune IV", "Bamako"),
-        ("commune 6", "Bamako"),
-        ("commune cinq", "Bamako"),
-        ("Faladié", "Bamako"),
-        ("faladie", "Bamako"),
-        ("Medina-Coura", "Bamako"),
-        ("Point G", "Bamako"),
-        ("Bamakɔ", "Bamako"),
-        ("Kati", "Koulikoro"),
-        ("KATI", "Koulikoro"),
-        ("Kalaban Coro", "Koulikoro"),
-        ("Segou", "Ségou"),
-        ("segou", "Ségou"),
-        ("Segu", "Ségou"),
-        ("Tombouctou", "Tombouctou"),
-        ("Timbuktu", "Tombouctou"),
-        ("tombouctou", "Tombouctou"),
-        ("Tumutu", "Tombouctou"),
-        ("Gourma Rharous", "Tombouctou"),
-        ("Mɔpti", "Mopti"),
-        ("Sevare", "Mopti"),
-        ("Jɔyila", "Dioïla"),
-        ("Nioro", "Nioro du Sahel"),
-        ("Diéma", "Nioro du Sahel"),
-        ("Taoudeni", "Taoudénit"),
-        ("Menaka", "Ménaka"),
-        ("Yorosso", "Koutiala"),
-        ("Tominian", "San"),
-        ("Bankass", "Bandiagara"),
-        ("Hombori", "Douentza"),
-        ("Ouelessebougou", "Bougouni"),
-        ("région de Sikasso", "Sikasso"),
-    ],
-)
-def test_region_of_place(place: str, region: str) -> None:
-    assert region_of_place(place) == region
-
-
-@pytest.mark.parametrize("place", ["Paris", "", "   ", "Abidjan", "commune 7"])
-def test_an_unknown_place_has_no_region(place: str) -> None:
-    assert region_of_place(place) is None
-
-
-def nlu_place_values() -> list[str]:
-    """Every value the NLU's `place` entity can produce: the lookup table and the
-    synonyms (canonical values and their variants) of places."""
-    items = yaml.safe_load(ENTITIES_FILE.read_text(encoding="utf-8"))["nlu"]
-
-    def examples(item: dict[str, Any]) -> list[str]:
-        return [
-            line.strip()[2:].strip()
-            for line in str(item["examples"]).splitlines()
-            if line.strip().startswith("- ")
-        ]
-
-    lookup = [v for item in items if item.get("lookup") == "place" for v in examples(item)]
-    values = set(lookup)
-    for item in items:
-        if item.get("synonym") in values:
-            values.add(item["synonym"])
-            values.update(examples(item))
-    return sorted(values)
-
-
-def test_every_nlu_place_value_has_a_region() -> None:
-    values = nlu_place_values()
-    assert len(values) > 100
-    missing = [value for value in values if region_of_place(value) is None]
-    assert missing == []
-
-
 # --- queries ------------------------------------------------------------------------------
 
 
 def test_in_region_lists_local_services_then_the_national_lines() -> None:
     directory = small_directory()
-    found = [s.id for s in in_region(directory, "Bamako")]
+    found = [s.id for s in in_region(directory, Region.BAMAKO)]
     assert found == ["hopital-bamako", "foyer-bamako", "ligne-nationale"]
-
-
-def test_in_region_accepts_any_place_of_the_region() -> None:
-    directory = small_directory()
-    assert [s.id for s in in_region(directory, "Commune III")] == [
-        s.id for s in in_region(directory, "Bamako")
-    ]
-    assert next(s.id for s in in_region(directory, "sevare")) == "foyer-mopti"
 
 
 def test_in_region_filters_by_kind_and_keeps_national_lines_of_that_kind() -> None:
     directory = small_directory()
-    assert [s.id for s in in_region(directory, "Bamako", "victim_assistance")] == [
+    assert [s.id for s in in_region(directory, Region.BAMAKO, "victim_assistance")] == [
         "foyer-bamako",
         "ligne-nationale",
     ]
-    assert in_region(directory, "Bamako", "legal_aid") == []
+    assert in_region(directory, Region.BAMAKO, "legal_aid") == []
 
 
 def test_a_region_without_local_services_still_gets_the_national_lines(
@@ -369,17 +272,15 @@ def test_a_region_without_local_services_still_gets_the_national_lines(
 ) -> None:
     national = [s for s in services if s.is_national]
     assert national
-    for region in REGIONS:
+    for region in Region:
         found = in_region(services, region)
         assert found[len(found) - len(national) :] == national, region
         assert all(s.region == region for s in found[: len(found) - len(national)]), region
 
 
-def test_in_region_refuses_unknown_places_and_kinds() -> None:
-    with pytest.raises(ValueError, match="unknown region or place"):
-        in_region(small_directory(), "Atlantis")
+def test_in_region_refuses_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="unknown service kind"):
-        in_region(small_directory(), "Bamako", "rehab")
+        in_region(small_directory(), Region.BAMAKO, "rehab")
 
 
 def test_haversine_matches_known_distances() -> None:

@@ -2,7 +2,8 @@
 
 Place names and drug names arrive with or without accents and Bambara letters, in any
 case, hyphenated or not ("Ségou"/"segou", "Mɔpti"/"Mopti", "marie-jeanne"/"marie jeanne").
-Both the service directory and the NLU's keyword fallback compare folded forms.
+Both the regions registry (`sini.regions`) and the NLU's keyword fallback compare folded
+forms.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _BAMBARA_LETTERS = str.maketrans(
     {"ɛ": "e", "Ɛ": "e", "ɔ": "o", "Ɔ": "o", "ɲ": "ny", "Ɲ": "ny", "ŋ": "ng", "Ŋ": "ng"}
@@ -30,7 +34,7 @@ def fold(text: str) -> str:
     return _SEPARATORS.sub(" ", text.casefold()).strip()
 
 
-def find_named(text: str, table: Mapping[str, str], longest: int = 4) -> str | None:
+def find_named(text: str, table: Mapping[str, T], longest: int = 4) -> T | None:
     """The value of the first name of `table` (keys folded) found in `text`, trying
     longer word runs first so that "Commune II" wins over "II"."""
     words = fold(text).split()
