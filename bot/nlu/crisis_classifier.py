@@ -79,15 +79,15 @@ class Danger:
 
 
 class CrisisClassifier:
-    """Trained once per corpus; `danger` costs about a tenth of a millisecond.
+    """Danger or not, and which kind, for one message at a time; trained once per corpus.
 
     Two logistic regressions share one vectorizer: danger or not (every message), and
     which kind (crisis messages only), so the probability of danger is not inflated by
     there being five kinds of it and one kind of "none".
 
     Reading one message goes around scikit-learn's per-call machinery (input checks, a
-    sparse matrix for one row), which costs ten times the arithmetic: the vectorizer's own
-    analyzer, vocabulary and idf give the row, and the models' coefficients score it —
+    sparse matrix for one row), which costs far more than the arithmetic: the vectorizer's
+    own analyzer, vocabulary and idf give the row, and the models' coefficients score it —
     the same numbers as `transform` and `predict_proba` (tested on the whole corpus)."""
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:

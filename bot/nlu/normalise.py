@@ -107,7 +107,7 @@ def normalise(text: str) -> str:
     reduced to one, punctuation turned into spaces.
 
     Remembered for the last few texts: the crisis net and the language guess both
-    normalise every message, a few microseconds apart."""
+    normalise every message, one right after the other."""
     text = _repair(text)
     if not text.isascii():  # ASCII has nothing to decompose
         text = unicodedata.normalize("NFKD", text)

@@ -5,21 +5,21 @@ components we use loop over it one message at a time: DIET runs a forward pass p
 message, each CountVectorsFeaturizer calls scikit-learn twice per message, and gathering
 a message's sparse features (`Message.get_sparse_features`, called by DIET and by the
 logistic regression) deep-copies them and goes through `scipy.sparse.hstack`, which
-alone was half of the NLU's time. Profiled on a batch of 64 held-out messages, the
-TensorFlow forward pass was under a tenth of it. Once batched, the fixed cost of a batch
-was mostly DIET's CRF decoding (a Keras RNN and two `tf.scan` loops inside the graph)
-and dask's scheduling of the graph; `crf_decode` and `run_graph` replace those. Then
-the featurizers' scikit-learn analysis of every token, twice per message, and SciPy's
-validation of the half-dozen matrices each message gets were a third of what was left;
-`TokenRows` and `coo` replace those.
+profiling showed to cost far more than the TensorFlow forward pass. Once batched, the
+fixed cost of a batch was mostly DIET's CRF decoding (a Keras RNN and two `tf.scan`
+loops inside the graph) and dask's scheduling of the graph; `crf_decode` and
+`run_graph` replace those. Then the featurizers' scikit-learn analysis of every token,
+twice per message, and SciPy's validation of the half-dozen matrices each message gets
+were the largest costs left; `TokenRows` and `coo` replace those.
 
 The replacements below compute exactly the same arrays — same values, dtypes and index
 order, so the same readings (tested on the whole held-out split) — with one call per
 batch instead of one per message; only DIET's entity confidences, which the bot does not
 use, may differ from Rasa's in the last float32 digit. They mirror Rasa 3.6.21's own
-code (pinned in pyproject.toml; Rasa Open Source is frozen at that version) and fall back
-to Rasa's code for any case they do not cover. They are installed on a loaded model only
-(`enable_batched_prediction`); training runs Rasa unchanged.
+code and fall back to Rasa's code for any case they do not cover. They are installed on
+a loaded model only (`enable_batched_prediction`), and only when Rasa, TensorFlow, SciPy
+and scikit-learn are at the versions they were verified against (`bot.nlu.rasa_versions`);
+training runs Rasa unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+
+from bot.logs import get_logger
+from bot.nlu.rasa_versions import FastPath, FastPathOff, FastPathOn, fast_path
+
+log = get_logger(__name__)
 
 Process = Callable[[Any, list[Any]], list[Any]]
 Array = np.ndarray[Any, Any]
@@ -152,7 +157,7 @@ def batched_count_vectors_process(component: Any, messages: list[Any]) -> list[A
     return messages
 
 
-TOKEN_ROWS_KEPT = 16384  # distinct tokens remembered per vectorizer (≈ 5 MB)
+TOKEN_ROWS_KEPT = 16384  # distinct tokens remembered per vectorizer: bounds the memory
 
 
 class TokenRows:
@@ -284,10 +289,10 @@ def coo(data: Array, row: Array, col: Array, shape: tuple[int, int]) -> Any:
     """`scipy.sparse.coo_matrix((data, (row, col)), shape=shape)` for arrays already of
     the right kinds (row and col int32 within the shape), without its validation.
 
-    The constructor checks every index against the shape and every dtype again, ≈ 25 µs
-    a matrix, and Rasa's featurizers make half a dozen per message. An empty matrix of
-    the shape is built once through the constructor and copied; `row`, `col` and `data`
-    are public, settable attributes of a COO matrix.
+    The constructor checks every index against the shape and every dtype again, and
+    Rasa's featurizers make half a dozen matrices per message whose arrays are right by
+    construction. An empty matrix of the shape is built once through the constructor and
+    copied; `row`, `col` and `data` are public, settable attributes of a COO matrix.
     """
     template = _COO_TEMPLATES.get(shape)
     if template is None:
@@ -422,9 +427,9 @@ def diet_entity_outputs(model: Any, model_data: Any, size: int) -> dict[str, Any
     """DIET's entity predictions for a batch: TensorFlow up to the logits, the CRF in NumPy.
 
     Rasa decodes the CRF inside the TensorFlow graph with a Keras RNN and two `tf.scan`
-    loops, whose per-step overhead was most of a batch's fixed cost (≈ 3 ms of ≈ 5 ms on
-    a short batch). The graph here stops at the logits — the same layers, weights and
-    inputs as Rasa's `batch_predict`, so the same values — and `crf_decode` finishes.
+    loops, whose per-step overhead was most of a batch's fixed cost. The graph here stops
+    at the logits — the same layers, weights and inputs as Rasa's `batch_predict`, so the
+    same values — and `crf_decode` finishes.
     """
     import rasa.utils.train_utils
     import tensorflow as tf
@@ -447,10 +452,11 @@ def diet_entity_outputs(model: Any, model_data: Any, size: int) -> dict[str, Any
             return model._tf_layers[f"embed.{ENTITY_ATTRIBUTE_TYPE}.logits"](transformed), lengths
 
         # The traced graph itself, called on flat tensors (`_call_flat`): the `tf.function`
-        # wrapper's argument matching, then the concrete function's input canonicalisation,
-        # cost ≈ 0.3 ms and ≈ 0.3-0.5 ms a batch, together half of the call. TensorFlow is
-        # pinned by Rasa 3.6 (2.12), so the private method is stable here. The loaded
-        # weights never change, so the CRF's transitions are read out once with it.
+        # wrapper's argument matching and the concrete function's input canonicalisation
+        # were a large part of the call, and the inputs are already the traced signature's
+        # flat tensors. The method is private: it is called only at the TensorFlow version
+        # of `bot.nlu.rasa_versions`. The loaded weights never change, so the CRF's
+        # transitions are read out once with it.
         signature = model._dynamic_signature(batch_in)
         decoder = (
             tf.function(logits, input_signature=signature).get_concrete_function(*signature),
@@ -520,8 +526,8 @@ def _softmax_max(values: Array, axis: int) -> Array:
 def run_graph(runner: Any, inputs: dict[str, Any], target: str) -> Any:
     """What `DaskGraphRunner.run(inputs, [target])[target]` returns, node after node.
 
-    Rasa hands the graph to dask's synchronous scheduler, which costs about a millisecond
-    a run for this dozen-node graph, and first formats the inputs (the messages) into a
+    Rasa hands the graph to dask's synchronous scheduler, whose per-run cost this
+    dozen-node chain does not need, and first formats the inputs (the messages) into a
     DEBUG f-string whatever the log level. The graph is a chain; calling each node with
     its parents' `(name, output)` pairs in dependency order is exactly what dask does.
     """
@@ -571,17 +577,28 @@ def _batched_processes() -> dict[type, Process]:
     }
 
 
-def enable_batched_prediction(processor: Any) -> list[str]:
-    """Make a loaded model's graph predict whole batches; returns the nodes changed."""
+def enable_batched_prediction(processor: Any) -> FastPath:
+    """Make a loaded model's graph predict whole batches, if Rasa's stack is at the versions
+    verified (`bot.nlu.rasa_versions`); otherwise leave Rasa's code and say which package
+    turned the fast path off."""
+    path = fast_path()
+    match path:
+        case FastPathOff(package=package, verified=verified, installed=installed):
+            log.warning(
+                "nlu.fast_path_off", package=package, verified=verified, installed=installed
+            )
+        case FastPathOn():
+            _install_batched_processes(processor)
+    return path
+
+
+def _install_batched_processes(processor: Any) -> None:
     install_fast_feature_combining()
     replacements = _batched_processes()
-    changed = []
-    for name, node in processor.graph_runner._instantiated_nodes.items():
+    for node in processor.graph_runner._instantiated_nodes.values():
         replacement = replacements.get(node._component_class)
         if replacement is not None:
             node._fn = replacement
-            changed.append(name)
-    return changed
 
 
 def disable_batched_prediction(processor: Any) -> None:

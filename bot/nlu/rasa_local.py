@@ -1,9 +1,10 @@
 """A Rasa 3.6 model loaded in this process, parsed in adaptive micro-batches.
 
-Rasa's `Agent.parse_message` is a coroutine that computes synchronously for ~10 ms and
-logs the message text at DEBUG. We run the processor's graph runner directly, in a worker
-thread: the event loop stays free and nothing logs the text. Those internals are
-private, which is acceptable because Rasa Open Source is frozen at 3.6.21 (pinned).
+Rasa's `Agent.parse_message` is a coroutine that computes synchronously, blocking the
+event loop, and logs the message text at DEBUG. We run the processor's graph in a worker
+thread: the event loop stays free and nothing logs the text. The graph runs node by node
+(`run_graph`) with the batched components when the fast path is on, through Rasa's own
+runner when it is off (`bot.nlu.rasa_versions`): the same readings either way.
 The NLU worker process (`bot.nlu.worker`) runs this same class on its own core.
 """
 
@@ -19,6 +20,7 @@ from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
 from bot.nlu.batching import BatchingNLU
 from bot.nlu.rasa_batch import enable_batched_prediction, run_graph
+from bot.nlu.rasa_versions import FastPath, FastPathOff, FastPathOn
 
 log = get_logger(__name__)
 
@@ -37,20 +39,21 @@ class RasaLocalNLU(BatchingNLU):
     not re-entrant-safe for our use, and parallel parses would only fight over the same
     cores (and the GIL)."""
 
-    def __init__(self, agent: Any, cache_size: int = 4096) -> None:
+    def __init__(self, agent: Any, fast_path: FastPath, cache_size: int = 4096) -> None:
         super().__init__([self.parse_many_sync], cache_size)
         self._agent = agent
+        self.fast_path = fast_path
 
     @classmethod
     def load(cls, model_path: Path, cache_size: int = 4096) -> RasaLocalNLU:
-        """Load a trained model archive, ready to answer (blocking: about 15 s).
+        """Load a trained model archive, ready to answer (blocking).
 
         To give DIET weights of the right shapes, Rasa trains it for one step on one
         example before loading the trained weights over them; with TensorFlow's graph
         mode that step first traces Keras's whole training function (CRF included),
-        which took 30 of the 35 s of a cold start. The step runs eagerly instead — the
-        loaded weights are the same — and the prediction graph, the one that serves
-        users, is traced once here by a warm-up parse rather than on a user's message.
+        which was most of a cold start. The step runs eagerly instead — the loaded
+        weights are the same — and the prediction graph, the one that serves users, is
+        traced once here by a warm-up parse rather than on a user's message.
         """
         prepare_rasa_environment()
         with warnings.catch_warnings():
@@ -72,8 +75,7 @@ class RasaLocalNLU(BatchingNLU):
             finally:
                 tf.config.run_functions_eagerly(False)
         logs.reapply()
-        enable_batched_prediction(agent.processor)
-        nlu = cls(agent, cache_size)
+        nlu = cls(agent, enable_batched_prediction(agent.processor), cache_size)
         nlu.parse_sync("warm-up")
         log.info("nlu.loaded", model=model_path.name)
         return nlu
@@ -92,14 +94,15 @@ class RasaLocalNLU(BatchingNLU):
         if processor is None:
             raise NLUUnavailable("model not loaded")
         target = processor.model_metadata.nlu_target
-        messages = run_graph(
-            processor.graph_runner,
-            {
-                PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="nlu") for text in texts],
-                PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("nlu", []),
-            },
-            target,
-        )
+        inputs = {
+            PLACEHOLDER_MESSAGE: [UserMessage(text, sender_id="nlu") for text in texts],
+            PLACEHOLDER_TRACKER: DialogueStateTracker.from_events("nlu", []),
+        }
+        match self.fast_path:
+            case FastPathOn():
+                messages = run_graph(processor.graph_runner, inputs, target)
+            case FastPathOff():
+                messages = processor.graph_runner.run(inputs=inputs, targets=[target])[target]
         return [
             from_rasa_parse(
                 {

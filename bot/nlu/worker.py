@@ -3,8 +3,8 @@
 Parsing is Python-heavy (Rasa's graph, scikit-learn, SciPy) and holds the GIL, so in
 the bot's own process it competes with everything else the bot does for each update
 (Telegram, dialogue, Redis, encryption, rendering). In a child process it runs beside
-them: on two cores the whole update path handles about half as many updates again
-(README, "Performance"). The bot's process then never imports TensorFlow.
+them: on two cores the whole update path handles more updates a second (README,
+"Performance"). The bot's process then never imports TensorFlow.
 
 Each child loads the model with `RasaLocalNLU`, says it is ready, and answers batches of
 texts with batches of readings over a pipe; the parent keeps the micro-batching and the

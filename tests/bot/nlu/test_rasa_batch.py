@@ -2,10 +2,13 @@
 
 Every check runs on the whole held-out split (fr, bm, en; SMS-style and code-switched),
 against the same loaded model with Rasa's code put back (`disable_batched_prediction`).
+The batched components are installed only at the versions of Rasa's stack they were
+verified against; elsewhere Rasa's own code answers, with the same readings.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,19 +18,27 @@ import pytest
 import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from bot.config import PROJECT_ROOT
-from bot.nlu import Understanding
+from bot.nlu import Understanding, from_rasa_parse
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_batch import (
     TokenRows,
+    batched_count_vectors_process,
+    batched_diet_process,
+    batched_logistic_regression_process,
+    combine_features,
     coo,
     crf_decode,
     disable_batched_prediction,
     enable_batched_prediction,
     run_graph,
+    sparse_features_once,
 )
 from bot.nlu.rasa_local import RasaLocalNLU
+from bot.nlu.rasa_versions import VERIFIED, FastPathOff, FastPathOn
+from tests.bot.nlu import installed_as
 
 BATCH = 64
 
@@ -85,6 +96,85 @@ def same_matrix(a: Any, b: Any) -> bool:
 def batches(texts: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(texts), BATCH):
         yield texts[start : start + BATCH]
+
+
+BATCHED = {
+    "CountVectorsFeaturizer": batched_count_vectors_process,
+    "DIETClassifier": batched_diet_process,
+    "LogisticRegressionClassifier": batched_logistic_regression_process,
+}
+SCIPY_ELSEWHERE = "1.0.0"
+
+
+@pytest.fixture
+def scipy_elsewhere(rasa_nlu: RasaLocalNLU) -> Iterator[Any]:
+    """The session's model with Rasa's own code back, where SciPy is at another version;
+    batched again afterwards. Yields the model's processor."""
+    processor = rasa_nlu._agent.processor
+    disable_batched_prediction(processor)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            installed_as(monkeypatch, "scipy", SCIPY_ELSEWHERE)
+            yield processor
+    finally:
+        assert enable_batched_prediction(processor) == FastPathOn()
+
+
+def test_at_the_verified_versions_the_batched_components_are_installed(
+    rasa_nlu: RasaLocalNLU,
+) -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    nodes = rasa_nlu._agent.processor.graph_runner._instantiated_nodes.values()
+    replaced = {n._component_class.__name__: n._fn for n in nodes if n._fn in BATCHED.values()}
+    assert rasa_nlu.fast_path == FastPathOn()
+    assert replaced == BATCHED
+    assert Message._combine_features is combine_features
+    assert Message.get_sparse_features is sparse_features_once
+
+
+def test_at_another_version_rasas_code_stays_and_one_warning_says_which(
+    scipy_elsewhere: Any,
+) -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    with capture_logs() as logs:
+        fast_path = enable_batched_prediction(scipy_elsewhere)
+
+    assert fast_path == FastPathOff("scipy", VERIFIED["scipy"], SCIPY_ELSEWHERE)
+    assert logs == [
+        {
+            "event": "nlu.fast_path_off",
+            "log_level": "warning",
+            "package": "scipy",
+            "verified": VERIFIED["scipy"],
+            "installed": SCIPY_ELSEWHERE,
+        }
+    ]
+    for node in scipy_elsewhere.graph_runner._instantiated_nodes.values():
+        assert node._fn == getattr(node._component_class, node._fn_name)
+    assert Message._combine_features is not combine_features
+    assert Message.get_sparse_features is not sparse_features_once
+
+
+def test_at_another_version_the_readings_are_rasas_own(
+    rasa_nlu: RasaLocalNLU, scipy_elsewhere: Any, held_out: list[str]
+) -> None:
+    """Batches through Rasa's runner and per-message components read every held-out
+    message as Rasa's agent does, one message at a time."""
+    agent = rasa_nlu._agent
+    nlu = RasaLocalNLU(agent, enable_batched_prediction(scipy_elsewhere), cache_size=0)
+    try:
+        ours = [r for t in batches(held_out) for r in nlu.parse_many_sync(t)]
+    finally:
+        asyncio.run(nlu.close())
+    theirs = [from_rasa_parse(asyncio.run(agent.parse_message(text))) for text in held_out]
+    for text, mine, rasa in zip(held_out, ours, theirs, strict=True):
+        assert (mine.intent, mine.entities, mine.ranking) == (
+            rasa.intent,
+            rasa.entities,
+            rasa.ranking,
+        ), text
 
 
 def test_featurized_messages_are_identical_to_rasas(
