@@ -19,8 +19,6 @@ pass `MINIMUM_FOR_TESTS` through a `KdfLimits` parameter to stay fast.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import struct
@@ -35,7 +33,7 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.pwhash import argon2id
 from nacl.secret import SecretBox
 
-from tips.model import Draft, TipError, TipValidationError
+from tips.model import TipError, TipValidationError
 
 SALT_BYTES: int = argon2id.SALTBYTES  # 16
 KEY_BYTES: int = SecretBox.KEY_SIZE  # 32
@@ -292,21 +290,3 @@ def draft_box(secret: bytes, chat_key: str) -> SecretBox:
     """
     key = hmac.new(secret, f"draft:{chat_key}".encode(), hashlib.sha256).digest()
     return SecretBox(key)
-
-
-def encrypt_draft(draft: Draft, box: SecretBox) -> str:
-    """The draft as an ASCII token, ready to sit in the JSON chat state."""
-    return base64.urlsafe_b64encode(bytes(box.encrypt(draft.to_json()))).decode("ascii")
-
-
-def decrypt_draft(token: str, box: SecretBox) -> Draft:
-    """The draft back; `DecryptionFailed` if the token is not this chat's (or was altered)."""
-    try:
-        raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as error:
-        raise MalformedSealed("draft token is not base64") from error
-    try:
-        plaintext = box.decrypt(raw)
-    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError) as error:
-        raise DecryptionFailed("draft does not open with this chat's key") from error
-    return Draft.from_json(plaintext)

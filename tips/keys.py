@@ -158,12 +158,6 @@ async def unwrap_desk_keyring(redis: Redis[bytes], account: str, password: str) 
     return keyring
 
 
-async def unwrap_desk_key(redis: Redis[bytes], account: str, password: str) -> PrivateKey:
-    """The current desk private key (use `unwrap_desk_keyring` to read tips older than the
-    last rotation)."""
-    return (await unwrap_desk_keyring(redis, account, password)).current
-
-
 async def _check_current(redis: Redis[bytes], keyring: DeskKeyring) -> None:
     current = await desk_public_key(redis)
     if bytes(current) != bytes(keyring.public_key):

@@ -436,7 +436,7 @@ class TipContent:
 
 @dataclass(frozen=True)
 class Draft:
-    """A tip being written, kept (encrypted, see `crypto.encrypt_draft`) in the chat state.
+    """A tip being written, kept in the chat state (encrypted with `crypto.draft_box`).
 
     Immutable: every step returns a new draft, so the dialogue engine stays a pure function.
 

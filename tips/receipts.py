@@ -87,11 +87,6 @@ def normalize_passphrase(text: str) -> str:
     return _normalize(text, PASSPHRASE_SYMBOLS, "passphrase")
 
 
-def format_code(code: str) -> str:
-    """A code as shown to people: "K7QM-2XPD"."""
-    return _group(normalize_code(code), "-")
-
-
 def lookup_id(code: str, pepper: bytes) -> str:
     """The store's name for a tip: HMAC-SHA256(pepper, normalised code), 128 bits in hex.
 

@@ -137,9 +137,6 @@ class Subscribers:
         True if the chat was subscribed."""
         return bool(await self.redis.hdel(SUBSCRIBERS_KEY, self._field(chat_id)))
 
-    async def is_subscribed(self, chat_id: int) -> bool:
-        return bool(await self.redis.hexists(SUBSCRIBERS_KEY, self._field(chat_id)))
-
     async def update_locale(self, chat_id: int, locale: str) -> bool:
         """After /langue: weekly messages follow the new language. Atomic, so a /stop racing
         with a language change never re-subscribes anyone. True if subscribed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import nacl.exceptions
 import pytest
 from nacl.public import PrivateKey
 from nacl.pwhash import argon2id
@@ -18,10 +19,8 @@ from tips.crypto import (
     NotARecipient,
     Sealed,
     WrongPassword,
-    decrypt_draft,
     derive_secret,
     draft_box,
-    encrypt_draft,
     open_sealed,
     seal,
     tipster_keypair,
@@ -145,16 +144,12 @@ def test_a_tampered_kdf_cost_is_refused_before_any_work() -> None:
 
 def test_drafts_are_encrypted_per_chat() -> None:
     draft = Draft().with_category(Category.DRUG_TRAFFICKING).add_text("MARKER dealer au grin")
-    token = encrypt_draft(draft, draft_box(SECRET, "chat-a"))
-    assert token.isascii()
-    assert "MARKER" not in token
-    assert decrypt_draft(token, draft_box(SECRET, "chat-a")) == draft
-    with pytest.raises(DecryptionFailed):
-        decrypt_draft(token, draft_box(SECRET, "chat-b"))
-    with pytest.raises(DecryptionFailed):
-        decrypt_draft(token, draft_box(os.urandom(32), "chat-a"))
-    with pytest.raises(MalformedSealed):
-        decrypt_draft("***", draft_box(SECRET, "chat-a"))
+    sealed = draft_box(SECRET, "chat-a").encrypt(draft.to_json())
+    assert b"MARKER" not in sealed
+    assert Draft.from_json(draft_box(SECRET, "chat-a").decrypt(sealed)) == draft
+    for other in (draft_box(SECRET, "chat-b"), draft_box(os.urandom(32), "chat-a")):
+        with pytest.raises(nacl.exceptions.CryptoError):
+            other.decrypt(sealed)
 
 
 def test_derived_secrets_are_separated_by_purpose() -> None:

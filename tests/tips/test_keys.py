@@ -27,7 +27,6 @@ from tips.keys import (
     init_desk_keys,
     revoke_account,
     rotate_desk_keys,
-    unwrap_desk_key,
     unwrap_desk_keyring,
     wrap_for_account,
 )
@@ -59,7 +58,7 @@ async def test_init_publishes_the_public_key_and_wraps_the_private_one(redis: Re
     public = await init_desk_keys(redis, "admin", ADMIN_PW, limits=FAST)
     assert await redis.get(DESK_PUBLIC) == bytes(public)
     assert bytes(await desk_public_key(redis)) == bytes(public)
-    private = await unwrap_desk_key(redis, "admin", ADMIN_PW)
+    private = (await unwrap_desk_keyring(redis, "admin", ADMIN_PW)).current
     assert bytes(private.public_key) == bytes(public)
     dump = await all_bytes(redis)
     assert bytes(private) not in dump
@@ -73,24 +72,26 @@ async def test_init_refuses_to_overwrite_a_desk_key(redis: Redis[bytes]) -> None
         await init_desk_keys(redis, "other", "pw", limits=FAST)
     assert bytes(await desk_public_key(redis)) == bytes(public)
     with pytest.raises(UnknownAccount):
-        await unwrap_desk_key(redis, "other", "pw")
+        await unwrap_desk_keyring(redis, "other", "pw")
 
 
 async def test_wrong_password_and_unknown_account(redis: Redis[bytes]) -> None:
     await init_desk_keys(redis, "admin", ADMIN_PW, limits=FAST)
     with pytest.raises(WrongPassword):
-        await unwrap_desk_key(redis, "admin", "guess")
+        await unwrap_desk_keyring(redis, "admin", "guess")
     with pytest.raises(UnknownAccount):
-        await unwrap_desk_key(redis, "nobody", ADMIN_PW)
+        await unwrap_desk_keyring(redis, "nobody", ADMIN_PW)
     with pytest.raises(InvalidAccount):
-        await unwrap_desk_key(redis, "sini:desk:public", ADMIN_PW)
+        await unwrap_desk_keyring(redis, "sini:desk:public", ADMIN_PW)
 
 
 async def test_adding_staff_wraps_the_same_desk_key(redis: Redis[bytes]) -> None:
     await init_desk_keys(redis, "admin", ADMIN_PW, limits=FAST)
     desk = await unwrap_desk_keyring(redis, "admin", ADMIN_PW)
     await wrap_for_account(redis, desk, "awa", "awa-password", limits=FAST)
-    assert bytes(await unwrap_desk_key(redis, "awa", "awa-password")) == bytes(desk.current)
+    assert bytes((await unwrap_desk_keyring(redis, "awa", "awa-password")).current) == bytes(
+        desk.current
+    )
     assert await accounts_with_access(redis) == ["admin", "awa"]
     with pytest.raises(DeskKeyMismatch):
         await wrap_for_account(redis, DeskKeyring(PrivateKey.generate()), "eve", "pw", limits=FAST)
@@ -98,11 +99,11 @@ async def test_adding_staff_wraps_the_same_desk_key(redis: Redis[bytes]) -> None
 
 async def test_change_password_keeps_the_grant(redis: Redis[bytes]) -> None:
     await init_desk_keys(redis, "admin", ADMIN_PW, limits=FAST)
-    desk = await unwrap_desk_key(redis, "admin", ADMIN_PW)
+    desk = (await unwrap_desk_keyring(redis, "admin", ADMIN_PW)).current
     await change_password(redis, "admin", ADMIN_PW, "new password", limits=FAST)
-    assert bytes(await unwrap_desk_key(redis, "admin", "new password")) == bytes(desk)
+    assert bytes((await unwrap_desk_keyring(redis, "admin", "new password")).current) == bytes(desk)
     with pytest.raises(WrongPassword):
-        await unwrap_desk_key(redis, "admin", ADMIN_PW)
+        await unwrap_desk_keyring(redis, "admin", ADMIN_PW)
     with pytest.raises(WrongPassword):
         await change_password(redis, "admin", "wrong", "x", limits=FAST)
 
@@ -151,5 +152,5 @@ async def test_revoked_accounts_lose_their_material(redis: Redis[bytes]) -> None
     await wrap_for_account(redis, ring, "awa", "awa-pw", limits=FAST)
     await revoke_account(redis, "awa")
     with pytest.raises(UnknownAccount):
-        await unwrap_desk_key(redis, "awa", "awa-pw")
+        await unwrap_desk_keyring(redis, "awa", "awa-pw")
     assert await accounts_with_access(redis) == ["admin"]
