@@ -63,7 +63,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot import metrics
-from bot.adapters.shared_budget import SharedBudget
+from bot.adapters.shared_budget import Need, SharedBudget
 from bot.logs import get_logger
 
 log = get_logger(__name__)
@@ -83,6 +83,8 @@ class Priority(IntEnum):
 
 
 _VALUES = frozenset(p.value for p in Priority)
+# What each class asks of the shared budget (`Need.LIVE` for the classes not listed).
+_NEEDS = {Priority.URGENT: Need.URGENT, Priority.BULK: Need.BULK}
 # Bot API methods that put something in (or take it out of) a chat: these are queued.
 PACED_PREFIXES = ("send", "edit", "delete", "copy", "forward", "stop")
 # Of those, the ones that post a new message: only these count towards a chat's own pace
@@ -469,7 +471,7 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
                 int(self._overall.capacity),
                 rate=self._rate,
                 capacity=self._overall.capacity,
-                urgent=klass is Priority.URGENT,
+                need=_NEEDS.get(klass, Need.LIVE),
             )
         except RedisError as error:
             self._go_alone(error)

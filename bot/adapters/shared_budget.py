@@ -11,12 +11,15 @@ A replica takes tokens in small batches (`take`) and spends them from a local bu
 Redis round trip is paid per batch, not per message. Urgent requests (crisis answers) may
 overdraw the bucket, one message at a time and by at most one burst: they never wait behind
 another replica's backlog, and the others repay the debt before they send again, so the
-average rate still holds.
+average rate still holds. Bulk sends (a weekly broadcast, possibly from another process)
+only take what lies above a reserve of half the bucket, so live replies, which may take
+the reserve, are always served first when both wait.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from redis.asyncio import Redis
 
@@ -26,7 +29,8 @@ PAUSE_KEY = "sini:send:pause"
 IDLE_SECONDS = 60
 
 # KEYS: bucket, pause. ARGV: wanted, rate (used when the bucket is new), capacity,
-# urgent (0/1), idle ms. Returns {granted, paused ms, ms until the next token, rate x 1000}.
+# need (urgent/live/bulk), idle ms. Returns {granted, paused ms, ms until the next token,
+# rate x 1000}.
 _TAKE = """
 local pause = redis.call('PTTL', KEYS[2])
 local now_parts = redis.call('TIME')
@@ -43,7 +47,9 @@ end
 local granted = 0
 if pause <= 0 then
   local available = math.floor(tokens)
-  if ARGV[4] == '1' and available < 1 and tokens > -capacity then
+  if ARGV[4] == 'bulk' then
+    available = math.floor(tokens - capacity / 2)
+  elseif ARGV[4] == 'urgent' and available < 1 and tokens > -capacity then
     available = 1
   end
   granted = math.max(0, math.min(wanted, available))
@@ -78,6 +84,14 @@ return 1
 """
 
 
+class Need(Enum):
+    """Who asks for tokens: a crisis answer, another live reply, or a bulk send."""
+
+    URGENT = "urgent"
+    LIVE = "live"
+    BULK = "bulk"
+
+
 @dataclass(frozen=True)
 class Grant:
     """What the shared budget allowed: `tokens` messages now; when none, how long until
@@ -99,10 +113,10 @@ class SharedBudget:
         self._set_rate = redis.register_script(_SET_RATE)
         self._pause = redis.register_script(_PAUSE)
 
-    async def take(self, wanted: int, *, rate: float, capacity: float, urgent: bool) -> Grant:
+    async def take(self, wanted: int, *, rate: float, capacity: float, need: Need) -> Grant:
         granted, paused_ms, next_ms, rate_milli = await self._take(
             keys=[BUCKET_KEY, PAUSE_KEY],
-            args=[wanted, repr(rate), repr(capacity), "1" if urgent else "0", self._idle_ms],
+            args=[wanted, repr(rate), repr(capacity), need.value, self._idle_ms],
         )
         return Grant(int(granted), int(paused_ms) / 1000, int(next_ms) / 1000, rate_milli / 1000)
 

@@ -486,6 +486,17 @@ async def beat(path: Path) -> None:
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
+def sending_limiter(settings: Settings) -> PriorityRateLimiter:
+    """The scheduler every send goes through (crisis answers first, 429s waited out and
+    retried); TELEGRAM_MAX_RATE is an optional hard ceiling for all replicas together."""
+    return PriorityRateLimiter(
+        max_rate=settings.telegram_max_rate or None,
+        broadcast_rate=settings.broadcast_max_rate,
+        chat_rate=settings.telegram_chat_rate,
+        chat_burst=settings.telegram_chat_burst,
+    )
+
+
 def build_application(settings: Settings, assistant_factory: Any) -> Application:  # type: ignore[type-arg]
     """A PTB Application whose handlers call the assistant made by `assistant_factory()`.
 
@@ -493,14 +504,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     client must be created in the loop that uses it.
     """
     assert settings.telegram_token
-    # Every send goes through the prioritising, adaptive scheduler (crisis answers first,
-    # 429s waited out and retried); TELEGRAM_MAX_RATE is an optional hard ceiling.
-    limiter = PriorityRateLimiter(
-        max_rate=settings.telegram_max_rate or None,
-        broadcast_rate=settings.broadcast_max_rate,
-        chat_rate=settings.telegram_chat_rate,
-        chat_burst=settings.telegram_chat_burst,
-    )
+    limiter = sending_limiter(settings)
     sending.watch(limiter)
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         Application.builder()

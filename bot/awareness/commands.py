@@ -138,10 +138,15 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    """This week's message to every subscriber: ≤ 25 messages/s, resumable, never twice."""
-    from telegram import Bot
+    """This week's message to every subscriber: at most BROADCAST_MAX_RATE, through the
+    sending budget the bot's replicas share, at the lowest class (live replies first);
+    resumable, never twice."""
     from telegram.error import BadRequest, Forbidden, RetryAfter
+    from telegram.ext import ExtBot
 
+    from bot.adapters.sending import Priority
+    from bot.adapters.shared_budget import SharedBudget
+    from bot.adapters.telegram import sending_limiter
     from bot.awareness import (
         RetryLater,
         Subscribers,
@@ -166,14 +171,18 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
     base = (settings.telegram_api_url or "https://api.telegram.org").rstrip("/")
 
     async def run(redis: Redis[bytes]) -> None:
-        bot = Bot(settings.telegram_token or "", base_url=f"{base}/bot")
+        limiter = sending_limiter(settings)
+        limiter.share(SharedBudget(redis))
+        bot = ExtBot(settings.telegram_token or "", base_url=f"{base}/bot", rate_limiter=limiter)
         subscribers = Subscribers(redis, settings.secret)
 
         async def send(chat_id: int, locale: str) -> None:
             text = catalog.gettext(message.text, locale)
             footer = catalog.render("weekly.footer", locale).text
             try:
-                await bot.send_message(chat_id, f"{text}\n\n{footer}")
+                await bot.send_message(
+                    chat_id, f"{text}\n\n{footer}", rate_limit_args=Priority.BULK
+                )
             except Forbidden as error:
                 raise Unreachable from error
             except BadRequest as error:

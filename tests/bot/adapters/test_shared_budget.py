@@ -142,3 +142,27 @@ async def test_a_replica_without_redis_goes_on_alone_and_shares_again_when_it_is
         await limiter.shutdown()
         await redis.close()
         server.stop()
+
+
+async def test_a_broadcast_from_another_process_gives_way_to_live_replies(replicas: Any) -> None:
+    """`helpline broadcast` shares the budget at the bulk class: it only takes what lies
+    above the reserve, so a replica's live replies go first whenever both wait."""
+    broadcaster, live = replicas(max_rate=30, broadcast_rate=1000), replicas(max_rate=30)
+    to_broadcaster, to_live = FakeTelegram(), FakeTelegram()
+    send_bulk, send_live = sender(broadcaster, to_broadcaster), sender(live, to_live)
+    weekly = [
+        asyncio.ensure_future(send_bulk(1000 + n, f"weekly {n}", Priority.BULK))
+        for n in range(120)
+    ]
+    while len(to_broadcaster.calls) < 15:  # the broadcast is well under way
+        await asyncio.wait(weekly, return_when=asyncio.FIRST_COMPLETED, timeout=None)
+        weekly = [send for send in weekly if not send.done()]
+
+    asked = time.monotonic()
+    await asyncio.gather(*(send_live(2000 + n, f"hello {n}", Priority.FIRST) for n in range(30)))
+    answered = time.monotonic()
+
+    meanwhile = [at for _, _, at in to_broadcaster.calls if asked + 0.1 < at < answered]
+    assert len(meanwhile) <= 3, f"the broadcast took {len(meanwhile)} of the live replies' turns"
+    await asyncio.gather(*weekly)
+    assert len(to_broadcaster.calls) == 120
