@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
     try:
         return int(args.func(settings, args))
+    except ConfigError as error:  # the dashboard's settings, read by its commands
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except ContentError as error:
         print(error, file=sys.stderr)
         return 1

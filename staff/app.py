@@ -24,9 +24,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from bot.config import Settings
 from bot.logs import get_logger
 from bot.runtime import connect_redis
+from sini.settings import Settings
 from staff import retention, stats
 from staff.accounts import Accounts
 from staff.audit import SYSTEM, AuditLog

@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.config import Settings
+from sini.settings import MAX_RETENTION_DAYS, STAFF_ADMIN_PASSWORD, STAFF_PASSWORD, Settings
 from staff.accounts import AccountError, Role, generate_password
 from staff.audit import SYSTEM
 from staff.auth import LoginError
@@ -32,10 +32,9 @@ from staff.web import StaffState
 from tips.keys import DeskKeyError, DeskKeyExists, accounts_with_access, rotate_desk_keys
 from tips.model import TipValidationError, validate_account
 
-PASSWORD_ENV = "STAFF_PASSWORD"  # noqa: S105 - a variable name, not a password
-ADMIN_PASSWORD_ENV = "STAFF_ADMIN_PASSWORD"  # noqa: S105
+PASSWORD_ENV = STAFF_PASSWORD.name
+ADMIN_PASSWORD_ENV = STAFF_ADMIN_PASSWORD.name
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-MAX_RETENTION_DAYS = 3650
 
 
 class CliError(Exception):
@@ -293,10 +292,6 @@ def cmd_tips_purge(settings: Settings, args: argparse.Namespace) -> int:
     days = args.days if args.days is not None else config.retention_days
 
     async def job(staff: StaffState) -> int:
-        if not 1 <= days <= MAX_RETENTION_DAYS:
-            raise CliError(
-                f"RETENTION_DAYS={days} : nombre de jours invalide (1 à {MAX_RETENTION_DAYS})."
-            )
         now = datetime.now(timezone.utc)
         if args.dry_run:
             due = await retention.due(staff.store, days, now)

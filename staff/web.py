@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import Settings
+from sini.settings import Settings
 from staff import labels
 from staff.accounts import Accounts, Role
 from staff.audit import AuditLog

@@ -7,7 +7,7 @@ import json
 
 from redis.asyncio import Redis
 
-from bot.config import Settings
+from sini.settings import Settings
 from staff.audit import AUDIT_HEAD_KEY, AUDIT_KEY, AuditLog
 from tests.staff.conftest import ADMIN, arun
 

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from bot import logs
 from bot.awareness import CampaignStore
-from bot.config import Settings
+from sini.settings import Settings
 from staff.accounts import Accounts
 from staff.app import create_app
 from staff.audit import AUDIT_KEY, AuditLog
@@ -84,7 +84,7 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
 def test_cookies_are_httponly_samesite_strict_and_secure_by_default(
     staff_settings: Settings, desk: str
 ) -> None:
-    app = create_app(staff_settings, desk, staff_config(secure_cookies=True))
+    app = create_app(staff_settings, desk, staff_config(insecure_cookies=False))
     with TestClient(app, base_url="https://127.0.0.1") as secure:
         page = secure.get("/login")
         login_cookie = page.headers["set-cookie"]
@@ -648,7 +648,7 @@ def test_csrf_and_role_refusals_are_audited(
 
 
 def test_the_session_cookie_ends_with_the_browser(staff_settings: Settings, desk: str) -> None:
-    app = create_app(staff_settings, desk, staff_config(secure_cookies=True))
+    app = create_app(staff_settings, desk, staff_config(insecure_cookies=False))
     with TestClient(app, base_url="https://127.0.0.1") as secure:
         page = secure.get("/login")
         response = secure.post(
