@@ -28,7 +28,7 @@ from bot.dialogue.events import TextEvent
 from bot.nlu.rasa_batch import forget_token_rows
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 
 UPDATES = 3000
 CHATS = 64

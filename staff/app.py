@@ -25,7 +25,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bot.logs import get_logger
-from bot.runtime import connect_redis
+from sini.redis import connect_redis, connect_tips
 from sini.settings import Settings
 from staff import retention, stats
 from staff.accounts import Accounts
@@ -126,7 +126,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         main = connect_redis(redis_url)
-        tips = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else main
+        tips = connect_tips(settings, main)
         staff = build_state(settings, cfg, tips, sessions, stats_redis=main)
         app.state.staff = staff
         purger = asyncio.create_task(_purge_forever(staff)) if cfg.purge_every_hours > 0 else None

@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from redis.asyncio import Redis
-
+from sini.redis import configured_url, connect_redis
 from sini.settings import MAX_RETENTION_DAYS, STAFF_ADMIN_PASSWORD, STAFF_PASSWORD, Settings
 from staff.accounts import AccountError, Role, generate_password
 from staff.audit import SYSTEM
@@ -71,11 +70,10 @@ def _run(
     settings: Settings, config: StaffConfig, job: Callable[[StaffState], Awaitable[int]]
 ) -> int:
     """Run `job` against the configured Redis (or a local one), printing refusals."""
-    from bot.cli import redis_url_for  # lazy: bot.cli imports this module
     from staff.app import build_state
 
     async def main(url: str) -> int:
-        redis: Redis[bytes] = Redis.from_url(url)
+        redis = connect_redis(url)
         try:
             staff = build_state(settings, config, redis, SessionStore(0, 0))
             return await job(staff)
@@ -86,7 +84,7 @@ def _run(
         # Accounts, desk keys and tips live in the tips Redis (see `staff.app.create_app`).
         if settings.tips_redis_url:
             return asyncio.run(main(settings.tips_redis_url))
-        with redis_url_for(settings) as url:
+        with configured_url(settings) as url:
             return asyncio.run(main(url))
     except (CliError, AccountError, LoginError, DeskKeyError) as error:
         print(f"erreur : {error}", file=sys.stderr)
@@ -111,7 +109,6 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the dashboard with uvicorn: one worker, the desk keys live in its memory."""
     import uvicorn
 
-    from bot.cli import redis_url_for
     from staff.app import create_app
 
     config = args.staff_config or StaffConfig.from_env()
@@ -121,7 +118,7 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
             "de session circuleront sans HTTPS.",
             file=sys.stderr,
         )
-    with redis_url_for(settings) as url:
+    with configured_url(settings) as url:
         print(f"Tableau de bord : http://{config.host}:{config.port}/", file=sys.stderr)
         uvicorn.run(
             create_app(settings, url, config),

@@ -31,9 +31,10 @@ from bot.nlu.crisis import CrisisNet
 from bot.nlu.crisis_classifier import load_classifier
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
-from bot.redis_server import LocalRedis, free_port
-from bot.runtime import connect_redis, drug_names
+from bot.runtime import drug_names
 from bot.services import Service, load_services
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis, free_port
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.keys import init_desk_keys

@@ -16,7 +16,7 @@ from bot.adapters.telegram import HEARTBEAT_FILE
 from bot.cli import parser
 from bot.config import PROJECT_ROOT, Settings
 from bot.content.catalog import DO_ACTIONS
-from bot.redis_server import LocalRedis, free_port
+from sini.redis_server import LocalRedis, free_port
 
 
 def _health(settings: Settings) -> int:

@@ -21,7 +21,7 @@ from telegram.request import HTTPXRequest
 
 from bot import logs
 from bot.adapters import telegram as adapter
-from bot.redis_server import free_port
+from sini.redis_server import free_port
 from tests.support.log_privacy import COORDINATES, EXIF_STRINGS, Identity, portrait_with_exif
 from tips.media import strip_image
 

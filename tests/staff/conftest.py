@@ -22,7 +22,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from sini.settings import Settings
 from staff.accounts import Accounts, Role
 from staff.app import create_app

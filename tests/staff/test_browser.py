@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from sini.settings import PROJECT_ROOT, Settings
 from staff.accounts import Accounts, Role
 from staff.app import create_app
