@@ -32,6 +32,7 @@ from staff.accounts import Accounts
 from staff.audit import SYSTEM, AuditLog
 from staff.auth import Authenticator, Lockout
 from staff.config import StaffConfig
+from staff.errors import ANSWERS, Refused
 from staff.formatting import Formatter
 from staff.sessions import SessionStore
 from staff.views import admin, login, queue, tip
@@ -42,6 +43,7 @@ from staff.web import (
     StaffState,
     error_page,
     make_templates,
+    refused,
     secure_headers,
 )
 from tips.store import TipStore
@@ -175,6 +177,11 @@ def create_app(
             Middleware(SecurityHeaders, hsts=cfg.secure_cookies),
             Middleware(BodyLimit),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            Refused: refused,
+            **dict.fromkeys(ANSWERS, refused),
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )

@@ -42,6 +42,8 @@ from tips.model import Category, Status
 from tips.store import TipStore
 
 PUBLIC = {"/login"}
+PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
+SAMPLE_PARAMETERS = {"lookup": "0" * 32, "index": "0", "name": REVIEWER}
 
 
 def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
@@ -52,8 +54,7 @@ def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
             continue
         assert isinstance(route, Route)
         assert hasattr(route.endpoint, "staff_role"), f"{route.path} is not guarded"
-        path = route.path.replace("{lookup}", "0" * 32).replace("{index}", "0")
-        path = path.replace("{name}", REVIEWER)
+        path = PATH_PARAMETER.sub(lambda m: SAMPLE_PARAMETERS[m[1]], route.path)
         for method in route.methods or ():
             if method == "HEAD":
                 continue
