@@ -47,11 +47,12 @@ from typing import Any
 
 import httpx
 
-from bot import heap, logs
+from bot import heap
 from bot.config import PROJECT_ROOT, Settings
 from bot.dialogue.events import TextEvent
 from bot.nlu.evaluation import load_examples
 from bot.nlu.training import train
+from sini import logging as logs
 from sini.redis_server import LocalRedis, free_port
 
 RESULTS = PROJECT_ROOT / "bench" / "results"

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot import heap, logs
+from bot import heap
 from bot.awareness.commands import register as register_awareness
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.services.commands import register as register_services
 from bot.yamlfile import ContentError
+from sini import logging as logs
 from sini.redis import configured_url
 from staff.cli import register as register_staff
 

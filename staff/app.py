@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from bot.logs import get_logger
+from sini.logging import get_logger
 from sini.redis import connect_redis, connect_tips
 from sini.settings import Settings
 from staff import retention, stats

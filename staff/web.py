@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.logs import get_logger
+from sini.logging import get_logger
 from sini.settings import Settings
 from staff import labels
 from staff.accounts import Accounts, Role

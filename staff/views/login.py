@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.logs import get_logger
+from sini.logging import get_logger
 from staff import fields
 from staff.accounts import AccountError
 from staff.audit import UNKNOWN

@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from bot import logs
 from bot.awareness import CampaignStore
+from sini import logging as logs
 from sini.settings import Settings
 from staff.accounts import Accounts
 from staff.app import create_app
