@@ -105,6 +105,17 @@ def test_a_sini_secret_of_the_wrong_length_stops_every_command_with_one_line(
     ]
 
 
+def test_a_dashboard_setting_out_of_bounds_stops_a_staff_command_with_one_line(
+    tmp_path: Path,
+) -> None:
+    done = _helpline_process(
+        {"STAFF_PORT": "70000", "SINI_SECRET": "5e" * 32, "SINI_VAR_DIR": str(tmp_path)},
+        *("users", "list"),
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: STAFF_PORT: Expected `int` <= 65535"]
+
+
 @pytest.mark.parametrize("command", ["chat", "bot"])
 def test_the_assistant_refuses_content_that_leads_nowhere_before_loading_the_model(
     tmp_path: Path, command: str
