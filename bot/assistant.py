@@ -48,7 +48,6 @@ from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.report import PASSPHRASE
 from bot.dialogue.state import ChatState
 from bot.dialogue.store import DialogueStore, LeaseLost, OpenChat, chat_key
-from bot.logs import get_logger
 from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.crisis import Assessment, CrisisNet
 from bot.nlu.normalise import fold_lookalikes
@@ -56,6 +55,7 @@ from bot.nlu.passages import most_confident, passages
 from bot.outage import OutageMemory
 from bot.services import Service, by_id
 from bot.services.geo import index_services, nearest_ids
+from sini.logging import get_logger
 from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
 from tips.media import MediaError, PreparedAttachment, prepare_attachment

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot import heap, logs
+from bot import heap
 from bot.awareness.commands import register as register_awareness
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.services.commands import register as register_services
 from bot.yamlfile import ContentError
+from sini import logging as logs
+from sini.redis import configured_url
 from staff.cli import register as register_staff
 
 
@@ -24,27 +26,8 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
     """REDIS_URL when set; otherwise a project-local redis-server in var/redis for the
     duration of the command (its AOF keeps data between runs). With RUN_STAFF=1 the staff
     dashboard runs alongside, on the same Redis."""
-    with bot_redis_url(settings) as url, staff_alongside(settings, url):
+    with configured_url(settings) as url, staff_alongside(settings, url):
         yield url
-
-
-@contextmanager
-def bot_redis_url(settings: Settings) -> Iterator[str]:
-    """The bot's Redis, found the way `make run` finds it: REDIS_URL when set, otherwise
-    the project-local redis-server of var/redis — joined while `make run` holds it,
-    started for the duration of the command when nothing does."""
-    if settings.redis_url:
-        yield settings.redis_url
-        return
-    from bot.redis_server import LocalRedis
-
-    with LocalRedis(settings.var_dir / "redis") as server:
-        verb = "Started" if server.process is not None else "Joined the running"
-        print(
-            f"{verb} local redis-server on 127.0.0.1:{server.port} (data: var/redis)",
-            file=sys.stderr,
-        )
-        yield server.url
 
 
 @contextmanager
@@ -103,8 +86,8 @@ def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
     import tempfile
 
     from bot.e2e_evaluation import evaluate_e2e, load_blind_set
-    from bot.redis_server import LocalRedis
     from bot.runtime import build_assistant, load_nlu
+    from sini.redis_server import LocalRedis
 
     messages = load_blind_set(directory)
     nlu = load_nlu(settings)
@@ -168,7 +151,7 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     import redis
 
     from bot.adapters.telegram import HEARTBEAT_FILE, HEARTBEAT_SECONDS
-    from bot.redis_server import running_url
+    from sini.redis_server import running_url
 
     heartbeat = settings.var_dir / HEARTBEAT_FILE
     if not heartbeat.exists() or time.time() - heartbeat.stat().st_mtime > 4 * HEARTBEAT_SECONDS:
@@ -287,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
     try:
         return int(args.func(settings, args))
+    except ConfigError as error:  # the dashboard's settings, read by its commands
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except ContentError as error:
         print(error, file=sys.stderr)
         return 1

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.logs import get_logger
 from bot.metrics import REGISTRY
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

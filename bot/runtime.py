@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-
-from redis.asyncio import Redis
-from redis.asyncio.connection import PythonParser
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
 from bot.assistant import Assistant
 from bot.awareness import Quiz, load_quizzes, load_weekly
@@ -25,6 +18,7 @@ from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
 from bot.services import Service, load_services
+from sini.redis import connect_redis, connect_tips
 from tips.intake import Intake
 
 # Loading takes ~15 s on an idle 2-core machine; past this the bot starts anyway and
@@ -61,48 +55,6 @@ def drug_names(settings: Settings) -> dict[str, str]:
     return load_drug_names(settings.nlu_project / "data" / "entities.yml", DRUGS)
 
 
-class PromptParser(PythonParser):
-    """redis-py 4.6's reply parser, with redis-py 5's check of a pooled connection.
-
-    Before lending a connection, redis-py 4.6 tries to read a byte from it under a zero
-    timeout, in case a reply was left unread: an event-loop turn and a cancelled timer
-    for every command, ≈ 15 % of the CPU of the bot's two script calls per update.
-    No reply can be left unread — redis-py drops a connection whose command was
-    interrupted — and a read at end of stream returns b"", which that check takes for
-    "nothing to read". redis-py 5 (which Rasa 3.6 does not allow) looks only at what is
-    already buffered and at the end of stream, without waiting; so does this, so a
-    connection the server closed is also replaced before use instead of failing a command.
-    """
-
-    _connected: bool  # PythonParser's own state (its stubs leave it out)
-    _buffer: bytes
-    _stream: asyncio.StreamReader
-
-    async def can_read_destructive(self) -> bool:
-        if not self._connected:
-            raise RedisError("Buffer is closed.")
-        return bool(self._buffer) or self._stream.at_eof()
-
-
-def connect_redis(url: str) -> Redis[bytes]:
-    """A client that fails fast when Redis is down and reconnects by itself when it is back.
-
-    Single commands broken by a Redis restart are retried on a fresh connection; a pooled
-    connection idle for a second is PINGed before use, which catches the ones a restart
-    closed (redis-py 4 does not retry MULTI/EXEC pipelines on connection errors)."""
-    client: Redis[bytes] = Redis.from_url(  # type: ignore[call-overload]  # stubs lack parser_class
-        url,
-        parser_class=PromptParser,
-        socket_timeout=2.0,
-        socket_connect_timeout=2.0,
-        health_check_interval=1,
-        decode_responses=False,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        retry_on_error=[ConnectionError, TimeoutError],
-    )
-    return client
-
-
 def load_content(settings: Settings) -> tuple[list[Service], Catalog, dict[str, Quiz]]:
     """Every content file, validated and cross-checked (a button, a quiz's or a weekly
     message's `more` that leads nowhere is a ContentError naming the file); cheap, so the
@@ -129,8 +81,7 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
         flood_limit=settings.flood_limit,
         flood_window=settings.flood_window_seconds,
     )
-    tips_redis = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else redis
-    tips = Intake(tips_redis, settings.secret)
+    tips = Intake(connect_tips(settings, redis), settings.secret)
     project = settings.nlu_project
     net = CrisisNet(load_classifier(project / "crisis", project / "data"))
     return Assistant(engine, nlu, store, tips, settings.secret, net)

@@ -24,14 +24,15 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from bot.config import Settings
-from bot.logs import get_logger
-from bot.runtime import connect_redis
+from sini.logging import get_logger
+from sini.redis import connect_redis, connect_tips
+from sini.settings import Settings
 from staff import retention, stats
 from staff.accounts import Accounts
 from staff.audit import SYSTEM, AuditLog
 from staff.auth import Authenticator, Lockout
 from staff.config import StaffConfig
+from staff.errors import ANSWERS, Refused
 from staff.formatting import Formatter
 from staff.sessions import SessionStore
 from staff.views import admin, login, queue, tip
@@ -42,6 +43,7 @@ from staff.web import (
     StaffState,
     error_page,
     make_templates,
+    refused,
     secure_headers,
 )
 from tips.desk import Desk
@@ -126,7 +128,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         main = connect_redis(redis_url)
-        tips = connect_redis(settings.tips_redis_url) if settings.tips_redis_url else main
+        tips = connect_tips(settings, main)
         staff = build_state(settings, cfg, tips, sessions, stats_redis=main)
         app.state.staff = staff
         purger = asyncio.create_task(_purge_forever(staff)) if cfg.purge_every_hours > 0 else None
@@ -175,6 +177,11 @@ def create_app(
             Middleware(SecurityHeaders, hsts=cfg.secure_cookies),
             Middleware(BodyLimit),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            Refused: refused,
+            **dict.fromkeys(ANSWERS, refused),
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )

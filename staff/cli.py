@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from redis.asyncio import Redis
-
-from bot.config import Settings
+from sini.redis import configured_url, connect_redis
+from sini.settings import MAX_RETENTION_DAYS, STAFF_ADMIN_PASSWORD, STAFF_PASSWORD, Settings
 from staff.accounts import AccountError, Role, generate_password
 from staff.audit import SYSTEM
 from staff.auth import LoginError
@@ -32,10 +31,9 @@ from staff.web import StaffState
 from tips.keys import DeskKeyError, DeskKeyExists, accounts_with_access, rotate_desk_keys
 from tips.model import TipValidationError, validate_account
 
-PASSWORD_ENV = "STAFF_PASSWORD"  # noqa: S105 - a variable name, not a password
-ADMIN_PASSWORD_ENV = "STAFF_ADMIN_PASSWORD"  # noqa: S105
+PASSWORD_ENV = STAFF_PASSWORD.name
+ADMIN_PASSWORD_ENV = STAFF_ADMIN_PASSWORD.name
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-MAX_RETENTION_DAYS = 3650
 
 
 class CliError(Exception):
@@ -72,11 +70,10 @@ def _run(
     settings: Settings, config: StaffConfig, job: Callable[[StaffState], Awaitable[int]]
 ) -> int:
     """Run `job` against the configured Redis (or a local one), printing refusals."""
-    from bot.cli import redis_url_for  # lazy: bot.cli imports this module
     from staff.app import build_state
 
     async def main(url: str) -> int:
-        redis: Redis[bytes] = Redis.from_url(url)
+        redis = connect_redis(url)
         try:
             staff = build_state(settings, config, redis, SessionStore(0, 0))
             return await job(staff)
@@ -87,7 +84,7 @@ def _run(
         # Accounts, desk keys and tips live in the tips Redis (see `staff.app.create_app`).
         if settings.tips_redis_url:
             return asyncio.run(main(settings.tips_redis_url))
-        with redis_url_for(settings) as url:
+        with configured_url(settings) as url:
             return asyncio.run(main(url))
     except (CliError, AccountError, LoginError, DeskKeyError) as error:
         print(f"erreur : {error}", file=sys.stderr)
@@ -112,7 +109,6 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the dashboard with uvicorn: one worker, the desk keys live in its memory."""
     import uvicorn
 
-    from bot.cli import redis_url_for
     from staff.app import create_app
 
     config = args.staff_config or StaffConfig.from_env()
@@ -122,7 +118,7 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
             "de session circuleront sans HTTPS.",
             file=sys.stderr,
         )
-    with redis_url_for(settings) as url:
+    with configured_url(settings) as url:
         print(f"Tableau de bord : http://{config.host}:{config.port}/", file=sys.stderr)
         uvicorn.run(
             create_app(settings, url, config),
@@ -293,10 +289,6 @@ def cmd_tips_purge(settings: Settings, args: argparse.Namespace) -> int:
     days = args.days if args.days is not None else config.retention_days
 
     async def job(staff: StaffState) -> int:
-        if not 1 <= days <= MAX_RETENTION_DAYS:
-            raise CliError(
-                f"RETENTION_DAYS={days} : nombre de jours invalide (1 à {MAX_RETENTION_DAYS})."
-            )
         now = datetime.now(timezone.utc)
         if args.dry_run:
             due = await retention.due(staff.desk, days, now)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.asyncio import Redis
@@ -20,16 +21,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import Settings
+from sini.logging import get_logger
+from sini.settings import Settings
 from staff import labels
 from staff.accounts import Accounts, Role
 from staff.audit import AuditLog
 from staff.auth import Authenticator
 from staff.config import StaffConfig
+from staff.errors import Forbidden, Notice, Page, answer_for
 from staff.formatting import Formatter
 from staff.sessions import Session, SessionStore, tokens_match
 from tips.desk import Desk
 
+log = get_logger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -45,6 +49,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+CSRF_REFUSED = "Requête refusée : jeton CSRF absent ou invalide."
 # Reachable while a temporary password must still be changed.
 _PASSWORD_CHANGE_PATHS = {"/account/password", "/logout"}
 
@@ -191,11 +196,16 @@ Handler = Callable[[Request, Session], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
+def staff_only(
+    role: Role = Role.REVIEWER, *, back: str | None = None
+) -> Callable[[Handler], Endpoint]:
     """Require a live session (and `role`), and a valid CSRF token on every POST.
 
     Order matters: no session → login page; then CSRF (a forged request learns nothing
     else); then the role; a temporary password must be changed before anything else.
+    `back` is the page a refused form returns to, with the route's path parameters
+    (`"/tips/{lookup}#notes"`); the session and that page are kept on `request.state`
+    for the error handlers (`staff.errors`).
     """
 
     def decorate(handler: Handler) -> Endpoint:
@@ -212,24 +222,43 @@ def staff_only(role: Role = Role.REVIEWER) -> Callable[[Handler], Endpoint]:
             if account is None or account.disabled or account.epoch != session.epoch:
                 staff.sessions.delete(session.id)
                 return redirect("/login?msg=session_expired")
+            request.state.session = session
+            request.state.back = _fill(back, request.path_params) if back else None
             if request.method == "POST":
                 form = await request.form()
                 if not tokens_match(session.csrf, form.get("csrf")):
                     await staff.audit.record(session.account, "csrf.refused", request.url.path)
-                    return error_page(
-                        request, 403, "Requête refusée : jeton CSRF absent ou invalide.", session
-                    )
+                    raise Forbidden(CSRF_REFUSED)
             if session.must_change and request.url.path not in _PASSWORD_CHANGE_PATHS:
                 return redirect("/account/password")
             if role is Role.ADMIN and not session.is_admin:
                 await staff.audit.record(session.account, "access.refused", request.url.path)
-                return error_page(request, 403, "Page réservée aux administrateurs.", session)
+                raise Forbidden("Page réservée aux administrateurs.")
             return await handler(request, session)
 
         endpoint.staff_role = role  # type: ignore[attr-defined]
         return endpoint
 
     return decorate
+
+
+def _fill(page: str, params: dict[str, Any]) -> str:
+    """`page` with the path parameters in, each quoted (they come from the URL)."""
+    return page.format(**{name: quote(str(value), safe="") for name, value in params.items()})
+
+
+async def refused(request: Request, error: Exception) -> Response:
+    """The answer `staff.errors` gives to `error` (a view or the guard raised it)."""
+    session: Session | None = getattr(request.state, "session", None)
+    match answer_for(error):
+        case Page(status, message):
+            if status >= 500:
+                log.error("staff.unreadable", error_type=type(error).__name__)
+            return error_page(request, status, message, session)
+        case Notice(key, page):
+            path, _, anchor = (page or getattr(request.state, "back", None) or "/").partition("#")
+            return redirect(f"{path}?msg={key}{'#' + anchor if anchor else ''}")
+    raise error  # registered only for the exceptions `staff.errors` answers
 
 
 def secure_headers(headers: MutableHeaders, hsts: bool, static: bool = False) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot import logs
 from bot.assistant import Assistant
 from bot.awareness import load_quizzes
 from bot.config import PROJECT_ROOT, Settings
@@ -31,9 +30,11 @@ from bot.nlu.crisis import CrisisNet
 from bot.nlu.crisis_classifier import load_classifier
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
-from bot.redis_server import LocalRedis, free_port
-from bot.runtime import connect_redis, drug_names
+from bot.runtime import drug_names
 from bot.services import Service, load_services
+from sini import logging as logs
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis, free_port
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake

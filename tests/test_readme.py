@@ -1,67 +1,23 @@
-"""The README stays true: its configuration tables are the settings Sini reads, and every
-`helpline` subcommand and `make` target it names exists.
-
-The settings are read by running them (`Settings.from_env`, `StaffConfig.from_env`) on a
-recording environment, never by reading their source text."""
+"""The README stays true: its configuration tables are the variables `sini.settings`
+declares, with their defaults, and every `helpline` subcommand and `make` target it names
+exists."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
-from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.cli import parser
-from bot.config import PROJECT_ROOT, Settings
-from staff.cli import ADMIN_PASSWORD_ENV, PASSWORD_ENV
-from staff.config import StaffConfig
+from sini.settings import PROJECT_ROOT, VARIABLES
 
 README = PROJECT_ROOT / "README.md"
 STAFF_README = PROJECT_ROOT / "staff" / "README.md"
 DOCS = [README, STAFF_README, PROJECT_ROOT / "deploy" / "README.md"]
-TEST_SECRET = "5e" * 32
 CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]*\*?)`")
-
-
-class RecordingEnviron(dict[str, str]):
-    """os.environ for one call: remembers every variable asked for."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        super().__init__(values)
-        self.asked: set[str] = set()
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        self.asked.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        self.asked.add(key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            self.asked.add(key)
-        return super().__contains__(key)
-
-
-def read_settings(
-    monkeypatch: pytest.MonkeyPatch, values: dict[str, str]
-) -> tuple[dict[str, Any], set[str]]:
-    """Every setting (bot and dashboard) built from exactly `values`, and the variables read."""
-    env = RecordingEnviron(values)
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "environ", env)
-        bot = Settings.from_env()
-        staff = StaffConfig.from_env()
-    found = {f.name: getattr(bot, f.name) for f in fields(bot)}
-    found |= {f"staff.{f.name}": getattr(staff, f.name) for f in fields(staff)}
-    return found, env.asked
+DEFAULTS = {variable.name: default for variable, default in VARIABLES.items()}
 
 
 def table(path: Path, heading: str) -> list[tuple[list[str], str]]:
@@ -89,36 +45,12 @@ def documented() -> dict[str, str]:
     return result
 
 
-@pytest.fixture
-def secret_free_env(tmp_path: Path) -> dict[str, str]:
-    """No variable set but the two that would otherwise write var/secret.key."""
-    return {"SINI_SECRET": TEST_SECRET, "SINI_VAR_DIR": str(tmp_path)}
+def test_every_declared_variable_is_documented_and_no_other() -> None:
+    assert set(documented()) == set(DEFAULTS)
 
 
-def test_every_variable_the_settings_read_is_documented_and_no_other(
-    monkeypatch: pytest.MonkeyPatch, secret_free_env: dict[str, str]
-) -> None:
-    _, asked = read_settings(monkeypatch, secret_free_env)
-    cli_only = {PASSWORD_ENV, ADMIN_PASSWORD_ENV}  # staff/cli.py, documented with the rest
-    assert set(documented()) == asked | cli_only
-
-
-def _probe(
-    monkeypatch: pytest.MonkeyPatch, base: dict[str, str], name: str
-) -> Iterator[tuple[str, Any]]:
-    """The settings field(s) a variable moves, and their value when it is unset."""
-    unset = {k: v for k, v in base.items() if k != name}
-    default, _ = read_settings(monkeypatch, unset)
-    for probe in ("7", "0", "1", "json", TEST_SECRET[::-1]):
-        try:
-            moved, _ = read_settings(monkeypatch, {**unset, name: probe})
-        except ValueError:
-            continue
-        changed = [key for key in moved if moved[key] != default[key]]
-        if changed:
-            for key in changed:
-                yield key, default[key]
-            return
+def test_every_declared_variable_says_in_one_line_what_it_means() -> None:
+    assert [v.name for v in VARIABLES if not v.meaning or "\n" in v.meaning] == []
 
 
 def _matches(value: Any, written: str) -> bool:
@@ -132,21 +64,21 @@ def _matches(value: Any, written: str) -> bool:
     return bool(token == value)
 
 
-def test_every_documented_default_is_the_default_the_settings_use(
-    monkeypatch: pytest.MonkeyPatch, secret_free_env: dict[str, str]
-) -> None:
+def test_every_documented_default_is_the_declared_default() -> None:
     wrong = []
     for name, cell in documented().items():
         written = re.match(r"`([^`]+)`", cell)
-        if name in ("SINI_SECRET", "SINI_VAR_DIR") or written is None:
-            continue  # "—", "generated in …", "see …": nothing to compare
-        if re.fullmatch(r"[A-Z_]+", written.group(1)):
-            continue  # a default that is another variable (TIPS_REDIS_URL → REDIS_URL)
-        moved = list(_probe(monkeypatch, secret_free_env, name))
-        # RESPONSES_DIR also moves SERVICES_FILE's default: one of the fields must match.
-        if not any(_matches(value, written.group(1)) for _, value in moved):
-            wrong.append((name, cell, moved))
+        if written is None or re.fullmatch(r"[A-Z_]+", written.group(1)):
+            continue  # "—", "generated in …", or another variable (TIPS_REDIS_URL → REDIS_URL)
+        if not _matches(DEFAULTS[name], written.group(1)):
+            wrong.append((name, cell, DEFAULTS[name]))
     assert wrong == []
+
+
+def test_a_variable_documented_without_a_default_has_none() -> None:
+    unset = [name for name, cell in documented().items() if cell in ("—", "unset")]
+    assert unset
+    assert [name for name in unset if DEFAULTS[name] not in (None, False)] == []
 
 
 # --- commands ------------------------------------------------------------------------

@@ -64,7 +64,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot import metrics
 from bot.adapters.shared_budget import Need, SharedBudget
-from bot.logs import get_logger
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

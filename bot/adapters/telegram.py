@@ -59,8 +59,8 @@ from bot.dialogue.events import (
     UnsupportedEvent,
 )
 from bot.dialogue.replies import Reply
-from bot.logs import get_logger
 from bot.observability import ObservabilityServer
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -457,7 +457,7 @@ def guard_webhook_parsing() -> bool:
 
     This replaces a name in a PTB internal module (`telegram.ext._utils.webhookhandler`),
     so only for the versions whose handler is known (22.x) and only if it still imports
-    `Update` under that name; otherwise PTB's own path stays, and `bot.logs` withholds its
+    `Update` under that name; otherwise PTB's own path stays, and `sini.logging` withholds its
     CRITICAL record (which shows the update) — but the webhook then answers 400."""
     if ptb_version.major != 22:
         log.warning("telegram.webhook_guard_unavailable", reason="version")

@@ -15,6 +15,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from sini.redis import configured_url, connect_redis
 
 T = TypeVar("T")
 
@@ -61,8 +62,6 @@ def _today() -> date:
 def _on_redis(settings: Settings, job: Callable[[Redis[bytes]], Awaitable[T]]) -> T:
     """Run `job` with a client of the bot's Redis, closed afterwards: REDIS_URL, or the
     project-local redis-server `make run` uses when it is unset."""
-    from bot.cli import bot_redis_url  # lazy: bot.cli imports this module
-    from bot.runtime import connect_redis  # lazy: Rasa-free commands start fast
 
     async def main(url: str) -> T:
         redis = connect_redis(url)
@@ -71,7 +70,7 @@ def _on_redis(settings: Settings, job: Callable[[Redis[bytes]], Awaitable[T]]) -
         finally:
             await redis.close()
 
-    with bot_redis_url(settings) as url:
+    with configured_url(settings) as url:
         return asyncio.run(main(url))
 
 

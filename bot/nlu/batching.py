@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from bot import metrics
-from bot.logs import get_logger
 from bot.nlu import READINESS_PROBE, NLUUnavailable, Understanding
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from bot.logs import get_logger
 from bot.nlu.rasa_versions import FastPath, FastPathOff, FastPathOn, fast_path
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -15,12 +15,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bot import logs
-from bot.logs import get_logger
 from bot.nlu import NLUUnavailable, Understanding, from_rasa_parse
 from bot.nlu.batching import BatchingNLU
 from bot.nlu.rasa_batch import enable_batched_prediction, run_graph
 from bot.nlu.rasa_versions import FastPath, FastPathOff, FastPathOn
+from sini import logging as logs
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

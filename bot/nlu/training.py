@@ -11,9 +11,9 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
-from bot import logs
-from bot.logs import get_logger
 from bot.nlu.rasa_local import prepare_rasa_environment
+from sini import logging as logs
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 MODEL_PREFIX = "nlu-"

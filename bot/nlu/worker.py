@@ -27,10 +27,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from bot import heap, logs
-from bot.logs import get_logger
+from bot import heap
 from bot.nlu import NLUUnavailable, Understanding
 from bot.nlu.batching import BatchingNLU
+from sini import logging as logs
+from sini.logging import get_logger
 
 log = get_logger(__name__)
 

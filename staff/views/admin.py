@@ -7,11 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from staff import fields
-from staff.accounts import AccountError, AccountMissing, Role, generate_password
+from staff.accounts import AccountError, Role, generate_password
+from staff.errors import FormRefused
 from staff.sessions import Session
 from staff.web import redirect, render, staff_only, state_of
-from tips.keys import DeskKeyError, accounts_with_access, rotate_desk_keys
-from tips.model import TipValidationError
+from tips.keys import accounts_with_access, rotate_desk_keys
 
 AUDIT_PAGE = 50
 
@@ -54,10 +54,8 @@ async def add_user(request: Request, session: Session) -> Response:
     password = generate_password()
     try:
         await staff.accounts.create(name, Role(role_value), password, session.keyring)
-    except AccountError as error:
+    except AccountError as error:  # the form again, saying what the name or role lacks
         return await _users_page(request, session, 400, str(error))
-    except DeskKeyError:
-        return redirect("/?msg=stale_key")
     await staff.audit.record(session.account, "user.add", name, role_value)
     return _password_shown(request, session, name, password)
 
@@ -88,14 +86,13 @@ async def _confirmed(request: Request) -> bool:
     return (await request.form()).get("confirm") == "1"
 
 
-@staff_only(Role.ADMIN)
+@staff_only(Role.ADMIN, back="/users")
 async def disable_user(request: Request, session: Session) -> Response:
     staff = state_of(request)
     name = str(request.path_params["name"])
     if name == session.account:
-        return redirect("/users?msg=self_disable")
-    if await staff.accounts.get(name) is None:
-        return redirect("/users?msg=unknown_account")
+        raise FormRefused("self_disable")
+    await staff.accounts.require(name)
     if not await _confirmed(request):
         return _confirm(
             request,
@@ -105,16 +102,13 @@ async def disable_user(request: Request, session: Session) -> Response:
             "Pour le réactiver, il faudra lui donner un nouveau mot de passe.",
             "Désactiver le compte",
         )
-    try:
-        await staff.accounts.disable(name)
-    except (AccountMissing, TipValidationError):
-        return redirect("/users?msg=unknown_account")
+    await staff.accounts.disable(name)
     staff.sessions.drop_account(name)
     await staff.audit.record(session.account, "user.disable", name)
     return redirect("/users?msg=user_disabled")
 
 
-@staff_only(Role.ADMIN)
+@staff_only(Role.ADMIN, back="/users")
 async def reset_password(request: Request, session: Session) -> Response:
     """A new temporary password, re-wrapping the desk keys under it (needs this admin's
     keyring) and ending the account's sessions. A disabled account stays disabled unless
@@ -123,10 +117,8 @@ async def reset_password(request: Request, session: Session) -> Response:
     staff = state_of(request)
     name = str(request.path_params["name"])
     if name == session.account:
-        return redirect("/users?msg=self_reset")
-    account = await staff.accounts.get(name)
-    if account is None:
-        return redirect("/users?msg=unknown_account")
+        raise FormRefused("self_reset")
+    account = await staff.accounts.require(name)
     enable = (await request.form()).get("enable") == "1"
     if not await _confirmed(request):
         reenable = account.disabled and enable
@@ -146,12 +138,7 @@ async def reset_password(request: Request, session: Session) -> Response:
             {"enable": "1"} if enable else None,
         )
     password = generate_password()
-    try:
-        await staff.accounts.reset_password(name, password, session.keyring, enable=enable)
-    except (AccountMissing, TipValidationError):
-        return redirect("/users?msg=unknown_account")
-    except DeskKeyError:
-        return redirect("/?msg=stale_key")
+    await staff.accounts.reset_password(name, password, session.keyring, enable=enable)
     staff.sessions.drop_account(name)
     await staff.authenticator.lockout.clear(name)
     detail = "réactivé" if account.disabled and enable else ""
@@ -175,10 +162,7 @@ async def rotate_keys(request: Request, session: Session) -> Response:
         )
     granted = set(await accounts_with_access(staff.redis))
     keep = [a.name for a in await staff.accounts.list() if not a.disabled and a.name in granted]
-    try:
-        await rotate_desk_keys(staff.redis, session.keyring, keep)
-    except DeskKeyError:
-        return redirect("/?msg=stale_key")
+    await rotate_desk_keys(staff.redis, session.keyring, keep)
     await staff.audit.record(session.account, "keys.rotate", detail=f"{len(keep)} comptes")
     staff.sessions.drop_all()
     response = redirect("/login?msg=keys_rotated")

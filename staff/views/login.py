@@ -10,13 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.logs import get_logger
+from sini.logging import get_logger
 from staff import fields
 from staff.accounts import AccountError
 from staff.audit import UNKNOWN
 from staff.auth import DEVICE_DAYS, AccountLocked, ClientLocked, LoginError, Throttled
+from staff.errors import Forbidden
 from staff.sessions import Session, new_token, tokens_match
-from staff.web import error_page, redirect, render, staff_only, state_of
+from staff.web import CSRF_REFUSED, redirect, render, staff_only, state_of
 from tips.crypto import WrongPassword
 from tips.keys import DeskKeyError
 
@@ -56,7 +57,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     if not tokens_match(request.cookies.get(staff.login_cookie, ""), form.get("csrf")):
         await staff.audit.record(UNKNOWN, "csrf.refused", request.url.path)
-        return error_page(request, 403, "Requête refusée : jeton CSRF absent ou invalide.")
+        raise Forbidden(CSRF_REFUSED)
     name = fields.one_line(form.get("account"))[:100].lower()
     password = fields.raw(form.get("password"))
     device = request.cookies.get(staff.device_cookie)

@@ -13,29 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.logs import get_logger
 from staff import fields, labels, queue, retention, stats
 from staff.audit import TipJournal
+from staff.errors import FormRefused, NotFound
 from staff.formatting import Formatter
 from staff.sessions import Session
-from staff.web import StaffState, error_page, redirect, render, staff_only, state_of
-from tips.crypto import DecryptionFailed, MalformedSealed
+from staff.web import StaffState, redirect, render, staff_only, state_of
 from tips.keys import desk_public_key
-from tips.model import (
-    AttachmentMeta,
-    EmptyText,
-    InvalidTransition,
-    MalformedData,
-    Message,
-    Status,
-    TextTooLong,
-    TipContent,
-    TipRecord,
-    TipValidationError,
-)
-from tips.stored import StoreConflict, TipNotFound
+from tips.model import AttachmentMeta, Message, Status, TipContent, TipRecord
 
-log = get_logger(__name__)
 _LOOKUP = re.compile(r"^[0-9a-f]{32}$")
 OTHER_TARGET = "__other__"
 # Types a browser may show inline from this origin; anything else is a download.
@@ -73,9 +59,11 @@ def _attachments(
     return items
 
 
-def _lookup(request: Request) -> str | None:
+def _lookup(request: Request) -> str:
     lookup = str(request.path_params.get("lookup", ""))
-    return lookup if _LOOKUP.match(lookup) else None
+    if not _LOOKUP.match(lookup):
+        raise NotFound("Signalement introuvable.")
+    return lookup
 
 
 def _back(lookup: str, msg: str, anchor: str = "") -> Response:
@@ -86,27 +74,11 @@ def _back(lookup: str, msg: str, anchor: str = "") -> Response:
 async def tip_page(request: Request, session: Session) -> Response:
     staff = state_of(request)
     lookup = _lookup(request)
-    if lookup is None:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    try:
-        record = await staff.desk.get(lookup)
-        content = await staff.desk.open(lookup, session.keyring)
-        thread = await staff.desk.thread(lookup, session.keyring)
-        notes = await staff.desk.notes(lookup, session.keyring)
-        history = await staff.desk.history(lookup, session.keyring)
-    except TipNotFound:
-        return error_page(request, 404, "Signalement introuvable (peut-être purgé).", session)
-    except DecryptionFailed:
-        return error_page(
-            request,
-            409,
-            "Votre clé ne déchiffre pas ce signalement : la clé du bureau a peut-être été "
-            "renouvelée. Reconnectez-vous.",
-            session,
-        )
-    except (MalformedData, MalformedSealed):
-        log.error("staff.tip_malformed")
-        return error_page(request, 500, "Ce signalement est illisible (données abîmées).", session)
+    record = await staff.desk.get(lookup)
+    content = await staff.desk.open(lookup, session.keyring)
+    thread = await staff.desk.thread(lookup, session.keyring)
+    notes = await staff.desk.notes(lookup, session.keyring)
+    history = await staff.desk.history(lookup, session.keyring)
     await staff.audit.record(session.account, "tip.view", lookup)
     now = datetime.now(timezone.utc)
     accounts = [a for a in await staff.accounts.list() if not a.disabled]
@@ -139,24 +111,14 @@ async def attachment(request: Request, session: Session) -> Response:
     """
     staff = state_of(request)
     lookup = _lookup(request)
-    try:
-        index = int(request.path_params.get("index", -1))
-    except ValueError:
-        index = -1
-    if lookup is None or index < 0:
-        return error_page(request, 404, "Pièce jointe introuvable.", session)
-    try:
-        content = await staff.desk.open(lookup, session.keyring)
-        thread = await staff.desk.thread(lookup, session.keyring)
-        metas = [*content.attachments, *(m for msg in thread for m in msg.attachments)]
-        meta = next((m for m in metas if m.index == index), None)
-        if meta is None:
-            raise TipNotFound("no such attachment")
-        data = await staff.desk.open_attachment(lookup, index, session.keyring)
-    except TipNotFound:
-        return error_page(request, 404, "Pièce jointe introuvable.", session)
-    except (DecryptionFailed, MalformedData, MalformedSealed):
-        return error_page(request, 409, "Pièce jointe illisible avec votre clé.", session)
+    index: int = request.path_params["index"]
+    content = await staff.desk.open(lookup, session.keyring)
+    thread = await staff.desk.thread(lookup, session.keyring)
+    metas = [*content.attachments, *(m for msg in thread for m in msg.attachments)]
+    meta = next((m for m in metas if m.index == index), None)
+    if meta is None:
+        raise NotFound("Pièce jointe introuvable.")
+    data = await staff.desk.open_attachment(lookup, index, session.keyring)
     await staff.audit.record(session.account, "attachment.view", lookup, f"pièce {index}")
     show, extension = _INLINE.get(meta.mime_type, ("download", "bin"))
     inline = show != "download" and request.query_params.get("download") != "1"
@@ -185,28 +147,17 @@ async def _write(
     done: str,
     write: Callable[[StaffState, str, str, PublicKey, TipJournal], Awaitable[object]],
 ) -> Response:
-    """A text written on a tip (an internal note, a reply to the tipster): sealed, audited
-    in the same transaction, and every refusal sent back to the form it came from."""
+    """A text written on a tip (an internal note, a reply to the tipster): sealed and
+    audited in the same transaction (a refusal goes back to the form: `staff_only(back=…)`)."""
     staff = state_of(request)
     lookup = _lookup(request)
-    if lookup is None:
-        return error_page(request, 404, "Signalement introuvable.", session)
     text = await _form_text(request, "text")
-    try:
-        journal = staff.audit.of_tip(session.account, action)
-        await write(staff, lookup, text, await desk_public_key(staff.redis), journal)
-    except TipNotFound:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    except EmptyText:
-        return _back(lookup, "empty_text", anchor)
-    except TextTooLong:
-        return _back(lookup, "text_too_long", anchor)
-    except StoreConflict:
-        return _back(lookup, "conflict", anchor)
+    journal = staff.audit.of_tip(session.account, action)
+    await write(staff, lookup, text, await desk_public_key(staff.redis), journal)
     return _back(lookup, done, anchor)
 
 
-@staff_only()
+@staff_only(back="/tips/{lookup}#notes")
 async def add_note(request: Request, session: Session) -> Response:
     return await _write(
         request,
@@ -228,12 +179,10 @@ def _status_detail(before: TipRecord, after: TipRecord) -> str:
     return detail
 
 
-@staff_only()
+@staff_only(back="/tips/{lookup}#status")
 async def change_status(request: Request, session: Session) -> Response:
     staff = state_of(request)
     lookup = _lookup(request)
-    if lookup is None:
-        return error_page(request, 404, "Signalement introuvable.", session)
     form = await request.form()
     wanted = fields.one_line(form.get("status"))
     reason = fields.paragraph(form.get("reason"))
@@ -241,30 +190,21 @@ async def change_status(request: Request, session: Session) -> Response:
     if target == OTHER_TARGET:
         target = fields.one_line(form.get("forwarded_other"))
     if wanted not in {s.value for s in Status}:
-        return _back(lookup, "transition", "status")
+        raise FormRefused("transition")
     status = Status(wanted)
     if not reason:
-        return _back(lookup, "reason_required", "status")
+        raise FormRefused("reason_required")
     if status is Status.FORWARDED and not target:
-        return _back(lookup, "forward_required", "status")
-    try:
-        before, _ = await staff.desk.set_status(
-            lookup,
-            status,
-            reason,
-            session.account,
-            forwarded_to=target if status is Status.FORWARDED else None,
-            desk_public_key=await desk_public_key(staff.redis),
-            journal=staff.audit.of_tip(session.account, "tip.status", _status_detail),
-        )
-    except TipNotFound:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    except InvalidTransition:
-        return _back(lookup, "transition", "status")
-    except StoreConflict:
-        return _back(lookup, "conflict", "status")
-    except TipValidationError:
-        return _back(lookup, "text_too_long", "status")
+        raise FormRefused("forward_required")
+    before, _ = await staff.desk.set_status(
+        lookup,
+        status,
+        reason,
+        session.account,
+        forwarded_to=target if status is Status.FORWARDED else None,
+        desk_public_key=await desk_public_key(staff.redis),
+        journal=staff.audit.of_tip(session.account, "tip.status", _status_detail),
+    )
     if before.status is Status.NEW:
         await stats.record_first_review(
             staff.redis, before.created_hour, datetime.now(timezone.utc)
@@ -272,33 +212,26 @@ async def change_status(request: Request, session: Session) -> Response:
     return _back(lookup, "status_changed", "status")
 
 
-@staff_only()
+@staff_only(back="/tips/{lookup}#assign")
 async def assign(request: Request, session: Session) -> Response:
     staff = state_of(request)
     lookup = _lookup(request)
-    if lookup is None:
-        return error_page(request, 404, "Signalement introuvable.", session)
     name = fields.one_line((await request.form()).get("account")).lower()
     if name:
         account = await staff.accounts.get(name)
         if account is None or account.disabled:
-            return _back(lookup, "unknown_account", "assign")
-    try:
-        await staff.desk.assign(
-            lookup,
-            name or None,
-            journal=staff.audit.of_tip(
-                session.account, "tip.assign", lambda _before, after: after.assigned_to or "personne"
-            ),
-        )
-    except TipNotFound:
-        return error_page(request, 404, "Signalement introuvable.", session)
-    except StoreConflict:
-        return _back(lookup, "conflict", "assign")
+            raise FormRefused("unknown_account")
+    await staff.desk.assign(
+        lookup,
+        name or None,
+        journal=staff.audit.of_tip(
+            session.account, "tip.assign", lambda _before, after: after.assigned_to or "personne"
+        ),
+    )
     return _back(lookup, "assigned", "assign")
 
 
-@staff_only()
+@staff_only(back="/tips/{lookup}#thread")
 async def reply(request: Request, session: Session) -> Response:
     return await _write(
         request,
@@ -314,7 +247,7 @@ async def reply(request: Request, session: Session) -> Response:
 
 routes = [
     Route("/tips/{lookup}", tip_page, methods=["GET"]),
-    Route("/tips/{lookup}/attachments/{index}", attachment, methods=["GET"]),
+    Route("/tips/{lookup}/attachments/{index:int}", attachment, methods=["GET"]),
     Route("/tips/{lookup}/note", add_note, methods=["POST"]),
     Route("/tips/{lookup}/status", change_status, methods=["POST"]),
     Route("/tips/{lookup}/assign", assign, methods=["POST"]),

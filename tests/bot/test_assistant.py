@@ -12,7 +12,7 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.store import chat_key
 from bot.nlu import Entity, Understanding
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
 

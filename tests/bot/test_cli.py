@@ -16,7 +16,7 @@ from bot.adapters.telegram import HEARTBEAT_FILE
 from bot.cli import parser
 from bot.config import PROJECT_ROOT, Settings
 from bot.content.catalog import DO_ACTIONS
-from bot.redis_server import LocalRedis, free_port
+from sini.redis_server import LocalRedis, free_port
 
 
 def _health(settings: Settings) -> int:
@@ -103,6 +103,17 @@ def test_a_sini_secret_of_the_wrong_length_stops_every_command_with_one_line(
     assert done.stderr.splitlines() == [
         "error: SINI_SECRET must be 32 bytes written as 64 hex digits (e.g. `openssl rand -hex 32`)"
     ]
+
+
+def test_a_dashboard_setting_out_of_bounds_stops_a_staff_command_with_one_line(
+    tmp_path: Path,
+) -> None:
+    done = _helpline_process(
+        {"STAFF_PORT": "70000", "SINI_SECRET": "5e" * 32, "SINI_VAR_DIR": str(tmp_path)},
+        *("users", "list"),
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: STAFF_PORT: Expected `int` <= 65535"]
 
 
 @pytest.mark.parametrize("command", ["chat", "bot"])

@@ -25,8 +25,8 @@ from bot.observability import (
     ObservabilityServer,
     Readiness,
 )
-from bot.redis_server import LocalRedis, free_port
-from bot.runtime import connect_redis
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis, free_port
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake

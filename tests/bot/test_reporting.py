@@ -17,8 +17,8 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
 from bot.dialogue.replies import Reply
 from bot.dialogue.store import OpenChat, chat_key
-from bot.redis_server import LocalRedis
-from bot.runtime import connect_redis
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis
 from sini.regions import Region
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything

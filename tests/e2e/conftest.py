@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_server import LocalRedis, free_port
+from sini.redis_server import LocalRedis, free_port
 from tests.conftest import TEST_SECRET
 from tests.support.telegram_emulator import TelegramEmulator
 

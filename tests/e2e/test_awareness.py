@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from bot.content import Catalog
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.conftest import TEST_SECRET, TEST_TOKEN, BotProcess
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 

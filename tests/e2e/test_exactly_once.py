@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.content import Catalog
 from bot.dialogue.engine import Engine
 from bot.dialogue.store import PREFIX
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.conftest import ScriptedNLU, make_assistant
 from tests.e2e.conftest import WebhookBot
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.conftest import DESK_PASSWORD, TEST_SECRET
 from tests.support.log_privacy import (
     COORDINATES,

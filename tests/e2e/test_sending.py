@@ -24,7 +24,7 @@ import pytest
 
 from bot.content import Catalog
 from bot.nlu.safety import Crisis
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.conftest import TEST_SECRET
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 

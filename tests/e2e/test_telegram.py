@@ -10,8 +10,8 @@ from collections.abc import Callable
 from PIL import Image
 
 from bot.content import Catalog
-from bot.redis_server import LocalRedis
-from bot.runtime import connect_redis
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis
 from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_TOKEN, BotProcess
 from tests.support.redis_scan import everything_at
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator

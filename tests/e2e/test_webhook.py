@@ -16,7 +16,7 @@ import pytest
 
 from bot.content import Catalog
 from bot.dialogue.store import chat_key
-from bot.redis_server import free_port
+from sini.redis_server import free_port
 from tests.conftest import TEST_SECRET
 from tests.e2e.conftest import WebhookBot
 from tests.support.redis_scan import everything_at

@@ -22,9 +22,9 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
-from bot.config import Settings
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from sini.regions import Region
+from sini.settings import Settings
 from staff.accounts import Accounts, Role
 from staff.app import create_app
 from staff.config import StaffConfig

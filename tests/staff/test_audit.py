@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.config import Settings
+from sini.settings import Settings
 from sini.transactions import Writes
 from staff.audit import AUDIT_HEAD_KEY, AUDIT_KEY, AuditLog
 from tests.staff.conftest import ADMIN, ADMIN_PASSWORD, REVIEWER, arun, submit_tip

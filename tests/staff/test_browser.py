@@ -22,9 +22,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from bot.config import PROJECT_ROOT, Settings
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from sini.regions import Region
+from sini.settings import PROJECT_ROOT, Settings
 from staff.accounts import Accounts, Role
 from staff.app import create_app
 from tests.staff.conftest import (

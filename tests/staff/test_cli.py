@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.config import Settings
+from sini.settings import Settings
 from staff.accounts import Accounts
 from staff.cli import register
 from staff.stats import ARCHIVE_PREFIX, week_start

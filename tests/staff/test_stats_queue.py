@@ -11,8 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from redis.asyncio import Redis
 
-from bot.config import PROJECT_ROOT
 from sini.regions import Region
+from sini.settings import PROJECT_ROOT
 from staff import charts, queue, retention, stats
 from staff.formatting import Formatter
 from tests.staff.conftest import arun

@@ -16,10 +16,10 @@ from redis.asyncio import Redis
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from bot import logs
 from bot.awareness import CampaignStore
-from bot.config import Settings
+from sini import logging as logs
 from sini.regions import Region
+from sini.settings import Settings
 from staff.accounts import Accounts
 from staff.app import create_app
 from staff.audit import AUDIT_KEY, AuditLog
@@ -42,6 +42,8 @@ from tips.keys import unwrap_desk_keyring
 from tips.model import Category, Status
 
 PUBLIC = {"/login"}
+PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
+SAMPLE_PARAMETERS = {"lookup": "0" * 32, "index": "0", "name": REVIEWER}
 
 
 def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
@@ -52,8 +54,7 @@ def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
             continue
         assert isinstance(route, Route)
         assert hasattr(route.endpoint, "staff_role"), f"{route.path} is not guarded"
-        path = route.path.replace("{lookup}", "0" * 32).replace("{index}", "0")
-        path = path.replace("{name}", REVIEWER)
+        path = PATH_PARAMETER.sub(lambda m: SAMPLE_PARAMETERS[m[1]], route.path)
         for method in route.methods or ():
             if method == "HEAD":
                 continue
@@ -84,7 +85,7 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
 def test_cookies_are_httponly_samesite_strict_and_secure_by_default(
     staff_settings: Settings, desk: str
 ) -> None:
-    app = create_app(staff_settings, desk, staff_config(secure_cookies=True))
+    app = create_app(staff_settings, desk, staff_config(insecure_cookies=False))
     with TestClient(app, base_url="https://127.0.0.1") as secure:
         page = secure.get("/login")
         login_cookie = page.headers["set-cookie"]
@@ -646,7 +647,7 @@ def test_csrf_and_role_refusals_are_audited(
 
 
 def test_the_session_cookie_ends_with_the_browser(staff_settings: Settings, desk: str) -> None:
-    app = create_app(staff_settings, desk, staff_config(secure_cookies=True))
+    app = create_app(staff_settings, desk, staff_config(insecure_cookies=False))
     with TestClient(app, base_url="https://127.0.0.1") as secure:
         page = secure.get("/login")
         response = secure.post(

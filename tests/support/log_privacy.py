@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 from PIL import Image, TiffImagePlugin
 
-from bot.redis_server import LocalRedis, free_port
-from bot.runtime import connect_redis
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis, free_port
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.keys import init_desk_keys

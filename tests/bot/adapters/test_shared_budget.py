@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import BUCKET_KEY, SharedBudget
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.bot.adapters.test_sending import FakeTelegram, sender
 
 

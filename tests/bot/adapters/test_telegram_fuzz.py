@@ -69,8 +69,8 @@ from bot.dialogue.state import ChatState
 from bot.dialogue.store import PREFIX, DialogueStore, chat_key
 from bot.nlu import Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
-from bot.redis_server import LocalRedis
-from bot.runtime import connect_redis
+from sini.redis import connect_redis
+from sini.redis_server import LocalRedis
 from tests.conftest import DESK_PASSWORD, SECRET, crisis_net
 from tests.support.callbacks import KNOWN_ACTIONS
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.adapters.terminal import parse_input
 from bot.content import Catalog
 from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 
 
 def test_typed_lines_become_events() -> None:

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from bot.awareness.campaigns import CampaignStore
 from bot.cli import parser
 from bot.config import Settings
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 from tests.bot.awareness.test_campaigns import DAY, TARGETS
 
 

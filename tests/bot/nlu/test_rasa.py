@@ -20,7 +20,7 @@ from bot.nlu import NLUUnavailable
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.rasa_local import RasaLocalNLU
-from bot.redis_server import free_port
+from sini.redis_server import free_port
 
 
 @pytest.fixture(scope="module")

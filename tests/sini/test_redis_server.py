@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 
-from bot.redis_server import LocalRedis
+from sini.redis_server import LocalRedis
 
 
 def test_a_second_local_redis_on_the_same_directory_joins_the_first(tmp_path: Path) -> None:

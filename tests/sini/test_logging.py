@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +20,9 @@ from telegram import Bot, Update, User
 from telegram.ext import Updater
 from telegram.request import HTTPXRequest
 
-from bot import logs
 from bot.adapters import telegram as adapter
-from bot.redis_server import free_port
+from sini import logging as logs
+from sini.redis_server import free_port
 from tests.support.log_privacy import COORDINATES, EXIF_STRINGS, Identity, portrait_with_exif
 from tips.media import strip_image
 
@@ -259,7 +260,7 @@ def test_exceptions_keep_their_frames_and_types_but_not_their_messages(
         assert exception.count("Traceback (most recent call last):") == 2
         assert "KeyError: [message withheld]" in exception
         assert "RuntimeError: [message withheld]" in exception
-        assert "test_logs.py" in exception
+        assert Path(__file__).name in exception
 
 
 def test_handlers_libraries_give_themselves_are_taken_away(captured: io.StringIO) -> None:

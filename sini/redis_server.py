@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from bot.config import PROJECT_ROOT
+from sini.settings import PROJECT_ROOT
 
 CONFIG_FILE = PROJECT_ROOT / "deploy" / "redis.conf"
 READY_MARK = "Ready to accept connections"
