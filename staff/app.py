@@ -118,7 +118,7 @@ def create_app(
 ) -> Starlette:
     """The dashboard. `redis_url` is the bot's Redis (topic counters); tips, desk keys and
     staff data live in `settings.tips_redis_url` when set (TIPS_REDIS_URL), else there too.
-    `config` defaults to `StaffConfig.from_env()`; tests pass `StaffConfig.for_tests()`
+    `config` defaults to `StaffConfig.from_env()`; tests pass a cheaper one
     (cheap KDFs, http cookies) and may pass a fake clock."""
     cfg = config or StaffConfig.from_env()
     sessions = SessionStore(

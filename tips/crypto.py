@@ -238,11 +238,6 @@ class Sealed:
         )
         return cls(recipients, raw[start:])
 
-    def is_sealed_to(self, public_key: PublicKey) -> bool:
-        """Whether `public_key` is one of the recipients (used by tests and key rotation)."""
-        print_ = fingerprint(public_key)
-        return any(hmac.compare_digest(print_, p) for p, _ in self.recipients)
-
 
 def seal(plaintext: bytes, recipients: Sequence[PublicKey]) -> Sealed:
     """Encrypt `plaintext` once under a fresh key, and seal that key to every recipient."""

@@ -232,8 +232,6 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         self._recent: deque[float] = deque()  # grant times in the last second
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self.retry_afters = 0
-        self.broadcasts_given_up = 0
         self._budget: SharedBudget | None = None
         self._alone_until = 0.0  # the shared budget failed: this process paces itself
         self._alone_seconds = SHARED_RETRY_SECONDS
@@ -285,10 +283,6 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
     def rate(self) -> float:
         """The overall rate live replies are sent at now (messages/s)."""
         return self._rate
-
-    @property
-    def paused(self) -> bool:
-        return self._clock() < self._paused_until
 
     @property
     def behind(self) -> bool:
@@ -411,7 +405,6 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         self._schedule(chat)
 
     def _give_up(self, attempts: int) -> None:
-        self.broadcasts_given_up += 1
         metrics.send_given_up()
         log.warning("telegram.broadcast_gave_up", attempts=attempts)
 
@@ -599,7 +592,6 @@ class PriorityRateLimiter(BaseRateLimiter[Priority]):
         request sent since the last cut) cuts the rate."""
         seconds = retry_after_seconds(error)
         now = self._clock()
-        self.retry_afters += 1
         metrics.send_refused(priority.label)
         self._paused_until = max(self._paused_until, now + seconds)
         self._tell_pause = max(self._tell_pause, seconds)

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
+from argon2 import profiles
 from PIL import Image
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -58,8 +59,15 @@ def arun(url: str, job: Callable[[Redis], Awaitable[T]]) -> T:
         return pool.submit(asyncio.run, main()).result()
 
 
-def staff_config(**overrides: object) -> StaffConfig:
-    return StaffConfig.for_tests(**overrides)
+def staff_config(**overrides: Any) -> StaffConfig:
+    """Cheap KDFs, plain-http cookies and no background purge: what tests need."""
+    cheap = StaffConfig(
+        insecure_cookies=True,
+        purge_every_hours=0,
+        kdf_limits=MINIMUM_FOR_TESTS,
+        hash_parameters=profiles.CHEAPEST,
+    )
+    return replace(cheap, **overrides)
 
 
 @pytest.fixture

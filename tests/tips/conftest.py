@@ -13,7 +13,7 @@ from PIL import ExifTags, Image
 from redis.asyncio import Redis
 
 from sini.regions import Region
-from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring
+from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring, Sealed, fingerprint
 from tips.desk import Desk
 from tips.intake import Intake
 from tips.keys import init_desk_keys, unwrap_desk_keyring
@@ -79,6 +79,11 @@ async def submit(
 ) -> Receipt:
     tip = tip or content()
     return await intake.submit(tip, keys.public, now)
+
+
+def sealed_to(sealed: Sealed, public_key: PublicKey) -> bool:
+    """Whether `public_key` is one of the sealed value's recipients."""
+    return fingerprint(public_key) in {print_ for print_, _ in sealed.recipients}
 
 
 def gps_photo() -> bytes:

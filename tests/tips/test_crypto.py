@@ -9,6 +9,7 @@ import pytest
 from nacl.public import PrivateKey
 from nacl.pwhash import argon2id
 
+from tests.tips.conftest import sealed_to
 from tips.crypto import (
     INTERACTIVE,
     MINIMUM_FOR_TESTS,
@@ -39,8 +40,8 @@ def test_sealed_value_opens_for_each_recipient_and_nobody_else() -> None:
     sealed = seal(b"la marchandise arrive mardi", [desk.public_key, tipster.public_key])
     assert open_sealed(sealed, desk) == b"la marchandise arrive mardi"
     assert open_sealed(sealed, tipster) == b"la marchandise arrive mardi"
-    assert sealed.is_sealed_to(desk.public_key)
-    assert not sealed.is_sealed_to(stranger.public_key)
+    assert sealed_to(sealed, desk.public_key)
+    assert not sealed_to(sealed, stranger.public_key)
     with pytest.raises(NotARecipient):
         open_sealed(sealed, stranger)
     # A public key used as if it were private opens nothing either.

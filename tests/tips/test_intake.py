@@ -26,6 +26,7 @@ from tests.tips.conftest import (
     Keys,
     content,
     gps_photo,
+    sealed_to,
     submit,
 )
 from tips.crypto import MINIMUM_FOR_TESTS, NotARecipient, Sealed, open_sealed
@@ -57,8 +58,8 @@ async def test_bot_cannot_read_back_but_tipster_and_staff_can(
     # The bot's whole key material is the desk PUBLIC key: nothing it can build opens the tip.
     bot_public = keys.public
     sealed = Sealed.from_bytes(record.sealed)
-    assert sealed.is_sealed_to(bot_public)
-    assert sealed.is_sealed_to(PublicKey(record.tipster_public_key))
+    assert sealed_to(sealed, bot_public)
+    assert sealed_to(sealed, PublicKey(record.tipster_public_key))
     assert len(sealed.recipients) == 2
     for attempt in (PrivateKey(bytes(bot_public)), PrivateKey.generate()):
         with pytest.raises(NotARecipient):
