@@ -303,6 +303,21 @@ async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_ret
         restarted.stop()
 
 
+async def test_the_emergency_key_in_a_report_while_redis_is_down_gives_the_numbers(
+    engine: Engine, tmp_path: Path
+) -> None:
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:drug_trafficking"))
+    server.kill()
+    try:
+        key = engine.catalog.render("key.emergency", "fr").text
+        down = await say(assistant, TextEvent(key))
+        assert down[0].text == engine.catalog.render("emergency", "fr").text
+    finally:
+        await assistant.close()
+
+
 async def test_a_passphrase_sent_while_redis_is_down_is_deleted_and_used_when_it_returns(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bot.content import Catalog
+from bot.dialogue.actions import Do, FollowupButton, ReportButton, ReportCategory, ServicesIn
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import (
+    ButtonEvent,
     CommandEvent,
+    ExpiredButtonEvent,
     LocationEvent,
     TextEvent,
     UnsupportedEvent,
@@ -17,6 +20,7 @@ from bot.dialogue.state import ChatState, Flow, Step
 from bot.nlu import Entity, Understanding
 from bot.nlu.crisis import Assessment, Reason, Verdict
 from bot.nlu.safety import Crisis
+from tips.model import Category
 
 FR = ChatState(locale="fr")
 
@@ -229,6 +233,58 @@ def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
     assert engine.needs_nlu(TextEvent("c quoi le yamba"), FR)
     reporting = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT)
     assert not engine.needs_nlu(TextEvent("le dealer vend du yamba au marché"), reporting)
+
+
+def test_navigating_ends_a_flow_but_its_own_buttons_cancel_and_emergency_do_not(
+    engine: Engine,
+) -> None:
+    menu_key = engine.catalog.render("key.menu", "fr").text
+    emergency_key = engine.catalog.render("key.emergency", "fr").text
+    for leaves in [ButtonEvent(Do.MENU), ButtonEvent(ServicesIn("Kayes")), CommandEvent("quiz")]:
+        assert engine.leaves_flow(leaves), leaves
+    assert engine.leaves_flow(TextEvent(menu_key))
+    for stays in [
+        ButtonEvent(ReportButton.SEND),
+        ButtonEvent(FollowupButton.ADD),
+        ButtonEvent(Do.CANCEL),
+        ButtonEvent(Do.EMERGENCY),
+        CommandEvent("annuler"),
+        CommandEvent("nimportequoi"),  # a typo is answered, the report kept
+        TextEvent(emergency_key),
+        TextEvent("le dealer"),
+        ExpiredButtonEvent(),
+    ]:
+        assert not engine.leaves_flow(stays), stays
+
+
+def test_an_unreadable_button_in_a_report_is_refused_and_the_report_kept(engine: Engine) -> None:
+    reporting = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT)
+    turn = engine.respond(button_event("rep:when:tomorrow"), reporting)
+    assert turn.topic == "bad_button"
+    assert (turn.state.flow, turn.state.step) == (Flow.REPORT, Step.WHAT)
+
+
+def test_only_a_flows_buttons_need_the_stored_draft(engine: Engine) -> None:
+    assert engine.needs_storage(ButtonEvent(ReportButton.SEND))
+    assert engine.needs_storage(ButtonEvent(ReportCategory(Category.CHILD_EXPLOITATION)))
+    assert engine.needs_storage(ButtonEvent(FollowupButton.ADD))
+    assert not engine.needs_storage(ButtonEvent(Do.MENU))
+    assert not engine.needs_storage(TextEvent("rep:send"))
+
+
+def test_a_flow_takes_text_places_and_files_but_not_the_keys(engine: Engine) -> None:
+    assert engine.is_flow_input(TextEvent("le dealer"))
+    assert engine.is_flow_input(LocationEvent(12.6, -8.0))
+    assert not engine.is_flow_input(TextEvent(engine.catalog.render("key.emergency", "bm").text))
+    assert not engine.is_flow_input(ButtonEvent(ReportButton.SEND))
+
+
+def test_a_reading_is_unsure_below_the_threshold_or_as_the_fallback_intent(
+    engine: Engine,
+) -> None:
+    assert engine.is_unsure(understood("nlu_fallback"))
+    assert engine.is_unsure(understood("drug_info", confidence=engine.threshold / 2))
+    assert not engine.is_unsure(understood("drug_info", confidence=engine.threshold))
 
 
 def test_a_shared_location_lists_the_nearest_services_by_town_or_distance(
