@@ -1,12 +1,13 @@
 """What a button (or a command, or a keyboard key) asks the engine to do, as typed values.
 
 An action travels as Telegram's callback data: `encode` writes it and `decode` reads it
-back, here and nowhere else. The wire strings are the ones earlier versions wrote
+back (the content files' buttons and the quiz answers of `bot.awareness.quiz` are written
+as text; a test decodes every one). The wire strings are the ones earlier versions wrote
 (`"svc:reg:Nioro du Sahel"`, `"rep:cat:drug_trafficking"`, `"do:menu"`…), so buttons
 already sitting in people's chats keep working.
 
-Each action declares its wire form: a prefix (`WIRE`), then its fields in order, joined
-by ":". A field is a string, a number, an enum member, or an optional string whose
+An action's wire form is its prefix (one table, `_PREFIXES`), then its fields in order,
+joined by ":". A field is a string, a number, an enum member, or an optional string whose
 absence has a word of its own (`ABSENT`). Callback data can be forged: whatever `decode`
 cannot read raises `UnknownAction`, which the adapters turn into a "this button is no
 longer valid" answer. Whether a well-formed action still makes sense (a region that
@@ -80,7 +81,6 @@ class FollowupButton(str, Enum):
 class Show:
     """Show a message of the catalog."""
 
-    WIRE: ClassVar[str] = "show"
     message_id: str
 
 
@@ -88,7 +88,6 @@ class Show:
 class SetLanguage:
     """Answer in this locale from now on."""
 
-    WIRE: ClassVar[str] = "lang"
     locale: str
 
 
@@ -96,7 +95,6 @@ class SetLanguage:
 class AskIntent:
     """A topic picked from the clarifying menu: answer as if the NLU had read it."""
 
-    WIRE: ClassVar[str] = "intent"
     intent: str
 
 
@@ -104,7 +102,6 @@ class AskIntent:
 class PickKind:
     """The kind of help looked for; None: any kind."""
 
-    WIRE: ClassVar[str] = "svc:kind"
     ABSENT: ClassVar[str] = "any"
     kind: str | None
 
@@ -113,7 +110,6 @@ class PickKind:
 class ServicesIn:
     """The services of a region (a directory region name)."""
 
-    WIRE: ClassVar[str] = "svc:reg"
     region: str
 
 
@@ -121,7 +117,6 @@ class ServicesIn:
 class RegionPage:
     """The page of the region picker that starts at this index."""
 
-    WIRE: ClassVar[str] = "svc:regs"
     start: int
 
 
@@ -129,7 +124,6 @@ class RegionPage:
 class MoreServices:
     """The rest of a region's list, from this offset ("Plus…")."""
 
-    WIRE: ClassVar[str] = "svc:more"
     region: str
     offset: int
 
@@ -138,7 +132,6 @@ class MoreServices:
 class ServiceInfo:
     """A service's full card."""
 
-    WIRE: ClassVar[str] = "svc:info"
     service_id: str
 
 
@@ -146,7 +139,6 @@ class ServiceInfo:
 class ReportCategory:
     """What the tip is about."""
 
-    WIRE: ClassVar[str] = "rep:cat"
     category: Category
 
 
@@ -154,7 +146,6 @@ class ReportCategory:
 class ReportRegion:
     """Where it happened (a directory region name); None: the tipster would rather not say."""
 
-    WIRE: ClassVar[str] = "rep:reg"
     ABSENT: ClassVar[str] = "unknown"
     region: str | None
 
@@ -163,7 +154,6 @@ class ReportRegion:
 class ReportWhen:
     """When it happened."""
 
-    WIRE: ClassVar[str] = "rep:when"
     when: When
 
 
@@ -177,33 +167,30 @@ Action = Do | Confirm | Show | SetLanguage | AskIntent | ServiceAction | FlowAct
 
 # The wire prefix of each kind of action. Value-less actions are enum members (the prefix,
 # then the member's value); the others are dataclasses, their fields in declaration order.
+# Two kinds may share a prefix when their number of fields tells them apart.
 _PREFIXES: dict[type, str] = {
     Do: "do",
     Confirm: "confirm",
+    Show: "show",
+    SetLanguage: "lang",
+    AskIntent: "intent",
+    PickKind: "svc:kind",
+    ServicesIn: "svc:reg",
+    RegionPage: "svc:regs",
+    MoreServices: "svc:more",
+    ServiceInfo: "svc:info",
     ReportButton: "rep",
+    ReportCategory: "rep:cat",
+    ReportRegion: "rep:reg",
+    ReportWhen: "rep:when",
     FollowupButton: "fol",
     StartQuiz: "quiz",
     AnswerChoice: "quiz",
-    **{
-        kind: kind.WIRE
-        for kind in (
-            Show,
-            SetLanguage,
-            AskIntent,
-            PickKind,
-            ServicesIn,
-            RegionPage,
-            MoreServices,
-            ServiceInfo,
-            ReportCategory,
-            ReportRegion,
-            ReportWhen,
-        )
-    },
 }
-_BY_PREFIX: dict[str, tuple[type, ...]] = {}
-for _kind, _prefix in _PREFIXES.items():
-    _BY_PREFIX[_prefix] = (*_BY_PREFIX.get(_prefix, ()), _kind)
+_BY_PREFIX: dict[str, tuple[type, ...]] = {
+    prefix: tuple(kind for kind, its in _PREFIXES.items() if its == prefix)
+    for prefix in _PREFIXES.values()
+}
 
 
 def _schema(kind: type) -> tuple[tuple[str, object], ...]:

@@ -21,7 +21,6 @@ from bot.awareness import (
     current_question,
     is_finished,
     start,
-    start_callback,
 )
 from bot.content import Button, Catalog
 from bot.dialogue.actions import Do, QuizAction, Show, encode
@@ -40,7 +39,7 @@ class QuizFlow:
         """The list of quizzes, one button each."""
         locale = state.language
         buttons = tuple(
-            (Button(self.catalog.gettext(quiz.title, locale), start_callback(quiz.id)),)
+            (Button(self.catalog.gettext(quiz.title, locale), encode(StartQuiz(quiz.id))),)
             for quiz in self.quizzes.values()
         )
         menu = self.catalog.render("menu.short", locale).buttons
@@ -128,7 +127,8 @@ class QuizFlow:
         buttons: list[tuple[Button, ...]] = [
             (
                 Button(
-                    self.catalog.render("quiz.replay_button", locale).text, start_callback(quiz.id)
+                    self.catalog.render("quiz.replay_button", locale).text,
+                    encode(StartQuiz(quiz.id)),
                 ),
             ),
         ]
