@@ -310,13 +310,17 @@ class Engine:
 
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Answer once the assistant has performed a turn's effect."""
-        if isinstance(effect, (Subscribe, Unsubscribe)):
-            if outcome is Failure.UNSUPPORTED:
+        match effect, outcome:
+            case Subscribe() | Unsubscribe(), Failure.UNSUPPORTED:
                 return self._say("subscribe.unsupported", state, topic=None, then_menu=True)
-            if isinstance(outcome, Failure):
+            case Subscribe() | Unsubscribe(), Failure():
                 return self._say("error.storage_down", state, topic=None)
-            done = "subscribe.done" if isinstance(effect, Subscribe) else "unsubscribe.done"
-            return self._say(done, state, topic=done, then_menu=True)
+            case Subscribe(), _:
+                return self._say("subscribe.done", state, topic="subscribe.done", then_menu=True)
+            case Unsubscribe(), _:
+                return self._say(
+                    "unsubscribe.done", state, topic="unsubscribe.done", then_menu=True
+                )
         return self.flows.resolve(effect, outcome, state)
 
     def _campaign(self, payload: str, target: str, language: str | None, state: ChatState) -> Turn:

@@ -60,7 +60,7 @@ from tips.model import (
     TipView,
     When,
 )
-from tips.receipts import MalformedReceipt, normalize_code, normalize_passphrase
+from tips.receipts import MalformedReceipt, Receipt, normalize_code, normalize_passphrase
 
 ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
 
@@ -292,38 +292,39 @@ class TipFlows:
 
     def event(self, event: Event, state: ChatState) -> Turn | None:
         """Text, location or attachment during a flow; None if the flow does not take it."""
-        if state.flow is Flow.REPORT:
-            return self._report_event(event, state)
-        if state.flow is Flow.FOLLOWUP:
-            return self._followup_event(event, state)
+        match state.flow:
+            case Flow.REPORT:
+                return self._report_event(event, state)
+            case Flow.FOLLOWUP:
+                return self._followup_event(event, state)
         return None
 
     def _report_event(self, event: Event, state: ChatState) -> Turn | None:
         draft = self._draft(state)
         locale = state.language
         try:
-            if state.step is Step.WHERE and isinstance(event, LocationEvent):
-                draft = draft.with_location(event.latitude, event.longitude)
-                draft = draft.with_region(
-                    tip_region(closest_region(event.latitude, event.longitude))
-                )
-                return self._ask_when(self._with_draft(state, draft, Step.WHEN))
-            if state.step is Step.WHERE and isinstance(event, TextEvent) and event.text.strip():
-                draft = draft.with_place(event.text)
-                region = region_in_text(event.text)
-                if region is not None:
-                    draft = draft.with_region(tip_region(region))
-                return self._ask_when(self._with_draft(state, draft, Step.WHEN))
-            if state.step in ("what", Step.REVIEW) and isinstance(event, TextEvent):
-                if not event.text.strip():
-                    return self._noted(state)
-                return self._noted(self._with_draft(state, draft.add_text(event.text), Step.WHAT))
-            if state.step in ("what", Step.REVIEW) and isinstance(event, AttachmentEvent):
-                kind = ATTACHMENT_KINDS.get(event.kind)
-                if kind is None:
-                    return self._say("report.attachment_refused", state, buttons=None)
-                ref = AttachmentRef(kind, event.file_ref, event.size, event.mime_type)
-                return self._noted(self._with_draft(state, draft.add_attachment(ref), Step.WHAT))
+            match state.step, event:
+                case Step.WHERE, LocationEvent(latitude=latitude, longitude=longitude):
+                    draft = draft.with_location(latitude, longitude)
+                    draft = draft.with_region(tip_region(closest_region(latitude, longitude)))
+                    return self._ask_when(self._with_draft(state, draft, Step.WHEN))
+                case Step.WHERE, TextEvent(text=text) if text.strip():
+                    draft = draft.with_place(text)
+                    region = region_in_text(text)
+                    if region is not None:
+                        draft = draft.with_region(tip_region(region))
+                    return self._ask_when(self._with_draft(state, draft, Step.WHEN))
+                case Step.WHAT | Step.REVIEW, TextEvent(text=text):
+                    if not text.strip():
+                        return self._noted(state)
+                    return self._noted(self._with_draft(state, draft.add_text(text), Step.WHAT))
+                case Step.WHAT | Step.REVIEW, AttachmentEvent():
+                    kind = ATTACHMENT_KINDS.get(event.kind)
+                    if kind is None:
+                        return self._say("report.attachment_refused", state, buttons=None)
+                    ref = AttachmentRef(kind, event.file_ref, event.size, event.mime_type)
+                    draft = draft.add_attachment(ref)
+                    return self._noted(self._with_draft(state, draft, Step.WHAT))
         except TipError:
             return self._say(
                 "report.limit",
@@ -334,13 +335,14 @@ class TipFlows:
                     self._cancel_row(locale),
                 ),
             )
-        if isinstance(event, (TextEvent, LocationEvent, AttachmentEvent)):
-            return self._say(
-                "report.use_buttons",
-                state,
-                topic="report.use_buttons",
-                buttons=(self._cancel_row(locale),),
-            )
+        match event:
+            case TextEvent() | LocationEvent() | AttachmentEvent():
+                return self._say(
+                    "report.use_buttons",
+                    state,
+                    topic="report.use_buttons",
+                    buttons=(self._cancel_row(locale),),
+                )
         return None
 
     # ----------------------------------------------------------------- follow-up
@@ -369,33 +371,35 @@ class TipFlows:
         cancel = (self._cancel_row(locale),)
         if not isinstance(event, TextEvent):
             return self._say("followup.text_only", state, buttons=cancel)
-        if state.step is Step.CODE:
-            try:
-                code = normalize_code(event.text)
-            except MalformedReceipt:
-                return self._say("followup.bad_code", state, buttons=cancel)
-            return self._say(
-                "followup.ask_passphrase",
-                replace(state, step=Step.PASSPHRASE, code=code),
-                buttons=cancel,
-            )
-        if state.step in (Step.PASSPHRASE, Step.ADD_CONFIRM) and state.code:
-            try:
-                passphrase = normalize_passphrase(event.text)
-            except MalformedReceipt:
-                return self._say("followup.invalid", state, buttons=cancel, forget_message=True)
-            if state.step is Step.ADD_CONFIRM and state.note:
-                effect: Effect = AddFollowup(state.code, passphrase, state.note)
-            else:
-                effect = OpenFollowup(state.code, passphrase)
-            return Turn((), state, topic="followup.open", effect=effect, forget_message=True)
-        if state.step in ("add_text", Step.VIEW) and event.text.strip():
-            # On the status screen, writing is adding: the passphrase confirms it.
-            return self._say(
-                "followup.confirm_passphrase",
-                replace(state, step=Step.ADD_CONFIRM, note=event.text.strip()[:4000]),
-                buttons=cancel,
-            )
+        match state.step:
+            case Step.CODE:
+                try:
+                    code = normalize_code(event.text)
+                except MalformedReceipt:
+                    return self._say("followup.bad_code", state, buttons=cancel)
+                return self._say(
+                    "followup.ask_passphrase",
+                    replace(state, step=Step.PASSPHRASE, code=code),
+                    buttons=cancel,
+                )
+            case Step.PASSPHRASE | Step.ADD_CONFIRM if state.code:
+                try:
+                    passphrase = normalize_passphrase(event.text)
+                except MalformedReceipt:
+                    return self._say("followup.invalid", state, buttons=cancel, forget_message=True)
+                effect: Effect = (
+                    AddFollowup(state.code, passphrase, state.note)
+                    if state.step is Step.ADD_CONFIRM and state.note
+                    else OpenFollowup(state.code, passphrase)
+                )
+                return Turn((), state, topic="followup.open", effect=effect, forget_message=True)
+            case Step.ADD_TEXT | Step.VIEW if event.text.strip():
+                # On the status screen, writing is adding: the passphrase confirms it.
+                return self._say(
+                    "followup.confirm_passphrase",
+                    replace(state, step=Step.ADD_CONFIRM, note=event.text.strip()[:4000]),
+                    buttons=cancel,
+                )
         return None
 
     # ----------------------------------------------------------------- outcomes
@@ -403,58 +407,57 @@ class TipFlows:
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Word the result of an effect the assistant performed."""
         locale = state.language
-        if isinstance(outcome, Failure):
-            return self._failure(effect, outcome, state)
-        if isinstance(effect, SubmitTip) and outcome.receipt is not None:
-            receipt = outcome.receipt
-            erase = (
-                (Button(self._t("report.erase_button", locale), encode(ReportButton.ERASE)),),
-                (Button(self._t("report.keep_button", locale), encode(ReportButton.KEEP)),),
-            )
-            done = self._say(
-                "report.receipt",
-                self.end(state),
-                topic="report.submitted",
-                buttons=(),
-                code=receipt.code,
-                passphrase=receipt.passphrase,
-            )
-            offer = Reply(self._t("report.erase_offer", locale), erase, protect=True)
-            return replace(done, replies=(*done.replies, offer))
-        if isinstance(effect, OpenFollowup) and outcome.view is not None:
-            return self._show(outcome.view, replace(state, step=Step.VIEW))
-        if isinstance(effect, AddFollowup):
-            return self._say(
-                "followup.added", self.end(state), topic="followup.added", buttons=None
-            )
-        if isinstance(effect, EraseChat):
-            return self._say("report.erased", state, topic="report.erased", buttons=None)
+        match effect, outcome:
+            case _, Failure():
+                return self._failure(outcome, state)
+            case SubmitTip(), Done(receipt=Receipt() as receipt):
+                erase = (
+                    (Button(self._t("report.erase_button", locale), encode(ReportButton.ERASE)),),
+                    (Button(self._t("report.keep_button", locale), encode(ReportButton.KEEP)),),
+                )
+                done = self._say(
+                    "report.receipt",
+                    self.end(state),
+                    topic="report.submitted",
+                    buttons=(),
+                    code=receipt.code,
+                    passphrase=receipt.passphrase,
+                )
+                offer = Reply(self._t("report.erase_offer", locale), erase, protect=True)
+                return replace(done, replies=(*done.replies, offer))
+            case OpenFollowup(), Done(view=TipView() as view):
+                return self._show(view, replace(state, step=Step.VIEW))
+            case AddFollowup(), _:
+                return self._say(
+                    "followup.added", self.end(state), topic="followup.added", buttons=None
+                )
+            case EraseChat(), _:
+                return self._say("report.erased", state, topic="report.erased", buttons=None)
         return self._say("error.internal", state, buttons=None)
 
-    def _failure(self, effect: Effect, failure: Failure, state: ChatState) -> Turn:
-        locale = state.language
-        cancel = (self._cancel_row(locale),)
-        if failure is Failure.INVALID:
-            return self._say(
-                "followup.invalid", replace(state, step=Step.CODE, code=None), buttons=cancel
-            )
-        if failure is Failure.LOCKED:
-            return self._say("followup.locked", self.end(state), buttons=None)
-        if failure is Failure.QUOTA:
-            return self._say("report.quota", self.end(state), buttons=None)
-        if failure is Failure.UNSUPPORTED:
-            return self._say("report.erase_unsupported", state, buttons=None)
-        if failure is Failure.NOT_READY:
-            return self._say("report.not_ready", self.end(state), buttons=None)
-        if failure is Failure.ALREADY_STORED:
-            # The receipt cannot be shown again (only the passphrase's key is stored):
-            # say so plainly, and leave the report, whose draft is stored.
-            return self._say(
-                "report.already_stored",
-                self.end(state),
-                topic="report.already_stored",
-                buttons=None,
-            )
+    def _failure(self, failure: Failure, state: ChatState) -> Turn:
+        cancel = (self._cancel_row(state.language),)
+        match failure:
+            case Failure.INVALID:
+                state = replace(state, step=Step.CODE, code=None)
+                return self._say("followup.invalid", state, buttons=cancel)
+            case Failure.LOCKED:
+                return self._say("followup.locked", self.end(state), buttons=None)
+            case Failure.QUOTA:
+                return self._say("report.quota", self.end(state), buttons=None)
+            case Failure.UNSUPPORTED:
+                return self._say("report.erase_unsupported", state, buttons=None)
+            case Failure.NOT_READY:
+                return self._say("report.not_ready", self.end(state), buttons=None)
+            case Failure.ALREADY_STORED:
+                # The receipt cannot be shown again (only the passphrase's key is stored):
+                # say so plainly, and leave the report, whose draft is stored.
+                return self._say(
+                    "report.already_stored",
+                    self.end(state),
+                    topic="report.already_stored",
+                    buttons=None,
+                )
         return self._say("error.storage_down", state, buttons=None)
 
     def _show(self, view: TipView, state: ChatState) -> Turn:
