@@ -403,24 +403,25 @@ class Assistant:
         """Do the storage work a turn asked for; every failure becomes a kind answer."""
         now = datetime.now(timezone.utc)
         try:
-            if isinstance(effect, SubmitTip):
-                return await self._submit(effect.draft, key, channel, now)
-            if isinstance(effect, OpenFollowup):
-                return Done(view=await self.tips.open_for_tipster(effect.code, effect.passphrase))
-            if isinstance(effect, AddFollowup):
-                await self.tips.add_followup(effect.code, effect.passphrase, effect.text, now)
-                return Done()
-            if isinstance(effect, EraseChat):
-                erased = channel is not None and await channel.erase()
-                return Done() if erased else Failure.UNSUPPORTED
-            if isinstance(effect, (Subscribe, Unsubscribe)):
-                if not isinstance(chat_id, int):
+            match effect:
+                case SubmitTip(draft=draft):
+                    return await self._submit(draft, key, channel, now)
+                case OpenFollowup(code=code, passphrase=passphrase):
+                    return Done(view=await self.tips.open_for_tipster(code, passphrase))
+                case AddFollowup(code=code, passphrase=passphrase, text=text):
+                    await self.tips.add_followup(code, passphrase, text, now)
+                    return Done()
+                case EraseChat():
+                    erased = channel is not None and await channel.erase()
+                    return Done() if erased else Failure.UNSUPPORTED
+                case Subscribe() | Unsubscribe() if not isinstance(chat_id, int):
                     return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
-                if isinstance(effect, Subscribe):
-                    await self.subscribers.subscribe(chat_id, effect.locale)
-                else:
+                case Subscribe(locale=locale):
+                    await self.subscribers.subscribe(chat_id, locale)
+                    return Done()
+                case Unsubscribe():
                     await self.subscribers.unsubscribe(chat_id)
-                return Done()
+                    return Done()
         except AlreadySubmitted:
             log.info("tips.already_stored")
             return Failure.ALREADY_STORED
