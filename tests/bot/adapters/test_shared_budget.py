@@ -93,7 +93,8 @@ async def test_a_crisis_answer_on_one_replica_does_not_wait_behind_the_others_ba
     to_busy, to_calm = FakeTelegram(), FakeTelegram()
     send_busy, send_calm = sender(busy, to_busy), sender(calm, to_calm)
     backlog = [
-        asyncio.ensure_future(send_busy(1000 + n, f"hello {n}", Priority.FIRST)) for n in range(90)
+        asyncio.ensure_future(send_busy(1000 + n, f"hello {n}", Priority.FIRST))
+        for n in range(90)
     ]
     while len(to_busy.calls) < 15:  # the busy replica is well into its backlog
         await asyncio.wait(backlog, return_when=asyncio.FIRST_COMPLETED, timeout=None)
@@ -122,7 +123,9 @@ async def test_a_replica_without_redis_goes_on_alone_and_shares_again_when_it_is
         server.kill()
 
         with capture_logs() as logs:
-            await asyncio.gather(*(send(2000 + n, f"alone {n}", Priority.FIRST) for n in range(30)))
+            await asyncio.gather(
+                *(send(2000 + n, f"alone {n}", Priority.FIRST) for n in range(30))
+            )
         assert len(telegram.calls) == 40
         assert [e["event"] for e in logs].count("telegram.shared_budget_unavailable") == 1
 
