@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bot import metrics
 from bot.awareness import CampaignStore, Subscribers
 from bot.content import negotiate_locale
+from bot.dialogue.actions import SetLanguage
 from bot.dialogue.effects import (
     AddFollowup,
     Done,
@@ -35,26 +36,22 @@ from bot.dialogue.effects import (
     Subscribe,
     Unsubscribe,
 )
-from bot.dialogue.engine import MAX_SERVICES_SHOWN, Engine, clean_text
+from bot.dialogue.engine import Engine, clean_text
 from bot.dialogue.events import (
-    AttachmentEvent,
     ButtonEvent,
     CommandEvent,
     Event,
-    LocationEvent,
     TextEvent,
 )
 from bot.dialogue.replies import Reply, Turn
-from bot.dialogue.report import PASSPHRASE
-from bot.dialogue.state import ChatState
+from bot.dialogue.state import ChatState, Step
 from bot.dialogue.store import DialogueStore, LeaseLost, OpenChat, chat_key
 from bot.nlu import NLU, NLUUnavailable, Understanding
 from bot.nlu.crisis import Assessment, CrisisNet
 from bot.nlu.normalise import fold_lookalikes
 from bot.nlu.passages import most_confident, passages
 from bot.outage import OutageMemory
-from bot.services import Service, by_id
-from bot.services.geo import index_services, nearest_ids
+from bot.services.geo import index_services
 from sini.logging import get_logger
 from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -115,7 +112,6 @@ class Assistant:
         self.campaigns = CampaignStore(store.redis)
         self.subscribers = Subscribers(store.redis, secret)
         self._secret = secret
-        self._services = by_id(engine.services)
 
     async def start(self) -> None:
         """Index the service directory in Redis (idempotent). Without Redis the bot still
@@ -216,12 +212,11 @@ class Assistant:
         state; a step of a report or a follow-up waits for storage — what was typed is
         held here and added once Redis is back, and a passphrase is deleted at once."""
         step = self.outage.step(key)
-        typed = isinstance(event, (TextEvent, AttachmentEvent, LocationEvent))
-        in_flow = step is not None and typed and not self.engine.leaves_flow(event)
-        if screened is None and (self._needs_storage(event) or in_flow):
+        in_flow = step is not None and self.engine.is_flow_input(event)
+        if screened is None and (self.engine.needs_storage(event) or in_flow):
             held = in_flow and self.outage.hold(key, event, time.monotonic())
             turn = self._storage_down(ChatState(locale=negotiate_locale(language_code)), held)
-            return replace(turn, forget_message=step is not None and step.step == PASSPHRASE)
+            return replace(turn, forget_message=step is not None and step.step is Step.PASSPHRASE)
         return await self._turn(
             chat_id, key, event, screened, ChatState(), language_code, None, stored=False
         )
@@ -242,7 +237,6 @@ class Assistant:
         whether Redis answered for this update)."""
         understanding = await self._understand(event, state) if screened is None else None
         crisis = screened or self._assess(event, state, understanding)
-        nearby = await self._nearby(event, state) if stored else None
         campaign = await self._campaign(event, state, language_code) if stored else None
         turn = self.engine.respond(
             event,
@@ -250,7 +244,6 @@ class Assistant:
             language_code=language_code,
             understanding=understanding,
             crisis=crisis,
-            nearby=nearby,
             campaign=campaign,
         )
         if turn.effect is not None:
@@ -309,12 +302,6 @@ class Assistant:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")
 
-    @staticmethod
-    def _needs_storage(event: Event) -> bool:
-        """Report and follow-up steps need the stored draft; without Redis, wait for it."""
-        action = getattr(event, "action", "")
-        return isinstance(action, str) and action.startswith(("rep:", "fol:"))
-
     def _storage_down(self, state: ChatState, held: bool) -> Turn:
         """ "Nothing is lost": what was typed is held for replay, or (a button) can be
         pressed again in a few minutes."""
@@ -354,7 +341,7 @@ class Assistant:
             metrics.redis_unavailable("save")
         return turn
 
-    # ----------------------------------------------------------------- NLU and services
+    # ----------------------------------------------------------------- NLU
 
     async def _understand(self, event: Event, state: ChatState) -> Understanding | None:
         if not isinstance(event, TextEvent) or not self.engine.needs_nlu(event, state):
@@ -366,26 +353,8 @@ class Assistant:
             log.warning("nlu.unavailable", error_type=str(error))
             metrics.NLU_UNAVAILABLE.inc()
             return None
-        metrics.understood(reading, self.engine.threshold)
+        metrics.understood(reading, unsure=self.engine.is_unsure(reading))
         return reading
-
-    async def _nearby(self, event: Event, state: ChatState) -> list[tuple[Service, float]] | None:
-        """The nearest services to a shared location, from the Redis GEO index."""
-        if not isinstance(event, LocationEvent) or state.flow is not None:
-            return None
-        try:
-            found = await nearest_ids(
-                self.store.redis,
-                event.latitude,
-                event.longitude,
-                state.service_kind,
-                limit=MAX_SERVICES_SHOWN,
-            )
-        except RedisError as error:
-            log.warning("redis.unavailable", error_type=type(error).__name__)
-            metrics.redis_unavailable("nearby")
-            return None
-        return [(self._services[i], km) for i, km in found if i in self._services]
 
     # ----------------------------------------------------------------- awareness
 
@@ -421,9 +390,9 @@ class Assistant:
 
     async def _follow_language(self, event: Event, chat_id: int | str, state: ChatState) -> None:
         """A subscriber who changes language gets the weekly message in the new one."""
-        if isinstance(event, ButtonEvent) and event.action.startswith("lang:") and state.locale:
-            with contextlib.suppress(RedisError):
-                if isinstance(chat_id, int):
+        match event:
+            case ButtonEvent(action=SetLanguage()) if state.locale and isinstance(chat_id, int):
+                with contextlib.suppress(RedisError):
                     await self.subscribers.update_locale(chat_id, state.locale)
 
     # ----------------------------------------------------------------- effects
@@ -434,24 +403,25 @@ class Assistant:
         """Do the storage work a turn asked for; every failure becomes a kind answer."""
         now = datetime.now(timezone.utc)
         try:
-            if isinstance(effect, SubmitTip):
-                return await self._submit(effect.draft, key, channel, now)
-            if isinstance(effect, OpenFollowup):
-                return Done(view=await self.tips.open_for_tipster(effect.code, effect.passphrase))
-            if isinstance(effect, AddFollowup):
-                await self.tips.add_followup(effect.code, effect.passphrase, effect.text, now)
-                return Done()
-            if isinstance(effect, EraseChat):
-                erased = channel is not None and await channel.erase()
-                return Done() if erased else Failure.UNSUPPORTED
-            if isinstance(effect, (Subscribe, Unsubscribe)):
-                if not isinstance(chat_id, int):
+            match effect:
+                case SubmitTip(draft=draft):
+                    return await self._submit(draft, key, channel, now)
+                case OpenFollowup(code=code, passphrase=passphrase):
+                    return Done(view=await self.tips.open_for_tipster(code, passphrase))
+                case AddFollowup(code=code, passphrase=passphrase, text=text):
+                    await self.tips.add_followup(code, passphrase, text, now)
+                    return Done()
+                case EraseChat():
+                    erased = channel is not None and await channel.erase()
+                    return Done() if erased else Failure.UNSUPPORTED
+                case Subscribe() | Unsubscribe() if not isinstance(chat_id, int):
                     return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
-                if isinstance(effect, Subscribe):
-                    await self.subscribers.subscribe(chat_id, effect.locale)
-                else:
+                case Subscribe(locale=locale):
+                    await self.subscribers.subscribe(chat_id, locale)
+                    return Done()
+                case Unsubscribe():
                     await self.subscribers.unsubscribe(chat_id)
-                return Done()
+                    return Done()
         except AlreadySubmitted:
             log.info("tips.already_stored")
             return Failure.ALREADY_STORED

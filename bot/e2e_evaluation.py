@@ -29,7 +29,7 @@ from pydantic import BaseModel, Extra, validator
 from bot.assistant import Assistant
 from bot.dialogue.events import TextEvent
 from bot.dialogue.replies import Turn
-from bot.dialogue.report import REPORT
+from bot.dialogue.state import Flow
 
 Language = Literal["fr", "bm", "en", "mixed"]
 CrisisKind = Literal["overdose", "self_harm", "held", "child", "violence"]
@@ -117,7 +117,7 @@ def judge(message: BlindMessage, turn: Turn, emergency_number: str) -> Judged:
         got=got,
         numbers_first=emergency_number in first,
         locale=turn.state.language,
-        opened_report=got == "report_tip" or turn.state.flow == REPORT,
+        opened_report=got == "report_tip" or turn.state.flow is Flow.REPORT,
     )
 
 

@@ -21,7 +21,7 @@ from typing import get_args
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from bot.dialogue.events import Event
-from bot.nlu import FALLBACK_INTENT, Understanding
+from bot.nlu import Understanding
 from bot.nlu.crisis import Reason, Verdict
 from tips.model import Category
 
@@ -37,8 +37,8 @@ EVENT_KINDS = frozenset(kind.__name__ for kind in get_args(Event))
 UPDATE_OUTCOMES = frozenset({"answered", "silent", "error"})
 TIP_CATEGORIES = frozenset(category.value for category in Category)
 # Where the assistant found Redis down: starting up, loading or saving a chat's state,
-# the nearest-services query, quiz counters, the tip store.
-REDIS_OPERATIONS = frozenset({"start", "load", "save", "nearby", "quiz", "tips"})
+# quiz counters, the tip store.
+REDIS_OPERATIONS = frozenset({"start", "load", "save", "quiz", "tips"})
 # The outbound scheduler's classes (bot/adapters/sending.py: Priority, lower-cased).
 SEND_CLASSES = frozenset({"urgent", "first", "rest", "bulk"})
 _CLOSED_SETS = {
@@ -175,11 +175,11 @@ def update_handled(kind: str, outcome: str, seconds: float) -> None:
     UPDATE_SECONDS.labels(kind=_closed("kind", kind)).observe(seconds)
 
 
-def understood(reading: Understanding, threshold: float) -> None:
-    """One NLU reading of a free-text message; a fallback by the engine's own rule (the
-    fallback intent, or a confidence below the threshold, gets the clarifying menu)."""
+def understood(reading: Understanding, *, unsure: bool) -> None:
+    """One NLU reading of a free-text message; `unsure`: the engine does not act on it
+    and offers the clarifying menu instead (`Engine.is_unsure`)."""
     NLU_CONFIDENCE.observe(reading.confidence)
-    if reading.intent == FALLBACK_INTENT or reading.confidence < threshold:
+    if unsure:
         NLU_FALLBACK.inc()
 
 

@@ -16,6 +16,9 @@ from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
 from sini.settings import Settings
 
+PREFIX = "sini"  # every key Sini writes starts with it
+STATS_TTL_SECONDS = 400 * 24 * 3600  # anonymous daily counters: a year and a month
+
 
 class PromptParser(PythonParser):
     """redis-py 4.6's reply parser, with redis-py 5's check of a pooled connection.

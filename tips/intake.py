@@ -17,6 +17,7 @@ from nacl.public import PrivateKey, PublicKey
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from sini.redis import PREFIX
 from sini.transactions import Writes
 from tips.crypto import INTERACTIVE, KdfLimits, derive_secret, open_sealed, tipster_keypair
 from tips.keys import desk_public_key as stored_desk_public_key
@@ -47,7 +48,6 @@ from tips.receipts import (
 )
 from tips.stored import (
     ALL_INDEX,
-    PREFIX,
     StoreConflict,
     attachment_key,
     attempts_key,

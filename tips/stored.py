@@ -34,6 +34,7 @@ from nacl.public import PrivateKey, PublicKey
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from sini.redis import PREFIX
 from sini.transactions import Writes, transaction
 from tips.crypto import open_sealed, seal
 from tips.model import (
@@ -46,7 +47,6 @@ from tips.model import (
     tip_region,
 )
 
-PREFIX = "sini"
 ALL_INDEX = f"{PREFIX}:tips:all"
 
 DeskKeys = PrivateKey | Iterable[PrivateKey]

@@ -51,12 +51,12 @@ from bot.content import negotiate_locale
 from bot.dialogue.engine import COMMANDS
 from bot.dialogue.events import (
     AttachmentEvent,
-    ButtonEvent,
     CommandEvent,
     Event,
     LocationEvent,
     TextEvent,
     UnsupportedEvent,
+    button_event,
 )
 from bot.dialogue.replies import Reply
 from bot.observability import ObservabilityServer
@@ -314,7 +314,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
         return  # a button under a group message: only private chats are served
-    await _answer(update, context, ButtonEvent(_unicode(query.data or "")))
+    await _answer(update, context, button_event(_unicode(query.data or "")))
 
 
 async def on_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

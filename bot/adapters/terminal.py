@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from bot.assistant import Assistant
-from bot.dialogue.events import ButtonEvent, CommandEvent, Event, LocationEvent, TextEvent
+from bot.dialogue.events import CommandEvent, Event, LocationEvent, TextEvent, button_event
 from bot.dialogue.replies import Reply
 
 CHAT_ID = "terminal"
@@ -25,7 +25,7 @@ def parse_input(line: str, actions: list[str]) -> Event:
     """Turn a typed line into an event, given the actions of the buttons on screen."""
     stripped = line.strip()
     if stripped.isdigit() and 1 <= int(stripped) <= len(actions):
-        return ButtonEvent(actions[int(stripped) - 1])
+        return button_event(actions[int(stripped) - 1])
     location = _LOCATION.match(stripped)
     if location:
         return LocationEvent(float(location.group(1)), float(location.group(2)))

@@ -27,7 +27,7 @@ import segno
 from redis.asyncio import Redis
 
 from bot.awareness.quiz import QUIZ_ID
-from bot.dialogue.store import PREFIX, STATS_TTL_SECONDS
+from sini.redis import PREFIX, STATS_TTL_SECONDS
 
 PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")  # Telegram: 5-32 characters

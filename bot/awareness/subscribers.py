@@ -35,8 +35,8 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from redis.asyncio import Redis
 
-from bot.dialogue.store import PREFIX
 from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+from sini.redis import PREFIX
 from tips.crypto import derive_secret
 
 SUBSCRIBERS_KEY = f"{PREFIX}:subscribers"

@@ -10,7 +10,29 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.awareness import Quiz
+from bot.awareness.quiz import AnswerChoice, StartQuiz
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
+from bot.dialogue.actions import (
+    Action,
+    AskIntent,
+    Confirm,
+    Do,
+    FlowAction,
+    FollowupButton,
+    MoreServices,
+    PickKind,
+    RegionPage,
+    ReportButton,
+    ReportCategory,
+    ReportRegion,
+    ReportWhen,
+    ServiceAction,
+    ServiceInfo,
+    ServicesIn,
+    SetLanguage,
+    Show,
+    encode,
+)
 from bot.dialogue.cards import (
     PHONE_TEXT_LIMIT,
     national_line,
@@ -24,14 +46,15 @@ from bot.dialogue.events import (
     ButtonEvent,
     CommandEvent,
     Event,
+    ExpiredButtonEvent,
     LocationEvent,
     TextEvent,
     UnsupportedEvent,
 )
 from bot.dialogue.quizzes import QuizFlow
 from bot.dialogue.replies import Key, Reply, Turn
-from bot.dialogue.report import FOLLOWUP, REPORT, TipFlows
-from bot.dialogue.state import ChatState
+from bot.dialogue.report import TipFlows
+from bot.dialogue.state import ChatState, Flow, Pending
 from bot.nlu import CRISIS_INTENT, FALLBACK_INTENT, Understanding
 from bot.nlu.crisis import Assessment, Verdict
 from bot.nlu.keywords import drug_in_text
@@ -72,11 +95,11 @@ DRUG_ASPECTS = {
     "help_friend": "friend",
 }
 # Intents answered by an action rather than by a message.
-ACTION_INTENTS = {
-    "menu": "do:menu",
-    "change_language": "do:language",
-    "report_tip": "confirm:report",
-    "followup_tip": "do:followup",
+ACTION_INTENTS: dict[str, Action] = {
+    "menu": Do.MENU,
+    "change_language": Do.LANGUAGE,
+    "report_tip": Confirm.REPORT,
+    "followup_tip": Do.FOLLOWUP,
 }
 # Intents that look for a service, and the kind of service each one wants.
 SERVICE_INTENTS = {
@@ -86,42 +109,38 @@ SERVICE_INTENTS = {
 # Kinds offered as buttons (emergency lines are in every answer anyway).
 ASKED_KINDS = ("treatment", "victim_assistance", "legal_aid", "shelter", "psychosocial")
 ANY_KIND = "any"
-MAX_SERVICES_SHOWN = 4  # how many the assistant's Redis GEO lookup asks for
 PAGE_SIZE = 3  # services listed in one message
 # The region picker's order: the capital, where most people live, then by name.
 REGION_ORDER = tuple(sorted(Region, key=lambda r: (r is not Region.BAMAKO, fold(r.label))))
 MAX_BUTTONS = 6  # inline buttons in one message: more do not fit a phone
+MAX_OFFSET = 1000  # "Plus…" pages further than any region's list are forged
 # Intents a clarifying menu never offers: they are not topics.
 NOT_TOPICS = {FALLBACK_INTENT, "out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
-COMMANDS = {
-    "start": "do:start",
-    "help": "do:menu",
-    "aide": "do:menu",
-    "menu": "do:menu",
-    "language": "do:language",
-    "langue": "do:language",
-    "cancel": "do:cancel",
-    "annuler": "do:cancel",
-    "urgence": "do:emergency",
-    "emergency": "do:emergency",
-    "sos": "do:emergency",
-    "report": "do:report",
-    "signaler": "do:report",
-    "services": "do:services",
-    "suivi": "do:followup",
-    "followup": "do:followup",
-    "quiz": "do:quiz",
-    "abonner": "do:subscribe",
-    "subscribe": "do:subscribe",
-    "stop": "do:unsubscribe",
-    "desabonner": "do:unsubscribe",
+COMMANDS: dict[str, Do] = {
+    "start": Do.START,
+    "help": Do.MENU,
+    "aide": Do.MENU,
+    "menu": Do.MENU,
+    "language": Do.LANGUAGE,
+    "langue": Do.LANGUAGE,
+    "cancel": Do.CANCEL,
+    "annuler": Do.CANCEL,
+    "urgence": Do.EMERGENCY,
+    "emergency": Do.EMERGENCY,
+    "sos": Do.EMERGENCY,
+    "report": Do.REPORT,
+    "signaler": Do.REPORT,
+    "services": Do.SERVICES,
+    "suivi": Do.FOLLOWUP,
+    "followup": Do.FOLLOWUP,
+    "quiz": Do.QUIZ,
+    "abonner": Do.SUBSCRIBE,
+    "subscribe": Do.SUBSCRIBE,
+    "stop": Do.UNSUBSCRIBE,
+    "desabonner": Do.UNSUBSCRIBE,
 }
 MAX_TEXT_FOR_NLU = 1000
-# Actions that keep a report or follow-up going (see Engine._leaves_flow).
-FLOW_SAFE_ACTIONS = {"do:cancel", "do:emergency"}
 CLARIFY_CHOICES = 3
-CHECK_IN = "checkin"
-_CRISIS_KINDS = {kind.value for kind in Crisis}
 
 
 @dataclass(frozen=True)
@@ -169,10 +188,10 @@ class Engine:
         self._keyboard_actions = {
             catalog.render(message_id, locale).text.casefold(): action
             for locale in LOCALES
-            for message_id, action in (("key.emergency", "do:emergency"), ("key.menu", "do:menu"))
+            for message_id, action in (("key.emergency", Do.EMERGENCY), ("key.menu", Do.MENU))
         }
 
-    # ----------------------------------------------------------------- entry points
+    # ----------------------------------------------------------------- what a turn needs
 
     def needs_nlu(self, event: Event, state: ChatState) -> bool:
         """Only free text outside a report or follow-up, and not a keyboard label, goes to
@@ -181,9 +200,39 @@ class Engine:
             isinstance(event, TextEvent)
             and state.flow is None
             and bool(clean_text(event.text))
-            and clean_text(event.text).casefold() not in self._keyboard_actions
+            and self._keyboard_action(event) is None
             and not event.text.lstrip().startswith("/")
         )
+
+    @staticmethod
+    def needs_storage(event: Event) -> bool:
+        """Whether answering needs the stored state whatever it holds: a report's or a
+        follow-up's buttons act on the stored draft (without Redis, they wait)."""
+        match event:
+            case ButtonEvent(action=action):
+                return isinstance(action, FlowAction)
+        return False
+
+    def is_unsure(self, reading: Understanding) -> bool:
+        """A reading the engine does not act on: the clarifying menu answers instead."""
+        return reading.intent == FALLBACK_INTENT or reading.confidence < self.threshold
+
+    def leaves_flow(self, event: Event) -> bool:
+        """Navigating elsewhere (a command, a menu button or key) ends a report or follow-up;
+        the flow's own buttons, /annuler and the emergency numbers do not, and neither
+        does what is not navigation (a mistyped command, a button that cannot be read)."""
+        match event:
+            case ButtonEvent(action=action):
+                return not keeps_flow(action)
+            case CommandEvent(name=name):
+                command = COMMANDS.get(name.casefold())
+                return command is not None and not keeps_flow(command)
+            case TextEvent():
+                key = self._keyboard_action(event)
+                return key is not None and not keeps_flow(key)
+        return False
+
+    # ----------------------------------------------------------------- entry points
 
     def respond(
         self,
@@ -193,15 +242,11 @@ class Engine:
         language_code: str | None = None,
         understanding: Understanding | None = None,
         crisis: Assessment | None = None,
-        nearby: Sequence[tuple[Service, float]] | None = None,
         campaign: tuple[str, str, str | None] | None = None,
     ) -> Turn:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
-        `nearby` (the Redis GEO index's nearest services) is accepted but no longer
-        needed: ranking for the person asking needs every relevant kind and the
-        enforcement flag, so a shared location is ranked here, in memory; `campaign` is
-        (payload, target, language) when /start came with a known deep link; `crisis` is
-        the crisis net's assessment of a text (None: not assessed)."""
+        `campaign` is (payload, target, language) when /start came with a known deep link;
+        `crisis` is the crisis net's assessment of a text (None: not assessed)."""
         state = sanitize(state)
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
@@ -215,71 +260,69 @@ class Engine:
                 language_code=language_code,
                 understanding=understanding,
                 crisis=crisis,
-                nearby=nearby,
                 campaign=campaign,
             )
-            if state.flow != REPORT:
+            if state.flow is not Flow.REPORT:
                 return rest
             notice = Reply(self.catalog.render("report.left", left.language).text, protect=True)
             return replace(rest, replies=(notice, *rest.replies))
-        if (
-            state.flow is not None
-            and isinstance(event, (TextEvent, LocationEvent, AttachmentEvent))
-            and not self._is_keyboard_label(event)
-        ):
+        if state.flow is not None and self.is_flow_input(event):
             in_flow = self._in_flow(event, state, crisis)
             if in_flow is not None:
                 return in_flow
-        if isinstance(event, ButtonEvent):
-            return self._action(event.action, state)
-        if isinstance(event, CommandEvent) and campaign is not None:
-            return self._campaign(*campaign, state)
-        if isinstance(event, CommandEvent):
-            action = COMMANDS.get(event.name.casefold())
-            if action is None:
+        match event:
+            case ButtonEvent(action=action):
+                return self._action(action, state)
+            case ExpiredButtonEvent():
+                return self._expired(state)
+            case CommandEvent() if campaign is not None:
+                return self._campaign(*campaign, state)
+            case CommandEvent(name=name):
+                command = COMMANDS.get(name.casefold())
+                if command is None:
+                    return self._say(
+                        "error.unknown_command", state, topic="unknown_command", then_menu=True
+                    )
+                return self._do(command, state, None)
+            case LocationEvent(latitude=latitude, longitude=longitude):
+                return self._nearby(latitude, longitude, state)
+            case AttachmentEvent():
                 return self._say(
-                    "error.unknown_command", state, topic="unknown_command", then_menu=True
+                    "error.attachment_outside_report", state, topic=None, then_menu=True
                 )
-            return self._action(action, state)
-        if isinstance(event, LocationEvent):
-            return self._nearby(event.latitude, event.longitude, state)
-        if isinstance(event, AttachmentEvent):
-            return self._say("error.attachment_outside_report", state, topic=None, then_menu=True)
-        if isinstance(event, UnsupportedEvent):
-            message_id = "error.edited" if event.kind == "edited" else "error.unsupported"
-            return self._say(message_id, state, topic=None)
-        return self._text(event, state, understanding, crisis)
+            case UnsupportedEvent(kind=kind):
+                message_id = "error.edited" if kind == "edited" else "error.unsupported"
+                return self._say(message_id, state, topic=None)
+            case TextEvent():
+                return self._text(event, state, understanding, crisis)
 
-    def _is_keyboard_label(self, event: Event) -> bool:
-        return isinstance(event, TextEvent) and (
-            clean_text(event.text).casefold() in self._keyboard_actions
-        )
+    def _keyboard_action(self, event: TextEvent) -> Do | None:
+        """The action of a reply-keyboard key, when the text is its label."""
+        return self._keyboard_actions.get(clean_text(event.text).casefold())
 
-    def leaves_flow(self, event: Event) -> bool:
-        """Navigating elsewhere (a command, a menu button or key) ends a report or follow-up;
-        the flow's own buttons, /annuler and the emergency numbers do not."""
-        if isinstance(event, ButtonEvent):
-            action = event.action
-        elif isinstance(event, CommandEvent):
-            if event.name.casefold() not in COMMANDS:
-                return False  # a mistyped command is answered without losing the report
-            action = COMMANDS[event.name.casefold()]
-        elif self._is_keyboard_label(event):
-            assert isinstance(event, TextEvent)
-            action = self._keyboard_actions[clean_text(event.text).casefold()]
-        else:
-            return False
-        return not action.startswith(("rep:", "fol:")) and action not in FLOW_SAFE_ACTIONS
+    def is_flow_input(self, event: Event) -> bool:
+        """What a report or follow-up in progress takes as its input: text (but not a
+        key's label: the keys navigate), a place, a file."""
+        match event:
+            case TextEvent():
+                return self._keyboard_action(event) is None
+            case LocationEvent() | AttachmentEvent():
+                return True
+        return False
 
     def resolve(self, effect: Effect, outcome: Outcome, state: ChatState) -> Turn:
         """Answer once the assistant has performed a turn's effect."""
-        if isinstance(effect, (Subscribe, Unsubscribe)):
-            if outcome is Failure.UNSUPPORTED:
+        match effect, outcome:
+            case Subscribe() | Unsubscribe(), Failure.UNSUPPORTED:
                 return self._say("subscribe.unsupported", state, topic=None, then_menu=True)
-            if isinstance(outcome, Failure):
+            case Subscribe() | Unsubscribe(), Failure():
                 return self._say("error.storage_down", state, topic=None)
-            done = "subscribe.done" if isinstance(effect, Subscribe) else "unsubscribe.done"
-            return self._say(done, state, topic=done, then_menu=True)
+            case Subscribe(), _:
+                return self._say("subscribe.done", state, topic="subscribe.done", then_menu=True)
+            case Unsubscribe(), _:
+                return self._say(
+                    "unsubscribe.done", state, topic="unsubscribe.done", then_menu=True
+                )
         return self.flows.resolve(effect, outcome, state)
 
     def _campaign(self, payload: str, target: str, language: str | None, state: ChatState) -> Turn:
@@ -292,7 +335,7 @@ class Engine:
         if opened is None and target in self.catalog:
             opened = self._say(target, state, topic=f"campaign.{target}")
         if opened is None:
-            return self._do("start", state, None)
+            return self._do(Do.START, state, None)
         locale = state.language
         welcome = Reply(
             self.catalog.render("welcome", locale).text, keyboard=self._keyboard(locale)
@@ -337,9 +380,9 @@ class Engine:
         text = clean_text(event.text)
         if not text:
             return self._say("error.empty", state, topic=None, then_menu=True)
-        keyboard_action = self._keyboard_actions.get(text.casefold())
-        if keyboard_action:
-            return self._action(keyboard_action, state)
+        key = self._keyboard_action(event)
+        if key is not None:
+            return self._do(key, state, None)
         if text.startswith("/"):
             return self._say(
                 "error.unknown_command", state, topic="unknown_command", then_menu=True
@@ -348,14 +391,11 @@ class Engine:
             return self._say("error.no_words", state, topic=None, then_menu=True)
         if understanding is None:
             return self._nlu_down(text, state)
-        if state.pending == CHECK_IN and understanding.intent in ("affirm", "deny"):
+        if state.pending is Pending.CHECK_IN and understanding.intent in ("affirm", "deny"):
             return self._after_check_in(understanding.intent == "affirm", state)
-        if state.pending == "confirm_report" and understanding.intent in ("affirm", "deny"):
-            state = replace(state, pending=None)
-            return self._action(
-                "do:report" if understanding.intent == "affirm" else "do:menu", state
-            )
-        if understanding.intent == FALLBACK_INTENT or understanding.confidence < self.threshold:
+        if state.pending is Pending.CONFIRM_REPORT and understanding.intent in ("affirm", "deny"):
+            return self._do(Do.REPORT if understanding.intent == "affirm" else Do.MENU, state, None)
+        if self.is_unsure(understanding):
             return self._clarify(understanding, state)
         return self._intent(
             understanding.intent,
@@ -398,7 +438,7 @@ class Engine:
         guesses: list[tuple[Button, ...]] = []
         drug = drug_in_text(text, self.drug_names)
         if drug is not None:
-            action = f"show:drug.{drug}.about"
+            action = encode(Show(f"drug.{drug}.about"))
             guesses.extend(
                 (button,)
                 for row in self.catalog.render("drugs.menu", locale).buttons
@@ -407,7 +447,7 @@ class Engine:
             )
         region = regions.in_text(text)
         if region is not None:
-            guesses.append((Button(region.label, f"svc:reg:{region.label}"),))
+            guesses.append((Button(region.label, encode(ServicesIn(region.label))),))
         buttons = (*guesses, *self.catalog.render("menu.short", locale).buttons)
         return Turn((Reply(rendered.text, buttons),), state, topic="nlu_down")
 
@@ -422,7 +462,7 @@ class Engine:
         rendered = self.catalog.render("clarify", locale)
         buttons = (
             tuple(
-                (replace_label(self.catalog, f"topic.{name}", locale, f"intent:{name}"),)
+                (replace_label(self.catalog, f"topic.{name}", locale, AskIntent(name)),)
                 for name in candidates
             )
             + self.catalog.render("menu.short", locale).buttons
@@ -431,90 +471,89 @@ class Engine:
 
     # ----------------------------------------------------------------- actions
 
-    def _action(self, action: str, state: ChatState, topic: str | None = None) -> Turn:
-        """Run a button/command/keyboard action; unknown or forged actions are refused kindly."""
-        kind, _, argument = action.partition(":")
-        if (
-            kind == "show"
-            and argument in self.catalog
-            and not argument.startswith(("key.", "topic."))
-        ):
-            drug = argument.split(".")[1] if argument.startswith("drug.") else state.drug
-            return self._say(argument, replace(state, drug=drug), topic=topic or argument)
-        if kind == "lang" and argument in LOCALES:
-            state = replace(state, locale=argument, chosen_locale=argument)
-            return self._say("language.set", state, topic="language", then_menu=True)
-        if kind == "intent" and f"topic.{argument}" in self.catalog:
-            if argument == "report_tip":
-                return self._action("do:report", state, topic="report_tip")
-            return self._intent(argument, None, state)
-        if kind == "svc":
-            return self._service_action(argument, state)
-        if kind == "quiz":
-            quiz_turn = self.quizzes.action(action, state)
-            if quiz_turn is not None:
-                return quiz_turn
-        if kind in ("rep", "fol"):
-            flow_turn = (
-                self.flows.action(argument, state)
-                if kind == "rep"
-                else self.flows.followup_action(argument, state)
-            )
-            if flow_turn is not None:
-                return flow_turn
-        if kind == "confirm" and argument == "report":
-            return self._say(
-                "report.confirm",
-                replace(state, pending="confirm_report"),
-                topic=topic or "report_tip",
-            )
-        if kind == "do":
-            return self._do(argument, state, topic)
+    def _action(self, action: Action, state: ChatState, topic: str | None = None) -> Turn:
+        """Run a button's, a command's or a key's action; one that no longer makes sense
+        (a stale button, a forged one) is refused kindly."""
+        turn: Turn | None = None
+        match action:
+            case Show(message_id) if self._showable(message_id):
+                drug = message_id.split(".")[1] if message_id.startswith("drug.") else state.drug
+                turn = self._say(message_id, replace(state, drug=drug), topic=topic or message_id)
+            case SetLanguage(locale) if locale in LOCALES:
+                state = replace(state, locale=locale, chosen_locale=locale)
+                turn = self._say("language.set", state, topic="language", then_menu=True)
+            case AskIntent("report_tip") if "topic.report_tip" in self.catalog:
+                turn = self._do(Do.REPORT, state, "report_tip")
+            case AskIntent(intent) if f"topic.{intent}" in self.catalog:
+                turn = self._intent(intent, None, state)
+            case PickKind() | ServicesIn() | RegionPage() | MoreServices() | ServiceInfo():
+                turn = self._service_action(action, state)
+            case StartQuiz() | AnswerChoice():
+                turn = self.quizzes.action(action, state)
+            case ReportButton() | ReportCategory() | ReportRegion() | ReportWhen():
+                turn = self.flows.action(action, state)
+            case FollowupButton.ADD:
+                turn = self.flows.followup_add(state)
+            case Confirm.REPORT:
+                state = replace(state, pending=Pending.CONFIRM_REPORT)
+                turn = self._say("report.confirm", state, topic=topic or "report_tip")
+            case Do():
+                turn = self._do(action, state, topic)
+        return turn if turn is not None else self._expired(state)
+
+    def _showable(self, message_id: str) -> bool:
+        """Keyboard labels and topic names are messages, but not ones to show."""
+        return message_id in self.catalog and not message_id.startswith(("key.", "topic."))
+
+    def _expired(self, state: ChatState) -> Turn:
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
 
-    def _do(self, name: str, state: ChatState, topic: str | None) -> Turn:
+    def _do(self, action: Do, state: ChatState, topic: str | None) -> Turn:
         state = replace(state, pending=None)
-        topic = topic or name
-        if name == "start":
-            locale = state.language
-            welcome = self.catalog.render("welcome", locale)
-            reply = Reply(welcome.text, keyboard=self._keyboard(locale))
-            menu = self.catalog.render("menu.main", locale)
-            return Turn((reply, Reply(menu.text, menu.buttons)), state, topic="start")
-        if name == "menu":
-            return self._say("menu.main", state, topic=topic)
-        if name == "emergency":
-            return self._say("emergency", state, topic=topic)
-        if name in ("in_danger", "not_in_danger"):
-            return self._after_check_in(name == "in_danger", state)
-        if name == "language":
-            return self._say("language.pick", state, topic=topic)
-        if name == "cancel":
-            return self._say("cancel.done", self.flows.end(state), topic=topic, then_menu=True)
-        if name == "followup":
-            return self.flows.start_followup(state)
-        if name == "quiz":
-            return self.quizzes.pick(state)
-        if name == "subscribe":
-            return self._say("subscribe.consent", state, topic="subscribe")
-        if name == "subscribe_yes":
-            return Turn((), state, topic="subscribe.yes", effect=Subscribe(state.language))
-        if name == "unsubscribe":
-            return Turn((), state, topic="unsubscribe", effect=Unsubscribe())
-        if name == "services":
-            return self._ask_kind(state, topic)
-        if name == "report":
-            return self.flows.intro(state)
-        return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
+        topic = topic or action.value
+        match action:
+            case Do.START:
+                locale = state.language
+                welcome = self.catalog.render("welcome", locale)
+                reply = Reply(welcome.text, keyboard=self._keyboard(locale))
+                menu = self.catalog.render("menu.main", locale)
+                return Turn((reply, Reply(menu.text, menu.buttons)), state, topic="start")
+            case Do.MENU:
+                return self._say("menu.main", state, topic=topic)
+            case Do.EMERGENCY:
+                return self._say("emergency", state, topic=topic)
+            case Do.IN_DANGER | Do.NOT_IN_DANGER:
+                return self._after_check_in(action is Do.IN_DANGER, state)
+            case Do.LANGUAGE:
+                return self._say("language.pick", state, topic=topic)
+            case Do.CANCEL:
+                return self._say("cancel.done", self.flows.end(state), topic=topic, then_menu=True)
+            case Do.FOLLOWUP:
+                return self.flows.start_followup(state)
+            case Do.QUIZ:
+                return self.quizzes.pick(state)
+            case Do.SUBSCRIBE:
+                return self._say("subscribe.consent", state, topic="subscribe")
+            case Do.SUBSCRIBE_YES:
+                return Turn((), state, topic="subscribe.yes", effect=Subscribe(state.language))
+            case Do.UNSUBSCRIBE:
+                return Turn((), state, topic="unsubscribe", effect=Unsubscribe())
+            case Do.SERVICES:
+                return self._ask_kind(state, topic)
+            case Do.REPORT:
+                return self.flows.intro(state)
 
     # ----------------------------------------------------------------- services
 
     def _ask_kind(self, state: ChatState, topic: str) -> Turn:
         locale = state.language
-        choices = [*ASKED_KINDS, ANY_KIND]
+        choices: list[str | None] = [*ASKED_KINDS, None]
         buttons = tuple(
             tuple(
-                Button(self.catalog.render(f"kind.{kind}", locale).text, f"svc:kind:{kind}")
+                Button(
+                    self.catalog.render(f"kind.{kind or ANY_KIND}", locale).text,
+                    encode(PickKind(kind)),
+                )
                 for kind in choices[i : i + 2]
             )
             for i in range(0, len(choices), 2)
@@ -537,33 +576,33 @@ class Engine:
         regions and "Plus…" for the next page, the last page going back to the first."""
         per_page = MAX_BUTTONS - 1
         shown = REGION_ORDER[start : start + per_page]
-        buttons = [Button(r.label, f"svc:reg:{r.label}") for r in shown]
+        buttons = [Button(r.label, encode(ServicesIn(r.label))) for r in shown]
         following = start + per_page if start + per_page < len(REGION_ORDER) else 0
         buttons.append(
-            Button(self.catalog.render("services.more", locale).text, f"svc:regs:{following}")
+            Button(self.catalog.render("services.more", locale).text, encode(RegionPage(following)))
         )
         rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
         return Reply(self.catalog.render("services.pick_region", locale).text, rows)
 
-    def _service_action(self, argument: str, state: ChatState) -> Turn:
-        what, _, value = argument.partition(":")
-        if what == "kind" and (value in KINDS or value == ANY_KIND):
-            kind = None if value == ANY_KIND else value
-            return self._ask_where(replace(state, service_kind=kind), topic=f"services.{value}")
-        if what == "reg" and (region := regions.by_label(value)) is not None:
-            return self._in_region(region, state, topic="services.region")
-        if what == "regs" and value.isdigit() and int(value) < len(REGION_ORDER):
-            return Turn((self._pick_region(int(value), state.language),), state, topic="services")
-        if what == "more":
-            label, _, offset = value.rpartition(":")
-            region = regions.by_label(label)
-            if region is not None and offset.isdigit() and 0 < int(offset) < 1000:
-                return self._in_region(region, state, topic="services.more", offset=int(offset))
-        if what == "info":
-            service = next((s for s in self.services if s.id == value), None)
-            if service is not None:
-                return self._service_info(service, state)
-        return self._say("error.expired_button", state, topic="bad_button", then_menu=True)
+    def _service_action(self, action: ServiceAction, state: ChatState) -> Turn | None:
+        """A service button; None when it no longer makes sense."""
+        match action:
+            case PickKind(kind) if kind is None or kind in KINDS:
+                state = replace(state, service_kind=kind)
+                return self._ask_where(state, topic=f"services.{kind or ANY_KIND}")
+            case ServicesIn(label) if (region := regions.by_label(label)) is not None:
+                return self._in_region(region, state, topic="services.region")
+            case RegionPage(start) if start < len(REGION_ORDER):
+                return Turn((self._pick_region(start, state.language),), state, topic="services")
+            case MoreServices(label, offset) if (
+                (region := regions.by_label(label)) is not None and 0 < offset < MAX_OFFSET
+            ):
+                return self._in_region(region, state, topic="services.more", offset=offset)
+            case ServiceInfo(service_id):
+                service = next((s for s in self.services if s.id == service_id), None)
+                if service is not None:
+                    return self._service_info(service, state)
+        return None
 
     def _in_region(self, region: Region, state: ChatState, topic: str, offset: int = 0) -> Turn:
         """The region's services for the kind asked, most relevant first. When it has none
@@ -594,10 +633,10 @@ class Engine:
             header = self.catalog.render("services.more_header", locale, region=name).text
             page = Page([header], entries[offset:], {i - offset: h for i, h in headings.items()})
             return self._service_page(
-                page, state, topic, more=lambda shown: f"svc:more:{name}:{offset + shown}"
+                page, state, topic, more=lambda shown: MoreServices(name, offset + shown)
             )
         page = Page([header], entries, headings, *self._service_outro(kind, locale, not exact_here))
-        return self._service_page(page, state, topic, more=lambda n: f"svc:more:{name}:{n}")
+        return self._service_page(page, state, topic, more=lambda n: MoreServices(name, n))
 
     def _nearby(self, latitude: float, longitude: float, state: ChatState) -> Turn:
         """The services worth offering near a shared point, relevant kinds first; what to
@@ -634,7 +673,11 @@ class Engine:
         return outro, national if lines else None
 
     def _service_page(
-        self, page: Page, state: ChatState, topic: str, more: Callable[[int], str] | None
+        self,
+        page: Page,
+        state: ChatState,
+        topic: str,
+        more: Callable[[int], MoreServices] | None,
     ) -> Turn:
         """One message that fits a phone: at most `PAGE_SIZE` services (fewer if the text
         would pass `PHONE_TEXT_LIMIT`, then without the national lines), a button per
@@ -655,11 +698,12 @@ class Engine:
             national = None
             text = page.text(self.catalog, locale, shown, national)
         buttons: list[tuple[Button, ...]] = [
-            (Button(f"ℹ️ {p.service.label}", f"svc:info:{p.service.id}"),) for p in entries[:shown]
+            (Button(f"ℹ️ {p.service.label}", encode(ServiceInfo(p.service.id))),)
+            for p in entries[:shown]
         ]
         if more is not None and shown < len(entries):
             label = self.catalog.render("services.more", locale).text
-            buttons.append((Button(label, more(shown)),))
+            buttons.append((Button(label, encode(more(shown))),))
         return Turn((Reply(text, (*buttons, *after)),), state, topic=topic)
 
     def _service_info(self, service: Service, state: ChatState) -> Turn:
@@ -696,8 +740,8 @@ class Engine:
         state = replace(
             state,
             drug=drug if drug in DRUGS else state.drug,
-            pending=CHECK_IN,
-            danger=kind.value if kind is not None else None,
+            pending=Pending.CHECK_IN,
+            danger=kind,
             deferred=deferred,
         )
         return self._say("checkin", state, topic="checkin")
@@ -712,11 +756,10 @@ class Engine:
         )
 
     def _after_check_in(self, in_danger: bool, state: ChatState) -> Turn:
-        danger = state.danger if state.danger in _CRISIS_KINDS else None
-        deferred = state.deferred
+        danger, deferred = state.danger, state.deferred
         state = replace(state, pending=None, danger=None, deferred=None)
         if in_danger:
-            return self._crisis(Crisis(danger) if danger else None, state)
+            return self._crisis(danger, state)
         if deferred is not None and self._answers(deferred):
             return self._intent(deferred, None, state)
         return self._say("checkin.no", state, topic="checkin.no", then_menu=True)
@@ -749,25 +792,31 @@ class Engine:
         )
 
 
-def replace_label(catalog: Catalog, message_id: str, locale: str, action: str) -> Button:
+def replace_label(catalog: Catalog, message_id: str, locale: str, action: Action) -> Button:
     """A button whose label is the text of a (short) message."""
-    return Button(catalog.render(message_id, locale).text, action)
+    return Button(catalog.render(message_id, locale).text, encode(action))
+
+
+def keeps_flow(action: Action) -> bool:
+    """The flow's own buttons, cancelling and the emergency numbers keep a report or a
+    follow-up going; any other action navigates away from it."""
+    return action is Do.CANCEL or action is Do.EMERGENCY or isinstance(action, FlowAction)
 
 
 def sanitize(state: ChatState) -> ChatState:
     """Drop any state value the engine would not have written (an older version's, or a
-    damaged one): a conversation restarts a step rather than failing."""
+    damaged one): a conversation restarts a step rather than failing. (What the schema
+    types — flow, step, pending, danger — is checked by `ChatState.from_json`.)"""
     return replace(
         state,
         locale=state.locale if state.locale in LOCALES else None,
         chosen_locale=state.chosen_locale if state.chosen_locale in LOCALES else None,
         drug=state.drug if state.drug in DRUGS else None,
         service_kind=state.service_kind if state.service_kind in KINDS else None,
-        danger=state.danger if state.danger in _CRISIS_KINDS else None,
         **(
             {}
-            if state.flow in (REPORT, FOLLOWUP)
-            else {"flow": None, "step": None, "draft": None, "code": None, "note": None}
+            if state.flow is not None
+            else {"step": None, "draft": None, "code": None, "note": None}
         ),
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.dialogue.actions import Action, UnknownAction, decode
+
 
 @dataclass(frozen=True)
 class TextEvent:
@@ -14,9 +16,17 @@ class TextEvent:
 
 @dataclass(frozen=True)
 class ButtonEvent:
-    """An inline button was pressed; `action` is its callback data, which may be forged."""
+    """An inline button was pressed; `action` is its callback data, decoded by the adapter
+    (`bot.dialogue.actions.decode`). Well-formed is not genuine: the data may be forged
+    or the button stale, and the engine checks that the action still makes sense."""
 
-    action: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class ExpiredButtonEvent:
+    """An inline button whose callback data cannot be read (an old version's, damaged or
+    forged): answered with "this button is no longer valid"."""
 
 
 @dataclass(frozen=True)
@@ -53,4 +63,20 @@ class UnsupportedEvent:
     kind: str
 
 
-Event = TextEvent | ButtonEvent | CommandEvent | LocationEvent | AttachmentEvent | UnsupportedEvent
+Event = (
+    TextEvent
+    | ButtonEvent
+    | ExpiredButtonEvent
+    | CommandEvent
+    | LocationEvent
+    | AttachmentEvent
+    | UnsupportedEvent
+)
+
+
+def button_event(data: str) -> ButtonEvent | ExpiredButtonEvent:
+    """The event for a pressed button's callback data, read at the adapter's edge."""
+    try:
+        return ButtonEvent(decode(data))
+    except UnknownAction:
+        return ExpiredButtonEvent()

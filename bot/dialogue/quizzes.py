@@ -15,15 +15,15 @@ from bot.awareness import (
     Quiz,
     QuizError,
     QuizProgress,
+    StartQuiz,
     answer,
     choice_buttons,
     current_question,
     is_finished,
-    parse_callback,
     start,
-    start_callback,
 )
 from bot.content import Button, Catalog
+from bot.dialogue.actions import Do, QuizAction, Show, encode
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 
@@ -39,7 +39,7 @@ class QuizFlow:
         """The list of quizzes, one button each."""
         locale = state.language
         buttons = tuple(
-            (Button(self.catalog.gettext(quiz.title, locale), start_callback(quiz.id)),)
+            (Button(self.catalog.gettext(quiz.title, locale), encode(StartQuiz(quiz.id))),)
             for quiz in self.quizzes.values()
         )
         menu = self.catalog.render("menu.short", locale).buttons
@@ -57,17 +57,28 @@ class QuizFlow:
         question = self._question(quiz, progress, state)
         return Turn((question,), state, topic=f"quiz.{quiz.id}", quiz=("started", quiz.id, 0))
 
-    def action(self, data: str, state: ChatState) -> Turn | None:
-        """A `quiz:` button; None when forged or stale (the engine answers kindly)."""
-        progress = QuizProgress.loads(state.quiz)
-        try:
-            parsed = parse_callback(data, self.quizzes, progress)
-        except QuizError:
-            return None
-        if not isinstance(parsed, AnswerChoice):
-            return self.begin(parsed.quiz_id, state)
-        assert progress is not None  # parse_callback refuses answers without a run
-        return self._answer(self.quizzes[parsed.quiz_id], progress, parsed.choice, state)
+    def action(self, action: QuizAction, state: ChatState) -> Turn | None:
+        """A quiz button; None when forged or stale (the engine answers kindly). Any quiz
+        can be started at any time; an answer counts only for the question asked now."""
+        match action:
+            case StartQuiz(quiz_id):
+                return self.begin(quiz_id, state)
+            case AnswerChoice(quiz_id, position, question, choice):
+                quiz = self.quizzes.get(quiz_id)
+                progress = QuizProgress.loads(state.quiz)
+                if (
+                    quiz is None
+                    or progress is None
+                    or not progress.fits(quiz)
+                    or is_finished(quiz, progress)
+                    or (progress.position, progress.order[progress.position])
+                    != (position, question)
+                ):
+                    return None
+                try:
+                    return self._answer(quiz, progress, choice, state)
+                except QuizError:  # a choice the question does not have
+                    return None
 
     def _question(self, quiz: Quiz, progress: QuizProgress, state: ChatState) -> Reply:
         locale = state.language
@@ -116,15 +127,23 @@ class QuizFlow:
         buttons: list[tuple[Button, ...]] = [
             (
                 Button(
-                    self.catalog.render("quiz.replay_button", locale).text, start_callback(quiz.id)
+                    self.catalog.render("quiz.replay_button", locale).text,
+                    encode(StartQuiz(quiz.id)),
                 ),
             ),
         ]
         if quiz.more and quiz.more in self.catalog:
             buttons.append(
-                (Button(self.catalog.render("quiz.more_button", locale).text, f"show:{quiz.more}"),)
+                (
+                    Button(
+                        self.catalog.render("quiz.more_button", locale).text,
+                        encode(Show(quiz.more)),
+                    ),
+                )
             )
-        buttons.append((Button(self.catalog.render("quiz.other_button", locale).text, "do:quiz"),))
+        buttons.append(
+            (Button(self.catalog.render("quiz.other_button", locale).text, encode(Do.QUIZ)),)
+        )
         buttons.extend(self.catalog.render("menu.short", locale).buttons)
         return Turn(
             (feedback, Reply(score.text, tuple(buttons))),

@@ -36,10 +36,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.dialogue.state import ChatState
+from sini.redis import PREFIX, STATS_TTL_SECONDS
 from tips.crypto import draft_box
 
-PREFIX = "sini"
-STATS_TTL_SECONDS = 400 * 24 * 3600
 # An update holds its chat for at most this long: far above the slowest update (sealing a
 # tip with Argon2id, an NLU timeout), so that a replica that died holding a chat delays
 # that chat's next message by this much at worst.

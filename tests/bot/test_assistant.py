@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
+from bot.dialogue.events import CommandEvent, TextEvent, button_event
 from bot.dialogue.store import chat_key
 from bot.nlu import Entity, Understanding
 from sini.redis_server import LocalRedis
@@ -21,7 +21,7 @@ async def test_language_choice_is_remembered_between_messages(
     engine: Engine, redis_server: LocalRedis, redis: Redis
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
-    await say(assistant, ButtonEvent("lang:bm"))
+    await say(assistant, button_event("lang:bm"))
     again = await say(assistant, TextEvent("i ni ce"))
     bambara = engine.catalog.render("intent.greet", "bm").text
     assert again[0].text == bambara
@@ -47,7 +47,7 @@ async def test_buttons_and_commands_never_call_the_nlu(
     nlu = ScriptedNLU()
     assistant = make_assistant(engine, redis_server.url, nlu)
     await say(assistant, CommandEvent("start"))
-    await say(assistant, ButtonEvent("do:menu"))
+    await say(assistant, button_event("do:menu"))
     await say(assistant, TextEvent("🆘 Urgence"))
     assert nlu.calls == 0
     await assistant.close()
@@ -89,7 +89,7 @@ async def test_nlu_down_still_points_to_the_drug_and_the_place_a_message_names(
     actions = [button.action for row in answer.buttons for button in row]
     assert actions[:2] == ["show:drug.cannabis.about", "svc:reg:Ségou"]
     assert "do:menu" in actions
-    (card,) = await say(assistant, ButtonEvent(actions[0]))
+    (card,) = await say(assistant, button_event(actions[0]))
     assert card.text == engine.catalog.render("drug.cannabis.about", "fr").text
     await assistant.close()
 
@@ -99,7 +99,7 @@ async def test_redis_outage_degrades_then_recovers_without_restart(
 ) -> None:
     server = LocalRedis(tmp_path / "redis").start()
     assistant = make_assistant(engine, server.url, ScriptedNLU("greet"))
-    await say(assistant, ButtonEvent("lang:en"))
+    await say(assistant, button_event("lang:en"))
     server.kill()
     during = await say(assistant, TextEvent("hello"))
     assert during
@@ -156,7 +156,7 @@ async def test_two_replicas_answering_one_chat_at_once_lose_neither_change(
     )
     question = asyncio.create_task(first.handle(CHAT_ID, TextEvent("c koi le yamba"), "fr"))
     await slow_nlu.waiting.wait()
-    choice = asyncio.create_task(second.handle(CHAT_ID, ButtonEvent("lang:bm"), "fr"))
+    choice = asyncio.create_task(second.handle(CHAT_ID, button_event("lang:bm"), "fr"))
     await asyncio.wait({choice}, timeout=0.2)
     assert not choice.done(), "the second replica waits for the chat"
     slow_nlu.gate.set()

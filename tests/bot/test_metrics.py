@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from bot import metrics
 from bot.assistant import Assistant
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
+from bot.dialogue.events import CommandEvent, TextEvent, button_event
 from bot.nlu import FALLBACK_INTENT
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.observability import (
@@ -54,13 +54,13 @@ async def served(readiness: Readiness) -> AsyncIterator[httpx.AsyncClient]:
 async def send_a_tip(assistant: Assistant, text: str = SECRET_TEXT) -> None:
     """The whole report flow with buttons and one free text."""
     await say(assistant, CommandEvent("signaler"))
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:human_trafficking"))
-    await say(assistant, ButtonEvent("rep:reg:Kayes"))
-    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:human_trafficking"))
+    await say(assistant, button_event("rep:reg:Kayes"))
+    await say(assistant, button_event("rep:when:ongoing"))
     await say(assistant, TextEvent(text))
-    await say(assistant, ButtonEvent("rep:review"))
-    sent = await say(assistant, ButtonEvent("rep:send"))
+    await say(assistant, button_event("rep:review"))
+    sent = await say(assistant, button_event("rep:send"))
     assert "Code" in sent[0].text
 
 
@@ -96,7 +96,7 @@ async def test_buttons_and_commands_leave_the_nlu_metrics_alone(
     readings = value("sini_nlu_confidence_count")
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
     await say(assistant, CommandEvent("start"))
-    await say(assistant, ButtonEvent("do:menu"))
+    await say(assistant, button_event("do:menu"))
     assert value("sini_nlu_confidence_count") == readings
     await assistant.close()
 

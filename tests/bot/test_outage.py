@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.dialogue.events import TextEvent
-from bot.dialogue.state import ChatState
+from bot.dialogue.state import ChatState, Flow
+from bot.dialogue.state import Step as DialogueStep
 from bot.outage import MAX_HELD, OutageMemory, Step
 
 
 def test_the_last_saved_flow_step_is_known_until_the_flow_ends() -> None:
     memory = OutageMemory(hold_seconds=60)
-    memory.saved("k", ChatState(flow="report", step="what"))
+    memory.saved("k", ChatState(flow=Flow.REPORT, step=DialogueStep.WHAT))
     assert memory.step("k") == Step("report", "what")
     memory.saved("k", ChatState())
     assert memory.step("k") is None
@@ -29,6 +30,6 @@ def test_memory_is_bounded_per_chat_and_in_chats() -> None:
     assert held.count(False) == 1
     for key in "bc":
         memory.hold(key, TextEvent(key), now=0)
-        memory.saved(key, ChatState(flow="report", step="what"))
+        memory.saved(key, ChatState(flow=Flow.REPORT, step=DialogueStep.WHAT))
     assert memory.take("a", now=0) == []  # the oldest chat was dropped
     assert memory.take("c", now=0) == [TextEvent("c")]

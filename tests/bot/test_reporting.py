@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from bot.assistant import Assistant
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
+from bot.dialogue.events import CommandEvent, LocationEvent, TextEvent, button_event
 from bot.dialogue.replies import Reply
 from bot.dialogue.store import OpenChat, chat_key
 from sini.redis import connect_redis
@@ -51,15 +51,15 @@ async def on_own_redis(
 async def report(assistant: Assistant, text: str = SECRET_TEXT) -> tuple[str, str]:
     """Walk the whole flow with buttons and text; return (code, passphrase) as shown."""
     await say(assistant, CommandEvent("signaler"))
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:drug_trafficking"))
     await say(assistant, TextEvent("Médine, Commune II"))
-    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    await say(assistant, button_event("rep:when:ongoing"))
     noted = await say(assistant, TextEvent(text))
     assert "1" in noted[0].text
-    review = await say(assistant, ButtonEvent("rep:review"))
+    review = await say(assistant, button_event("rep:review"))
     assert "Bamako" in review[0].text
-    sent = await say(assistant, ButtonEvent("rep:send"))
+    sent = await say(assistant, button_event("rep:send"))
     assert all(reply.protect for reply in sent)
     return _receipt(sent[0].text)
 
@@ -85,14 +85,14 @@ async def test_nothing_in_redis_names_the_chat_or_holds_the_text(
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
     await say(assistant, CommandEvent("signaler"))
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:human_trafficking"))
-    await say(assistant, ButtonEvent("rep:reg:Kayes"))
-    await say(assistant, ButtonEvent("rep:when:today"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:human_trafficking"))
+    await say(assistant, button_event("rep:reg:Kayes"))
+    await say(assistant, button_event("rep:when:today"))
     await say(assistant, TextEvent(SECRET_TEXT))
     await assert_clean(redis)  # the draft, mid-flow
-    await say(assistant, ButtonEvent("rep:review"))
-    await say(assistant, ButtonEvent("rep:send"))
+    await say(assistant, button_event("rep:review"))
+    await say(assistant, button_event("rep:send"))
     await assert_clean(redis)  # the sealed tip
     await assistant.close()
 
@@ -108,13 +108,13 @@ async def test_a_shared_location_is_rounded_to_about_a_kilometre(
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
     await say(assistant, CommandEvent("signaler"))
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:other"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:other"))
     await say(assistant, LocationEvent(13.456789, -6.265432))  # Ségou
-    await say(assistant, ButtonEvent("rep:when:earlier"))
+    await say(assistant, button_event("rep:when:earlier"))
     await say(assistant, TextEvent("des enfants travaillent la nuit"))
-    await say(assistant, ButtonEvent("rep:review"))
-    code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+    await say(assistant, button_event("rep:review"))
+    code, passphrase = _receipt((await say(assistant, button_event("rep:send")))[0].text)
     view = await assistant.tips.open_for_tipster(code, passphrase)
     assert view.content.location is not None
     assert (view.content.location.lat, view.content.location.lon) == (13.46, -6.27)
@@ -134,10 +134,10 @@ async def test_cancel_discards_the_draft_everywhere(
     engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:other"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:other"))
     await say(assistant, CommandEvent("annuler"))
-    stale = await say(assistant, ButtonEvent("rep:when:today"))
+    stale = await say(assistant, button_event("rep:when:today"))
     assert "do:menu" in [b.action for r in stale for row in r.buttons for b in row]
     assert await Desk(assistant.tips.redis).records() == []
     state = await assistant.store.load(_key())
@@ -153,16 +153,16 @@ async def test_a_crisis_written_inside_a_report_gets_numbers_and_is_kept(
     engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:human_trafficking"))
-    await say(assistant, ButtonEvent("rep:reg:Gao"))
-    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:human_trafficking"))
+    await say(assistant, button_event("rep:reg:Gao"))
+    await say(assistant, button_event("rep:when:ongoing"))
     replies = await say(
         assistant, TextEvent("ils nous enferment la nuit et ont pris nos passeports")
     )
     assert engine.catalog.emergency[0].number in replies[0].text
-    await say(assistant, ButtonEvent("rep:review"))
-    code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+    await say(assistant, button_event("rep:review"))
+    code, passphrase = _receipt((await say(assistant, button_event("rep:send")))[0].text)
     view = await assistant.tips.open_for_tipster(code, passphrase)
     assert "passeports" in view.content.text
     await assistant.close()
@@ -184,7 +184,7 @@ async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
     turn = await assistant.handle(CHAT_ID, TextEvent(passphrase))
     assert turn.forget_message  # the passphrase message is deleted from the chat
     assert "Merci, c'est transmis." in turn.replies[0].text
-    await say(assistant, ButtonEvent("fol:add"))
+    await say(assistant, button_event("fol:add"))
     await say(assistant, TextEvent("Il a changé de marché"))
     added = await say(assistant, TextEvent(passphrase))
     assert added[0].text == engine.catalog.render("followup.added", "fr").text
@@ -257,19 +257,19 @@ async def test_a_report_survives_a_redis_outage_in_the_middle(
     engine: Engine, tmp_path: Path
 ) -> None:
     server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:child_exploitation"))
-    await say(assistant, ButtonEvent("rep:reg:Mopti"))
-    await say(assistant, ButtonEvent("rep:when:this_week"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:child_exploitation"))
+    await say(assistant, button_event("rep:reg:Mopti"))
+    await say(assistant, button_event("rep:when:this_week"))
     await say(assistant, TextEvent(SECRET_TEXT))
-    await say(assistant, ButtonEvent("rep:review"))
+    await say(assistant, button_event("rep:review"))
     server.kill()
-    down = await say(assistant, ButtonEvent("rep:send"))
+    down = await say(assistant, button_event("rep:send"))
     assert down[0].text == engine.catalog.render("error.storage_down", "fr").text
     assert "Code" not in down[0].text  # never acknowledged
     restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
     try:
-        code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+        code, passphrase = _receipt((await say(assistant, button_event("rep:send")))[0].text)
         view = await assistant.tips.open_for_tipster(code, passphrase)
         assert view.content.text == SECRET_TEXT
     finally:
@@ -281,10 +281,10 @@ async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_ret
     engine: Engine, tmp_path: Path
 ) -> None:
     server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU("report_tip"))
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
-    await say(assistant, ButtonEvent("rep:reg:Mopti"))
-    await say(assistant, ButtonEvent("rep:when:this_week"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:drug_trafficking"))
+    await say(assistant, button_event("rep:reg:Mopti"))
+    await say(assistant, button_event("rep:when:this_week"))
     await say(assistant, TextEvent("Première partie"))
     server.kill()
     down = await say(assistant, TextEvent(SECRET_TEXT))
@@ -296,8 +296,8 @@ async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_ret
         assert [r.text for r in back].count(back[-1].text) == 1
         assert "2" in back[0].text
         assert "3" in back[-1].text
-        await say(assistant, ButtonEvent("rep:review"))
-        code, passphrase = _receipt((await say(assistant, ButtonEvent("rep:send")))[0].text)
+        await say(assistant, button_event("rep:review"))
+        code, passphrase = _receipt((await say(assistant, button_event("rep:send")))[0].text)
         view = await assistant.tips.open_for_tipster(code, passphrase)
         assert "Première partie" in view.content.text
         assert SECRET_TEXT in view.content.text
@@ -305,6 +305,21 @@ async def test_words_typed_in_a_report_while_redis_is_down_are_added_when_it_ret
     finally:
         await assistant.close()
         restarted.stop()
+
+
+async def test_the_emergency_key_in_a_report_while_redis_is_down_gives_the_numbers(
+    engine: Engine, tmp_path: Path
+) -> None:
+    server, assistant = await on_own_redis(engine, tmp_path, ScriptedNLU())
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:drug_trafficking"))
+    server.kill()
+    try:
+        key = engine.catalog.render("key.emergency", "fr").text
+        down = await say(assistant, TextEvent(key))
+        assert down[0].text == engine.catalog.render("emergency", "fr").text
+    finally:
+        await assistant.close()
 
 
 async def test_a_passphrase_sent_while_redis_is_down_is_deleted_and_used_when_it_returns(
@@ -335,10 +350,10 @@ async def test_the_emergency_key_keeps_the_report_and_the_menu_leaves_it_with_a_
     engine: Engine, redis_server: LocalRedis, redis: Redis, desk: None
 ) -> None:
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU())
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:other"))
-    await say(assistant, ButtonEvent("rep:reg:Kita"))
-    await say(assistant, ButtonEvent("rep:when:today"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:other"))
+    await say(assistant, button_event("rep:reg:Kita"))
+    await say(assistant, button_event("rep:when:today"))
     emergency = await say(assistant, TextEvent("🆘 Urgence"))
     assert engine.catalog.emergency[0].number in emergency[0].text
     noted = await say(assistant, TextEvent("ils sont trois"))
@@ -357,12 +372,12 @@ async def test_the_emergency_key_keeps_the_report_and_the_menu_leaves_it_with_a_
 
 async def to_review(assistant: Assistant, text: str = SECRET_TEXT) -> None:
     """Walk the flow up to the review, whose first showing gives the draft its id."""
-    await say(assistant, ButtonEvent("rep:start"))
-    await say(assistant, ButtonEvent("rep:cat:drug_trafficking"))
-    await say(assistant, ButtonEvent("rep:reg:Mopti"))
-    await say(assistant, ButtonEvent("rep:when:ongoing"))
+    await say(assistant, button_event("rep:start"))
+    await say(assistant, button_event("rep:cat:drug_trafficking"))
+    await say(assistant, button_event("rep:reg:Mopti"))
+    await say(assistant, button_event("rep:when:ongoing"))
     await say(assistant, TextEvent(text))
-    await say(assistant, ButtonEvent("rep:review"))
+    await say(assistant, button_event("rep:review"))
 
 
 def receipts_in(replies: list[Reply]) -> int:
@@ -388,12 +403,12 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
         return receipt
 
     monkeypatch.setattr(assistant.tips, "submit", then_redis_dies)
-    first = await say(assistant, ButtonEvent("rep:send"))
+    first = await say(assistant, button_event("rep:send"))
     assert receipts_in(first) == 1
     restarted = LocalRedis(tmp_path / "redis", port=server.port).start()
     try:
         assert (await assistant.store.load(_key())).step == "review", "the save was lost"
-        again = await say(assistant, ButtonEvent("rep:send"))
+        again = await say(assistant, button_event("rep:send"))
         assert [r.text for r in again] == [
             engine.catalog.render("report.already_stored", "fr").text
         ]
@@ -403,7 +418,7 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
             1,
         )
         assert (await assistant.store.load(_key())).flow is None, "the report is left"
-        stale = await say(assistant, ButtonEvent("rep:send"))
+        stale = await say(assistant, button_event("rep:send"))
         assert receipts_in(stale) == 0
         assert len(await Desk(assistant.tips.redis).records()) == 1
     finally:
@@ -430,9 +445,9 @@ async def test_two_replicas_sending_one_draft_at_once_store_one_tip_and_show_one
         return await real_submit(*args, **kwargs)
 
     replica_a.tips.submit = stalled  # type: ignore[method-assign]
-    sending_a = asyncio.create_task(say(replica_a, ButtonEvent("rep:send")))
+    sending_a = asyncio.create_task(say(replica_a, button_event("rep:send")))
     await arrived.wait()
-    from_b = await say(replica_b, ButtonEvent("rep:send"))
+    from_b = await say(replica_b, button_event("rep:send"))
     resume.set()
     from_a = await sending_a
     assert receipts_in(from_b) == 1
@@ -462,10 +477,10 @@ async def test_a_stalled_replica_cannot_overwrite_a_newer_step_and_asks_to_send_
     of reading a "Noté" that would not be true."""
     replica_a = make_assistant(engine, redis_server.url, ScriptedNLU())
     replica_b = make_assistant(engine, redis_server.url, ScriptedNLU())
-    await say(replica_a, ButtonEvent("rep:start"))
-    await say(replica_a, ButtonEvent("rep:cat:other"))
-    await say(replica_a, ButtonEvent("rep:reg:Kita"))
-    await say(replica_a, ButtonEvent("rep:when:today"))
+    await say(replica_a, button_event("rep:start"))
+    await say(replica_a, button_event("rep:cat:other"))
+    await say(replica_a, button_event("rep:reg:Kita"))
+    await say(replica_a, button_event("rep:when:today"))
     await say(replica_a, TextEvent("partie un"))
     lease_runs_out(replica_a)
     arrived, resume = asyncio.Event(), asyncio.Event()
@@ -513,8 +528,8 @@ async def test_a_replica_killed_right_after_the_tip_write_leaves_one_tip_when_se
 
     replica_a.tips.submit = then_killed  # type: ignore[method-assign]
     with pytest.raises(ReplicaKilled):
-        await say(replica_a, ButtonEvent("rep:send"))
-    again = await say(replica_b, ButtonEvent("rep:send"))
+        await say(replica_a, button_event("rep:send"))
+    again = await say(replica_b, button_event("rep:send"))
     assert [r.text for r in again] == [engine.catalog.render("report.already_stored", "fr").text]
     assert len(await Desk(replica_b.tips.redis).records()) == 1
     assert (await replica_b.store.load(_key())).flow is None

@@ -4,7 +4,6 @@ against the code that reads or serves it."""
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import importlib
 import re
@@ -19,27 +18,16 @@ import yaml
 
 from bot.cli import parser
 from bot.config import PROJECT_ROOT
+from sini.settings import VARIABLES
 from staff.views import login
 
 DEPLOY = PROJECT_ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-CONFIG_MODULES = [PROJECT_ROOT / "bot" / "config.py", PROJECT_ROOT / "staff" / "config.py"]
-READERS = {"get", "_int", "_float", "_path"}  # os.environ.get and config.py's helpers
 
 
 def variables_read() -> set[str]:
-    """Every environment variable bot/config.py and staff/config.py read, from their source."""
-    names: set[str] = set()
-    for module in CONFIG_MODULES:
-        for node in ast.walk(ast.parse(module.read_text())):
-            if not (isinstance(node, ast.Call) and node.args):
-                continue
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            first = node.args[0]
-            if name in READERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
-                names.add(first.value)
-    return names
+    """Every environment variable Sini reads: the declarations of `sini.settings`."""
+    return {variable.name for variable in VARIABLES}
 
 
 def compose() -> dict[str, Any]:

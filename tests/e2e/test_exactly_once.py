@@ -26,7 +26,7 @@ from bot.adapters.telegram import build_application
 from bot.config import Settings
 from bot.content import Catalog
 from bot.dialogue.engine import Engine
-from bot.dialogue.store import PREFIX
+from sini.redis import PREFIX
 from sini.redis_server import LocalRedis
 from tests.conftest import ScriptedNLU, make_assistant
 from tests.e2e.conftest import WebhookBot

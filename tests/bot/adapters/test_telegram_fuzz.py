@@ -64,12 +64,11 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.content import LOCALES, Catalog
 from bot.dialogue.engine import COMMANDS, Engine
-from bot.dialogue.report import REPORT
-from bot.dialogue.state import ChatState
-from bot.dialogue.store import PREFIX, DialogueStore, chat_key
+from bot.dialogue.state import ChatState, Flow
+from bot.dialogue.store import DialogueStore, chat_key
 from bot.nlu import Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
-from sini.redis import connect_redis
+from sini.redis import PREFIX, connect_redis
 from sini.redis_server import LocalRedis
 from tests.conftest import DESK_PASSWORD, SECRET, crisis_net
 from tests.support.callbacks import KNOWN_ACTIONS
@@ -846,7 +845,7 @@ async def one_case(h: Harness, start: str, made_up: list[Stray]) -> None:
             assert len(reply.text) <= MAX_TELEGRAM_TEXT
             assert not NOT_A_REPLY.search(reply.text), reply.text
         after = await h.state(chat)
-        if before is not None and before.flow == REPORT:
+        if before is not None and before.flow is Flow.REPORT:
             kept = _keeps_the_report(before, after)
             said = {r.text for r in sent}
             ended = any(said & h.rendered(m) for m in EXPLICIT_END) or any(
@@ -864,7 +863,7 @@ def _receipt_templates(h: Harness) -> set[str]:
 
 def _keeps_the_report(before: ChatState, after: ChatState | None) -> bool:
     """Still reporting, with everything typed or attached so far."""
-    if after is None or after.flow != REPORT:
+    if after is None or after.flow is not Flow.REPORT:
         return False
     old = Draft.from_json(before.draft) if before.draft else Draft()
     new = Draft.from_json(after.draft) if after.draft else Draft()

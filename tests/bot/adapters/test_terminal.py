@@ -9,13 +9,14 @@ from pathlib import Path
 
 from bot.adapters.terminal import parse_input
 from bot.content import Catalog
+from bot.dialogue.actions import Do
 from bot.dialogue.events import ButtonEvent, CommandEvent, LocationEvent, TextEvent
 from sini.redis_server import LocalRedis
 
 
 def test_typed_lines_become_events() -> None:
     actions = ["show:drugs.menu", "do:report"]
-    assert parse_input("2", actions) == ButtonEvent("do:report")
+    assert parse_input("2", actions) == ButtonEvent(Do.REPORT)
     assert parse_input("3", actions) == TextEvent("3")
     assert parse_input("12.65, -8.0", actions) == LocationEvent(12.65, -8.0)
     assert parse_input("/start campagne_segou", actions) == CommandEvent("start", "campagne_segou")

@@ -20,7 +20,8 @@ from bot.awareness.campaigns import (
     qr_png,
     valid_payload,
 )
-from bot.dialogue.store import STATS_TTL_SECONDS, chat_key
+from bot.dialogue.store import chat_key
+from sini.redis import STATS_TTL_SECONDS
 from tests.bot.awareness import redis_dump
 from tests.conftest import CHAT_ID, SECRET
 

@@ -15,7 +15,7 @@ from bot.content import LOCALES, Catalog, ContentError
 from bot.content.catalog import DO_ACTIONS, check_references, load_emergency, load_messages
 from bot.content.phones import check_no_phone_numbers, phone_numbers
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import ButtonEvent
+from bot.dialogue.events import button_event
 from bot.dialogue.state import ChatState
 from bot.services import Service
 
@@ -207,13 +207,13 @@ def test_a_button_that_leads_somewhere_loads(tmp_path: Path, action: str) -> Non
 
 @pytest.mark.parametrize("name", sorted(DO_ACTIONS))
 def test_the_engine_runs_every_do_action_the_content_may_name(engine: Engine, name: str) -> None:
-    turn = engine.respond(ButtonEvent(f"do:{name}"), ChatState())
+    turn = engine.respond(button_event(f"do:{name}"), ChatState())
     expired = engine.catalog.render("error.expired_button", "fr").text
     assert all(reply.text != expired for reply in turn.replies)
 
 
 def test_an_unknown_do_action_is_what_the_load_check_spares_the_user(engine: Engine) -> None:
-    turn = engine.respond(ButtonEvent("do:nowhere"), ChatState())
+    turn = engine.respond(button_event("do:nowhere"), ChatState())
     assert turn.replies[0].text == engine.catalog.render("error.expired_button", "fr").text
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import pytest
 
 from bot.content import Catalog
+from bot.dialogue.actions import Do, FollowupButton, ReportButton, ReportCategory, ServicesIn
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import (
     ButtonEvent,
     CommandEvent,
+    ExpiredButtonEvent,
     LocationEvent,
     TextEvent,
     UnsupportedEvent,
+    button_event,
 )
-from bot.dialogue.state import ChatState
+from bot.dialogue.state import ChatState, Flow, Step
 from bot.nlu import Entity, Understanding
 from bot.nlu.crisis import Assessment, Reason, Verdict
 from bot.nlu.safety import Crisis
+from tips.model import Category
 
 FR = ChatState(locale="fr")
 
@@ -60,7 +64,7 @@ def test_language_is_negotiated_from_telegram_then_kept(engine: Engine) -> None:
 
 
 def test_a_language_button_switches_and_answers_in_that_language(engine: Engine) -> None:
-    turn = engine.respond(ButtonEvent("lang:en"), FR)
+    turn = engine.respond(button_event("lang:en"), FR)
     assert turn.state.locale == "en"
     assert "English" in turn.replies[0].text
 
@@ -109,7 +113,7 @@ def test_when_unsure_the_check_in_gives_the_line_first_then_asks(
 
 def test_yes_to_the_check_in_gets_the_full_crisis_answer(engine: Engine, catalog: Catalog) -> None:
     asked = engine.respond(TextEvent("..."), FR, crisis=UNSURE, understanding=understood("greet"))
-    turn = engine.respond(ButtonEvent("do:in_danger"), asked.state)
+    turn = engine.respond(button_event("do:in_danger"), asked.state)
     assert turn.topic == "crisis.self_harm"
     assert catalog.emergency_block("fr") in turn.replies[0].text
     assert turn.state.pending is None
@@ -122,7 +126,7 @@ def test_no_to_the_check_in_gets_the_answer_to_the_question(
     asked = engine.respond(
         TextEvent("..."), FR, crisis=UNSURE, understanding=understood("drug_risks", drug="tramadol")
     )
-    turn = engine.respond(ButtonEvent("do:not_in_danger"), asked.state)
+    turn = engine.respond(button_event("do:not_in_danger"), asked.state)
     assert turn.replies[0].text == catalog.render("drug.tramadol.effects", "fr").text
     typed_no = engine.respond(TextEvent("non"), asked.state, understanding=understood("deny"))
     assert typed_no.replies[0].text == turn.replies[0].text
@@ -197,7 +201,7 @@ def test_forged_or_stale_buttons_get_a_kind_answer_and_the_menu(engine: Engine) 
         "show:key.menu",
         "intent:nlu_fallback",
     ]:
-        turn = engine.respond(ButtonEvent(forged), FR)
+        turn = engine.respond(button_event(forged), FR)
         assert turn.replies, forged
         assert "do:menu" in actions(turn.replies), forged
 
@@ -227,14 +231,66 @@ def test_buttons_and_keyboard_labels_never_need_the_nlu(engine: Engine) -> None:
     assert not engine.needs_nlu(TextEvent("/start"), FR)
     assert not engine.needs_nlu(TextEvent("   "), FR)
     assert engine.needs_nlu(TextEvent("c quoi le yamba"), FR)
-    reporting = ChatState(locale="fr", flow="report", step="what")
+    reporting = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT)
     assert not engine.needs_nlu(TextEvent("le dealer vend du yamba au marché"), reporting)
+
+
+def test_navigating_ends_a_flow_but_its_own_buttons_cancel_and_emergency_do_not(
+    engine: Engine,
+) -> None:
+    menu_key = engine.catalog.render("key.menu", "fr").text
+    emergency_key = engine.catalog.render("key.emergency", "fr").text
+    for leaves in [ButtonEvent(Do.MENU), ButtonEvent(ServicesIn("Kayes")), CommandEvent("quiz")]:
+        assert engine.leaves_flow(leaves), leaves
+    assert engine.leaves_flow(TextEvent(menu_key))
+    for stays in [
+        ButtonEvent(ReportButton.SEND),
+        ButtonEvent(FollowupButton.ADD),
+        ButtonEvent(Do.CANCEL),
+        ButtonEvent(Do.EMERGENCY),
+        CommandEvent("annuler"),
+        CommandEvent("nimportequoi"),  # a typo is answered, the report kept
+        TextEvent(emergency_key),
+        TextEvent("le dealer"),
+        ExpiredButtonEvent(),
+    ]:
+        assert not engine.leaves_flow(stays), stays
+
+
+def test_an_unreadable_button_in_a_report_is_refused_and_the_report_kept(engine: Engine) -> None:
+    reporting = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT)
+    turn = engine.respond(button_event("rep:when:tomorrow"), reporting)
+    assert turn.topic == "bad_button"
+    assert (turn.state.flow, turn.state.step) == (Flow.REPORT, Step.WHAT)
+
+
+def test_only_a_flows_buttons_need_the_stored_draft(engine: Engine) -> None:
+    assert engine.needs_storage(ButtonEvent(ReportButton.SEND))
+    assert engine.needs_storage(ButtonEvent(ReportCategory(Category.CHILD_EXPLOITATION)))
+    assert engine.needs_storage(ButtonEvent(FollowupButton.ADD))
+    assert not engine.needs_storage(ButtonEvent(Do.MENU))
+    assert not engine.needs_storage(TextEvent("rep:send"))
+
+
+def test_a_flow_takes_text_places_and_files_but_not_the_keys(engine: Engine) -> None:
+    assert engine.is_flow_input(TextEvent("le dealer"))
+    assert engine.is_flow_input(LocationEvent(12.6, -8.0))
+    assert not engine.is_flow_input(TextEvent(engine.catalog.render("key.emergency", "bm").text))
+    assert not engine.is_flow_input(ButtonEvent(ReportButton.SEND))
+
+
+def test_a_reading_is_unsure_below_the_threshold_or_as_the_fallback_intent(
+    engine: Engine,
+) -> None:
+    assert engine.is_unsure(understood("nlu_fallback"))
+    assert engine.is_unsure(understood("drug_info", confidence=engine.threshold / 2))
+    assert not engine.is_unsure(understood("drug_info", confidence=engine.threshold))
 
 
 def test_a_shared_location_lists_the_nearest_services_by_town_or_distance(
     engine: Engine,
 ) -> None:
-    asked = engine.respond(ButtonEvent("svc:kind:treatment"), FR)
+    asked = engine.respond(button_event("svc:kind:treatment"), FR)
     assert asked.state.service_kind == "treatment"
     assert asked.replies[0].keyboard[0][0].request_location  # type: ignore[index]
     turn = engine.respond(LocationEvent(12.66, -7.99), asked.state)  # Bamako
@@ -266,9 +322,9 @@ def test_asking_for_help_without_a_place_asks_where(engine: Engine) -> None:
 
 
 def test_unverified_services_say_so(engine: Engine, catalog: Catalog) -> None:
-    listing = engine.respond(ButtonEvent("svc:reg:Sikasso"), FR)
+    listing = engine.respond(button_event("svc:reg:Sikasso"), FR)
     assert "svc:info:assafe-sikasso" in actions(listing.replies)
-    turn = engine.respond(ButtonEvent("svc:info:assafe-sikasso"), FR)
+    turn = engine.respond(button_event("svc:info:assafe-sikasso"), FR)
     assert catalog.render("services.unverified", "fr").text in turn.replies[-1].text
 
 
@@ -324,6 +380,6 @@ def test_fear_of_prison_for_drugs_is_one_tap_from_the_rights_answer(
         understanding=understood("rights"),
     )
     assert "show:rights.drug_help" in actions(asked.replies)
-    card = engine.respond(ButtonEvent("show:rights.drug_help"), asked.state)
+    card = engine.respond(button_event("show:rights.drug_help"), asked.state)
     assert card.replies[0].text == catalog.render("rights.drug_help", "fr").text
     assert "intent:find_treatment" in actions(card.replies)

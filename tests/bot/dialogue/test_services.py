@@ -12,7 +12,7 @@ import pytest
 from bot.content import LOCALES, Catalog
 from bot.dialogue.cards import PHONE_TEXT_LIMIT
 from bot.dialogue.engine import ASKED_KINDS, MAX_BUTTONS, Engine
-from bot.dialogue.events import ButtonEvent, LocationEvent
+from bot.dialogue.events import LocationEvent, button_event
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.services import Service
@@ -34,7 +34,7 @@ def buttons(reply: Reply) -> list[str]:
 
 def region_answer(engine: Engine, region: Region, kind: str | None, locale: str = "fr") -> Turn:
     state = ChatState(locale=locale, service_kind=kind)
-    return engine.respond(ButtonEvent(f"svc:reg:{region.label}"), state)
+    return engine.respond(button_event(f"svc:reg:{region.label}"), state)
 
 
 def all_pages(engine: Engine, region: Region, kind: str | None, locale: str) -> Iterator[Reply]:
@@ -43,7 +43,7 @@ def all_pages(engine: Engine, region: Region, kind: str | None, locale: str) -> 
     reply = region_answer(engine, region, kind, locale).replies[0]
     yield reply
     while more := [a for a in buttons(reply) if a.startswith("svc:more:")]:
-        reply = engine.respond(ButtonEvent(more[0]), state).replies[0]
+        reply = engine.respond(button_event(more[0]), state).replies[0]
         yield reply
 
 
@@ -222,7 +222,7 @@ def test_every_service_card_opens_in_messages_that_fit_a_phone(
     engine: Engine, catalog: Catalog, services: list[Service], locale: str
 ) -> None:
     for service in services:
-        turn = engine.respond(ButtonEvent(f"svc:info:{service.id}"), ChatState(locale=locale))
+        turn = engine.respond(button_event(f"svc:info:{service.id}"), ChatState(locale=locale))
         assert turn.topic == "services.info"
         assert service.name in turn.replies[0].text
         for reply in turn.replies:
@@ -236,7 +236,7 @@ def test_every_service_card_opens_in_messages_that_fit_a_phone(
 def test_the_region_picker_pages_through_all_regions_six_buttons_at_a_time(
     engine: Engine,
 ) -> None:
-    asked = engine.respond(ButtonEvent("svc:kind:treatment"), ChatState(locale="fr"))
+    asked = engine.respond(button_event("svc:kind:treatment"), ChatState(locale="fr"))
     picker = asked.replies[1]
     assert buttons(picker)[0] == "svc:reg:Bamako"
     seen: list[str] = []
@@ -246,9 +246,9 @@ def test_the_region_picker_pages_through_all_regions_six_buttons_at_a_time(
         (more,) = [a for a in buttons(picker) if a.startswith("svc:regs:")]
         if more == "svc:regs:0":
             break
-        picker = engine.respond(ButtonEvent(more), asked.state).replies[0]
+        picker = engine.respond(button_event(more), asked.state).replies[0]
     assert sorted(seen) == sorted(region.label for region in Region)
-    assert engine.respond(ButtonEvent("svc:regs:99"), asked.state).topic == "bad_button"
+    assert engine.respond(button_event("svc:regs:99"), asked.state).topic == "bad_button"
 
 
 def test_plus_pages_through_every_service_once(engine: Engine, services: list[Service]) -> None:
@@ -262,5 +262,5 @@ def test_plus_pages_through_every_service_once(engine: Engine, services: list[Se
 
 def test_forged_pages_and_cards_get_the_expired_button_answer(engine: Engine) -> None:
     for action in ("svc:more:Atlantis:2", "svc:more:Bamako:x", "svc:info:nope", "svc:more:"):
-        turn = engine.respond(ButtonEvent(action), ChatState(locale="fr"))
+        turn = engine.respond(button_event(action), ChatState(locale="fr"))
         assert turn.topic == "bad_button", action

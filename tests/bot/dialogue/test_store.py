@@ -13,10 +13,8 @@ from datetime import date
 import pytest
 from redis.asyncio import Redis
 
-from bot.dialogue.state import ChatState
+from bot.dialogue.state import ChatState, Flow, Step
 from bot.dialogue.store import (
-    PREFIX,
-    STATS_TTL_SECONDS,
     UPDATE_SEEN_SECONDS,
     ChatBusy,
     DialogueStore,
@@ -24,6 +22,7 @@ from bot.dialogue.store import (
     OpenChat,
     chat_key,
 )
+from sini.redis import PREFIX, STATS_TTL_SECONDS
 from tests.conftest import CHAT_ID, SECRET
 
 STATE_TTL, DRAFT_TTL, WINDOW = 3600, 600, 60
@@ -74,7 +73,7 @@ async def test_a_saved_state_comes_back_and_a_flow_in_progress_expires_sooner(
     await save(store, chatting)
     assert (await opened(store)).state == chatting
     assert STATE_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{KEY}") <= STATE_TTL
-    reporting = ChatState(locale="fr", flow="report", step="what")
+    reporting = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT)
     await save(store, reporting)
     assert (await opened(store)).state == reporting
     assert DRAFT_TTL - 5 < await redis.ttl(f"{PREFIX}:chat:{KEY}") <= DRAFT_TTL
@@ -82,7 +81,7 @@ async def test_a_saved_state_comes_back_and_a_flow_in_progress_expires_sooner(
 
 async def test_the_state_is_stored_encrypted(redis: Redis) -> None:
     store = store_on(redis)
-    await save(store, ChatState(locale="fr", flow="report", step="what"))
+    await save(store, ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT))
     raw = await redis.get(f"{PREFIX}:chat:{KEY}")
     assert raw is not None
     assert b"report" not in raw
@@ -170,14 +169,14 @@ async def test_a_stale_update_cannot_overwrite_what_a_newer_one_saved(redis: Red
     """Replica A stalls past its lease; replica B opens the chat and saves; A resumes and
     saves: refused, and B's state is the one kept."""
     replica_a, replica_b = store_on(redis), store_on(redis)
-    await save(replica_a, ChatState(locale="fr", flow="report", step="what", draft="one"))
+    await save(replica_a, ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT, draft="one"))
     stalled = await replica_a.open(KEY, lease_seconds=0.001)  # lease A, left to expire
     newer = await replica_b.open(KEY)  # lease B, once A's has expired
     assert int(newer.lease) > int(stalled.lease)
-    kept = ChatState(locale="fr", flow="report", step="what", draft="one two")
+    kept = ChatState(locale="fr", flow=Flow.REPORT, step=Step.WHAT, draft="one two")
     await replica_b.save(newer, kept)
     with pytest.raises(LeaseLost):
-        await replica_a.save(stalled, ChatState(locale="fr", flow="report", step="review"))
+        await replica_a.save(stalled, ChatState(locale="fr", flow=Flow.REPORT, step=Step.REVIEW))
     assert (await opened(replica_a)).state == kept
     assert await redis.exists(f"{PREFIX}:lease:{KEY}") == 0, "nothing is left held"
 
