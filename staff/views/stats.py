@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.awareness import CampaignStore, StatsRow
-from staff import charts, labels, stats
+from staff import charts, forwarding, labels, stats
 from staff.sessions import Session
 from staff.web import render, staff_only, state_of
 from tips.model import Category
@@ -71,6 +71,9 @@ async def stats_page(request: Request, session: Session) -> Response:
         review_chart=review,
         topic_chart=topics,
         top_topics=[(topic_names.get(t, t), c) for t, c in top],
+        forwarded=forwarding.tally(
+            figures.forwarded, await forwarding.ForwardTargets(staff.redis).list()
+        ),
         categories=list(Category),
         campaigns=campaigns,
         quizzes=quizzes,

@@ -245,7 +245,7 @@ def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live)
     page.get_by_role("button", name=f"Déconnexion ({ADMIN})").click()
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
     page.goto(f"/tips/{tip.lookup}")
-    expect(page).to_have_url(f"{live.base_url}/login")
+    expect(page).to_have_url(f"{live.base_url}/login?next=%2Ftips%2F{tip.lookup}")
     expect(page.get_by_text(MARKER)).to_have_count(0)
 
 
@@ -278,7 +278,9 @@ def test_attachments_voice_and_no_cache(page: Page, context: BrowserContext, liv
     try:
         anonymous = stranger.request.get(f"/tips/{tip.lookup}/attachments/0", max_redirects=0)
         assert anonymous.status == 303
-        assert anonymous.headers["location"] == "/login"
+        assert anonymous.headers["location"] == (
+            f"/login?next=%2Ftips%2F{tip.lookup}%2Fattachments%2F0"
+        )
     finally:
         stranger.close()
 
@@ -370,7 +372,7 @@ def test_forged_posts_without_csrf_token_are_refused(page: Page, live: Live) -> 
     page.goto("about:blank")
     page.set_content(form)
     page.get_by_role("button", name="Envoyer").click()
-    expect(page).to_have_url(f"{live.base_url}/login")
+    expect(page).to_have_url(f"{live.base_url}/login?next=%2Ftips%2F{tip.lookup}%23notes")
 
     page.goto(f"/tips/{tip.lookup}")
     expect(page.locator("#content .tip-text")).to_have_text("Cible d'une requête forgée")

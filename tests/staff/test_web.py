@@ -7,8 +7,9 @@ import csv
 import io
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from markupsafe import escape
@@ -60,7 +61,10 @@ def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
                 continue
             response = client.request(method, path, follow_redirects=False)
             assert response.status_code == 303, (method, path)
-            assert response.headers["location"] == "/login"
+            location = urlsplit(response.headers["location"])
+            assert location.path == "/login"
+            # Back to the page after logging in: this one, or for a form the page it is on.
+            assert parse_qs(location.query).get("next", [path])[0].startswith("/")
             checked += 1
     assert checked >= 15
 
@@ -78,7 +82,8 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["cache-control"] == "no-store"
     page = client.get("/stats").text
-    assert "<script" not in page
+    # Scripts are files of this origin only (the drafts), never inline code.
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/drafts.js" defer>']
     assert "style=" not in page
 
 
@@ -758,3 +763,120 @@ def test_failed_logins_from_elsewhere_do_not_lock_an_admin_out_of_a_known_browse
         for _ in range(config.lockout_attempts):
             try_login(browser, ADMIN, "encore-raté-2025")
         assert try_login(browser, ADMIN, ADMIN_PASSWORD) == 429
+
+
+# Coming back after a session expiry, and form errors where the form is.
+
+
+def test_login_returns_to_the_page_the_session_ended_on(
+    client: TestClient, clock: Clock, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    clock.now += staff_config().session_idle_minutes * 60 + 5
+    expired = client.get(f"/tips/{tip.lookup}?msg=note_added&at=notes", follow_redirects=False)
+    assert expired.headers["location"] == (
+        f"/login?msg=session_expired&next=%2Ftips%2F{tip.lookup}"
+    )
+    form = client.get(expired.headers["location"])
+    assert "Session expirée" in form.text
+    assert f'name="next" value="/tips/{tip.lookup}"' in form.text
+    # A note sent after the expiry: back to the notes of that tip.
+    sent = client.post(
+        f"/tips/{tip.lookup}/note", data={"csrf": csrf, "text": "perdue ?"}, follow_redirects=False
+    )
+    assert parse_qs(urlsplit(sent.headers["location"]).query)["next"] == [
+        f"/tips/{tip.lookup}#notes"
+    ]
+    back = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(form.text),
+            "account": REVIEWER,
+            "password": REVIEWER_PASSWORD,
+            "next": f"/tips/{tip.lookup}#notes",
+        },
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == f"/tips/{tip.lookup}#notes"
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    ["//evil.example", "https:evil", "https://evil.example/", "/\\evil.example", "/login"],
+)
+def test_login_never_sends_to_another_site(client: TestClient, elsewhere: str) -> None:
+    form = client.get("/login", params={"next": elsewhere})
+    assert 'name="next"' not in form.text
+    response = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(form.text),
+            "account": REVIEWER,
+            "password": REVIEWER_PASSWORD,
+            "next": elsewhere,
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_a_refused_status_change_says_so_next_to_its_form(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.post(f"/tips/{tip.lookup}/status", data={"csrf": csrf, "status": "in_review"})
+    status_section = page.text[page.text.index('id="status"') : page.text.index("Historique")]
+    assert "Indiquez le motif du changement de statut." in status_section
+    assert 'role="alert"' in status_section
+    assert "Indiquez le motif" not in page.text[: page.text.index('id="status"')]
+    # The browser keeps what was typed in that form (static/drafts.js): it is marked for it,
+    # and not as sent.
+    assert f'data-draft="{tip.lookup}:status"' in status_section
+    assert "data-draft-sent" not in page.text
+
+
+def test_a_successful_form_tells_the_drafts_to_forget_it(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.post(f"/tips/{tip.lookup}/note", data={"csrf": csrf, "text": "vue"}).text
+    assert re.search(rf'data-draft="{tip.lookup}:note" data-draft-sent', page)
+    assert page.count("data-draft-sent") == 1
+    notes = page[page.index('id="notes"') : page.index('id="status"')]
+    assert "Note ajoutée." in notes
+
+
+def test_the_drafts_script_is_served_from_this_origin(client: TestClient) -> None:
+    script = client.get("/static/drafts.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "sessionStorage" in script.text
+    assert "script-src 'self'" in script.headers["content-security-policy"]
+
+
+# The listed wording and display defects (issue 19).
+
+
+def test_deletion_dates_and_plurals_in_french(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    tip = submit_tip(desk, staff_settings.secret, now=now - timedelta(days=200))
+
+    async def close_long_ago(redis: Redis) -> None:
+        # Last changed longer ago than the retention, and the purge has not run yet.
+        await Desk(redis).set_status(
+            tip.lookup, Status.REJECTED, "spam", ADMIN, now=now - timedelta(days=100)
+        )
+
+    arun(desk, close_long_ago)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    queue_page = client.get("/").text
+    assert "1 signalement clos ou rejeté sera supprimé dans moins de 72 h" in queue_page
+    assert "suppression en attente" in queue_page
+    assert "supprimé le" not in queue_page
+    tip_page = client.get(f"/tips/{tip.lookup}").text
+    assert "Conservation : suppression en attente." in tip_page
