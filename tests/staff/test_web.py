@@ -880,3 +880,122 @@ def test_deletion_dates_and_plurals_in_french(
     assert "supprimé le" not in queue_page
     tip_page = client.get(f"/tips/{tip.lookup}").text
     assert "Conservation : suppression en attente." in tip_page
+
+
+def test_the_audit_names_roles_and_attachments_as_people_do(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True)
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    client.post("/users", data={"csrf": csrf, "account": "awa", "role": "reviewer"})
+    client.get(f"/tips/{tip.lookup}/attachments/0")
+    added = client.get("/audit?action=user.add").text
+    assert '<td dir="auto">analyste</td>' in added
+    assert "reviewer" not in added.split("<tbody>")[1]
+    seen = client.get("/audit?action=attachment.view").text
+    assert "pièce 1<" in seen
+    assert "Pièce n° 1 · Photo" in client.get(f"/tips/{tip.lookup}").text
+
+
+def test_photos_open_full_size_and_a_pdf_downloads_as_one(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True, pdf=True)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.get(f"/tips/{tip.lookup}").text
+    photo = f"/tips/{tip.lookup}/attachments/0"
+    assert f'<a href="{photo}" class="full-size"><img src="{photo}"' in page
+    assert f'<a href="{photo}">Voir en taille réelle</a>' in page
+    pdf = client.get(f"/tips/{tip.lookup}/attachments/1")
+    assert pdf.headers["content-disposition"] == (
+        f'attachment; filename="signalement-{tip.lookup[:8]}-2.pdf"'
+    )
+    # Still never rendered from this origin: a neutral type, unsniffed, sandboxed.
+    assert pdf.headers["content-type"] == "application/octet-stream"
+    assert pdf.headers["x-content-type-options"] == "nosniff"
+    assert pdf.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+def test_typed_text_keeps_its_direction_and_a_long_tip_is_folded(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    arabic = "المخدرات تباع قرب المدرسة"
+    long_tip = submit_tip(desk, staff_settings.secret, (arabic + " ") * 700)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    client.post(f"/tips/{long_tip.lookup}/note", data={"csrf": csrf, "text": arabic})
+    page = client.get(f"/tips/{long_tip.lookup}").text
+    assert page.count('<div class="tip-text" dir="auto">') == 2  # the tip and the note
+    content = page[page.index('id="content"') : page.index('id="thread"')]
+    assert '<details class="more"><summary>Lire la suite</summary>' in content
+    short = submit_tip(desk, staff_settings.secret, arabic)
+    assert "Lire la suite" not in client.get(f"/tips/{short.lookup}").text
+
+
+def test_a_tip_pulled_back_from_forwarded_no_longer_shows_where_it_went(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def forward_then_close(redis: Redis) -> None:
+        store = Desk(redis)
+        await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN)
+        await store.set_status(tip.lookup, Status.FORWARDED, "envoyé", ADMIN, forwarded_to="OCS")
+
+    arun(desk, forward_then_close)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert "→ OCS" in client.get(f"/tips/{tip.lookup}").text
+    assert "→ OCS" in client.get("/").text
+
+    async def close(redis: Redis) -> None:
+        await Desk(redis).set_status(tip.lookup, Status.CLOSED, "traité", ADMIN)
+
+    arun(desk, close)
+    assert "→ OCS" not in client.get(f"/tips/{tip.lookup}").text
+    assert "→ OCS" not in client.get("/").text
+
+
+def test_forwarding_targets_come_from_the_admins_list(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    assert (
+        client.post("/forwarding", data={"csrf": csrf, "name": "  Croix   Rouge "}).status_code
+        == 200
+    )
+    client.post("/forwarding/remove", data={"csrf": csrf, "name": "ONG"})
+    listed = client.get("/forwarding").text
+    assert "Croix Rouge" in listed
+    assert "ONG" not in listed
+    assert escape("Ajout d'un organisme destinataire") in client.get("/audit?action=forward.add").text
+    refused = client.post("/forwarding", data={"csrf": csrf, "name": "   "})
+    assert refused.status_code == 400
+
+    # On a tip: the list, then "autre"; typed names take the listed spelling.
+    spellings = ["OCS", "ocs", "  OCS ", "croix  rouge"]
+    for typed in spellings:
+        tip = submit_tip(desk, staff_settings.secret)
+        base = f"/tips/{tip.lookup}"
+        page = client.get(base).text
+        assert '<option value="Croix Rouge">Croix Rouge</option>' in page
+        assert '<option value="ONG">' not in page
+        client.post(f"{base}/status", data={"csrf": csrf, "status": "in_review", "reason": "vu"})
+        client.post(
+            f"{base}/status",
+            data={
+                "csrf": csrf,
+                "status": "forwarded",
+                "reason": "envoyé",
+                "forwarded_to": "__other__",
+                "forwarded_other": typed,
+            },
+        )
+    stats_page = client.get("/stats").text
+    forwarded = stats_page[stats_page.index('id="forward-title"') :]
+    assert re.search(r"<th scope=\"row\">OCS</th><td>3</td>", forwarded)
+    assert re.search(r"<th scope=\"row\">Croix Rouge</th><td>1</td>", forwarded)
+
+
+def test_reviewers_cannot_change_the_forwarding_list(client: TestClient) -> None:
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert client.get("/forwarding").status_code == 403
+    assert client.post("/forwarding", data={"csrf": csrf, "name": "X"}).status_code == 403
