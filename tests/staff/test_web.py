@@ -890,7 +890,7 @@ def test_the_audit_names_roles_and_attachments_as_people_do(
     client.post("/users", data={"csrf": csrf, "account": "awa", "role": "reviewer"})
     client.get(f"/tips/{tip.lookup}/attachments/0")
     added = client.get("/audit?action=user.add").text
-    assert '<td dir="auto">analyste</td>' in added
+    assert 'dir="auto">analyste</td>' in added
     assert "reviewer" not in added.split("<tbody>")[1]
     seen = client.get("/audit?action=attachment.view").text
     assert "pièce 1<" in seen
@@ -966,7 +966,8 @@ def test_forwarding_targets_come_from_the_admins_list(
     listed = client.get("/forwarding").text
     assert "Croix Rouge" in listed
     assert "ONG" not in listed
-    assert escape("Ajout d'un organisme destinataire") in client.get("/audit?action=forward.add").text
+    audit = client.get("/audit?action=forward.add").text
+    assert escape("Ajout d'un organisme destinataire") in audit
     refused = client.post("/forwarding", data={"csrf": csrf, "name": "   "})
     assert refused.status_code == 400
 
