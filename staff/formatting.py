@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal
+
+# A text longer than this is shown folded: its first part, then "Lire la suite".
+FOLD_AFTER = 1500
 
 
 class Formatter:
@@ -17,6 +21,7 @@ class Formatter:
 
     def __init__(self, locale: str = "fr") -> None:
         self.locale = locale
+        self._plural = Locale.parse(locale).plural_form
 
     def datetime(self, moment: dt.datetime | None) -> str:
         """ "14 mars 2025 à 14:00" (UTC = Bamako time)."""
@@ -53,3 +58,26 @@ class Formatter:
 
     def decimal1(self, value: float) -> str:
         return format_decimal(value, format="#,##0.0", locale=self.locale)
+
+    def plural(self, count: int, one: str, other: str) -> str:
+        """`one` or `other` as the locale's grammar wants for `count` (French: 0 and 1 take
+        the singular)."""
+        return one if self._plural(count) == "one" else other
+
+    def deletion(self, moment: dt.datetime, now: dt.datetime) -> str:
+        """When retention deletes a tip: "supprimé le …" while that is ahead; once the date
+        has passed the tip waits for the next purge, and saying "supprimé le" would be false."""
+        if moment > now:
+            return f"supprimé le {self.datetime(moment)}"
+        return "suppression en attente"
+
+
+def fold(text: str, limit: int = FOLD_AFTER) -> tuple[str, str]:
+    """`text` cut in two after about `limit` characters, at a space or a line break so no
+    word is split: (what is shown at once, the rest, empty when the text is short)."""
+    if len(text) <= limit:
+        return text, ""
+    cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
+    if cut <= 0:
+        cut = limit
+    return text[:cut], text[cut:]

@@ -47,18 +47,7 @@ ATTACHMENT_KINDS: dict[str, str] = {
 
 LOCALES: dict[str, str] = {"fr": "français", "bm": "bambara", "en": "anglais"}
 
-# Where a tip can be forwarded. Stored in clear (statistics), so a closed list plus "other".
-FORWARD_TARGETS: tuple[str, ...] = (
-    "OCS",
-    "Police nationale",
-    "Gendarmerie nationale",
-    "CNCLCTPA",
-    "Brigade des mineurs",
-    "Protection civile",
-    "ONG",
-)
-
-ROLES: dict[str, str] = {"reviewer": "Analyste", "admin": "Administrateur"}
+ROLES: dict[str, str] = {"reviewer": "analyste", "admin": "administrateur"}
 
 AUDIT_ACTIONS: dict[str, str] = {
     "login.ok": "Connexion",
@@ -77,6 +66,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "user.disable": "Désactivation d'un compte",
     "user.reset_password": "Réinitialisation de mot de passe",
     "password.change": "Changement de mot de passe",
+    "forward.add": "Ajout d'un organisme destinataire",
+    "forward.remove": "Retrait d'un organisme destinataire",
     "keys.init": "Création de la clé du bureau",
     "keys.rotate": "Renouvellement de la clé du bureau",
     "tips.purge": "Purge (conservation)",

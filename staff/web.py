@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.asyncio import Redis
@@ -29,7 +30,8 @@ from staff.audit import AuditLog
 from staff.auth import Authenticator
 from staff.config import StaffConfig
 from staff.errors import Forbidden, Notice, Page, answer_for
-from staff.formatting import Formatter
+from staff.formatting import Formatter, fold
+from staff.return_to import login_url
 from staff.sessions import Session, SessionStore, tokens_match
 from tips.desk import Desk
 
@@ -50,6 +52,8 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 CSRF_REFUSED = "Requête refusée : jeton CSRF absent ou invalide."
+# The query parameters of a notice shown after a redirect (`render`, `notice_url`).
+_NOTICE_PARAMS = {"msg", "at"}
 # Reachable while a temporary password must still be changed.
 _PASSWORD_CHANGE_PATHS = {"/account/password", "/logout"}
 
@@ -62,6 +66,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "password_changed": ("ok", "Mot de passe changé."),
     "user_disabled": ("ok", "Compte désactivé. Pensez à renouveler la clé du bureau."),
     "keys_rotated": ("ok", "Clé du bureau renouvelée : reconnectez-vous."),
+    "target_added": ("ok", "Organisme ajouté à la liste."),
+    "target_removed": ("ok", "Organisme retiré de la liste."),
     "empty_text": ("error", "Le texte est vide."),
     "text_too_long": ("error", "Le texte est trop long."),
     "reason_required": ("error", "Indiquez le motif du changement de statut."),
@@ -150,6 +156,9 @@ def make_templates(formatter: Formatter) -> Environment:
         number=formatter.number,
         decimal1=formatter.decimal1,
         duration=formatter.duration,
+        plural=formatter.plural,
+        deletion=lambda moment: formatter.deletion(moment, datetime.now(timezone.utc)),
+        fold=fold,
     )
     env.globals["labels"] = labels
     return env
@@ -175,6 +184,8 @@ def render(
         session=session,
         csrf=session.csrf if session else "",
         notice=notice,
+        # The section whose form the notice is about: shown there, not at the page's top.
+        notice_at=request.query_params.get("at", ""),
         path=request.url.path,
         **context,
     )
@@ -214,16 +225,19 @@ def staff_only(
             staff = state_of(request)
             cookie = request.cookies.get(staff.session_cookie)
             session = staff.sessions.get(cookie)
+            form_page = _fill(back, request.path_params) if back else None
+            # After logging in again, back to this page (a refused POST: its form's page).
+            here = form_page if request.method == "POST" else _page_of(request)
             if session is None:
-                return redirect("/login?msg=session_expired" if cookie else "/login")
+                return redirect(login_url(here, expired=bool(cookie)))
             # An account disabled elsewhere (the CLI, another admin), or whose password was
             # changed or reset since this session began, loses its sessions at once.
             account = await staff.accounts.get(session.account)
             if account is None or account.disabled or account.epoch != session.epoch:
                 staff.sessions.delete(session.id)
-                return redirect("/login?msg=session_expired")
+                return redirect(login_url(here, expired=True))
             request.state.session = session
-            request.state.back = _fill(back, request.path_params) if back else None
+            request.state.back = form_page
             if request.method == "POST":
                 form = await request.form()
                 if not tokens_match(session.csrf, form.get("csrf")):
@@ -242,6 +256,13 @@ def staff_only(
     return decorate
 
 
+def _page_of(request: Request) -> str:
+    """The path and query of `request`, as a page to come back to (without its notice:
+    what it announced is not news after a login)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOTICE_PARAMS]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
 def _fill(page: str, params: dict[str, Any]) -> str:
     """`page` with the path parameters in, each quoted (they come from the URL)."""
     return page.format(**{name: quote(str(value), safe="") for name, value in params.items()})
@@ -257,8 +278,15 @@ async def refused(request: Request, error: Exception) -> Response:
             return error_page(request, status, message, session)
         case Notice(key, page):
             path, _, anchor = (page or getattr(request.state, "back", None) or "/").partition("#")
-            return redirect(f"{path}?msg={key}{'#' + anchor if anchor else ''}")
+            return redirect(notice_url(path, key, anchor))
     raise error  # registered only for the exceptions `staff.errors` answers
+
+
+def notice_url(path: str, key: str, anchor: str = "") -> str:
+    """`path` showing the notice `key`, by the form of the section `anchor` when given."""
+    if not anchor:
+        return f"{path}?msg={key}"
+    return f"{path}?msg={key}&at={anchor}#{anchor}"
 
 
 def secure_headers(headers: MutableHeaders, hsts: bool, static: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""Admin pages: accounts (add, disable, reset password), desk-key rotation, audit log."""
+"""Admin pages: accounts (add, disable, reset password), desk-key rotation, the
+organisations tips are forwarded to, audit log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.routing import Route
 from staff import fields
 from staff.accounts import AccountError, Role, generate_password
 from staff.errors import FormRefused
+from staff.forwarding import ForwardTargets, TargetNameInvalid
 from staff.sessions import Session
 from staff.web import redirect, render, staff_only, state_of
 from tips.keys import accounts_with_access, rotate_desk_keys
@@ -170,6 +172,49 @@ async def rotate_keys(request: Request, session: Session) -> Response:
     return response
 
 
+async def _targets_page(
+    request: Request, session: Session, status_code: int = 200, error: str = ""
+) -> Response:
+    return render(
+        request,
+        "forwarding.html",
+        session,
+        status_code=status_code,
+        targets=await ForwardTargets(state_of(request).redis).list(),
+        error=error,
+    )
+
+
+@staff_only(Role.ADMIN)
+async def targets(request: Request, session: Session) -> Response:
+    return await _targets_page(request, session)
+
+
+@staff_only(Role.ADMIN)
+async def add_target(request: Request, session: Session) -> Response:
+    """Offer one more organisation (a name already listed, in any case, is not added)."""
+    staff = state_of(request)
+    name = fields.one_line((await request.form()).get("name"))
+    try:
+        listed = await ForwardTargets(staff.redis).add(name)
+    except TargetNameInvalid:
+        return await _targets_page(
+            request, session, 400, "Indiquez un nom d'organisme (100 caractères au plus)."
+        )
+    await staff.audit.record(session.account, "forward.add", listed)
+    return redirect("/forwarding?msg=target_added")
+
+
+@staff_only(Role.ADMIN)
+async def remove_target(request: Request, session: Session) -> Response:
+    """Stop offering an organisation; tips already forwarded to it keep its name."""
+    staff = state_of(request)
+    name = fields.one_line((await request.form()).get("name"))
+    await ForwardTargets(staff.redis).remove(name)
+    await staff.audit.record(session.account, "forward.remove", name)
+    return redirect("/forwarding?msg=target_removed")
+
+
 @staff_only(Role.ADMIN)
 async def audit_page(request: Request, session: Session) -> Response:
     staff = state_of(request)
@@ -203,5 +248,8 @@ routes = [
     Route("/users/{name}/disable", disable_user, methods=["POST"]),
     Route("/users/{name}/reset", reset_password, methods=["POST"]),
     Route("/keys/rotate", rotate_keys, methods=["POST"]),
+    Route("/forwarding", targets, methods=["GET"]),
+    Route("/forwarding", add_target, methods=["POST"]),
+    Route("/forwarding/remove", remove_target, methods=["POST"]),
     Route("/audit", audit_page, methods=["GET"]),
 ]

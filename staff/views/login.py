@@ -1,7 +1,9 @@
 """Login, logout and changing one's own password.
 
 The login form has no session yet, so its CSRF protection is a double-submit token: a
-random value in a SameSite=Strict, HttpOnly cookie that the form must repeat.
+random value in a SameSite=Strict, HttpOnly cookie that the form must repeat. It carries
+the page to return to (`next`, checked by `return_to.safe_page`) from the session guard's
+redirect to the redirect after a successful login.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from staff.accounts import AccountError
 from staff.audit import UNKNOWN
 from staff.auth import DEVICE_DAYS, AccountLocked, ClientLocked, LoginError, Throttled
 from staff.errors import Forbidden
+from staff.return_to import safe_page
 from staff.sessions import Session, new_token, tokens_match
 from staff.web import CSRF_REFUSED, redirect, render, staff_only, state_of
 from tips.crypto import WrongPassword
@@ -28,13 +31,14 @@ _DEVICE_COOKIE_SECONDS = DEVICE_DAYS * 86400
 
 async def login_form(request: Request) -> Response:
     staff = state_of(request)
+    back_to = safe_page(request.query_params.get("next"))
     if staff.sessions.get(request.cookies.get(staff.session_cookie)):
-        return redirect("/")
-    return _login_page(request)
+        return redirect(back_to)
+    return _login_page(request, back_to)
 
 
 def _login_page(
-    request: Request, error: str = "", status_code: int = 200, name: str = ""
+    request: Request, back_to: str, error: str = "", status_code: int = 200, name: str = ""
 ) -> Response:
     staff = state_of(request)
     # Reuse this browser's token if it has one: two login tabs must not invalidate each other.
@@ -44,6 +48,7 @@ def _login_page(
         "login.html",
         status_code=status_code,
         login_csrf=token,
+        next=back_to,
         error=error,
         name=name,
         attempts=staff.config.lockout_attempts,
@@ -59,6 +64,7 @@ async def login(request: Request) -> Response:
         await staff.audit.record(UNKNOWN, "csrf.refused", request.url.path)
         raise Forbidden(CSRF_REFUSED)
     name = fields.one_line(form.get("account"))[:100].lower()
+    back_to = safe_page(form.get("next"))
     password = fields.raw(form.get("password"))
     device = request.cookies.get(staff.device_cookie)
     try:
@@ -80,7 +86,7 @@ async def login(request: Request) -> Response:
         await staff.audit.record(known.name if known else UNKNOWN, action)
         log.info("staff.login_refused", reason=type(error).__name__)
         code = 429 if isinstance(error, Throttled) else 401
-        return _login_page(request, str(error), code, name)
+        return _login_page(request, back_to, str(error), code, name)
     account = result.account
     previous = request.cookies.get(staff.session_cookie)
     if previous:
@@ -94,7 +100,7 @@ async def login(request: Request) -> Response:
     )
     await staff.audit.record(account.name, "login.ok")
     log.info("staff.login", role=account.role.value)
-    response = redirect("/account/password" if account.must_change else "/")
+    response = redirect("/account/password" if account.must_change else back_to)
     # No Max-Age: the cookie ends with the browser; the server ends the session after the
     # idle time and the absolute maximum anyway.
     staff.set_cookie(response, staff.session_cookie, session.id)

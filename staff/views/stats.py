@@ -3,14 +3,16 @@ tips were forwarded, and the bot's anonymous conversation topics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.awareness import CampaignStore, StatsRow
-from staff import charts, labels, stats
+from staff import charts, forwarding, labels, stats
 from staff.sessions import Session
 from staff.web import render, staff_only, state_of
 from tips.model import Category
@@ -27,34 +29,46 @@ async def stats_page(request: Request, session: Session) -> Response:
         staff.redis, await staff.desk.records(), today, topics_redis=staff.stats_redis
     )
     week_labels = [fmt.short_date(monday) for monday in figures.weeks]
-    weekly = charts.stacked_columns(
-        week_labels,
-        [(labels.category(c.value), figures.per_week[c]) for c in Category],
-        "Signalements par semaine et par catégorie",
-        fmt.number,
+    weekly = sized(
+        lambda compact: charts.stacked_columns(
+            week_labels,
+            [(labels.category(c.value), figures.per_week[c]) for c in Category],
+            "Signalements par semaine et par catégorie",
+            fmt.number,
+            compact=compact,
+        )
     )
-    regions = charts.horizontal_bars(
-        [(labels.region(r), [n]) for r, n in figures.regions],
-        ["Signalements"],
-        "Signalements par région",
-        fmt.number,
+    regions = sized(
+        lambda compact: charts.horizontal_bars(
+            [(labels.region(r), [n]) for r, n in figures.regions],
+            ["Signalements"],
+            "Signalements par région",
+            fmt.number,
+            compact=compact,
+        )
     )
-    review = charts.horizontal_bars(
-        [(label, [n]) for label, n in figures.review_buckets],
-        ["Signalements"],
-        "Délai avant le premier examen",
-        fmt.number,
+    review = sized(
+        lambda compact: charts.horizontal_bars(
+            [(label, [n]) for label, n in figures.review_buckets],
+            ["Signalements"],
+            "Délai avant le premier examen",
+            fmt.number,
+            compact=compact,
+        )
     )
     topic_names = staff.topic_labels
     top = figures.topics[:TOP_TOPICS]
-    topics = charts.horizontal_bars(
-        [
-            (topic_names.get(t, t), [counts.get(loc, 0) for loc in figures.topic_locales])
-            for t, counts in top
-        ],
-        [labels.locale_name(loc) for loc in figures.topic_locales],
-        f"Sujets de conversation ({figures.topic_days} derniers jours)",
-        fmt.number,
+    topics = sized(
+        lambda compact: charts.horizontal_bars(
+            [
+                (topic_names.get(t, t), [counts.get(loc, 0) for loc in figures.topic_locales])
+                for t, counts in top
+            ],
+            [labels.locale_name(loc) for loc in figures.topic_locales],
+            f"Sujets de conversation ({figures.topic_days} derniers jours)",
+            fmt.number,
+            compact=compact,
+        )
     )
     days = [today - timedelta(days=n) for n in range(figures.topic_days)]
     awareness = CampaignStore(staff.stats_redis)
@@ -71,9 +85,19 @@ async def stats_page(request: Request, session: Session) -> Response:
         review_chart=review,
         topic_chart=topics,
         top_topics=[(topic_names.get(t, t), c) for t, c in top],
+        forwarded=forwarding.tally(
+            figures.forwarded, await forwarding.ForwardTargets(staff.redis).list()
+        ),
         categories=list(Category),
         campaigns=campaigns,
         quizzes=quizzes,
+    )
+
+
+def sized(draw: Callable[[bool], Markup]) -> Markup:
+    """A chart drawn wide and compact; the style sheet shows the one that fits the screen."""
+    return Markup(  # noqa: S704 - both drawings escape every text they hold
+        f'<div class="chart-wide">{draw(False)}</div><div class="chart-compact">{draw(True)}</div>'
     )
 
 

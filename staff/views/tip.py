@@ -13,27 +13,53 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from staff import fields, labels, queue, retention, stats
+from staff import fields, forwarding, labels, queue, retention, stats
 from staff.audit import TipJournal
 from staff.errors import FormRefused, NotFound
 from staff.formatting import Formatter
+from staff.forwarding import ForwardTargets
 from staff.sessions import Session
-from staff.web import StaffState, redirect, render, staff_only, state_of
+from staff.web import StaffState, notice_url, redirect, render, staff_only, state_of
 from tips.keys import desk_public_key
 from tips.model import AttachmentMeta, Message, Status, TipContent, TipRecord
 
 _LOOKUP = re.compile(r"^[0-9a-f]{32}$")
 OTHER_TARGET = "__other__"
-# Types a browser may show inline from this origin; anything else is a download.
-_INLINE = {
-    "image/jpeg": ("image", "jpg"),
-    "image/png": ("image", "png"),
-    "audio/ogg": ("audio", "ogg"),
-    "audio/mpeg": ("audio", "mp3"),
-    "audio/mp4": ("audio", "m4a"),
-    "video/mp4": ("video", "mp4"),
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the desk serves one MIME type: inline as `show` ("download": never inline)
+    and the file name's extension."""
+
+    show: str
+    extension: str
+
+
+# Types a browser may show inline from this origin; everything else is a download (with
+# the extension of its type, so a PDF opens as one once saved).
+SHOWN: dict[str, Shown] = {
+    "image/jpeg": Shown("image", "jpg"),
+    "image/png": Shown("image", "png"),
+    "audio/ogg": Shown("audio", "ogg"),
+    "audio/mpeg": Shown("audio", "mp3"),
+    "audio/mp4": Shown("audio", "m4a"),
+    "video/mp4": Shown("video", "mp4"),
+    "application/pdf": Shown("download", "pdf"),
+    "text/plain": Shown("download", "txt"),
+    "application/msword": Shown("download", "doc"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": Shown(
+        "download", "docx"
+    ),
+    "application/vnd.ms-excel": Shown("download", "xls"),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": Shown("download", "xlsx"),
+    "application/vnd.oasis.opendocument.text": Shown("download", "odt"),
+    "application/zip": Shown("download", "zip"),
 }
+UNKNOWN_TYPE = Shown("download", "bin")
 _ATTACHMENT_CSP = "default-src 'none'; sandbox"
+# The success notice of each form that holds a draft (`static/drafts.js` forgets it then).
+DRAFT_SENT = {"note_added": "note", "replied": "reply", "status_changed": "status"}
 
 
 @dataclass(frozen=True)
@@ -44,18 +70,23 @@ class AttachmentItem:
     source: str  # "signalement" or "message du …"
     show: str  # "image" | "audio" | "video" | "download"
 
+    @property
+    def number(self) -> int:
+        """Its number for people (the page, the audit), from 1; the URL keeps the index."""
+        return self.meta.index + 1
 
-def _show(meta: AttachmentMeta) -> str:
-    return _INLINE.get(meta.mime_type, ("download", "bin"))[0]
+
+def _shown(meta: AttachmentMeta) -> Shown:
+    return SHOWN.get(meta.mime_type, UNKNOWN_TYPE)
 
 
 def _attachments(
     content: TipContent, thread: list[Message], fmt: Formatter
 ) -> list[AttachmentItem]:
-    items = [AttachmentItem(m, "signalement", _show(m)) for m in content.attachments]
+    items = [AttachmentItem(m, "signalement", _shown(m).show) for m in content.attachments]
     for message in thread:
         source = f"message du {fmt.datetime(message.hour)}"
-        items.extend(AttachmentItem(m, source, _show(m)) for m in message.attachments)
+        items.extend(AttachmentItem(m, source, _shown(m).show) for m in message.attachments)
     return items
 
 
@@ -66,8 +97,8 @@ def _lookup(request: Request) -> str:
     return lookup
 
 
-def _back(lookup: str, msg: str, anchor: str = "") -> Response:
-    return redirect(f"/tips/{lookup}?msg={msg}{'#' + anchor if anchor else ''}")
+def _back(lookup: str, msg: str, anchor: str) -> Response:
+    return redirect(notice_url(f"/tips/{lookup}", msg, anchor))
 
 
 @staff_only()
@@ -94,8 +125,9 @@ async def tip_page(request: Request, session: Session) -> Response:
         attachments=_attachments(content, thread, staff.formatter),
         transitions=[s for s in Status if record.status.can_become(s)],
         accounts=accounts,
-        targets=labels.FORWARD_TARGETS,
+        targets=await ForwardTargets(staff.redis).list(),
         other_target=OTHER_TARGET,
+        draft_sent=DRAFT_SENT.get(request.query_params.get("msg", ""), ""),
         age=staff.formatter.age(record.created_hour, now),
         priority=queue.priority_level(queue.priority(record, now)),
         expires=retention.expires_at(record, staff.config.retention_days),
@@ -107,7 +139,8 @@ async def attachment(request: Request, session: Session) -> Response:
     """One attachment's bytes, for logged-in staff only, never cached, never sniffed.
 
     Only photos (re-encoded JPEG), voice notes and videos may render inline; everything
-    else is a download with a neutral type, and the response's own CSP sandboxes it.
+    else is a download with a neutral type and its own extension, and the response's own
+    CSP sandboxes it.
     """
     staff = state_of(request)
     lookup = _lookup(request)
@@ -119,13 +152,14 @@ async def attachment(request: Request, session: Session) -> Response:
     if meta is None:
         raise NotFound("Pièce jointe introuvable.")
     data = await staff.desk.open_attachment(lookup, index, session.keyring)
-    await staff.audit.record(session.account, "attachment.view", lookup, f"pièce {index}")
-    show, extension = _INLINE.get(meta.mime_type, ("download", "bin"))
-    inline = show != "download" and request.query_params.get("download") != "1"
-    filename = f"signalement-{lookup[:8]}-{index}.{extension}"
+    number = index + 1
+    await staff.audit.record(session.account, "attachment.view", lookup, f"pièce {number}")
+    shown = _shown(meta)
+    inline = shown.show != "download" and request.query_params.get("download") != "1"
+    filename = f"signalement-{lookup[:8]}-{number}.{shown.extension}"
     return Response(
         data,
-        media_type=meta.mime_type if show != "download" else "application/octet-stream",
+        media_type=meta.mime_type if shown.show != "download" else "application/octet-stream",
         headers={
             "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
             "Content-Security-Policy": _ATTACHMENT_CSP,
@@ -189,6 +223,7 @@ async def change_status(request: Request, session: Session) -> Response:
     target = fields.one_line(form.get("forwarded_to"))
     if target == OTHER_TARGET:
         target = fields.one_line(form.get("forwarded_other"))
+    target = forwarding.spelling(target, await ForwardTargets(staff.redis).list())
     if wanted not in {s.value for s in Status}:
         raise FormRefused("transition")
     status = Status(wanted)

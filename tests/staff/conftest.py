@@ -33,7 +33,7 @@ from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake
 from tips.keys import desk_public_key, unwrap_desk_keyring
 from tips.media import prepare_attachment
-from tips.model import AttachmentKind, Category, Draft, TipRegion
+from tips.model import MAX_TEXT_CHARS, AttachmentKind, Category, Draft, TipRegion
 from tips.receipts import Receipt
 
 T = TypeVar("T")
@@ -41,6 +41,7 @@ T = TypeVar("T")
 ADMIN, ADMIN_PASSWORD = "amadou", "mot-de-passe-admin-2025"
 REVIEWER, REVIEWER_PASSWORD = "fatou", "mot-de-passe-analyste-2025"
 MARKER = "ZEBRA-7731 le dealer vend du tramadol derrière l'école"
+PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -124,6 +125,7 @@ def submit_tip(
     *,
     photo: bool = False,
     voice: bool = False,
+    pdf: bool = False,
     now: datetime | None = None,
 ) -> Submitted:
     """A tip submitted the way the bot does it: draft → content → `Intake.submit`."""
@@ -135,7 +137,13 @@ def submit_tip(
             prepared.append(prepare_attachment(AttachmentKind.PHOTO, jpeg_bytes()))
         if voice:
             prepared.append(prepare_attachment(AttachmentKind.VOICE, b"OggS" + b"\0" * 200))
-        draft = Draft().with_category(category).with_region(region).add_text(text)
+        if pdf:
+            prepared.append(
+                prepare_attachment(AttachmentKind.DOCUMENT, PDF_BYTES, "application/pdf")
+            )
+        draft = Draft().with_category(category).with_region(region)
+        for start in range(0, max(len(text), 1), MAX_TEXT_CHARS):  # a long tip: several parts
+            draft = draft.add_text(text[start : start + MAX_TEXT_CHARS])
         content = draft.to_content([p.meta for p in prepared])
         receipt = await store.submit(
             content,

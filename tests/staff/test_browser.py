@@ -245,7 +245,7 @@ def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live)
     page.get_by_role("button", name=f"Déconnexion ({ADMIN})").click()
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
     page.goto(f"/tips/{tip.lookup}")
-    expect(page).to_have_url(f"{live.base_url}/login")
+    expect(page).to_have_url(f"{live.base_url}/login?next=%2Ftips%2F{tip.lookup}")
     expect(page.get_by_text(MARKER)).to_have_count(0)
 
 
@@ -278,7 +278,9 @@ def test_attachments_voice_and_no_cache(page: Page, context: BrowserContext, liv
     try:
         anonymous = stranger.request.get(f"/tips/{tip.lookup}/attachments/0", max_redirects=0)
         assert anonymous.status == 303
-        assert anonymous.headers["location"] == "/login"
+        assert anonymous.headers["location"] == (
+            f"/login?next=%2Ftips%2F{tip.lookup}%2Fattachments%2F0"
+        )
     finally:
         stranger.close()
 
@@ -370,7 +372,7 @@ def test_forged_posts_without_csrf_token_are_refused(page: Page, live: Live) -> 
     page.goto("about:blank")
     page.set_content(form)
     page.get_by_role("button", name="Envoyer").click()
-    expect(page).to_have_url(f"{live.base_url}/login")
+    expect(page).to_have_url(f"{live.base_url}/login?next=%2Ftips%2F{tip.lookup}%23notes")
 
     page.goto(f"/tips/{tip.lookup}")
     expect(page.locator("#content .tip-text")).to_have_text("Cible d'une requête forgée")
@@ -408,7 +410,7 @@ def test_statistics_page(page: Page, live: Live) -> None:
     log_in(page, ADMIN, ADMIN_PASSWORD)
     page.get_by_role("link", name="Statistiques").click()
     expect(page.get_by_role("heading", name="Statistiques", exact=True)).to_be_visible()
-    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.locator("svg.chart:visible")).to_have_count(4)
     expect(
         page.get_by_role("img", name="Signalements par semaine et par catégorie")
     ).to_be_visible()
@@ -422,3 +424,132 @@ def test_statistics_page(page: Page, live: Live) -> None:
     page.get_by_role("link", name="File").click()
     expect(page.locator("table.queue tbody tr")).to_have_count(9)
     page.screenshot(path=str(REPORTS / "staff-queue.png"), full_page=True)
+
+
+PHONE = {"width": 375, "height": 812}
+
+
+def fits_the_screen(page: Page) -> None:
+    """No sideways scrolling: nothing on the page is wider than the phone's screen."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], (page.url, width)
+
+
+def test_every_page_fits_a_phone(browser: Browser, live: Live) -> None:
+    long_name = "Direction-régionale-de-la-promotion-de-la-femme-de-l'enfant-et-de-la-famille"
+    tip = submit_tip(
+        live.redis_url,
+        live.settings.secret,
+        "Un texte sans espaces " + "x" * 300 + " et un très long signalement. " * 40,
+        Category.CHILD_EXPLOITATION,
+        Region.TOMBOUCTOU,
+        photo=True,
+    )
+    for n in range(3):
+        submit_tip(live.redis_url, live.settings.secret, f"téléphone {n}")
+    phone = browser.new_context(
+        base_url=live.base_url, locale="fr-FR", viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    try:
+        page = phone.new_page()
+        log_in(page, ADMIN, ADMIN_PASSWORD)
+        page.goto(f"/tips/{tip.lookup}")
+        page.get_by_label("Nouveau statut").select_option("in_review")
+        page.get_by_label("Motif (obligatoire)").fill("vu")
+        page.get_by_role("button", name="Changer le statut").click()
+        page.get_by_label("Nouveau statut").select_option("forwarded")
+        page.get_by_label("Transmis à (si « Transmis »)").select_option("__other__")
+        page.get_by_label("Autre organisme").fill(long_name)
+        page.get_by_label("Motif (obligatoire)").fill("compétence régionale")
+        page.get_by_role("button", name="Changer le statut").click()
+        expect(page.locator("#current-status")).to_have_text("Transmis")
+        REPORTS.mkdir(exist_ok=True)
+        for path, name in [
+            ("/", "queue"),
+            (f"/tips/{tip.lookup}", "tip"),
+            ("/audit", "audit"),
+            ("/users", "accounts"),
+            ("/stats", "stats"),
+            ("/forwarding", "forwarding"),
+        ]:
+            page.goto(path)
+            fits_the_screen(page)
+            page.screenshot(path=str(REPORTS / f"staff-phone-{name}.png"), full_page=True)
+        # The queue's rows are cards, each line named.
+        page.goto("/")
+        card = page.locator("table.queue tbody tr").filter(
+            has=page.locator(f'a[href="/tips/{tip.lookup}"]')
+        )
+        expect(card).to_contain_text("Tombouctou")
+        assert card.evaluate("e => getComputedStyle(e).display") == "block"
+        # The charts drawn for the phone, labels at a readable size.
+        page.goto("/stats")
+        chart = page.get_by_role("img", name="Signalements par région")
+        expect(chart).to_be_visible()
+        label = chart.locator("text", has_text="Tombouctou")
+        assert label.bounding_box()["height"] >= 10  # type: ignore[index]
+    finally:
+        phone.close()
+
+
+def test_typed_text_survives_a_session_expiry_and_a_refused_form(
+    page: Page, context: BrowserContext, live: Live
+) -> None:
+    tip = submit_tip(live.redis_url, live.settings.secret, "Brouillons")
+    log_in(page, REVIEWER, REVIEWER_PASSWORD)
+    page.goto(f"/tips/{tip.lookup}")
+    note = "Le lieu correspond au signalement de mardi ; à recouper avec la mairie."
+    page.get_by_label("Ajouter une note").fill(note)
+
+    # The session ends (here: its cookie is gone) before the note is sent.
+    context.clear_cookies()
+    page.get_by_role("button", name="Ajouter la note").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    page.get_by_label("Identifiant").fill(REVIEWER)
+    page.get_by_label("Mot de passe").fill(REVIEWER_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+    # Back on the tip, the note as it was typed; sent, it is forgotten.
+    expect(page).to_have_url(f"{live.base_url}/tips/{tip.lookup}#notes")
+    expect(page.get_by_label("Ajouter une note")).to_have_value(note)
+    page.get_by_role("button", name="Ajouter la note").click()
+    expect(page.locator("#notes").get_by_role("status")).to_have_text("Note ajoutée.")
+    expect(page.locator("#notes")).to_contain_text(note)
+    expect(page.get_by_label("Ajouter une note")).to_have_value("")
+    page.reload()
+    expect(page.get_by_label("Ajouter une note")).to_have_value("")
+
+    # A refused status change: the error by the form, the chosen status and reason kept.
+    page.get_by_label("Nouveau statut").select_option("in_review")
+    page.get_by_label("Motif (obligatoire)").fill("vu")
+    page.get_by_role("button", name="Changer le statut").click()
+    expect(page.locator("#status").get_by_role("status")).to_have_text("Statut modifié.")
+    expect(page.get_by_label("Motif (obligatoire)")).to_have_value("")
+    page.get_by_label("Nouveau statut").select_option("forwarded")
+    reason = "Relève de la brigade des mineurs, voir la note"
+    page.get_by_label("Motif (obligatoire)").fill(reason)
+    page.get_by_role("button", name="Changer le statut").click()
+    alert = page.locator("#status").get_by_role("alert")
+    expect(alert).to_have_text("Indiquez à quel organisme le signalement est transmis.")
+    expect(alert).to_be_in_viewport()
+    expect(page.get_by_label("Nouveau statut")).to_have_value("forwarded")
+    expect(page.get_by_label("Motif (obligatoire)")).to_have_value(reason)
+
+    # Logging out forgets every draft this tab kept.
+    page.get_by_role("button", name=f"Déconnexion ({REVIEWER})").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_arabic_text_reads_right_to_left_and_long_tips_fold(page: Page, live: Live) -> None:
+    arabic = "المخدرات تباع قرب المدرسة كل مساء"
+    tip = submit_tip(live.redis_url, live.settings.secret, (arabic + "\n") * 700)
+    log_in(page, REVIEWER, REVIEWER_PASSWORD)
+    page.goto(f"/tips/{tip.lookup}")
+    text = page.locator("#content .tip-text")
+    assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    more = text.locator("details.more")
+    expect(more.locator("summary")).to_have_text("Lire la suite")
+    assert not more.evaluate("e => e.open")
+    more.locator("summary").click()
+    assert more.evaluate("e => e.open")

@@ -54,11 +54,11 @@ def test_a_missing_tip_is_a_404_page_that_keeps_the_menu(client: TestClient) -> 
 @pytest.mark.parametrize(
     ("action", "data", "back"),
     [
-        ("note", {"text": "  "}, "?msg=empty_text#notes"),
-        ("reply", {"text": "x" * 5000}, "?msg=text_too_long#thread"),
-        ("status", {"status": "in_review"}, "?msg=reason_required#status"),
-        ("status", {"status": "nope", "reason": "r"}, "?msg=transition#status"),
-        ("assign", {"account": "personne"}, "?msg=unknown_account#assign"),
+        ("note", {"text": "  "}, "?msg=empty_text&at=notes#notes"),
+        ("reply", {"text": "x" * 5000}, "?msg=text_too_long&at=thread#thread"),
+        ("status", {"status": "in_review"}, "?msg=reason_required&at=status#status"),
+        ("status", {"status": "nope", "reason": "r"}, "?msg=transition&at=status#status"),
+        ("assign", {"account": "personne"}, "?msg=unknown_account&at=assign#assign"),
     ],
 )
 def test_a_refused_tip_form_goes_back_to_its_part_of_the_page(

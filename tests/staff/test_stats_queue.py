@@ -228,3 +228,27 @@ def test_csv_export_cannot_fail_on_what_a_cell_holds() -> None:
     text.encode("utf-8")  # no lone surrogate left
     parsed = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert parsed[1][7] == "OCS[1m"
+
+
+def test_compact_charts_fit_a_phone_and_keep_every_label() -> None:
+    weeks = [f"{n} mars" for n in range(1, 13)]
+    series = [(f"Catégorie au nom long {n}", [n] * 12) for n in range(5)]
+    compact = charts.stacked_columns(weeks, series, "Semaines", str, compact=True)
+    wide = charts.stacked_columns(weeks, series, "Semaines", str)
+    assert f'viewBox="0 0 {charts.COMPACT_WIDTH} ' in compact
+    assert 'viewBox="0 0 760 320"' in wide
+    # Every series is in the legend, which wraps; x labels are thinned so none overlap.
+    for name, _ in series:
+        assert name in compact
+    assert ">1 mars</text>" in compact
+    assert compact.count("mars</text>") < 12
+    assert wide.count("mars</text>") == 12
+    bars = charts.horizontal_bars(
+        [("Un sujet de conversation au nom long", [3, 4])],
+        ["fr", "bm"],
+        "Sujets",
+        str,
+        compact=True,
+    )
+    assert 'x="0" y="' in bars  # the label above its bar, from the left edge
+    assert f'viewBox="0 0 {charts.COMPACT_WIDTH} ' in bars

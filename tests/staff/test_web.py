@@ -7,8 +7,9 @@ import csv
 import io
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from markupsafe import escape
@@ -60,7 +61,10 @@ def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
                 continue
             response = client.request(method, path, follow_redirects=False)
             assert response.status_code == 303, (method, path)
-            assert response.headers["location"] == "/login"
+            location = urlsplit(response.headers["location"])
+            assert location.path == "/login"
+            # Back to the page after logging in: this one, or for a form the page it is on.
+            assert parse_qs(location.query).get("next", [path])[0].startswith("/")
             checked += 1
     assert checked >= 15
 
@@ -78,7 +82,8 @@ def test_security_headers_on_every_page(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["cache-control"] == "no-store"
     page = client.get("/stats").text
-    assert "<script" not in page
+    # Scripts are files of this origin only (the drafts), never inline code.
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/drafts.js" defer>']
     assert "style=" not in page
 
 
@@ -758,3 +763,240 @@ def test_failed_logins_from_elsewhere_do_not_lock_an_admin_out_of_a_known_browse
         for _ in range(config.lockout_attempts):
             try_login(browser, ADMIN, "encore-raté-2025")
         assert try_login(browser, ADMIN, ADMIN_PASSWORD) == 429
+
+
+# Coming back after a session expiry, and form errors where the form is.
+
+
+def test_login_returns_to_the_page_the_session_ended_on(
+    client: TestClient, clock: Clock, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    clock.now += staff_config().session_idle_minutes * 60 + 5
+    expired = client.get(f"/tips/{tip.lookup}?msg=note_added&at=notes", follow_redirects=False)
+    assert expired.headers["location"] == (
+        f"/login?msg=session_expired&next=%2Ftips%2F{tip.lookup}"
+    )
+    form = client.get(expired.headers["location"])
+    assert "Session expirée" in form.text
+    assert f'name="next" value="/tips/{tip.lookup}"' in form.text
+    # A note sent after the expiry: back to the notes of that tip.
+    sent = client.post(
+        f"/tips/{tip.lookup}/note", data={"csrf": csrf, "text": "perdue ?"}, follow_redirects=False
+    )
+    assert parse_qs(urlsplit(sent.headers["location"]).query)["next"] == [
+        f"/tips/{tip.lookup}#notes"
+    ]
+    back = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(form.text),
+            "account": REVIEWER,
+            "password": REVIEWER_PASSWORD,
+            "next": f"/tips/{tip.lookup}#notes",
+        },
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == f"/tips/{tip.lookup}#notes"
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    ["//evil.example", "https:evil", "https://evil.example/", "/\\evil.example", "/login"],
+)
+def test_login_never_sends_to_another_site(client: TestClient, elsewhere: str) -> None:
+    form = client.get("/login", params={"next": elsewhere})
+    assert 'name="next"' not in form.text
+    response = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(form.text),
+            "account": REVIEWER,
+            "password": REVIEWER_PASSWORD,
+            "next": elsewhere,
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_a_refused_status_change_says_so_next_to_its_form(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.post(f"/tips/{tip.lookup}/status", data={"csrf": csrf, "status": "in_review"})
+    status_section = page.text[page.text.index('id="status"') : page.text.index("Historique")]
+    assert "Indiquez le motif du changement de statut." in status_section
+    assert 'role="alert"' in status_section
+    assert "Indiquez le motif" not in page.text[: page.text.index('id="status"')]
+    # The browser keeps what was typed in that form (static/drafts.js): it is marked for it,
+    # and not as sent.
+    assert f'data-draft="{tip.lookup}:status"' in status_section
+    assert "data-draft-sent" not in page.text
+
+
+def test_a_successful_form_tells_the_drafts_to_forget_it(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.post(f"/tips/{tip.lookup}/note", data={"csrf": csrf, "text": "vue"}).text
+    assert re.search(rf'data-draft="{tip.lookup}:note" data-draft-sent', page)
+    assert page.count("data-draft-sent") == 1
+    notes = page[page.index('id="notes"') : page.index('id="status"')]
+    assert "Note ajoutée." in notes
+
+
+def test_the_drafts_script_is_served_from_this_origin(client: TestClient) -> None:
+    script = client.get("/static/drafts.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "sessionStorage" in script.text
+    assert "script-src 'self'" in script.headers["content-security-policy"]
+
+
+# The listed wording and display defects (issue 19).
+
+
+def test_deletion_dates_and_plurals_in_french(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    tip = submit_tip(desk, staff_settings.secret, now=now - timedelta(days=200))
+
+    async def close_long_ago(redis: Redis) -> None:
+        # Last changed longer ago than the retention, and the purge has not run yet.
+        await Desk(redis).set_status(
+            tip.lookup, Status.REJECTED, "spam", ADMIN, now=now - timedelta(days=100)
+        )
+
+    arun(desk, close_long_ago)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    queue_page = client.get("/").text
+    assert "1 signalement clos ou rejeté sera supprimé dans moins de 72 h" in queue_page
+    assert "suppression en attente" in queue_page
+    assert "supprimé le" not in queue_page
+    tip_page = client.get(f"/tips/{tip.lookup}").text
+    assert "Conservation : suppression en attente." in tip_page
+
+
+def test_the_audit_names_roles_and_attachments_as_people_do(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True)
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    client.post("/users", data={"csrf": csrf, "account": "awa", "role": "reviewer"})
+    client.get(f"/tips/{tip.lookup}/attachments/0")
+    added = client.get("/audit?action=user.add").text
+    assert 'dir="auto">analyste</td>' in added
+    assert "reviewer" not in added.split("<tbody>")[1]
+    seen = client.get("/audit?action=attachment.view").text
+    assert "pièce 1<" in seen
+    assert "Pièce n° 1 · Photo" in client.get(f"/tips/{tip.lookup}").text
+
+
+def test_photos_open_full_size_and_a_pdf_downloads_as_one(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True, pdf=True)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.get(f"/tips/{tip.lookup}").text
+    photo = f"/tips/{tip.lookup}/attachments/0"
+    assert f'<a href="{photo}" class="full-size"><img src="{photo}"' in page
+    assert f'<a href="{photo}">Voir en taille réelle</a>' in page
+    pdf = client.get(f"/tips/{tip.lookup}/attachments/1")
+    assert pdf.headers["content-disposition"] == (
+        f'attachment; filename="signalement-{tip.lookup[:8]}-2.pdf"'
+    )
+    # Still never rendered from this origin: a neutral type, unsniffed, sandboxed.
+    assert pdf.headers["content-type"] == "application/octet-stream"
+    assert pdf.headers["x-content-type-options"] == "nosniff"
+    assert pdf.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+def test_typed_text_keeps_its_direction_and_a_long_tip_is_folded(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    arabic = "المخدرات تباع قرب المدرسة"
+    long_tip = submit_tip(desk, staff_settings.secret, (arabic + " ") * 700)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    client.post(f"/tips/{long_tip.lookup}/note", data={"csrf": csrf, "text": arabic})
+    page = client.get(f"/tips/{long_tip.lookup}").text
+    assert page.count('<div class="tip-text" dir="auto">') == 2  # the tip and the note
+    content = page[page.index('id="content"') : page.index('id="thread"')]
+    assert '<details class="more"><summary>Lire la suite</summary>' in content
+    short = submit_tip(desk, staff_settings.secret, arabic)
+    assert "Lire la suite" not in client.get(f"/tips/{short.lookup}").text
+
+
+def test_a_tip_pulled_back_from_forwarded_no_longer_shows_where_it_went(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+
+    async def forward_then_close(redis: Redis) -> None:
+        store = Desk(redis)
+        await store.set_status(tip.lookup, Status.IN_REVIEW, "vu", ADMIN)
+        await store.set_status(tip.lookup, Status.FORWARDED, "envoyé", ADMIN, forwarded_to="OCS")
+
+    arun(desk, forward_then_close)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert "→ OCS" in client.get(f"/tips/{tip.lookup}").text
+    assert "→ OCS" in client.get("/").text
+
+    async def close(redis: Redis) -> None:
+        await Desk(redis).set_status(tip.lookup, Status.CLOSED, "traité", ADMIN)
+
+    arun(desk, close)
+    assert "→ OCS" not in client.get(f"/tips/{tip.lookup}").text
+    assert "→ OCS" not in client.get("/").text
+
+
+def test_forwarding_targets_come_from_the_admins_list(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    assert (
+        client.post("/forwarding", data={"csrf": csrf, "name": "  Croix   Rouge "}).status_code
+        == 200
+    )
+    client.post("/forwarding/remove", data={"csrf": csrf, "name": "ONG"})
+    listed = client.get("/forwarding").text
+    assert "Croix Rouge" in listed
+    assert "ONG" not in listed
+    audit = client.get("/audit?action=forward.add").text
+    assert escape("Ajout d'un organisme destinataire") in audit
+    refused = client.post("/forwarding", data={"csrf": csrf, "name": "   "})
+    assert refused.status_code == 400
+
+    # On a tip: the list, then "autre"; typed names take the listed spelling.
+    spellings = ["OCS", "ocs", "  OCS ", "croix  rouge"]
+    for typed in spellings:
+        tip = submit_tip(desk, staff_settings.secret)
+        base = f"/tips/{tip.lookup}"
+        page = client.get(base).text
+        assert '<option value="Croix Rouge">Croix Rouge</option>' in page
+        assert '<option value="ONG">' not in page
+        client.post(f"{base}/status", data={"csrf": csrf, "status": "in_review", "reason": "vu"})
+        client.post(
+            f"{base}/status",
+            data={
+                "csrf": csrf,
+                "status": "forwarded",
+                "reason": "envoyé",
+                "forwarded_to": "__other__",
+                "forwarded_other": typed,
+            },
+        )
+    stats_page = client.get("/stats").text
+    forwarded = stats_page[stats_page.index('id="forward-title"') :]
+    assert re.search(r"<th scope=\"row\">OCS</th><td>3</td>", forwarded)
+    assert re.search(r"<th scope=\"row\">Croix Rouge</th><td>1</td>", forwarded)
+
+
+def test_reviewers_cannot_change_the_forwarding_list(client: TestClient) -> None:
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert client.get("/forwarding").status_code == 403
+    assert client.post("/forwarding", data={"csrf": csrf, "name": "X"}).status_code == 403
