@@ -235,7 +235,6 @@ async def sini_session(nlu: Any, redis_url: str, cold_start: float) -> None:
     from bot.runtime import build_assistant
 
     assistant = build_assistant(Settings.from_env(), nlu, redis_url)
-    await assistant.start()
     heap.settle()  # as the bot does once started
 
     async def handle(chat_id: int, text: str) -> None:

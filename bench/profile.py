@@ -40,7 +40,6 @@ async def bot_side(redis_url: str) -> Profiler:
 
     settings = Settings.from_env()
     assistant = build_assistant(settings, load_nlu(settings), redis_url)
-    await assistant.start()
     messages = held_out()
     chats = itertools.count(1)
     queue: asyncio.Queue[str] = asyncio.Queue()

@@ -51,7 +51,6 @@ from bot.nlu.crisis import Assessment, CrisisNet
 from bot.nlu.normalise import fold_lookalikes
 from bot.nlu.passages import most_confident, passages
 from bot.outage import OutageMemory
-from bot.services.geo import index_services
 from sini.logging import get_logger
 from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -112,15 +111,6 @@ class Assistant:
         self.campaigns = CampaignStore(store.redis)
         self.subscribers = Subscribers(store.redis, secret)
         self._secret = secret
-
-    async def start(self) -> None:
-        """Index the service directory in Redis (idempotent). Without Redis the bot still
-        starts: nearest services are then computed in memory."""
-        try:
-            await index_services(self.store.redis, self.engine.services)
-        except RedisError as error:
-            log.warning("redis.unavailable", error_type=type(error).__name__)
-            metrics.redis_unavailable("start")
 
     async def close(self) -> None:
         await self.nlu.close()

@@ -95,7 +95,6 @@ def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
 
         async def main() -> str:
             assistant = build_assistant(settings, nlu, server.url)
-            await assistant.start()
             try:
                 return await evaluate_e2e(assistant, messages, out)
             finally:
@@ -117,7 +116,6 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
         async def main() -> None:
             assistant = build_assistant(settings, nlu, redis_url)
-            await assistant.start()
             heap.settle()
             try:
                 await chat(assistant, language_code=args.lang)

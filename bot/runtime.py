@@ -68,8 +68,7 @@ def load_content(settings: Settings) -> tuple[list[Service], Catalog, dict[str, 
 
 
 def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
-    """Everything but the adapter; call inside the event loop that will use it, then
-    `await assistant.start()`."""
+    """Everything but the adapter; call inside the event loop that will use it."""
     services, catalog, quizzes = load_content(settings)
     engine = Engine(catalog, services, settings.confidence_threshold, quizzes, drug_names(settings))
     redis = connect_redis(redis_url)

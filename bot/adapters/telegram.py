@@ -525,7 +525,6 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         assistant = assistant_factory()
-        await assistant.start()
         limiter.share(SharedBudget(assistant.store.redis))
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings

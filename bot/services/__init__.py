@@ -1,8 +1,7 @@
 """The service directory: treatment, victim-assistance and emergency services in Mali.
 
-`directory` is pure (loading, validation, distances; the regions are `sini.regions`);
-`geo` keeps a Redis GEO index of the same entries so a shared Telegram location finds the
-nearest ones.
+`directory` is pure (loading, validation, distances; the regions are `sini.regions`): a
+shared Telegram location finds the nearest services in memory, Redis or not.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Service directory domain: entries, validation, distances.
 
 Pure code (no I/O besides reading the directory file) so the dialogue can answer "where
-can I get help near me?" even when Redis is down: `nearest` is the haversine reference the
-Redis GEO index (`bot.services.geo`) is tested against.
+can I get help near me?" even when Redis is down.
 
 Why so much validation: a wrong phone number or a service placed in the wrong region
 sends someone in distress to the wrong place. Every entry is checked at load time and a
