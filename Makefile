@@ -11,13 +11,14 @@ NODE_STAMP := tests/emulator/node_modules/.package-lock.json
 run: train                        ## terminal chat without TELEGRAM_BOT_TOKEN, the Telegram bot with it
 	@$(BIN)/helpline run
 
-test: train $(NODE_STAMP) lint    ## the whole suite (ruff, mypy, pytest against real Redis, Rasa, Bot API emulator, Chromium)
+test: train $(NODE_STAMP) lint    ## the whole suite (ruff, mypy, vulture, pytest against real Redis, Rasa, Bot API emulator, Chromium)
 	@scripts/require chromium "install Debian's Chromium for the dashboard's browser tests ('apt install chromium')" chromium
 	@$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 train: catalogs                   ## train the NLU model unless one exists for the current data
 	@$(BIN)/helpline train

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from sini.settings import PROJECT_ROOT
@@ -150,10 +149,5 @@ class LocalRedis:
     def __enter__(self) -> LocalRedis:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
