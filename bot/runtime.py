@@ -21,8 +21,9 @@ from bot.services import Service, load_services
 from sini.redis import connect_redis, connect_tips
 from tips.intake import Intake
 
-# Loading takes ~15 s on an idle 2-core machine; past this the bot starts anyway and
-# answers free text politely as "not understood right now" until the model is ready.
+# Far above a model's loading time (README, Performance: cold start); past this the bot
+# starts anyway and answers free text politely as "not understood right now" until the
+# model is ready.
 NLU_START_WAIT = 180.0
 
 

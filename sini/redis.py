@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import PythonParser
@@ -14,7 +15,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
+from sini.logging import get_logger
 from sini.settings import Settings
+
+log = get_logger(__name__)
 
 PREFIX = "sini"  # every key Sini writes starts with it
 STATS_TTL_SECONDS = 400 * 24 * 3600  # anonymous daily counters: a year and a month
@@ -42,6 +46,23 @@ class PromptParser(PythonParser):
         return bool(self._buffer) or self._stream.at_eof()
 
 
+# PromptParser reads PythonParser's private state as redis-py lays it out in this release;
+# on any other, redis-py's own parser is used (one more event-loop turn per command).
+PARSER_VERIFIED_ON = "4.6.0"
+
+
+def parser_options(installed: str | None = None) -> dict[str, object]:
+    """The client options that install PromptParser, or none on another redis-py."""
+    installed = installed or version("redis")
+    if installed == PARSER_VERIFIED_ON:
+        return {"parser_class": PromptParser}
+    log.warning("redis.own_parser", verified=PARSER_VERIFIED_ON, installed=installed)
+    return {}
+
+
+_PARSER = parser_options()
+
+
 def connect_redis(url: str) -> Redis[bytes]:
     """A client that fails fast when Redis is down and reconnects by itself when it is back.
 
@@ -50,7 +71,7 @@ def connect_redis(url: str) -> Redis[bytes]:
     closed (redis-py 4 does not retry MULTI/EXEC pipelines on connection errors)."""
     client: Redis[bytes] = Redis.from_url(  # type: ignore[call-overload]  # stubs lack parser_class
         url,
-        parser_class=PromptParser,
+        **_PARSER,
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
         health_check_interval=1,

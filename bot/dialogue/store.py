@@ -45,10 +45,10 @@ from tips.crypto import draft_box
 LEASE_SECONDS = 15.0
 LEASE_POLL_SECONDS = (0.002, 0.05)  # first and longest pause between tries while held
 
-# Every update opens and saves its chat, so each is one command: a script. As pipelines
-# of two or three commands they cost redis-py's asyncio client ≈ 60 µs more CPU apiece,
-# about a tenth of the bot's own work for an update. The scripts are loaded by hash
-# and reloaded by redis-py after a Redis restart.
+# Every update opens and saves its chat, so each is one command: a script. Pipelines of two
+# or three commands would cost redis-py's asyncio client more CPU per update than the
+# script does (bench/profile.py shows where an update's time goes). The scripts are loaded
+# by hash and reloaded by redis-py after a Redis restart.
 # KEYS: state, flood counter, lease, fencing counter. ARGV: flood window, lease ms, a random
 # start for a fencing counter that does not exist, the fencing counter's life. Returns
 # false while another update holds the chat, else {state, flood count, token}.
