@@ -26,7 +26,7 @@ from nacl.public import PrivateKey, PublicKey
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from sini.transactions import Writes, transaction
+from sini.transactions import Writes, both, transaction
 from tips.crypto import (
     INTERACTIVE,
     DeskKeyring,
@@ -106,23 +106,16 @@ async def init_desk_keys(
     Overwriting a desk key would make every stored tip unreadable, so an existing key (or a
     concurrent initialisation) raises `DeskKeyExists`.
     """
-    _wrapped_key(admin_account)
     desk = generate_keypair()
-    account_public, account_wrapped = await _new_account_material(admin_password, limits)
-    grant = seal(DeskKeyring(desk).to_bytes(), [account_public]).to_bytes()
+    grant = await _grant(admin_account, admin_password, DeskKeyring(desk), limits)
+
+    def publish(pipe: Pipeline[bytes]) -> None:
+        pipe.set(DESK_PUBLIC, bytes(desk.public_key))
+
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         if await pipe.exists(DESK_PUBLIC):
             raise DeskKeyExists("a desk key already exists; use rotate_desk_keys")
-
-        def writes(pipe: Pipeline[bytes]) -> None:
-            pipe.set(DESK_PUBLIC, bytes(desk.public_key))
-            pipe.hset(
-                _account_key(admin_account),
-                mapping={"public": bytes(account_public), "wrapped": account_wrapped},
-            )
-            pipe.set(_wrapped_key(admin_account), grant)
-
-        return None, writes
+        return None, both(publish, grant)
 
     await transaction(
         redis,
@@ -132,6 +125,23 @@ async def init_desk_keys(
         contended=lambda: DeskKeyExists("the desk key was created concurrently"),
     )
     return desk.public_key
+
+
+async def _grant(account: str, password: str, keyring: DeskKeyring, limits: KdfLimits) -> Writes:
+    """The writes that give `account` a fresh keypair wrapped under `password` and the
+    desk keyring sealed to that keypair."""
+    _wrapped_key(account)
+    account_public, account_wrapped = await _new_account_material(password, limits)
+    sealed = seal(keyring.to_bytes(), [account_public]).to_bytes()
+
+    def writes(pipe: Pipeline[bytes]) -> None:
+        pipe.hset(
+            _account_key(account),
+            mapping={"public": bytes(account_public), "wrapped": account_wrapped},
+        )
+        pipe.set(_wrapped_key(account), sealed)
+
+    return writes
 
 
 async def _unwrap_account(redis: Redis[bytes], account: str, password: str) -> PrivateKey:
@@ -180,20 +190,11 @@ async def wrap_for_account(
     gets a fresh keypair wrapped under `password`.
     """
     keyring = desk_keys
-    _wrapped_key(account)
-    account_public, account_wrapped = await _new_account_material(password, limits)
-    grant = seal(keyring.to_bytes(), [account_public]).to_bytes()
+    grant = await _grant(account, password, keyring, limits)
+
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         await _check_current(pipe, keyring)
-
-        def writes(pipe: Pipeline[bytes]) -> None:
-            pipe.hset(
-                _account_key(account),
-                mapping={"public": bytes(account_public), "wrapped": account_wrapped},
-            )
-            pipe.set(_wrapped_key(account), grant)
-
-        return None, writes
+        return None, grant
 
     await transaction(
         redis,
@@ -260,6 +261,7 @@ async def rotate_desk_keys(
     payload = new_ring.to_bytes()
     grants = {name: seal(payload, [pk]).to_bytes() for name, pk in publics.items()}
     revoked = [a for a in await accounts_with_access(redis) if a not in publics]
+
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         await _check_current(pipe, keyring)
 
