@@ -208,6 +208,16 @@ def test_queue_filters_counts_and_mine(
     assert "Aucun signalement" in client.get("/?status=closed").text
     # Priority sort puts the child-exploitation tip first.
     assert page.index(child.lookup) < page.index(drug.lookup)
+    # Each tip has a short reference that opens it.
+    reference = arun(desk, lambda c: Desk(c).get(child.lookup)).reference
+    assert str(reference) in page
+    typed = str(reference).lower().replace("-", " ")
+    opened = client.get(f"/ref?ref={typed}", follow_redirects=False)
+    assert opened.headers["location"] == f"/tips/{child.lookup}"
+    assert (
+        "unknown_reference"
+        in client.get("/ref?ref=T-99-9", follow_redirects=False).headers["location"]
+    )
 
 
 def test_status_rules_and_csv_export_is_escaped(
@@ -697,7 +707,7 @@ def test_server_errors_get_a_french_page_with_the_security_headers(
         async def broken() -> None:
             raise RuntimeError("ZEBRA-boom")
 
-        web.app.state.staff.desk.records = broken  # type: ignore[attr-defined]
+        web.app.state.staff.desk.counts = broken  # type: ignore[attr-defined]
         response = web.get("/")
         assert_french_error_page(response, 500, "Erreur interne")
         assert "ZEBRA-boom" not in response.text
