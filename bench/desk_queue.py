@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from sini.redis_server import LocalRedis
 from sini.regions import Region
-from staff import paging, queue
+from staff import paging, queue, retention
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.desk import Desk
 from tips.intake import Intake
@@ -32,7 +32,7 @@ from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.model import Category, Draft, Status, When
 
 TIPS = 10_000
-ROUNDS = 40
+ROUNDS = 30
 ACCOUNTS = ("awa", "moussa", "fatou", "issa", "kadi")
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 NOW = START + timedelta(days=400)
@@ -91,19 +91,25 @@ Page = Callable[[queue.QueueFilter, int], Awaitable[list[object]]]
 
 
 def paged(desk: Desk) -> Page:
+    """What the queue view reads now: the page, the counts, the retention warning."""
+
     async def page(wanted: queue.QueueFilter, number: int) -> list[object]:
         size = paging.PAGE_SIZE
         shown = await paging.queue_page(desk, wanted, "awa", NOW, (number - 1) * size, size)
         await desk.counts()
+        await retention.expiring(desk, 90, 72, NOW)
         return list(shown.records)
 
     return page
 
 
 def every_record(desk: Desk) -> Page:
+    """What it read before: every record, filtered, sorted and counted in Python."""
+
     async def page(wanted: queue.QueueFilter, number: int) -> list[object]:
         size = paging.PAGE_SIZE
         records = await desk.records()
+        [r for r in records if retention.expires_soon(r, 90, 72, NOW)]
         return list(queue.apply(records, wanted, "awa", NOW)[(number - 1) * size : number * size])
 
     return page

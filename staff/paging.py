@@ -50,12 +50,9 @@ async def queue_page(
     ranked = by_priority((await desk.page(opened, Order.OLDEST)).records, now)
     end = None if limit is None else offset + limit
     head = ranked[offset:end]
+    final = replace(query, statuses=_within(query.statuses, FINAL))
     sinking = [
-        replace(
-            query,
-            statuses=_within(query.statuses, FINAL),
-            categories=group if query.categories is None else query.categories & group,
-        )
+        replace(final, categories=group if final.categories is None else final.categories & group)
         for group in sinking_order()
     ]
     rest = await desk.pages(
@@ -64,4 +61,4 @@ async def queue_page(
         max(offset - len(ranked), 0),
         None if limit is None else limit - len(head),
     )
-    return Page(head + rest.records, len(ranked) + rest.total)
+    return Page(head + rest, len(ranked) + await desk.count(final))

@@ -216,17 +216,23 @@ class Desk:
 
     async def pages(
         self, queries: Sequence[TipQuery], order: Order, offset: int, limit: int | None
-    ) -> Page:
-        """`page` over the tips of each query in turn (queries meant to be disjoint)."""
+    ) -> list[TipRecord]:
+        """`limit` tips from `offset` (all when None) of the tips of each query in turn
+        (queries meant to be disjoint); the queries after a full page are not run."""
         records: list[TipRecord] = []
-        total = 0
+        skipped = 0
         for query in queries:
-            wanted = None if limit is None else max(limit - len(records), 0)
-            start = max(offset - total, 0)
-            page = await self.page(query, order, start, wanted)
+            if limit is not None and len(records) >= limit:
+                break
+            wanted = None if limit is None else limit - len(records)
+            page = await self.page(query, order, max(offset - skipped, 0), wanted)
             records += page.records
-            total += page.total
-        return Page(records, total)
+            skipped += page.total
+        return records
+
+    async def count(self, query: TipQuery) -> int:
+        """How many tips `query` selects."""
+        return (await self.page(query, Order.OLDEST, 0, 0)).total
 
     async def changed_until(self, query: TipQuery, hour: datetime) -> int:
         """How many tips `query` selects were last changed at or before `hour` (the query's

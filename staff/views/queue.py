@@ -3,7 +3,7 @@ reference, and the CSV export."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +13,7 @@ from staff import paging, queue, retention
 from staff.accounts import Role
 from staff.sessions import Session
 from staff.web import redirect, render, staff_only, state_of
-from tips.desk import TipQuery
-from tips.model import TIP_REGIONS, Category, Status, TipRecord
+from tips.model import TIP_REGIONS, Category, Status
 from tips.references import Reference
 
 
@@ -39,16 +38,7 @@ async def queue_page(request: Request, session: Session) -> Response:
         staff.desk, wanted, session.account, now, (number - 1) * size, size
     )
     total, counts = await staff.desk.counts()
-    days = staff.config.retention_days
-    horizon = now + timedelta(hours=staff.config.retention_warning_hours)
-    expiring = await staff.desk.changed_until(
-        TipQuery(statuses=paging.FINAL), horizon - timedelta(days=days)
-    )
-
-    def expires(record: TipRecord) -> datetime | None:
-        moment = retention.expires_at(record, days)
-        return moment if moment is not None and moment <= horizon else None
-
+    days, warning = staff.config.retention_days, staff.config.retention_warning_hours
     return render(
         request,
         "queue.html",
@@ -58,7 +48,7 @@ async def queue_page(request: Request, session: Session) -> Response:
                 "record": r,
                 "age": staff.formatter.age(r.created_hour, now),
                 "priority": queue.priority_level(queue.priority(r, now)),
-                "expires": expires(r),
+                "expires": retention.expires_soon(r, days, warning, now),
             }
             for r in shown.records
         ],
@@ -67,7 +57,7 @@ async def queue_page(request: Request, session: Session) -> Response:
         pages=max((shown.total + size - 1) // size, 1),
         counts=counts,
         total=total,
-        expiring=expiring,
+        expiring=await retention.expiring(staff.desk, days, warning, now),
         wanted=wanted,
         params=wanted.as_params(),
         statuses=list(Status),

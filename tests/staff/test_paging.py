@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from sini.regions import Region
-from staff import paging, queue
+from staff import paging, queue, retention
 from tests.tips.conftest import SECRET, WHEN, Keys, content, keys, submit
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.desk import Desk
@@ -84,3 +84,15 @@ async def test_pages_show_what_the_filter_and_sort_select(
         assert shown == expected
         whole = await paging.queue_page(desk, wanted, "awa", now, 0, None)
         assert [r.lookup for r in whole.records] == expected
+
+
+async def test_the_retention_warning_counts_from_the_index_of_changes(
+    redis: Redis[bytes], keys: Keys
+) -> None:
+    desk = Desk(redis)
+    await desk_of_many(Intake(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS), desk, keys)
+    records = await desk.records()
+    for days in (30, 60, 90):
+        now = WHEN + timedelta(days=days, minutes=41)
+        soon = [r for r in records if retention.expires_soon(r, 20, 72, now)]
+        assert await retention.expiring(desk, 20, 72, now) == len(soon)
