@@ -697,6 +697,28 @@ def test_unreadable_forms_get_a_french_400_page(client: TestClient) -> None:
     assert_french_error_page(too_many, 400, "Requête invalide")
 
 
+def test_the_queue_shows_fifty_tips_a_page_and_keeps_the_filters(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    lookups = [
+        submit_tip(desk, staff_settings.secret, f"n° {n}", Category.OTHER, Region.KAYES).lookup
+        for n in range(52)
+    ]
+    submit_tip(desk, staff_settings.secret, "ailleurs", Category.OTHER, Region.GAO)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    first = client.get("/?region=kayes&sort=newest").text
+    assert "52 signalements, page 1 / 2" in first
+    assert 'href="/?region=kayes&amp;sort=newest&amp;page=2"' in first
+    second = client.get("/?region=kayes&sort=newest&page=2").text
+    shown = [lk for lk in lookups if f"/tips/{lk}" in first] + [
+        lk for lk in lookups if f"/tips/{lk}" in second
+    ]
+    assert sorted(shown) == sorted(lookups)  # each tip once
+    assert second.count("/tips/") == 2
+    assert "page=1" in second
+    assert client.get("/?page=zero").status_code == 200  # an unreadable page: the first
+
+
 def test_server_errors_get_a_french_page_with_the_security_headers(
     staff_settings: Settings, desk: str
 ) -> None:
