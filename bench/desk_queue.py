@@ -87,18 +87,19 @@ async def fill(redis: Redis[bytes]) -> None:
         await asyncio.gather(*(one() for _ in range(100)))
 
 
-Page = Callable[[queue.QueueFilter, int], Awaitable[list[object]]]
+Page = Callable[[queue.QueueFilter, int], Awaitable[tuple[list[str], int]]]
+"""A queue page's lookups and how many tips retention deletes within 72 h."""
 
 
 def paged(desk: Desk) -> Page:
     """What the queue view reads now: the page, the counts, the retention warning."""
 
-    async def page(wanted: queue.QueueFilter, number: int) -> list[object]:
+    async def page(wanted: queue.QueueFilter, number: int) -> tuple[list[str], int]:
         size = paging.PAGE_SIZE
         shown = await paging.queue_page(desk, wanted, "awa", NOW, (number - 1) * size, size)
         await desk.counts()
-        await retention.expiring(desk, 90, 72, NOW)
-        return list(shown.records)
+        expiring = await retention.expiring(desk, 90, 72, NOW)
+        return [r.lookup for r in shown.records], expiring
 
     return page
 
@@ -106,11 +107,12 @@ def paged(desk: Desk) -> Page:
 def every_record(desk: Desk) -> Page:
     """What it read before: every record, filtered, sorted and counted in Python."""
 
-    async def page(wanted: queue.QueueFilter, number: int) -> list[object]:
+    async def page(wanted: queue.QueueFilter, number: int) -> tuple[list[str], int]:
         size = paging.PAGE_SIZE
         records = await desk.records()
-        [r for r in records if retention.expires_soon(r, 90, 72, NOW)]
-        return list(queue.apply(records, wanted, "awa", NOW)[(number - 1) * size : number * size])
+        expiring = sum(1 for r in records if retention.expires_soon(r, 90, 72, NOW))
+        shown = queue.apply(records, wanted, "awa", NOW)[(number - 1) * size : number * size]
+        return [r.lookup for r in shown], expiring
 
     return page
 
@@ -155,6 +157,8 @@ async def main() -> None:
         print(f"{'scenario':38} {'way':13} {'p50 ms':>8} {'p95 ms':>8} {'peak KiB':>9}")
         for name, (params, number) in SCENARIOS.items():
             wanted = queue.QueueFilter.parse(params)
+            shown = [await page(wanted, number) for page in ways.values()]
+            assert shown[0] == shown[1], f"{name}: the two ways disagree"
             times: dict[str, list[float]] = {way: [] for way in ways}
             for _ in range(ROUNDS):  # interleaved: both ways see the same machine state
                 for way, page in ways.items():
