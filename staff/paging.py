@@ -61,4 +61,4 @@ async def queue_page(
         max(offset - len(ranked), 0),
         None if limit is None else limit - len(head),
     )
-    return Page(head + rest, len(ranked) + await desk.count(final))
+    return Page(head + rest, await desk.count(query))

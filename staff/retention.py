@@ -33,12 +33,12 @@ def expires_soon(
 
 
 async def expiring(desk: Desk, days: int, warning_hours: int, now: datetime) -> int:
-    """How many final tips retention will delete within `warning_hours` (from the index of
-    the last change: no envelope is read)."""
-    final = TipQuery(statuses=frozenset(s for s in Status if s.is_final))
-    return await desk.changed_until(
-        final, now + timedelta(hours=warning_hours) - timedelta(days=days)
-    )
+    """How many final tips retention will delete within `warning_hours`, from the index of
+    the last change: every tip changed before the cutoff but the open ones (few, where the
+    final ones are the archive), so no envelope is read and no large set is built."""
+    cutoff = now + timedelta(hours=warning_hours) - timedelta(days=days)
+    opened = TipQuery(statuses=frozenset(s for s in Status if not s.is_final))
+    return await desk.changed_until(TipQuery(), cutoff) - await desk.changed_until(opened, cutoff)
 
 
 async def due(desk: Desk, days: int, now: datetime) -> list[TipRecord]:
