@@ -110,7 +110,6 @@ async def init_desk_keys(
     desk = generate_keypair()
     account_public, account_wrapped = await _new_account_material(admin_password, limits)
     grant = seal(DeskKeyring(desk).to_bytes(), [account_public]).to_bytes()
-
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         if await pipe.exists(DESK_PUBLIC):
             raise DeskKeyExists("a desk key already exists; use rotate_desk_keys")
@@ -184,7 +183,6 @@ async def wrap_for_account(
     _wrapped_key(account)
     account_public, account_wrapped = await _new_account_material(password, limits)
     grant = seal(keyring.to_bytes(), [account_public]).to_bytes()
-
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         await _check_current(pipe, keyring)
 
@@ -262,7 +260,6 @@ async def rotate_desk_keys(
     payload = new_ring.to_bytes()
     grants = {name: seal(payload, [pk]).to_bytes() for name, pk in publics.items()}
     revoked = [a for a in await accounts_with_access(redis) if a not in publics]
-
     async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes]:
         await _check_current(pipe, keyring)
 
