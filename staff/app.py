@@ -47,6 +47,7 @@ from staff.web import (
     secure_headers,
 )
 from tips.desk import Desk
+from tips.reindex import reindex
 
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -131,6 +132,8 @@ def create_app(
         tips = connect_tips(settings, main)
         staff = build_state(settings, cfg, tips, sessions, stats_redis=main)
         app.state.staff = staff
+        given = await reindex(tips, settings.secret)
+        log.info("staff.reindexed", references_given=given)
         purger = asyncio.create_task(_purge_forever(staff)) if cfg.purge_every_hours > 0 else None
         log.info("staff.started", secure_cookies=cfg.secure_cookies)
         try:

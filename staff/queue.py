@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,13 @@ AGES: dict[str, str] = {
     "lt7d": "Moins de 7 jours",
     "gt7d": "Plus de 7 jours",
     "gt30d": "Plus de 30 jours",
+}
+# How long each age choice has waited since creation: (more than, less than), exclusive.
+_WAITED: dict[str, tuple[timedelta | None, timedelta | None]] = {
+    "lt1d": (None, timedelta(days=1)),
+    "lt7d": (None, timedelta(days=7)),
+    "gt7d": (timedelta(days=7), None),
+    "gt30d": (timedelta(days=30), None),
 }
 SORTS: dict[str, str] = {
     "priority": "Priorité",
@@ -112,17 +118,30 @@ def priority_level(score: int) -> str:
     return "moyenne" if score >= MEDIUM else "basse"
 
 
+def created_between(age: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """The creation hours an age choice keeps: (after, before), exclusive, None for open."""
+    more, less = _WAITED.get(age or "", (None, None))
+    return (now - less if less else None, now - more if more else None)
+
+
 def _age_ok(record: TipRecord, age: str | None, now: datetime) -> bool:
-    waited = now - record.created_hour
-    if age == "lt1d":
-        return waited < timedelta(days=1)
-    if age == "lt7d":
-        return waited < timedelta(days=7)
-    if age == "gt7d":
-        return waited > timedelta(days=7)
-    if age == "gt30d":
-        return waited > timedelta(days=30)
-    return True
+    after, before = created_between(age, now)
+    return (after is None or record.created_hour > after) and (
+        before is None or record.created_hour < before
+    )
+
+
+def by_priority(records: Iterable[TipRecord], now: datetime) -> list[TipRecord]:
+    """Highest priority first; equal scores oldest first."""
+    return sorted(records, key=lambda r: (-priority(r, now), r.created_hour, r.lookup))
+
+
+def sinking_order() -> list[frozenset[Category]]:
+    """How closed and rejected tips follow the open ones under the priority sort: their
+    score is their category's weight alone, so by weight (heaviest first), oldest first
+    within a weight."""
+    weights = sorted(set(_CATEGORY_WEIGHT.values()), reverse=True)
+    return [frozenset(c for c, w in _CATEGORY_WEIGHT.items() if w == weight) for weight in weights]
 
 
 def apply(
@@ -142,13 +161,7 @@ def apply(
         return sorted(kept, key=lambda r: (r.created_hour, r.lookup))
     if wanted.sort == "newest":
         return sorted(kept, key=lambda r: (r.created_hour, r.lookup), reverse=True)
-    return sorted(kept, key=lambda r: (-priority(r, now), r.created_hour, r.lookup))
-
-
-def counts(records: Iterable[TipRecord]) -> dict[Status, int]:
-    """How many tips in each status (every status present, zeros included)."""
-    found = Counter(r.status for r in records)
-    return {status: found.get(status, 0) for status in Status}
+    return by_priority(kept, now)
 
 
 def csv_safe(value: object) -> str:
@@ -170,6 +183,7 @@ CSV_HEADER = (
     "transmis à",
     "pièces jointes",
     "réponse attendue",
+    "identifiant interne",
 )
 
 
@@ -185,7 +199,7 @@ def to_csv(records: Sequence[TipRecord], fmt: Formatter) -> str:
             [
                 csv_safe(cell)
                 for cell in (
-                    r.lookup,
+                    str(r.reference or ""),
                     labels.category(r.category.value),
                     labels.region(r.region.value),
                     labels.status(r.status.value),
@@ -195,6 +209,7 @@ def to_csv(records: Sequence[TipRecord], fmt: Formatter) -> str:
                     r.forwarded_to or "",
                     r.attachment_count,
                     "oui" if r.awaiting_reply else "non",
+                    r.lookup,
                 )
             ]
         )

@@ -7,13 +7,12 @@ tips in the weekly statistics (`stats.archive`) and the warning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 
 from staff import stats
-from tips.desk import Desk
+from tips.desk import Desk, TipQuery
 from tips.model import Status, TipRecord, floor_hour
 from tips.stored import tip_key
 
@@ -25,12 +24,21 @@ def expires_at(record: TipRecord, days: int) -> datetime | None:
     return record.updated_hour + timedelta(days=days)
 
 
-def expiring_soon(
-    records: Iterable[TipRecord], days: int, warning_hours: int, now: datetime
-) -> list[TipRecord]:
-    """Final tips whose deletion is due within `warning_hours`."""
-    horizon = now + timedelta(hours=warning_hours)
-    return [r for r in records if (e := expires_at(r, days)) is not None and e <= horizon]
+def expires_soon(
+    record: TipRecord, days: int, warning_hours: int, now: datetime
+) -> datetime | None:
+    """When retention will delete this tip, if that is within `warning_hours`."""
+    moment = expires_at(record, days)
+    return moment if moment is not None and moment <= now + timedelta(hours=warning_hours) else None
+
+
+async def expiring(desk: Desk, days: int, warning_hours: int, now: datetime) -> int:
+    """How many final tips retention will delete within `warning_hours`, from the index of
+    the last change: every tip changed before the cutoff but the open ones (few, where the
+    final ones are the archive), so no envelope is read and no large set is built."""
+    cutoff = now + timedelta(hours=warning_hours) - timedelta(days=days)
+    opened = TipQuery(statuses=frozenset(s for s in Status if not s.is_final))
+    return await desk.changed_until(TipQuery(), cutoff) - await desk.changed_until(opened, cutoff)
 
 
 async def due(desk: Desk, days: int, now: datetime) -> list[TipRecord]:

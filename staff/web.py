@@ -76,6 +76,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "conflict": ("error", "Le signalement a été modifié entre-temps : réessayez."),
     "stale_key": ("error", "La clé du bureau a changé : reconnectez-vous."),
     "unknown_account": ("error", "Compte inconnu."),
+    "unknown_reference": ("error", "Aucun signalement ne porte cette référence."),
     "self_disable": ("error", "Vous ne pouvez pas désactiver votre propre compte."),
     "self_reset": ("error", "Changez votre propre mot de passe depuis « Mon mot de passe »."),
     "session_expired": ("error", "Session expirée : reconnectez-vous."),

@@ -8,8 +8,9 @@ same MULTI/EXEC as the change it records: both happen, or neither.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Protocol
 
 from nacl.public import PrivateKey, PublicKey
@@ -22,6 +23,7 @@ from tips.keys import desk_public_key as stored_desk_public_key
 from tips.model import (
     MAX_REASON_CHARS,
     Author,
+    Category,
     InvalidTransition,
     Message,
     Note,
@@ -29,6 +31,7 @@ from tips.model import (
     StatusChange,
     TipContent,
     TipRecord,
+    TipRegion,
     TipValidationError,
     clean_text,
     floor_hour,
@@ -36,23 +39,120 @@ from tips.model import (
     validate_account,
     validate_forwarded_to,
 )
+from tips.references import Reference
 from tips.stored import (
     ALL_INDEX,
+    REFERENCES,
+    UPDATED_INDEX,
     DeskKeys,
     StoreConflict,
     TipNotFound,
+    assignee_index,
     attachment_key,
     attempts_key,
+    category_index,
     change,
     history_key,
     notes_key,
     open_list,
     read_record,
     record_from_hash,
+    region_index,
     status_index,
     thread_key,
     tip_key,
+    unindex,
 )
+
+# One page of the tips every factor holds, read where the indexes are. A factor is one
+# index or the union of several (stored first into a temporary key). The intersection
+# takes its scores from the scoring index alone (weight 1, the factors 0), so the range
+# and the order are that index's: the creation hour, or the hour of the last change.
+# The temporary keys live only inside this script.
+# KEYS: result, two union keys, the scoring index, the factors' keys one after the other.
+# ARGV: min score, max score, offset, count (-1: all), reverse (1/0), each factor's size…
+_PAGE = """
+local factors = {}
+local position = 5
+local spare = 2
+for i = 6, #ARGV do
+  local size = tonumber(ARGV[i])
+  if size == 1 then
+    table.insert(factors, KEYS[position])
+  else
+    local union = KEYS[spare]
+    spare = spare + 1
+    redis.call('ZUNIONSTORE', union, size, unpack(KEYS, position, position + size - 1))
+    table.insert(factors, union)
+  end
+  position = position + size
+end
+local source = KEYS[4]
+if #factors > 0 then
+  local args = {KEYS[1], #factors + 1, KEYS[4]}
+  for _, key in ipairs(factors) do table.insert(args, key) end
+  table.insert(args, 'WEIGHTS')
+  table.insert(args, 1)
+  for _ = 1, #factors do table.insert(args, 0) end
+  redis.call('ZINTERSTORE', unpack(args))
+  source = KEYS[1]
+end
+local total = redis.call('ZCOUNT', source, ARGV[1], ARGV[2])
+local page
+if ARGV[5] == '1' then
+  page = redis.call('ZRANGE', source, ARGV[2], ARGV[1], 'BYSCORE', 'REV', 'LIMIT', ARGV[3], ARGV[4])
+else
+  page = redis.call('ZRANGE', source, ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', ARGV[3], ARGV[4])
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return {total, page}
+"""
+_PAGE_KEYS = [f"sini:tips:paging:{n}" for n in range(3)]
+
+
+class Order(Enum):
+    """Pages by creation hour; within an hour by lookup, which says nothing of arrival."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@dataclass(frozen=True)
+class TipQuery:
+    """Which tips: each field set narrows (None: any). Sets are alternatives (any of these
+    statuses); creation bounds are exclusive."""
+
+    statuses: frozenset[Status] | None = None
+    categories: frozenset[Category] | None = None
+    region: TipRegion | None = None
+    assignee: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def factors(self) -> list[list[str]] | None:
+        """The indexes to intersect, each a union of keys; None when nothing can match."""
+        unions = [
+            [status_index(s) for s in sorted(self.statuses)] if self.statuses is not None else None,
+            [category_index(c) for c in sorted(self.categories)]
+            if self.categories is not None
+            else None,
+            [region_index(self.region)] if self.region is not None else None,
+            [assignee_index(self.assignee)] if self.assignee is not None else None,
+        ]
+        present = [u for u in unions if u is not None]
+        return None if any(not u for u in present) else present
+
+
+@dataclass(frozen=True)
+class Page:
+    """Records of one page, and how many match in all."""
+
+    records: list[TipRecord]
+    total: int
+
+
+def _bound(moment: datetime | None, default: str) -> str:
+    return default if moment is None else f"({moment.timestamp()!r}"
 
 
 class Journal(Protocol):
@@ -80,6 +180,7 @@ class Desk:
 
     def __init__(self, redis: Redis[bytes]) -> None:
         self.redis = redis
+        self._page = redis.register_script(_PAGE)
 
     # ----------------------------------------------------------------- reading
 
@@ -97,6 +198,82 @@ class Desk:
             scored += [(score, member.decode()) for member, score in members]
         scored.sort(reverse=True)
         return await self._read([lookup for _, lookup in scored])
+
+    async def page(
+        self, query: TipQuery, order: Order, offset: int = 0, limit: int | None = None
+    ) -> Page:
+        """The tips `query` selects, `limit` of them from `offset` in `order` (all when
+        `limit` is None); intersected in Redis, so only the page's envelopes are read."""
+        total, lookups = await self._select(
+            query,
+            ALL_INDEX,
+            (_bound(query.created_after, "-inf"), _bound(query.created_before, "+inf")),
+            offset,
+            limit,
+            reverse=order is Order.NEWEST,
+        )
+        return Page(await self._read(lookups), total)
+
+    async def pages(
+        self, queries: Sequence[TipQuery], order: Order, offset: int, limit: int | None
+    ) -> list[TipRecord]:
+        """`limit` tips from `offset` (all when None) of the tips of each query in turn
+        (queries meant to be disjoint); the queries after a full page are not run."""
+        records: list[TipRecord] = []
+        skipped = 0
+        for query in queries:
+            if limit is not None and len(records) >= limit:
+                break
+            wanted = None if limit is None else limit - len(records)
+            page = await self.page(query, order, max(offset - skipped, 0), wanted)
+            records += page.records
+            skipped += page.total
+        return records
+
+    async def count(self, query: TipQuery) -> int:
+        """How many tips `query` selects."""
+        return (await self.page(query, Order.OLDEST, 0, 0)).total
+
+    async def changed_until(self, query: TipQuery, hour: datetime) -> int:
+        """How many tips `query` selects were last changed at or before `hour` (the query's
+        creation bounds are not used)."""
+        total, _ = await self._select(
+            query, UPDATED_INDEX, ("-inf", repr(hour.timestamp())), 0, 0, reverse=False
+        )
+        return total
+
+    async def counts(self) -> tuple[int, dict[Status, int]]:
+        """How many tips in all, and in each status (zeros included)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(ALL_INDEX)
+            for status in Status:
+                pipe.zcard(status_index(status))
+            total, *each = await pipe.execute()
+        return int(total), {s: int(n) for s, n in zip(Status, each, strict=True)}
+
+    async def find(self, reference: Reference) -> str | None:
+        """The lookup id of the tip with this reference (None: no such tip)."""
+        lookup = await self.redis.hget(REFERENCES, str(reference))
+        return lookup.decode() if lookup else None
+
+    async def _select(
+        self,
+        query: TipQuery,
+        scoring: str,
+        scores: tuple[str, str],
+        offset: int,
+        limit: int | None,
+        *,
+        reverse: bool,
+    ) -> tuple[int, list[str]]:
+        factors = query.factors()
+        if factors is None:
+            return 0, []
+        keys = [*_PAGE_KEYS, scoring, *(key for factor in factors for key in factor)]
+        args = [*scores, offset, -1 if limit is None else limit, "1" if reverse else "0"]
+        args += [len(factor) for factor in factors]
+        total, members = await self._page(keys=keys, args=args)
+        return int(total), [m.decode() for m in members]
 
     async def _read(self, lookups: list[str]) -> list[TipRecord]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -199,6 +376,7 @@ class Desk:
                 pipe.hset(tip_key(lookup), mapping=fields)
                 pipe.zrem(status_index(record.status), lookup)
                 pipe.zadd(status_index(status), {lookup: hour_to_epoch(record.created_hour)})
+                pipe.zadd(UPDATED_INDEX, {lookup: hour_to_epoch(hour)})
                 pipe.rpush(history_key(lookup), entry)
 
             return after, writes
@@ -221,11 +399,15 @@ class Desk:
         async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
             def writes(pipe: Pipeline[bytes]) -> None:
                 key = tip_key(lookup)
+                if record.assigned_to is not None:
+                    pipe.zrem(assignee_index(record.assigned_to), lookup)
                 if account is None:
                     pipe.hdel(key, "assigned")
                 else:
                     pipe.hset(key, "assigned", account)
+                    pipe.zadd(assignee_index(account), {lookup: hour_to_epoch(record.created_hour)})
                 pipe.hset(key, "updated", hour_to_epoch(hour))
+                pipe.zadd(UPDATED_INDEX, {lookup: hour_to_epoch(hour)})
 
             return replace(record, assigned_to=account, updated_hour=hour), writes
 
@@ -275,6 +457,7 @@ class Desk:
             def writes(pipe: Pipeline[bytes]) -> None:
                 pipe.rpush(thread_key(lookup), entry)
                 pipe.hset(tip_key(lookup), mapping={"awaiting": 0, "updated": updated})
+                pipe.zadd(UPDATED_INDEX, {lookup: updated})
 
             return replace(record, awaiting_reply=False, updated_hour=message.hour), writes
 
@@ -300,7 +483,7 @@ class Desk:
         async def step(pipe: Pipeline[bytes]) -> tuple[bool, Writes | None]:
             data: dict[bytes, bytes] = await pipe.hgetall(tip_key(lookup))
             if not data:
-                return False, lambda writes: _unindex(writes, lookup)  # a dangling entry
+                return False, lambda writes: unindex(writes, lookup, None)  # a dangling entry
             record = record_from_hash(lookup, data)
             if not record.status.is_final or hour_to_epoch(record.updated_hour) >= cutoff:
                 return False, None
@@ -314,7 +497,7 @@ class Desk:
                     attempts_key(lookup),
                     *(attachment_key(lookup, i) for i in range(record.attachment_count)),
                 )
-                _unindex(pipe, lookup)
+                unindex(pipe, lookup, record)
 
             return True, writes
 
@@ -331,9 +514,3 @@ class Desk:
 
 class _WritesFor(Protocol):
     async def __call__(self, record: TipRecord) -> tuple[TipRecord, Writes]: ...
-
-
-def _unindex(pipe: Pipeline[bytes], lookup: str) -> None:
-    pipe.zrem(ALL_INDEX, lookup)
-    for status in Status:
-        pipe.zrem(status_index(status), lookup)

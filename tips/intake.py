@@ -48,12 +48,20 @@ from tips.receipts import (
 )
 from tips.stored import (
     ALL_INDEX,
+    REFERENCE_LUA,
+    REFERENCES,
+    UPDATED_INDEX,
     StoreConflict,
     attachment_key,
     attempts_key,
+    category_index,
     change,
     open_list,
     record_from_hash,
+    reference_counter,
+    reference_secret,
+    reference_year,
+    region_index,
     seal_many,
     status_index,
     thread_key,
@@ -69,12 +77,16 @@ _CODE_DRAWS = 8
 
 # One script stores a tip: conditional on the submission id not being marked yet (0: this
 # draft is already stored) and on the lookup being free (-1: a 40-bit code collided, draw
-# another), it writes the envelope, the attachments, both indexes and the mark,
-# atomically. KEYS: tip, status index, all index, mark, attachments…
+# another), it writes the envelope, the attachments, every index, the reference and the
+# mark, atomically.
+# KEYS: tip, status index, all index, mark, category index, region index, updated index,
+# reference counter, references, attachments…
 # ARGV: use mark (1/0), status, category, region, hour, sealed, tipster pk, attachment
 # count, lookup, how long the mark lasts (from the current hour: its expiry says no finer
-# time), attachments…
-_SUBMIT = """
+# time), reference year, reference secret, attachments…
+_SUBMIT = (
+    REFERENCE_LUA
+    + """
 local marked = ARGV[1] == '1'
 if marked and redis.call('EXISTS', KEYS[4]) == 1 then
   return 0
@@ -86,16 +98,19 @@ redis.call('HSET', KEYS[1], 'v', 1, 'status', ARGV[2], 'category', ARGV[3],
   'region', ARGV[4], 'created', ARGV[5], 'updated', ARGV[5], 'sealed', ARGV[6],
   'tipster_pk', ARGV[7], 'att', ARGV[8], 'awaiting', 0)
 for i = 1, tonumber(ARGV[8]) do
-  redis.call('SET', KEYS[4 + i], ARGV[10 + i])
+  redis.call('SET', KEYS[9 + i], ARGV[12 + i])
 end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[9])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[9])
+for _, index in ipairs({KEYS[2], KEYS[3], KEYS[5], KEYS[6], KEYS[7]}) do
+  redis.call('ZADD', index, ARGV[5], ARGV[9])
+end
+give_reference(KEYS[8], KEYS[9], KEYS[1], ARGV[9], ARGV[11], ARGV[12])
 if marked then
   local now = tonumber(redis.call('TIME')[1])
   redis.call('SET', KEYS[4], 1, 'EXAT', now - now % 3600 + tonumber(ARGV[10]))
 end
 return 1
 """
+)
 
 
 class ReceiptError(TipError):
@@ -154,6 +169,7 @@ class Intake:
         self._pepper = derive_secret(secret, "tips:lookup")
         self._quota_secret = derive_secret(secret, "tips:quota")
         self._submission_secret = derive_secret(secret, "tips:submission")
+        self._reference_secret = reference_secret(secret)
         self._submit = redis.register_script(_SUBMIT)
         # Argon2id INTERACTIVE takes 64 MiB and a noticeable fraction of a second: it runs in
         # a thread (the event loop keeps serving other chats) with bounded concurrency.
@@ -228,6 +244,7 @@ class Intake:
             attachments=tuple(m.numbered(i) for i, m in enumerate(content.attachments)),
         )
         hour = hour_to_epoch(floor_hour(now))
+        year = reference_year(floor_hour(now))
         for _ in range(_CODE_DRAWS):
             receipt = new_receipt()
             lookup = self.lookup(receipt.code)
@@ -238,7 +255,17 @@ class Intake:
             )
             key = tip_key(lookup)
             mark = self.submission_key(submission) if submission is not None else key
-            keys = [key, status_index(Status.NEW), ALL_INDEX, mark]
+            keys = [
+                key,
+                status_index(Status.NEW),
+                ALL_INDEX,
+                mark,
+                category_index(content.category),
+                region_index(content.region),
+                UPDATED_INDEX,
+                reference_counter(year),
+                REFERENCES,
+            ]
             keys += [attachment_key(lookup, index) for index in range(len(blobs))]
             args: list[bytes | str | int] = [
                 "1" if submission is not None else "0",
@@ -251,6 +278,8 @@ class Intake:
                 len(blobs),
                 lookup,
                 SUBMISSION_MEMORY_SECONDS,
+                f"{year:02d}",
+                self._reference_secret,
                 *blobs,
             ]
             stored = int(await self._submit(keys=keys, args=args))
@@ -347,6 +376,7 @@ class Intake:
                 for offset, blob in enumerate(blobs):
                     pipe.set(attachment_key(lookup, first + offset), blob)
                 pipe.rpush(thread_key(lookup), sealed)
+                pipe.zadd(UPDATED_INDEX, {lookup: hour_to_epoch(hour)})
                 pipe.hset(
                     tip_key(lookup),
                     mapping={

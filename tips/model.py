@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 import msgspec
 
 from sini.regions import Region
+from tips.references import Reference
 
 # Limits. Telegram messages are at most 4096 characters and bots may download files of at
 # most 20 MB (getFile), so these never cut a normal message; they bound what one tip can
@@ -629,6 +630,7 @@ class TipRecord:
     forwarded_to: str | None = None
     attachment_count: int = 0
     awaiting_reply: bool = False
+    reference: Reference | None = None  # None until given (tips from before references)
 
     def __post_init__(self) -> None:
         _check_hour(self.created_hour)

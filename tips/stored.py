@@ -9,9 +9,15 @@ What Redis holds (and nothing else):
 - ``sini:tip:<lookup>:att:<n>`` — one sealed attachment each (desk + tipster).
 - ``sini:tip:<lookup>:thread`` — list of sealed messages between tipster and desk.
 - ``sini:tip:<lookup>:notes`` / ``:history`` — lists sealed to the desk only.
-- ``sini:tips:all``, ``sini:tips:status:<status>`` — sorted sets of lookups, scored by the
-  creation hour (equal scores sort by the random-looking lookup, so order within an hour
-  says nothing).
+- ``sini:tips:all``, ``sini:tips:status:<status>``, ``sini:tips:category:<category>``,
+  ``sini:tips:region:<region>``, ``sini:tips:assignee:<account>`` — sorted sets of lookups,
+  scored by the creation hour (equal scores sort by the random-looking lookup, so order
+  within an hour says nothing); every write that changes what one indexes updates it in
+  the same script or MULTI. ``sini:tips:updated`` — the same lookups scored by the hour of
+  the last change (retention warnings).
+- ``ref`` in the tip hash, and ``sini:tips:refs`` — hash reference → lookup: the short
+  reference staff quote (`tips.references`), from ``sini:tips:refcount:<yy>``, a per-year
+  counter passed through a keyed permutation (`REFERENCE_LUA`).
 - ``sini:tips:attempts:<lookup>`` — failed-receipt counter, expires after the window.
 - ``sini:tips:quota:<hmac>`` — submissions per chat per day, under an HMAC keyed by a daily
   secret, so the counter cannot be tied to the chat's dialogue state key without the
@@ -28,6 +34,7 @@ time finer than an hour. A change that depends on what it read runs in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from nacl.public import PrivateKey, PublicKey
@@ -36,18 +43,23 @@ from redis.asyncio.client import Pipeline
 
 from sini.redis import PREFIX
 from sini.transactions import Writes, transaction
-from tips.crypto import open_sealed, seal
+from tips.crypto import derive_secret, open_sealed, seal
 from tips.model import (
+    TIP_REGIONS,
     Category,
     MalformedData,
     Status,
     TipError,
     TipRecord,
+    TipRegion,
     hour_from_epoch,
     tip_region,
 )
+from tips.references import Reference
 
 ALL_INDEX = f"{PREFIX}:tips:all"
+UPDATED_INDEX = f"{PREFIX}:tips:updated"
+REFERENCES = f"{PREFIX}:tips:refs"
 
 DeskKeys = PrivateKey | Iterable[PrivateKey]
 
@@ -74,6 +86,57 @@ def history_key(lookup: str) -> str:
 
 def status_index(status: Status) -> str:
     return f"{PREFIX}:tips:status:{status.value}"
+
+
+def category_index(category: Category) -> str:
+    return f"{PREFIX}:tips:category:{category.value}"
+
+
+def region_index(region: TipRegion) -> str:
+    return f"{PREFIX}:tips:region:{region.value}"
+
+
+def assignee_index(account: str) -> str:
+    return f"{PREFIX}:tips:assignee:{account}"
+
+
+def reference_counter(year: int) -> str:
+    """The counter of references given for tips submitted in `year` (two digits)."""
+    return f"{PREFIX}:tips:refcount:{year:02d}"
+
+
+def reference_secret(secret: bytes) -> str:
+    """The key of the reference permutation, from the installation secret (hex: Lua
+    concatenates it as text)."""
+    return derive_secret(secret, "tips:reference").hex()
+
+
+def reference_year(hour: datetime) -> int:
+    """The year a reference names: the submission's, modulo 100."""
+    return hour.year % 100
+
+
+# Gives a tip its reference: n, the year's counter before this INCR, is split into blocks
+# of 10,000 whose members a four-round Feistel network over (n // 100 % 100, n % 100),
+# keyed by a secret the caller passes, shuffles. Within a block the numbers are a
+# permutation (unique), and without the secret they say neither the order of arrival nor
+# how many tips the year has seen; blocks only grow the number of digits.
+REFERENCE_LUA = """
+local function give_reference(counter, refs, tip, lookup, year, secret)
+  local n = redis.call('INCR', counter) - 1
+  local block = math.floor(n / 10000)
+  local left = math.floor(n / 100) % 100
+  local right = n % 100
+  for round = 1, 4 do
+    local digest = redis.sha1hex(secret .. ':' .. year .. ':' .. block .. ':' .. round .. ':' .. right)
+    left, right = right, (left + tonumber(string.sub(digest, 1, 8), 16)) % 100
+  end
+  local ref = string.format('T-%s-%04d', year, block * 10000 + left * 100 + right)
+  redis.call('HSET', tip, 'ref', ref)
+  redis.call('HSET', refs, ref, lookup)
+  return ref
+end
+"""
 
 
 def attempts_key(lookup: str) -> str:
@@ -109,6 +172,7 @@ def record_from_hash(lookup: str, data: Mapping[bytes, bytes]) -> TipRecord:
             forwarded_to=_text(data, "forwarded"),
             attachment_count=int(data.get(b"att", b"0")),
             awaiting_reply=data.get(b"awaiting") == b"1",
+            reference=Reference.stored(ref) if (ref := _text(data, "ref")) else None,
         )
     except (KeyError, ValueError, UnicodeDecodeError) as error:
         raise MalformedData(f"tip record {lookup} is malformed") from error
@@ -151,6 +215,32 @@ def seal_many(
 ) -> tuple[bytes, list[bytes]]:
     """Seal a record and its attachments (run in a thread: attachments weigh up to 100 MB)."""
     return seal(main, recipients).to_bytes(), [seal(b, recipients).to_bytes() for b in blobs]
+
+
+def index_keys(record: TipRecord) -> list[str]:
+    """The sorted sets scored by creation hour that hold this tip."""
+    keys = [
+        ALL_INDEX,
+        status_index(record.status),
+        category_index(record.category),
+        region_index(record.region),
+    ]
+    return keys + ([assignee_index(record.assigned_to)] if record.assigned_to else [])
+
+
+def unindex(pipe: Pipeline[bytes], lookup: str, record: TipRecord | None) -> None:
+    """Queue the removal of a tip from every index; without its record (a dangling entry)
+    from every index a closed list names (status, category, region)."""
+    if record is None:
+        keys = [ALL_INDEX, *(status_index(s) for s in Status)]
+        keys += [category_index(c) for c in Category]
+        keys += [region_index(r) for r in TIP_REGIONS]
+    else:
+        keys = index_keys(record)
+        if record.reference is not None:
+            pipe.hdel(REFERENCES, str(record.reference))
+    for key in [*keys, UPDATED_INDEX]:
+        pipe.zrem(key, lookup)
 
 
 async def open_list(redis: Redis[bytes], key: str, keys: Sequence[PrivateKey]) -> list[bytes]:

@@ -110,7 +110,7 @@ async def tip_page(request: Request, session: Session) -> Response:
     thread = await staff.desk.thread(lookup, session.keyring)
     notes = await staff.desk.notes(lookup, session.keyring)
     history = await staff.desk.history(lookup, session.keyring)
-    await staff.audit.record(session.account, "tip.view", lookup)
+    await staff.audit.record(session.account, "tip.view", lookup, _named(record))
     now = datetime.now(timezone.utc)
     accounts = [a for a in await staff.accounts.list() if not a.disabled]
     return render(
@@ -186,7 +186,7 @@ async def _write(
     staff = state_of(request)
     lookup = _lookup(request)
     text = await _form_text(request, "text")
-    journal = staff.audit.of_tip(session.account, action)
+    journal = staff.audit.of_tip(session.account, action, lambda _before, after: _named(after))
     await write(staff, lookup, text, await desk_public_key(staff.redis), journal)
     return _back(lookup, done, anchor)
 
@@ -205,12 +205,17 @@ async def add_note(request: Request, session: Session) -> Response:
     )
 
 
+def _named(record: TipRecord, detail: str = "") -> str:
+    """An audit detail that names the tip by its reference: "T-26-0172 · …"."""
+    return " · ".join(part for part in (str(record.reference or ""), detail) if part)
+
+
 def _status_detail(before: TipRecord, after: TipRecord) -> str:
-    """ "Nouveau → Transmis (OCS)": the move, and where a forwarded tip went."""
+    """ "T-26-0172 · Nouveau → Transmis (OCS)": the move, and where a forwarded tip went."""
     detail = f"{labels.status(before.status.value)} → {labels.status(after.status.value)}"
     if after.status is Status.FORWARDED:
         detail += f" ({after.forwarded_to})"
-    return detail
+    return _named(after, detail)
 
 
 @staff_only(back="/tips/{lookup}#status")
@@ -260,7 +265,9 @@ async def assign(request: Request, session: Session) -> Response:
         lookup,
         name or None,
         journal=staff.audit.of_tip(
-            session.account, "tip.assign", lambda _before, after: after.assigned_to or "personne"
+            session.account,
+            "tip.assign",
+            lambda _before, after: _named(after, after.assigned_to or "personne"),
         ),
     )
     return _back(lookup, "assigned", "assign")

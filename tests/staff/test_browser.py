@@ -219,7 +219,8 @@ def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live)
     text = Path(path).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[0][0] == "référence"
-    assert [r[0] for r in rows[1:]] == [tip.lookup]
+    assert [r[-1] for r in rows[1:]] == [tip.lookup]
+    assert rows[1][0].startswith("T-")
     assert rows[1][3] == "Transmis"
     assert rows[1][7] == "OCS"
     assert rows[1][6] == REVIEWER

@@ -213,6 +213,16 @@ def test_queue_filters_counts_and_mine(
     assert "Aucun signalement" in client.get("/?status=closed").text
     # Priority sort puts the child-exploitation tip first.
     assert page.index(child.lookup) < page.index(drug.lookup)
+    # Each tip has a short reference that opens it.
+    reference = arun(desk, lambda c: Desk(c).get(child.lookup)).reference
+    assert str(reference) in page
+    typed = str(reference).lower().replace("-", " ")
+    opened = client.get(f"/ref?ref={typed}", follow_redirects=False)
+    assert opened.headers["location"] == f"/tips/{child.lookup}"
+    assert (
+        "unknown_reference"
+        in client.get("/ref?ref=T-99-9", follow_redirects=False).headers["location"]
+    )
 
 
 def test_status_rules_and_csv_export_is_escaped(
@@ -692,6 +702,28 @@ def test_unreadable_forms_get_a_french_400_page(client: TestClient) -> None:
     assert_french_error_page(too_many, 400, "Requête invalide")
 
 
+def test_the_queue_shows_fifty_tips_a_page_and_keeps_the_filters(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    lookups = [
+        submit_tip(desk, staff_settings.secret, f"n° {n}", Category.OTHER, Region.KAYES).lookup
+        for n in range(52)
+    ]
+    submit_tip(desk, staff_settings.secret, "ailleurs", Category.OTHER, Region.GAO)
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    first = client.get("/?region=kayes&sort=newest").text
+    assert "52 signalements, page 1 / 2" in first
+    assert 'href="/?region=kayes&amp;sort=newest&amp;page=2"' in first
+    second = client.get("/?region=kayes&sort=newest&page=2").text
+    shown = [lk for lk in lookups if f"/tips/{lk}" in first] + [
+        lk for lk in lookups if f"/tips/{lk}" in second
+    ]
+    assert sorted(shown) == sorted(lookups)  # each tip once
+    assert second.count("/tips/") == 2
+    assert "page=1" in second
+    assert client.get("/?page=zero").status_code == 200  # an unreadable page: the first
+
+
 def test_server_errors_get_a_french_page_with_the_security_headers(
     staff_settings: Settings, desk: str
 ) -> None:
@@ -702,7 +734,7 @@ def test_server_errors_get_a_french_page_with_the_security_headers(
         async def broken() -> None:
             raise RuntimeError("ZEBRA-boom")
 
-        web.app.state.staff.desk.records = broken  # type: ignore[attr-defined]
+        web.app.state.staff.desk.counts = broken  # type: ignore[attr-defined]
         response = web.get("/")
         assert_french_error_page(response, 500, "Erreur interne")
         assert "ZEBRA-boom" not in response.text

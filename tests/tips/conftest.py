@@ -93,3 +93,51 @@ def gps_photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (10, 200, 10)).save(out, "JPEG", exif=exif)
     return out.getvalue()
+
+
+INDEX_PATTERNS = ("sini:tips:all", "sini:tips:updated", "sini:tips:status:*")
+INDEX_PATTERNS += ("sini:tips:category:*", "sini:tips:region:*", "sini:tips:assignee:*")
+
+
+async def indexes(redis: Redis[bytes]) -> dict[str, dict[str, float]]:
+    """Every index as stored: key → {lookup: score} (empty indexes are absent)."""
+    found: dict[str, dict[str, float]] = {}
+    for pattern in INDEX_PATTERNS:
+        async for key in redis.scan_iter(match=pattern):
+            members = await redis.zrange(key, 0, -1, withscores=True)
+            found[key.decode()] = {m.decode(): s for m, s in members}
+    return found
+
+
+async def indexes_from_hashes(redis: Redis[bytes]) -> dict[str, dict[str, float]]:
+    """What the indexes must hold, derived from the tip hashes alone."""
+    wanted: dict[str, dict[str, float]] = {}
+    async for key in redis.scan_iter(match="sini:tip:*"):
+        name = key.decode()
+        if name.count(":") != 2:
+            continue  # attachments, threads, notes, history
+        lookup = name.split(":")[2]
+        tip = {
+            k.decode(): v.decode()
+            for k, v in (await redis.hgetall(key)).items()
+            if k != b"sealed" and k != b"tipster_pk"
+        }
+        created = float(tip["created"])
+        names = ["sini:tips:all", f"sini:tips:status:{tip['status']}"]
+        names += [f"sini:tips:category:{tip['category']}", f"sini:tips:region:{tip['region']}"]
+        names += [f"sini:tips:assignee:{tip['assigned']}"] if tip.get("assigned") else []
+        for index in names:
+            wanted.setdefault(index, {})[lookup] = created
+        wanted.setdefault("sini:tips:updated", {})[lookup] = float(tip["updated"])
+    return wanted
+
+
+async def references(redis: Redis[bytes]) -> tuple[dict[str, str], dict[str, str]]:
+    """(reference → lookup as indexed, lookup → reference as in the tip hashes)."""
+    indexed = {k.decode(): v.decode() for k, v in (await redis.hgetall("sini:tips:refs")).items()}
+    held: dict[str, str] = {}
+    async for key in redis.scan_iter(match="sini:tip:*"):
+        name = key.decode()
+        if name.count(":") == 2 and (ref := await redis.hget(key, "ref")) is not None:
+            held[name.split(":")[2]] = ref.decode()
+    return indexed, held

@@ -1,0 +1,64 @@
+"""The queue's pages, asked of the desk's indexes.
+
+"Newest" and "oldest" are paged in Redis: the indexes are scored by creation hour, so a
+filter is an intersection and a page a range of it. "Priority" changes with time (waiting
+raises it), so no stored score can hold it: it is computed here over the open tips the
+filter keeps — bounded by the desk's workload — and paged in Python; closed and rejected
+tips, whose score is fixed (their category's weight), follow, paged in Redis by weight
+and age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from staff.queue import QueueFilter, by_priority, created_between, sinking_order
+from tips.desk import Desk, Order, Page, TipQuery
+from tips.model import Status
+
+PAGE_SIZE = 50
+FINAL = frozenset(s for s in Status if s.is_final)
+OPEN = frozenset(Status) - FINAL
+
+
+def tip_query(wanted: QueueFilter, account: str, now: datetime) -> TipQuery:
+    """The desk query a queue filter stands for (`account`: whose "mine" it is)."""
+    after, before = created_between(wanted.age, now)
+    return TipQuery(
+        statuses=frozenset({wanted.status}) if wanted.status else None,
+        categories=frozenset({wanted.category}) if wanted.category else None,
+        region=wanted.region,
+        assignee=account if wanted.mine else None,
+        created_after=after,
+        created_before=before,
+    )
+
+
+def _within(chosen: frozenset[Status] | None, allowed: frozenset[Status]) -> frozenset[Status]:
+    return allowed if chosen is None else chosen & allowed
+
+
+async def queue_page(
+    desk: Desk, wanted: QueueFilter, account: str, now: datetime, offset: int, limit: int | None
+) -> Page:
+    """The tips `wanted` selects, in its order, `limit` from `offset` (all when None)."""
+    query = tip_query(wanted, account, now)
+    if wanted.sort != "priority":
+        return await desk.page(query, Order(wanted.sort), offset, limit)
+    opened = replace(query, statuses=_within(query.statuses, OPEN))
+    ranked = by_priority((await desk.page(opened, Order.OLDEST)).records, now)
+    end = None if limit is None else offset + limit
+    head = ranked[offset:end]
+    final = replace(query, statuses=_within(query.statuses, FINAL))
+    sinking = [
+        replace(final, categories=group if final.categories is None else final.categories & group)
+        for group in sinking_order()
+    ]
+    rest = await desk.pages(
+        sinking,
+        Order.OLDEST,
+        max(offset - len(ranked), 0),
+        None if limit is None else limit - len(head),
+    )
+    return Page(head + rest, await desk.count(query))
