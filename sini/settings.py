@@ -334,7 +334,8 @@ class Settings:
     counsel_retention_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_RETENTION_DAYS)] = field(
         default=30,
         metadata=variable(
-            "COUNSEL_RETENTION_DAYS", "a counselling conversation is deleted this long after it ends"
+            "COUNSEL_RETENTION_DAYS",
+            "a counselling conversation is deleted this long after it ends",
         ),
     )
     metrics_host: str = field(

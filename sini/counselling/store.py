@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import msgspec
 from nacl.secret import SecretBox
@@ -46,7 +46,7 @@ from sini.counselling.model import (
     expected_wait,
     queue_score,
 )
-from sini.redis import PREFIX
+from sini.redis import PREFIX, STATS_TTL_SECONDS
 from sini.transactions import Writes, transaction
 from tips.crypto import derive_secret
 
@@ -260,6 +260,14 @@ class Counselling:
             raise ConversationNotFound(conversation)
         chat: int | str = json.loads(self._open(conversation, sealed))
         return chat
+
+    async def feedback(self, helped: bool, day: date) -> None:
+        """ "Did it help?" answered, counted per day (nothing else is kept)."""
+        key = f"{ROOT}:feedback:{day.isoformat()}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "helped" if helped else "not_helped", 1)
+            pipe.expire(key, STATS_TTL_SECONDS)
+            await pipe.execute()
 
     # ----------------------------------------------------------------- counsellors
 
