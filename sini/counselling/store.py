@@ -47,6 +47,7 @@ from sini.counselling.model import (
     queue_score,
 )
 from sini.redis import PREFIX, STATS_TTL_SECONDS
+from sini.settings import Settings
 from sini.transactions import Writes, transaction
 from tips.crypto import derive_secret
 
@@ -150,6 +151,17 @@ class Counselling:
         self.retention = retention
         self.clock = clock
         self._secret = derive_secret(secret, "counselling")
+
+    @classmethod
+    def configured(cls, redis: Redis[bytes], settings: Settings) -> Counselling:
+        """The conversations as the settings shape them (the bot's and the dashboard's)."""
+        return cls(
+            redis,
+            settings.secret,
+            limit=settings.counsel_limit,
+            hours=settings.counsel_hours,
+            retention=settings.counsel_retention_days * 24 * 3600,
+        )
 
     # ----------------------------------------------------------------- sealing
 
