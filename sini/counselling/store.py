@@ -291,6 +291,16 @@ class Counselling:
             pipe.zremrangebyscore(DUTY_KEY, "-inf", now - DUTY_SECONDS)
             await pipe.execute()
 
+    async def first_view(self, conversation: str, account: str) -> bool:
+        """Whether `account` reads this conversation for the first time (the dashboard
+        audits each reader once, not every refresh of the console)."""
+        key = f"{ROOT}:readers:{conversation}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, account)
+            pipe.expire(key, self.retention)
+            added, _ = await pipe.execute()
+        return bool(added)
+
     async def alias_of(self, account: str) -> str:
         alias = await self.redis.hget(ALIASES_KEY, account)
         return alias.decode() if alias else DEFAULT_ALIAS

@@ -82,6 +82,7 @@ async def test_the_expected_wait_comes_from_how_long_the_last_people_waited(
     clock.now += 300
     await store.claim(first.conversation, "awa")
     second = await store.request(2, "fr", Origin.MENU)
+    clock.now += 1
     third = await store.request(3, "fr", Origin.MENU)
     assert (second.wait_minutes, third.wait_minutes) == (5, 10)
 
