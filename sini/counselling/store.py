@@ -64,7 +64,7 @@ RECENT_WAITS = 20  # the waits an expected wait is computed from
 DUTY_SECONDS = 120  # a console not refreshed for this long is off duty
 REDELIVER_AFTER_MS = 30_000  # a reply pending this long was taken by a replica that died
 DEFAULT_ALIAS = "Sini"
-MAX_TEXT_CHARS = 4000
+MAX_TEXT_CHARS = 4000  # a counsellor's reply: with its "💬 <alias> : ", within Telegram's 4096
 MAX_ALIAS_CHARS = 32
 
 _CONVERSATION = msgspec.json.Decoder(Conversation)
@@ -239,9 +239,10 @@ class Counselling:
 
     async def say(self, conversation: str, text: str, risk: Risk = Risk.ORDINARY) -> Status:
         """Add what the young person wrote, raising the conversation's risk to `risk`;
-        the status it had (a CLOSED conversation takes nothing)."""
+        the status it had (a CLOSED conversation takes nothing). Any text is taken, as
+        the chat delivered it: nothing the young person says is refused."""
         now = self.clock()
-        sealed = self._seal(conversation, _ENCODE(Message(Author.YOUNG, now, _text(text))))
+        sealed = self._seal(conversation, _ENCODE(Message(Author.YOUNG, now, text.strip())))
 
         async def step(pipe: Pipeline[bytes]) -> tuple[Status, Writes | None]:
             current = await self._watched(pipe, conversation)
