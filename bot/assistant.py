@@ -26,12 +26,16 @@ from bot.content import negotiate_locale
 from bot.dialogue.actions import SetLanguage
 from bot.dialogue.effects import (
     AddFollowup,
+    CounselFeedback,
     Done,
     Effect,
+    EndCounselling,
     EraseChat,
     Failure,
     OpenFollowup,
     Outcome,
+    Relay,
+    RequestCounsellor,
     SubmitTip,
     Subscribe,
     Unsubscribe,
@@ -40,6 +44,7 @@ from bot.dialogue.engine import Engine, clean_text
 from bot.dialogue.events import (
     ButtonEvent,
     CommandEvent,
+    CounsellorEnded,
     Event,
     TextEvent,
 )
@@ -51,6 +56,8 @@ from bot.nlu.crisis import Assessment, CrisisNet
 from bot.nlu.normalise import fold_lookalikes
 from bot.nlu.passages import most_confident, passages
 from bot.outage import OutageMemory
+from sini.counselling.model import Origin, Risk, Status
+from sini.counselling.store import ConversationNotFound, Counselling, Delivery
 from sini.logging import get_logger
 from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
@@ -70,6 +77,8 @@ DONE_TOPICS = frozenset(
         "followup.added",
         "subscribe.done",
         "unsubscribe.done",
+        "counsel.queued",
+        "counsel.ended",
     }
 )
 
@@ -101,7 +110,10 @@ class Assistant:
         tips: Intake,
         secret: bytes,
         net: CrisisNet,
+        counselling: Counselling | None = None,
     ) -> None:
+        """`counselling` defaults to the conversations in the dialogue Redis with the
+        default limits, open at all hours."""
         self.engine = engine
         self.nlu = nlu
         self.net = net
@@ -110,6 +122,7 @@ class Assistant:
         self.tips = tips
         self.campaigns = CampaignStore(store.redis)
         self.subscribers = Subscribers(store.redis, secret)
+        self.counselling = counselling or Counselling(store.redis, secret)
         self._secret = secret
 
     async def close(self) -> None:
@@ -404,14 +417,27 @@ class Assistant:
                 case EraseChat():
                     erased = channel is not None and await channel.erase()
                     return Done() if erased else Failure.UNSUPPORTED
-                case Subscribe() | Unsubscribe() if not isinstance(chat_id, int):
-                    return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
-                case Subscribe(locale=locale):
+                case Subscribe(locale=locale) if isinstance(chat_id, int):
                     await self.subscribers.subscribe(chat_id, locale)
                     return Done()
-                case Unsubscribe():
+                case Unsubscribe() if isinstance(chat_id, int):
                     await self.subscribers.unsubscribe(chat_id)
                     return Done()
+                case Subscribe() | Unsubscribe():
+                    return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
+                case RequestCounsellor(origin=origin, risk=risk, locale=locale):
+                    return await self._request_counsellor(chat_id, locale, origin, risk)
+                case Relay(conversation=conversation, text=text, risk=risk):
+                    status = await self.counselling.say(conversation, text, risk)
+                    return Failure.ENDED if status is Status.CLOSED else Done()
+                case EndCounselling(conversation=conversation):
+                    await self.counselling.end(conversation)
+                    return Done()
+                case CounselFeedback(helped=helped):
+                    await self.counselling.feedback(helped, _today())
+                    return Done()
+        except ConversationNotFound:
+            return Failure.ENDED
         except AlreadySubmitted:
             log.info("tips.already_stored")
             return Failure.ALREADY_STORED
@@ -430,6 +456,26 @@ class Assistant:
             log.warning("tips.rejected", error_type=type(error).__name__)
             return Failure.UNAVAILABLE
         return Failure.UNSUPPORTED
+
+    async def _request_counsellor(
+        self, chat_id: int | str, locale: str, origin: Origin, risk: Risk
+    ) -> Outcome:
+        """Join the queue when counsellors answer now; a message left for later joins it
+        at any time."""
+        if origin is not Origin.MESSAGE and not await self.counselling.is_staffed():
+            return Failure.UNSTAFFED
+        queued = await self.counselling.request(chat_id, locale, origin, risk)
+        log.info("counsel.requested", origin=origin.value, risk=risk.name.lower())
+        return Done(queued=queued)
+
+    async def counsellor_replies(self, delivery: Delivery) -> tuple[Reply, ...]:
+        """What to send for a reply from the outbox: a counsellor's message as it is; the
+        end of the conversation through the dialogue, which leaves the conversation."""
+        reply = delivery.reply
+        if reply.text is not None:
+            return (self.engine.counsel.counsellor_says(reply),)
+        ended = CounsellorEnded(reply.conversation, reply.alias)
+        return (await self.handle(delivery.chat_id, ended)).replies
 
     async def _submit(
         self, draft: Draft, key: str, channel: Channel | None, now: datetime

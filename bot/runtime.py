@@ -18,6 +18,7 @@ from bot.nlu.keywords import load_drug_names
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.training import train
 from bot.services import Service, load_services
+from sini.counselling.store import Counselling
 from sini.redis import connect_redis, connect_tips
 from tips.intake import Intake
 
@@ -84,4 +85,5 @@ def build_assistant(settings: Settings, nlu: NLU, redis_url: str) -> Assistant:
     tips = Intake(connect_tips(settings, redis), settings.secret)
     project = settings.nlu_project
     net = CrisisNet(load_classifier(project / "crisis", project / "data"))
-    return Assistant(engine, nlu, store, tips, settings.secret, net)
+    counselling = Counselling.configured(redis, settings)
+    return Assistant(engine, nlu, store, tips, settings.secret, net, counselling)

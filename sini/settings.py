@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 import msgspec
 
+from sini.counselling.hours import ALWAYS, OpeningHours, parse_hours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_BYTES = 32
 MAX_RETENTION_DAYS = 3650
@@ -90,6 +92,14 @@ def load_or_create_secret(path: Path) -> bytes:
     with os.fdopen(fd, "w") as handle:
         handle.write(value.hex())
     return value
+
+
+def parse_counsel_hours(text: str) -> OpeningHours:
+    """COUNSEL_HOURS, read by `sini.counselling.hours`."""
+    try:
+        return parse_hours(text)
+    except ValueError as error:
+        raise ConfigError(f"COUNSEL_HOURS: {error}") from None
 
 
 def _decode(kind: type, text: object) -> object:
@@ -308,6 +318,25 @@ class Settings:
     )
     log_format: LogFormat = field(
         default="console", metadata=variable("LOG_FORMAT", "console, or json for machines")
+    )
+    counsel_hours: OpeningHours = field(
+        default=ALWAYS,
+        metadata=variable(
+            "COUNSEL_HOURS",
+            "when counsellors answer, Mali time: e.g. `mon-fri=08:00-18:00 sat=09:00-13:00`",
+            prepare=parse_counsel_hours,
+        ),
+    )
+    counsel_limit: Positive = field(
+        default=4,
+        metadata=variable("COUNSEL_LIMIT", "conversations one counsellor holds at once"),
+    )
+    counsel_retention_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_RETENTION_DAYS)] = field(
+        default=30,
+        metadata=variable(
+            "COUNSEL_RETENTION_DAYS",
+            "a counselling conversation is deleted this long after it ends",
+        ),
     )
     metrics_host: str = field(
         default="127.0.0.1",

@@ -63,9 +63,11 @@ _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  #
 
 
 class Role(str, Enum):
-    """Reviewers work the queue; admins also manage accounts, read the audit, export."""
+    """Reviewers work the queue; counsellors talk with young people on the console; admins
+    also manage accounts, read the audit, export, and may counsel."""
 
     REVIEWER = "reviewer"
+    COUNSELLOR = "counsellor"
     ADMIN = "admin"
 
 

@@ -24,6 +24,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from sini.counselling.store import Counselling
 from sini.logging import get_logger
 from sini.redis import connect_redis, connect_tips
 from sini.settings import Settings
@@ -35,7 +36,7 @@ from staff.config import StaffConfig
 from staff.errors import ANSWERS, Refused
 from staff.formatting import Formatter
 from staff.sessions import SessionStore
-from staff.views import admin, login, queue, tip
+from staff.views import admin, console, login, queue, tip
 from staff.views import stats as stats_views
 from staff.web import (
     BodyLimit,
@@ -91,6 +92,7 @@ def build_state(
         formatter=formatter,
         templates=make_templates(formatter),
         topic_labels=stats.topic_labels(settings.responses_dir),
+        counselling=Counselling.configured(stats_redis or redis, settings),
     )
 
 
@@ -174,6 +176,7 @@ def create_app(
             *tip.routes,
             *stats_views.routes,
             *admin.routes,
+            *console.routes,
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

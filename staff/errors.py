@@ -13,6 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sini.counselling.store import (
+    AlreadyClaimed,
+    AtLimit,
+    ConversationNotFound,
+    EmptyMessage,
+    NotHeld,
+)
 from staff.accounts import AccountMissing
 from tips.crypto import DecryptionFailed, MalformedSealed
 from tips.keys import DeskKeyError
@@ -90,6 +97,11 @@ ANSWERS: dict[type[Exception], Page | Notice] = {
     StoreConflict: Notice("conflict"),
     AccountMissing: Notice("unknown_account"),
     DeskKeyError: Notice("stale_key", page="/"),
+    AlreadyClaimed: Notice("already_claimed"),
+    AtLimit: Notice("at_limit"),
+    NotHeld: Notice("not_held"),
+    ConversationNotFound: Notice("conversation_gone"),
+    EmptyMessage: Notice("empty_text"),
 }
 
 

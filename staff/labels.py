@@ -47,7 +47,11 @@ ATTACHMENT_KINDS: dict[str, str] = {
 
 LOCALES: dict[str, str] = {"fr": "français", "bm": "bambara", "en": "anglais"}
 
-ROLES: dict[str, str] = {"reviewer": "analyste", "admin": "administrateur"}
+ROLES: dict[str, str] = {
+    "reviewer": "analyste",
+    "counsellor": "conseiller",
+    "admin": "administrateur",
+}
 
 AUDIT_ACTIONS: dict[str, str] = {
     "login.ok": "Connexion",
@@ -73,6 +77,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "tips.purge": "Purge (conservation)",
     "csrf.refused": "Requête refusée (jeton CSRF)",
     "access.refused": "Accès refusé (page d'administration)",
+    "counsel.view": "Lecture d'une conversation d'écoute",
+    "counsel.claim": "Prise d'une conversation d'écoute",
+    "counsel.reply": "Message à un jeune (écoute)",
+    "counsel.close": "Fin d'une conversation d'écoute",
+    "counsel.alias": "Prénom affiché (écoute)",
 }
 
 
@@ -113,3 +122,23 @@ def role(value: str) -> str:
 
 def audit_action(value: str) -> str:
     return AUDIT_ACTIONS.get(value, value)
+
+
+# How a young person came to ask for a counsellor (`sini.counselling.model.Origin`).
+ORIGINS: dict[str, str] = {
+    "menu": "menu",
+    "intent": "l'a demandé",
+    "crisis": "après une réponse de crise",
+    "checkin": "après « es-tu en danger ? »",
+    "message": "message laissé hors des heures",
+}
+# How urgent a conversation is (`sini.counselling.model.Risk`, by value).
+RISKS: dict[int, str] = {2: "crise", 1: "à vérifier", 0: "ordinaire"}
+
+
+def origin(value: str) -> str:
+    return ORIGINS.get(value, value)
+
+
+def risk(value: int) -> str:
+    return RISKS.get(int(value), str(value))

@@ -50,6 +50,11 @@ class Session:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def counsels(self) -> bool:
+        """May use the counselling console."""
+        return self.role in (Role.COUNSELLOR, Role.ADMIN)
+
 
 class SessionStore:
     """In-memory sessions with idle and absolute expiry."""

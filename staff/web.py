@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sini.counselling.store import Counselling
 from sini.logging import get_logger
 from sini.settings import Settings
 from staff import labels
@@ -80,6 +81,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "self_disable": ("error", "Vous ne pouvez pas désactiver votre propre compte."),
     "self_reset": ("error", "Changez votre propre mot de passe depuis « Mon mot de passe »."),
     "session_expired": ("error", "Session expirée : reconnectez-vous."),
+    "claimed": ("ok", "Conversation prise : elle est à vous."),
+    "sent": ("ok", "Message envoyé."),
+    "ended": ("ok", "Conversation terminée."),
+    "alias_set": ("ok", "Prénom affiché enregistré."),
+    "already_claimed": ("error", "Un autre conseiller a pris cette conversation."),
+    "at_limit": ("error", "Vous tenez déjà le nombre maximal de conversations."),
+    "not_held": ("error", "Cette conversation n'est plus la vôtre (terminée par le jeune ?)."),
+    "conversation_gone": ("error", "Cette conversation n'existe plus."),
 }
 
 
@@ -99,6 +108,7 @@ class StaffState:
     formatter: Formatter
     templates: Environment
     topic_labels: dict[str, str]
+    counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
 
     @property
     def session_cookie(self) -> str:
@@ -152,7 +162,10 @@ def make_templates(formatter: Formatter) -> Environment:
         locale_name=labels.locale_name,
         role=labels.role,
         audit_action=labels.audit_action,
+        origin=labels.origin,
+        risk=labels.risk,
         datetime=formatter.datetime,
+        timestamp=lambda epoch: formatter.datetime(datetime.fromtimestamp(epoch, timezone.utc)),
         date=formatter.date,
         number=formatter.number,
         decimal1=formatter.decimal1,
@@ -249,6 +262,9 @@ def staff_only(
             if role is Role.ADMIN and not session.is_admin:
                 await staff.audit.record(session.account, "access.refused", request.url.path)
                 raise Forbidden("Page réservée aux administrateurs.")
+            if role is Role.COUNSELLOR and not session.counsels:
+                await staff.audit.record(session.account, "access.refused", request.url.path)
+                raise Forbidden("Page réservée aux conseillers.")
             return await handler(request, session)
 
         endpoint.staff_role = role  # type: ignore[attr-defined]

@@ -42,6 +42,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
 from bot.adapters import sending
+from bot.adapters.counsellor_replies import consumer_name, relay_replies
 from bot.adapters.folding import fold
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
@@ -67,6 +68,7 @@ PRIVATE = filters.ChatType.PRIVATE
 ASSISTANT_KEY = "assistant"
 SETTINGS_KEY = "settings"
 HEARTBEAT_KEY = "heartbeat"
+REPLIES_KEY = "counsellor_replies"
 OBSERVABILITY_KEY = "observability"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
@@ -531,6 +533,18 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
             beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat"
         )
+
+        async def send(chat_id: int | str, reply: Reply) -> None:
+            await application.bot.send_message(
+                chat_id,
+                reply.text,
+                reply_markup=reply_markup(reply),
+                rate_limit_args=Priority.FIRST,
+            )
+
+        application.bot_data[REPLIES_KEY] = asyncio.get_running_loop().create_task(
+            relay_replies(assistant, send, consumer_name()), name="counsellor_replies"
+        )
         if settings.metrics_port:
             server = ObservabilityServer(
                 settings.metrics_host, settings.metrics_port, assistant.readiness
@@ -546,9 +560,10 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         heap.settle()
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-        heartbeat = application.bot_data.get(HEARTBEAT_KEY)
-        if heartbeat is not None:
-            heartbeat.cancel()
+        for key in (HEARTBEAT_KEY, REPLIES_KEY):
+            task = application.bot_data.get(key)
+            if task is not None:
+                task.cancel()
         server: ObservabilityServer | None = application.bot_data.get(OBSERVABILITY_KEY)
         if server is not None:
             await server.stop()

@@ -7,10 +7,12 @@ Buttons are numbered — type the number to press one. A location is typed as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 from typing import TextIO
 
+from bot.adapters.counsellor_replies import consumer_name, relay_replies
 from bot.assistant import Assistant
 from bot.dialogue.events import CommandEvent, Event, LocationEvent, TextEvent, button_event
 from bot.dialogue.replies import Reply
@@ -59,19 +61,43 @@ async def chat(
     stdout: TextIO = sys.stdout,
     language_code: str | None = None,
 ) -> None:
-    """Run the conversation until EOF or /quit."""
+    """Run the conversation until EOF or /quit; counsellors' replies are printed as they
+    come, between two prompts."""
     loop = asyncio.get_running_loop()
     stdout.write("Sini — terminal chat. /quit pour sortir; tapez le numéro d'un bouton.\n")
+    screen = Screen(stdout)
     first = await assistant.handle(CHAT_ID, CommandEvent("start"), language_code)
-    actions = render(list(first.replies), stdout)
-    while True:
+    screen.show(list(first.replies))
+
+    async def from_counsellor(chat_id: int | str, reply: Reply) -> None:
+        screen.show([reply])
         stdout.write(PROMPT)
         stdout.flush()
-        line = await loop.run_in_executor(None, stdin.readline)
-        if not line or line.strip() in QUIT_WORDS:
-            stdout.write("\n")
-            return
-        event = parse_input(line.rstrip("\n"), actions)
-        turn = await assistant.handle(CHAT_ID, event, language_code)
-        new_actions = render(list(turn.replies), stdout)
-        actions = new_actions or actions
+
+    relay = asyncio.create_task(relay_replies(assistant, from_counsellor, consumer_name()))
+    try:
+        while True:
+            stdout.write(PROMPT)
+            stdout.flush()
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line or line.strip() in QUIT_WORDS:
+                stdout.write("\n")
+                return
+            event = parse_input(line.rstrip("\n"), screen.actions)
+            turn = await assistant.handle(CHAT_ID, event, language_code)
+            screen.show(list(turn.replies))
+    finally:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+
+
+class Screen:
+    """What is printed, and the actions of the numbered buttons last shown."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.actions: list[str] = []
+
+    def show(self, replies: list[Reply]) -> None:
+        self.actions = render(replies, self.out) or self.actions

@@ -40,6 +40,10 @@ DO_ACTIONS = frozenset(
         "unsubscribe",
         "services",
         "report",
+        "counsel",
+        "counsel_end",
+        "counsel_helped",
+        "counsel_not_helped",
     }
 )
 # Messages the engine never shows through a `show:` button (keyboard labels, topic names).

@@ -23,6 +23,7 @@ from types import NoneType, UnionType
 from typing import ClassVar, Union, cast, get_args, get_origin, get_type_hints
 
 from bot.awareness.quiz import AnswerChoice, StartQuiz
+from sini.counselling.model import Origin
 from tips.model import Category, When
 
 MAX_CALLBACK_BYTES = 64
@@ -52,6 +53,10 @@ class Do(str, Enum):
     UNSUBSCRIBE = "unsubscribe"
     SERVICES = "services"
     REPORT = "report"
+    COUNSEL = "counsel"
+    COUNSEL_END = "counsel_end"
+    COUNSEL_HELPED = "counsel_helped"
+    COUNSEL_NOT_HELPED = "counsel_not_helped"
 
 
 class Confirm(str, Enum):
@@ -136,6 +141,14 @@ class ServiceInfo:
 
 
 @dataclass(frozen=True)
+class CounselJoin:
+    """Yes to the counselling consent, or to leaving a message out of hours (`origin`
+    MESSAGE): how the young person came to ask."""
+
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class ReportCategory:
     """What the tip is about."""
 
@@ -163,7 +176,17 @@ QuizAction = StartQuiz | AnswerChoice
 """`quiz:<id>` and `quiz:<id>:<position>:<question>:<choice>` (see bot.awareness.quiz)."""
 FlowAction = ReportAction | FollowupButton
 """The actions that belong to a report or a follow-up: pressing them keeps it going."""
-Action = Do | Confirm | Show | SetLanguage | AskIntent | ServiceAction | FlowAction | QuizAction
+Action = (
+    Do
+    | Confirm
+    | Show
+    | SetLanguage
+    | AskIntent
+    | ServiceAction
+    | FlowAction
+    | QuizAction
+    | CounselJoin
+)
 
 # The wire prefix of each kind of action. Value-less actions are enum members (the prefix,
 # then the member's value); the others are dataclasses, their fields in declaration order.
@@ -184,6 +207,7 @@ _PREFIXES: dict[type, str] = {
     ReportRegion: "rep:reg",
     ReportWhen: "rep:when",
     FollowupButton: "fol",
+    CounselJoin: "counsel:join",
     StartQuiz: "quiz",
     AnswerChoice: "quiz",
 }

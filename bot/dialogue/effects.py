@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from sini.counselling.model import Origin, Risk
+from sini.counselling.store import Queued
 from tips.model import Draft, TipView
 from tips.receipts import Receipt
 
@@ -55,7 +57,51 @@ class Unsubscribe:
     """Remove this chat from the weekly messages, at once."""
 
 
-Effect = SubmitTip | OpenFollowup | AddFollowup | EraseChat | Subscribe | Unsubscribe
+@dataclass(frozen=True)
+class RequestCounsellor:
+    """Join the counselling queue (when counsellors are on duty, or to leave a message:
+    `origin` MESSAGE)."""
+
+    origin: Origin
+    risk: Risk
+    locale: str
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Pass what the young person wrote to their conversation, at `risk` at least."""
+
+    conversation: str
+    text: str = field(repr=False)
+    risk: Risk
+
+
+@dataclass(frozen=True)
+class EndCounselling:
+    """The young person ends the conversation."""
+
+    conversation: str
+
+
+@dataclass(frozen=True)
+class CounselFeedback:
+    """ "Did it help?" answered: counted anonymously."""
+
+    helped: bool
+
+
+Effect = (
+    SubmitTip
+    | OpenFollowup
+    | AddFollowup
+    | EraseChat
+    | Subscribe
+    | Unsubscribe
+    | RequestCounsellor
+    | Relay
+    | EndCounselling
+    | CounselFeedback
+)
 
 
 class Failure(str, Enum):
@@ -68,14 +114,18 @@ class Failure(str, Enum):
     NOT_READY = "not_ready"  # the desk has not created its keys yet: reports cannot be sealed
     UNSUPPORTED = "unsupported"  # this channel cannot do it (erasing in a terminal)
     ALREADY_STORED = "already_stored"  # this draft was stored already: no second tip
+    UNSTAFFED = "unstaffed"  # out of hours, or no counsellor on duty
+    ENDED = "ended"  # the counsellor has ended the conversation
 
 
 @dataclass(frozen=True)
 class Done:
-    """The effect succeeded; `receipt` after a submission, `view` after opening a tip."""
+    """The effect succeeded; `receipt` after a submission, `view` after opening a tip,
+    `queued` after joining the counselling queue."""
 
     receipt: Receipt | None = None
     view: TipView | None = None
+    queued: Queued | None = None
 
 
 Outcome = Done | Failure

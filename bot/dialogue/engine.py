@@ -16,6 +16,7 @@ from bot.dialogue.actions import (
     Action,
     AskIntent,
     Confirm,
+    CounselJoin,
     Do,
     FlowAction,
     FollowupButton,
@@ -40,11 +41,23 @@ from bot.dialogue.cards import (
     service_line,
     split_for_phone,
 )
-from bot.dialogue.effects import Effect, Failure, Outcome, Subscribe, Unsubscribe
+from bot.dialogue.counsel import CounselFlow
+from bot.dialogue.effects import (
+    CounselFeedback,
+    Effect,
+    EndCounselling,
+    Failure,
+    Outcome,
+    Relay,
+    RequestCounsellor,
+    Subscribe,
+    Unsubscribe,
+)
 from bot.dialogue.events import (
     AttachmentEvent,
     ButtonEvent,
     CommandEvent,
+    CounsellorEnded,
     Event,
     ExpiredButtonEvent,
     LocationEvent,
@@ -71,6 +84,7 @@ from bot.services.ranking import (
     offers_exactly,
 )
 from sini import regions
+from sini.counselling.model import Origin
 from sini.regions import Region
 from sini.textmatch import fold
 
@@ -139,6 +153,7 @@ COMMANDS: dict[str, Do] = {
     "stop": Do.UNSUBSCRIBE,
     "desabonner": Do.UNSUBSCRIBE,
 }
+TALK_INTENT = "talk_to_human"  # "I want to talk to a person": the counselling offer
 MAX_TEXT_FOR_NLU = 1000
 CLARIFY_CHOICES = 3
 
@@ -185,6 +200,7 @@ class Engine:
         self.quizzes = QuizFlow(catalog, quizzes or {})
         self.threshold = confidence_threshold
         self.flows = TipFlows(catalog, self._keyboard)
+        self.counsel = CounselFlow(catalog)
         self._keyboard_actions = {
             catalog.render(message_id, locale).text.casefold(): action
             for locale in LOCALES
@@ -252,7 +268,11 @@ class Engine:
             state = replace(state, locale=negotiate_locale(language_code))
         if isinstance(event, TextEvent) and state.chosen_locale is None:
             state = replace(state, locale=guess_language(event.text) or state.locale)
-        if state.flow is not None and self.leaves_flow(event):
+        if state.flow is Flow.COUNSEL:
+            in_conversation = self._in_conversation(event, state, crisis)
+            if in_conversation is not None:
+                return in_conversation
+        elif state.flow is not None and self.leaves_flow(event):
             left = self.flows.end(state)
             rest = self.respond(
                 event,
@@ -266,7 +286,7 @@ class Engine:
                 return rest
             notice = Reply(self.catalog.render("report.left", left.language).text, protect=True)
             return replace(rest, replies=(notice, *rest.replies))
-        if state.flow is not None and self.is_flow_input(event):
+        if state.flow in (Flow.REPORT, Flow.FOLLOWUP) and self.is_flow_input(event):
             in_flow = self._in_flow(event, state, crisis)
             if in_flow is not None:
                 return in_flow
@@ -295,6 +315,8 @@ class Engine:
                 return self._say(message_id, state, topic=None)
             case TextEvent():
                 return self._text(event, state, understanding, crisis)
+            case CounsellorEnded():
+                return self.counsel.counsellor_ended(event, state)
 
     def _keyboard_action(self, event: TextEvent) -> Do | None:
         """The action of a reply-keyboard key, when the text is its label."""
@@ -317,6 +339,8 @@ class Engine:
                 return self._say("subscribe.unsupported", state, topic=None, then_menu=True)
             case Subscribe() | Unsubscribe(), Failure():
                 return self._say("error.storage_down", state, topic=None)
+            case RequestCounsellor() | Relay() | EndCounselling() | CounselFeedback(), _:
+                return self.counsel.resolve(effect, outcome, state)
             case Subscribe(), _:
                 return self._say("subscribe.done", state, topic="subscribe.done", then_menu=True)
             case Unsubscribe(), _:
@@ -341,6 +365,20 @@ class Engine:
             self.catalog.render("welcome", locale).text, keyboard=self._keyboard(locale)
         )
         return replace(opened, replies=(welcome, *opened.replies))
+
+    def _in_conversation(
+        self, event: Event, state: ChatState, crisis: Assessment | None
+    ) -> Turn | None:
+        """An event while talking to a counsellor: texts (not a key's label) go to the
+        counsellor, and a sure crisis is answered at once too — the counsellor sees the
+        conversation's risk rise. None: answered as usual, the conversation going on."""
+        if isinstance(event, TextEvent) and self._keyboard_action(event) is not None:
+            return None
+        turn = self.counsel.event(event, state, crisis)
+        if turn is None or crisis is None or not crisis.is_crisis:
+            return turn
+        alarm = self._crisis(crisis.kind, state)
+        return replace(turn, replies=(*alarm.replies, *turn.replies), topic=alarm.topic)
 
     def _in_flow(self, event: Event, state: ChatState, crisis: Assessment | None) -> Turn | None:
         """A report or follow-up step. A crisis inside a report is answered first and what
@@ -424,6 +462,8 @@ class Engine:
                     return self._say(message_id, replace(state, drug=drug), topic=intent)
         if intent in ACTION_INTENTS:
             return self._action(ACTION_INTENTS[intent], state, topic=intent)
+        if intent == TALK_INTENT:
+            return self.counsel.offer(state, Origin.INTENT)
         message_id = f"intent.{intent}"
         if message_id not in self.catalog:
             return self._clarify(None, state)
@@ -492,6 +532,8 @@ class Engine:
                 turn = self.quizzes.action(action, state)
             case ReportButton() | ReportCategory() | ReportRegion() | ReportWhen():
                 turn = self.flows.action(action, state)
+            case CounselJoin(origin):
+                turn = self.counsel.join(origin, state)
             case FollowupButton.ADD:
                 turn = self.flows.followup_add(state)
             case Confirm.REPORT:
@@ -542,6 +584,12 @@ class Engine:
                 return self._ask_kind(state, topic)
             case Do.REPORT:
                 return self.flows.intro(state)
+            case Do.COUNSEL:
+                return self.counsel.offer(state, Origin.MENU)
+            case Do.COUNSEL_END:
+                return self.counsel.end(state)
+            case Do.COUNSEL_HELPED | Do.COUNSEL_NOT_HELPED:
+                return self.counsel.feedback(action is Do.COUNSEL_HELPED, state)
 
     # ----------------------------------------------------------------- services
 
@@ -595,8 +643,8 @@ class Engine:
             case RegionPage(start) if start < len(REGION_ORDER):
                 return Turn((self._pick_region(start, state.language),), state, topic="services")
             case MoreServices(label, offset) if (
-                (region := regions.by_label(label)) is not None and 0 < offset < MAX_OFFSET
-            ):
+                region := regions.by_label(label)
+            ) is not None and 0 < offset < MAX_OFFSET:
                 return self._in_region(region, state, topic="services.more", offset=offset)
             case ServiceInfo(service_id):
                 service = next((s for s in self.services if s.id == service_id), None)

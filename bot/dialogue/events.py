@@ -63,6 +63,15 @@ class UnsupportedEvent:
     kind: str
 
 
+@dataclass(frozen=True)
+class CounsellorEnded:
+    """Not the user's doing: the counsellor `alias` ended the conversation `conversation`
+    from the console (delivered through the outbox, `bot.adapters.counsellor_replies`)."""
+
+    conversation: str
+    alias: str
+
+
 Event = (
     TextEvent
     | ButtonEvent
@@ -71,6 +80,7 @@ Event = (
     | LocationEvent
     | AttachmentEvent
     | UnsupportedEvent
+    | CounsellorEnded
 )
 
 

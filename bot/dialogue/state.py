@@ -16,6 +16,13 @@ class Flow(str, Enum):
 
     REPORT = "report"
     FOLLOWUP = "followup"
+    COUNSEL = "counsel"  # talking to a counsellor: every text goes to them
+
+    @property
+    def holds_draft(self) -> bool:
+        """A report or follow-up keeps what is typed in the state: it expires quickly. A
+        conversation with a counsellor keeps only its id, and may wait long in a queue."""
+        return self is not Flow.COUNSEL
 
 
 class Step(str, Enum):
@@ -60,6 +67,8 @@ class ChatState:
     campaign: the deep-link payload that brought this conversation, for campaign counts
     danger:  the kind of danger a check-in asked about ("are you in danger now?")
     deferred: the topic (an intent name) to answer if the check-in is answered "no"
+    counsel: the id of the conversation with a counsellor (flow COUNSEL), kept after it
+             ends until the "did it help?" question is answered
     """
 
     locale: str | None = None
@@ -76,6 +85,7 @@ class ChatState:
     campaign: str | None = None
     danger: Crisis | None = None
     deferred: str | None = None
+    counsel: str | None = None
 
     @property
     def language(self) -> str:

@@ -186,7 +186,7 @@ class DialogueStore:
         Only while no other update opened the chat since this one did: otherwise nothing
         is written (the newer state stays) and `LeaseLost` is raised."""
         sealed = bytes(draft_box(self._secret, chat.key).encrypt(state.to_json().encode()))
-        ttl = self.draft_ttl if state.flow else self.state_ttl
+        ttl = self.draft_ttl if state.flow and state.flow.holds_draft else self.state_ttl
         keys = [
             f"{PREFIX}:chat:{chat.key}",
             f"{PREFIX}:lease:{chat.key}",

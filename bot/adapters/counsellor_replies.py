@@ -1,0 +1,52 @@
+"""Counsellors' replies, from the outbox stream to the young person's chat.
+
+Every bot process runs `relay_replies` beside its handlers (the Telegram adapter from
+`post_init`, the terminal chat beside its prompt). Each process reads the stream's
+consumer group under its own name, so a reply goes to one process; it is acknowledged
+only once sent, and what a process took without acknowledging (it died mid-send) is
+taken over by another after `sini.counselling.store.REDELIVER_AFTER_MS`. A reply may so
+arrive twice after a crash between sending and acknowledging, never be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from bot.assistant import Assistant
+from bot.dialogue.replies import Reply
+from sini.logging import get_logger
+
+log = get_logger(__name__)
+RETRY_SECONDS = 1.0  # after Redis did not answer
+
+Send = Callable[[int | str, Reply], Awaitable[None]]
+
+
+def consumer_name() -> str:
+    """This process's name in the consumer group."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def relay_replies(assistant: Assistant, send: Send, consumer: str) -> None:
+    """Deliver replies until cancelled. A reply whose sending fails stays pending and is
+    tried again once it has been idle long enough."""
+    counselling = assistant.counselling
+    while True:
+        try:
+            deliveries = await counselling.pending_replies(consumer)
+        except RedisError as error:
+            log.warning("counsel.outbox_unavailable", error_type=type(error).__name__)
+            await asyncio.sleep(RETRY_SECONDS)
+            continue
+        for delivery in deliveries:
+            try:
+                for reply in await assistant.counsellor_replies(delivery):
+                    await send(delivery.chat_id, reply)
+                await counselling.delivered(delivery)
+            except Exception as error:  # one reply that cannot be sent stops no other
+                log.warning("counsel.delivery_failed", error_type=type(error).__name__)

@@ -1,0 +1,454 @@
+"""Counselling conversations in Redis, shared by the bot and the dashboard.
+
+Keys (all under `sini:counsel:`):
+
+- `queue`: sorted set of the waiting conversations' ids, by `model.queue_score`;
+- `conv:<id>`: the conversation's description (`model.Conversation`, JSON: no identity,
+  no text);
+- `chat:<id>`: the chat to answer, sealed; `messages:<id>`: the messages, sealed, in
+  order. Both are sealed with a key derived from the installation secret for this
+  conversation alone, so a value copied under another conversation does not open;
+- `held:<account>`: the ids a counsellor holds (the per-counsellor limit counts them);
+- `outbox`: a stream of replies for the bot to deliver, read through the consumer group
+  `bot`: an entry is acknowledged once sent, and one left pending by a replica that died
+  is claimed by another after `REDELIVER_AFTER_MS`;
+- `waits`: how long the last people waited (seconds), for an honest expected wait;
+- `duty`: counsellors on duty, by the last time their console was open;
+- `aliases`: the name each counsellor chose to be shown as.
+
+A closed conversation's keys expire `retention` seconds after it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import msgspec
+from nacl.secret import SecretBox
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from sini.counselling.hours import ALWAYS, OpeningHours
+from sini.counselling.model import (
+    Author,
+    Conversation,
+    Message,
+    Origin,
+    Reply,
+    Risk,
+    Status,
+    expected_wait,
+    queue_score,
+)
+from sini.redis import PREFIX, STATS_TTL_SECONDS
+from sini.settings import Settings
+from sini.transactions import Writes, transaction
+from tips.crypto import derive_secret
+
+ROOT = f"{PREFIX}:counsel"
+QUEUE_KEY = f"{ROOT}:queue"
+OUTBOX_KEY = f"{ROOT}:outbox"
+WAITS_KEY = f"{ROOT}:waits"
+DUTY_KEY = f"{ROOT}:duty"
+ALIASES_KEY = f"{ROOT}:aliases"
+GROUP = "bot"
+DEFAULT_LIMIT = 4
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
+RECENT_WAITS = 20  # the waits an expected wait is computed from
+DUTY_SECONDS = 120  # a console not refreshed for this long is off duty
+REDELIVER_AFTER_MS = 30_000  # a reply pending this long was taken by a replica that died
+DEFAULT_ALIAS = "Sini"
+MAX_TEXT_CHARS = 4000  # a counsellor's reply: with its "💬 <alias> : ", within Telegram's 4096
+MAX_ALIAS_CHARS = 32
+
+_CONVERSATION = msgspec.json.Decoder(Conversation)
+_MESSAGE = msgspec.json.Decoder(Message)
+_REPLY = msgspec.json.Decoder(Reply)
+_ENCODE = msgspec.json.encode
+
+
+class CounsellingError(Exception):
+    """Root of what the store refuses."""
+
+
+class ConversationNotFound(CounsellingError):
+    """No such conversation (never existed, or purged)."""
+
+
+class AlreadyClaimed(CounsellingError):
+    """Another counsellor took it first, or it has ended."""
+
+
+class AtLimit(CounsellingError):
+    """The counsellor holds as many conversations as allowed."""
+
+
+class NotHeld(CounsellingError):
+    """The conversation is not (or no longer) this counsellor's."""
+
+
+class EmptyMessage(CounsellingError):
+    """Nothing to send, or more than a message may hold."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A request in the queue: its place (1: next) and the expected wait in minutes (None:
+    no history to estimate from)."""
+
+    conversation: str
+    position: int
+    wait_minutes: int | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A reply to deliver, with the chat it goes to; `entry` is acknowledged once sent."""
+
+    entry: bytes
+    chat_id: int | str
+    reply: Reply
+
+
+def conversation_key(conversation: str) -> str:
+    return f"{ROOT}:conv:{conversation}"
+
+
+def chat_key(conversation: str) -> str:
+    return f"{ROOT}:chat:{conversation}"
+
+
+def messages_key(conversation: str) -> str:
+    return f"{ROOT}:messages:{conversation}"
+
+
+def held_key(account: str) -> str:
+    return f"{ROOT}:held:{account}"
+
+
+class Counselling:
+    """The conversations, their queue, messages and replies."""
+
+    def __init__(
+        self,
+        redis: Redis[bytes],
+        secret: bytes,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        hours: OpeningHours = ALWAYS,
+        retention: int = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.limit = limit
+        self.hours = hours
+        self.retention = retention
+        self.clock = clock
+        self._secret = derive_secret(secret, "counselling")
+
+    @classmethod
+    def configured(cls, redis: Redis[bytes], settings: Settings) -> Counselling:
+        """The conversations as the settings shape them (the bot's and the dashboard's)."""
+        return cls(
+            redis,
+            settings.secret,
+            limit=settings.counsel_limit,
+            hours=settings.counsel_hours,
+            retention=settings.counsel_retention_days * 24 * 3600,
+        )
+
+    # ----------------------------------------------------------------- sealing
+
+    def _box(self, conversation: str) -> SecretBox:
+        return SecretBox(derive_secret(self._secret, conversation))
+
+    def _seal(self, conversation: str, plain: bytes) -> bytes:
+        return bytes(self._box(conversation).encrypt(plain))
+
+    def _open(self, conversation: str, sealed: bytes) -> bytes:
+        return bytes(self._box(conversation).decrypt(sealed))
+
+    # ----------------------------------------------------------------- reading
+
+    async def get(self, conversation: str) -> Conversation:
+        raw = await self.redis.get(conversation_key(conversation))
+        if raw is None:
+            raise ConversationNotFound(conversation)
+        return _CONVERSATION.decode(raw)
+
+    async def waiting(self) -> list[Conversation]:
+        """The queue, most urgent first, then who asked first."""
+        ids = [i.decode() for i in await self.redis.zrange(QUEUE_KEY, 0, -1)]
+        return await self._many(ids)
+
+    async def held_by(self, account: str) -> list[Conversation]:
+        """The conversations `account` holds, oldest request first."""
+        ids = [i.decode() for i in await self.redis.smembers(held_key(account))]
+        return sorted(await self._many(ids), key=lambda c: c.requested)
+
+    async def _many(self, ids: list[str]) -> list[Conversation]:
+        if not ids:
+            return []
+        raws = await self.redis.mget([conversation_key(i) for i in ids])
+        return [_CONVERSATION.decode(raw) for raw in raws if raw is not None]
+
+    async def messages(self, conversation: str) -> list[Message]:
+        sealed = await self.redis.lrange(messages_key(conversation), 0, -1)
+        return [_MESSAGE.decode(self._open(conversation, each)) for each in sealed]
+
+    # ----------------------------------------------------------------- the young person
+
+    async def is_staffed(self) -> bool:
+        """Within opening hours, with at least one counsellor on duty."""
+        now = self.clock()
+        if not self.hours.is_open(_moment(now)):
+            return False
+        return bool(await self.redis.zcount(DUTY_KEY, now - DUTY_SECONDS, "+inf"))
+
+    async def request(
+        self, chat_id: int | str, locale: str, origin: Origin, risk: Risk = Risk.ORDINARY
+    ) -> Queued:
+        """Open a conversation in the queue for the chat `chat_id` (kept sealed)."""
+        conversation = Conversation(
+            id=secrets.token_hex(16),
+            locale=locale,
+            origin=origin,
+            risk=risk,
+            requested=self.clock(),
+        )
+        chat = self._seal(conversation.id, json.dumps(chat_id).encode())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(conversation_key(conversation.id), _ENCODE(conversation))
+            pipe.set(chat_key(conversation.id), chat)
+            pipe.zadd(QUEUE_KEY, {conversation.id: queue_score(risk, conversation.requested)})
+            await pipe.execute()
+        return await self.place(conversation.id)
+
+    async def place(self, conversation: str) -> Queued:
+        """Where a waiting conversation stands in the queue now."""
+        rank = await self.redis.zrank(QUEUE_KEY, conversation)
+        position = (rank or 0) + 1
+        waits = [float(w) for w in await self.redis.lrange(WAITS_KEY, 0, -1)]
+        return Queued(conversation, position, expected_wait(position, waits))
+
+    async def say(self, conversation: str, text: str, risk: Risk = Risk.ORDINARY) -> Status:
+        """Add what the young person wrote, raising the conversation's risk to `risk`;
+        the status it had (a CLOSED conversation takes nothing). Any text is taken, as
+        the chat delivered it: nothing the young person says is refused."""
+        now = self.clock()
+        sealed = self._seal(conversation, _ENCODE(Message(Author.YOUNG, now, text.strip())))
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[Status, Writes | None]:
+            current = await self._watched(pipe, conversation)
+            if current.status is Status.CLOSED:
+                return current.status, None
+            raised = current.raised(risk)
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.rpush(messages_key(conversation), sealed)
+                if raised != current:
+                    p.set(conversation_key(conversation), _ENCODE(raised))
+                    if raised.status is Status.WAITING:
+                        p.zadd(
+                            QUEUE_KEY, {conversation: queue_score(raised.risk, raised.requested)}
+                        )
+
+            return current.status, writes
+
+        return await transaction(self.redis, [conversation_key(conversation)], step)
+
+    async def end(self, conversation: str) -> None:
+        """The young person stopped (/stop): closed at once, whoever held it."""
+        await self._close(conversation, None, notify=False)
+
+    async def chat_of(self, conversation: str) -> int | str:
+        sealed = await self.redis.get(chat_key(conversation))
+        if sealed is None:
+            raise ConversationNotFound(conversation)
+        chat: int | str = json.loads(self._open(conversation, sealed))
+        return chat
+
+    async def feedback(self, helped: bool, day: date) -> None:
+        """ "Did it help?" answered, counted per day (nothing else is kept)."""
+        key = f"{ROOT}:feedback:{day.isoformat()}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "helped" if helped else "not_helped", 1)
+            pipe.expire(key, STATS_TTL_SECONDS)
+            await pipe.execute()
+
+    # ----------------------------------------------------------------- counsellors
+
+    async def on_duty(self, account: str) -> None:
+        """`account` has the console open now."""
+        now = self.clock()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(DUTY_KEY, {account: now})
+            pipe.zremrangebyscore(DUTY_KEY, "-inf", now - DUTY_SECONDS)
+            await pipe.execute()
+
+    async def first_view(self, conversation: str, account: str) -> bool:
+        """Whether `account` reads this conversation for the first time (the dashboard
+        audits each reader once, not every refresh of the console)."""
+        key = f"{ROOT}:readers:{conversation}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, account)
+            pipe.expire(key, self.retention)
+            added, _ = await pipe.execute()
+        return bool(added)
+
+    async def alias_of(self, account: str) -> str:
+        alias = await self.redis.hget(ALIASES_KEY, account)
+        return alias.decode() if alias else DEFAULT_ALIAS
+
+    async def set_alias(self, account: str, alias: str) -> None:
+        alias = " ".join(alias.split())
+        if not alias or len(alias) > MAX_ALIAS_CHARS:
+            raise EmptyMessage("alias")
+        await self.redis.hset(ALIASES_KEY, account, alias)
+
+    async def claim(self, conversation: str, account: str) -> Conversation:
+        """Take a waiting conversation; of two counsellors claiming at once, exactly one
+        gets it (the other: `AlreadyClaimed`)."""
+        now = self.clock()
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[Conversation, Writes | None]:
+            current = await self._watched(pipe, conversation)
+            if current.status is not Status.WAITING:
+                raise AlreadyClaimed(conversation)
+            if await pipe.scard(held_key(account)) >= self.limit:
+                raise AtLimit(account)
+            claimed = msgspec.structs.replace(
+                current, status=Status.ACTIVE, counsellor=account, claimed=now
+            )
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.set(conversation_key(conversation), _ENCODE(claimed))
+                p.zrem(QUEUE_KEY, conversation)
+                p.sadd(held_key(account), conversation)
+                p.lpush(WAITS_KEY, now - current.requested)
+                p.ltrim(WAITS_KEY, 0, RECENT_WAITS - 1)
+
+            return claimed, writes
+
+        watched = [conversation_key(conversation), held_key(account)]
+        return await transaction(self.redis, watched, step)
+
+    async def reply(self, conversation: str, account: str, text: str) -> None:
+        """A counsellor's message: kept with the conversation and queued for the bot."""
+        alias = await self.alias_of(account)
+        now = self.clock()
+        text = _text(text)
+        sealed = self._seal(conversation, _ENCODE(Message(Author.COUNSELLOR, now, text, alias)))
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
+            current = await self._held(pipe, conversation, account)
+            outgoing = Reply(conversation, current.locale, alias, text)
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.rpush(messages_key(conversation), sealed)
+                self._post(p, outgoing)
+
+            return None, writes
+
+        await transaction(self.redis, [conversation_key(conversation)], step)
+
+    async def close(self, conversation: str, account: str) -> None:
+        """The counsellor ends it; the young person is told."""
+        await self._close(conversation, account, notify=True)
+
+    # ----------------------------------------------------------------- the bot's outbox
+
+    async def pending_replies(self, consumer: str, block_ms: int = 1000) -> list[Delivery]:
+        """Replies for `consumer` (one bot process) to deliver: first those another
+        consumer left unacknowledged too long, else new ones, waiting up to `block_ms`."""
+        await self._group()
+        _, stale, *_ = await self.redis.xautoclaim(
+            OUTBOX_KEY, GROUP, consumer, REDELIVER_AFTER_MS, "0-0", count=50
+        )
+        entries = list(stale)
+        if not entries:
+            read = await self.redis.xreadgroup(
+                GROUP, consumer, {OUTBOX_KEY: ">"}, count=50, block=block_ms
+            )
+            entries = [entry for _, batch in read for entry in batch]
+        return [await self._delivery(entry_id, fields) for entry_id, fields in entries]
+
+    async def delivered(self, delivery: Delivery) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(OUTBOX_KEY, GROUP, delivery.entry)
+            pipe.xdel(OUTBOX_KEY, delivery.entry)
+            await pipe.execute()
+
+    async def _delivery(self, entry: bytes, fields: dict[bytes, bytes]) -> Delivery:
+        conversation = fields[b"c"].decode()
+        reply = _REPLY.decode(self._open(conversation, fields[b"m"]))
+        return Delivery(entry, await self.chat_of(conversation), reply)
+
+    async def _group(self) -> None:
+        try:
+            await self.redis.xgroup_create(OUTBOX_KEY, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def _post(self, pipe: Pipeline[bytes], reply: Reply) -> None:
+        sealed = self._seal(reply.conversation, _ENCODE(reply))
+        pipe.xadd(OUTBOX_KEY, {"c": reply.conversation, "m": sealed})
+
+    # ----------------------------------------------------------------- shared steps
+
+    async def _watched(self, pipe: Pipeline[bytes], conversation: str) -> Conversation:
+        raw = await pipe.get(conversation_key(conversation))
+        if raw is None:
+            raise ConversationNotFound(conversation)
+        return _CONVERSATION.decode(raw)
+
+    async def _held(self, pipe: Pipeline[bytes], conversation: str, account: str) -> Conversation:
+        current = await self._watched(pipe, conversation)
+        if current.status is not Status.ACTIVE or current.counsellor != account:
+            raise NotHeld(conversation)
+        return current
+
+    async def _close(self, conversation: str, account: str | None, *, notify: bool) -> None:
+        now = self.clock()
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
+            if account is None:
+                current = await self._watched(pipe, conversation)
+            else:
+                current = await self._held(pipe, conversation, account)
+            if current.status is Status.CLOSED:
+                return None, None
+            closed = msgspec.structs.replace(current, status=Status.CLOSED, closed=now)
+            alias = await self.alias_of(current.counsellor) if current.counsellor else ""
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.set(conversation_key(conversation), _ENCODE(closed), ex=self.retention)
+                p.zrem(QUEUE_KEY, conversation)
+                if current.counsellor is not None:
+                    p.srem(held_key(current.counsellor), conversation)
+                p.expire(messages_key(conversation), self.retention)
+                p.expire(chat_key(conversation), self.retention)
+                if notify:
+                    self._post(p, Reply(conversation, current.locale, alias))
+
+            return None, writes
+
+        await transaction(self.redis, [conversation_key(conversation)], step)
+
+
+def _text(text: str) -> str:
+    text = text.strip()
+    if not text or len(text) > MAX_TEXT_CHARS:
+        raise EmptyMessage("text")
+    return text
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)

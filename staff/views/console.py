@@ -1,0 +1,100 @@
+"""The counselling console: the waiting young people, most urgent first, and the
+conversations this counsellor holds, with their messages and a reply form.
+
+Nothing on it identifies anyone: a conversation shows as "Jeune n° 4821" (a number drawn
+from its random id), its language, how it started and its risk. Each first reading of a
+conversation, each claim, reply, end and change of alias is audited, never a message's
+text. The page reloads itself (`REFRESH_SECONDS`), which also keeps the counsellor on duty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sini.counselling.model import Conversation, Message
+from staff import fields
+from staff.accounts import Role
+from staff.sessions import Session
+from staff.web import notice_url, redirect, render, staff_only, state_of
+
+REFRESH_SECONDS = 10  # under the store's DUTY_SECONDS: an open console stays on duty
+
+
+@dataclass(frozen=True)
+class Open:
+    """A conversation held by this counsellor, with what was said."""
+
+    conversation: Conversation
+    messages: list[Message]
+
+
+@staff_only(Role.COUNSELLOR)
+async def console(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    counselling = staff.counselling
+    await counselling.on_duty(session.account)
+    held = []
+    for conversation in await counselling.held_by(session.account):
+        if await counselling.first_view(conversation.id, session.account):
+            await staff.audit.record(session.account, "counsel.view", conversation.id)
+        held.append(Open(conversation, await counselling.messages(conversation.id)))
+    return render(
+        request,
+        "console.html",
+        session,
+        waiting=await counselling.waiting(),
+        held=held,
+        limit=counselling.limit,
+        alias=await counselling.alias_of(session.account),
+        refresh=REFRESH_SECONDS,
+    )
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def claim(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    conversation = fields.one_line((await request.form()).get("conversation"))
+    await staff.counselling.claim(conversation, session.account)
+    await staff.audit.record(session.account, "counsel.claim", conversation)
+    return redirect(notice_url("/console", "claimed", f"c-{conversation}"))
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def reply(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    form = await request.form()
+    conversation = fields.one_line(form.get("conversation"))
+    await staff.counselling.reply(conversation, session.account, fields.paragraph(form.get("text")))
+    await staff.audit.record(session.account, "counsel.reply", conversation)
+    return redirect(notice_url("/console", "sent", f"c-{conversation}"))
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def close(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    conversation = fields.one_line((await request.form()).get("conversation"))
+    await staff.counselling.close(conversation, session.account)
+    await staff.audit.record(session.account, "counsel.close", conversation)
+    return redirect(notice_url("/console", "ended"))
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def alias(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    chosen = fields.one_line((await request.form()).get("alias"))
+    await staff.counselling.set_alias(session.account, chosen)
+    await staff.audit.record(session.account, "counsel.alias", detail=chosen)
+    return redirect(notice_url("/console", "alias_set"))
+
+
+routes = [
+    Route("/console", console, methods=["GET"]),
+    Route("/console/claim", claim, methods=["POST"]),
+    Route("/console/reply", reply, methods=["POST"]),
+    Route("/console/close", close, methods=["POST"]),
+    Route("/console/alias", alias, methods=["POST"]),
+]

@@ -1,0 +1,180 @@
+"""Talking to a counsellor through the assistant, against the real Redis: consent, the
+queue, texts relayed, a counsellor's reply delivered by the outbox relay, /stop, "did it
+help?"; out of hours; the crisis net during a conversation; the counsellor ending it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.adapters.counsellor_replies import relay_replies
+from bot.assistant import Assistant
+from bot.dialogue.actions import CounselJoin, Do, encode
+from bot.dialogue.engine import Engine
+from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
+from bot.dialogue.replies import Reply
+from sini.counselling.model import Author, Origin, Risk, Status
+from sini.redis_server import LocalRedis
+from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
+
+WAIT_SECONDS = 10.0  # an upper bound on waiting for a delivery, never a pause
+
+
+@pytest.fixture
+async def assistant(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> AsyncIterator[Assistant]:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
+    yield assistant
+    await assistant.close()
+
+
+class Phone:
+    """The young person's chat as the relay task fills it."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[tuple[int | str, Reply]] = asyncio.Queue()
+
+    async def send(self, chat_id: int | str, reply: Reply) -> None:
+        await self.received.put((chat_id, reply))
+
+    async def next(self) -> Reply:
+        chat_id, reply = await asyncio.wait_for(self.received.get(), WAIT_SECONDS)
+        assert chat_id == CHAT_ID
+        return reply
+
+
+@pytest.fixture
+async def phone(assistant: Assistant) -> AsyncIterator[Phone]:
+    phone = Phone()
+    task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot"))
+    yield phone
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def actions(replies: list[Reply]) -> list[str]:
+    return [button.action for reply in replies for row in reply.buttons for button in row]
+
+
+def text(engine: Engine, message_id: str, **params: object) -> str:
+    return engine.catalog.render(message_id, "fr", **params).text
+
+
+async def join(assistant: Assistant, engine: Engine) -> str:
+    """Ask from the menu and accept; the conversation's id."""
+    offer = await say(assistant, ButtonEvent(Do.COUNSEL))
+    assert offer[0].text == text(engine, "counsel.consent")
+    assert encode(CounselJoin(Origin.MENU)) in actions(offer)
+    queued = await say(assistant, ButtonEvent(CounselJoin(Origin.MENU)))
+    assert queued[0].text.startswith("Tu es dans la file d'attente, place n° 1.")
+    [waiting] = await assistant.counselling.waiting()
+    return waiting.id
+
+
+async def test_the_main_menu_offers_to_talk_to_someone(engine: Engine) -> None:
+    menu = engine.catalog.render("menu.main", "fr")
+    assert "do:counsel" in [b.action for row in menu.buttons for b in row]
+
+
+async def test_a_whole_conversation_from_consent_to_feedback(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    counselling = assistant.counselling
+    await counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    assert await say(assistant, TextEvent("J'ai un souci à la maison")) == []
+    await counselling.claim(conversation, "awa")
+    await counselling.set_alias("awa", "Mariam")
+    await counselling.reply(conversation, "awa", "Je t'écoute.")
+    assert (await phone.next()).text == "💬 Mariam : Je t'écoute."
+    assert await say(assistant, TextEvent("merci")) == []
+    messages = await counselling.messages(conversation)
+    assert [(m.author, m.text) for m in messages] == [
+        (Author.YOUNG, "J'ai un souci à la maison"),
+        (Author.COUNSELLOR, "Je t'écoute."),
+        (Author.YOUNG, "merci"),
+    ]
+    ended = await say(assistant, CommandEvent("stop"))
+    assert [r.text for r in ended] == [
+        text(engine, "counsel.ended"),
+        text(engine, "counsel.feedback"),
+    ]
+    assert (await counselling.get(conversation)).status is Status.CLOSED
+    thanks = await say(assistant, ButtonEvent(Do.COUNSEL_HELPED))
+    assert thanks[0].text == text(engine, "counsel.thanks")
+    assert assistant.nlu.calls == 0  # nothing said in the conversation was read by the NLU
+    assert await say(assistant, TextEvent("salut")) != []  # back to the bot
+    assert assistant.nlu.calls == 1
+
+
+async def test_the_menu_and_the_emergency_key_do_not_end_the_conversation(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    menu = await say(assistant, ButtonEvent(Do.MENU))
+    assert menu[0].text == text(engine, "menu.main")
+    emergency = await say(assistant, TextEvent(text(engine, "key.emergency")))
+    assert engine.catalog.emergency[0].number in emergency[0].text
+    assert await say(assistant, TextEvent("toujours là")) == []
+    assert len(await assistant.counselling.messages(conversation)) == 1
+
+
+async def test_a_crisis_during_the_conversation_is_answered_and_raises_its_risk(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    crisis = await say(assistant, TextEvent("je veux mourir"))
+    assert engine.catalog.emergency[0].number in crisis[0].text
+    assert (await assistant.counselling.get(conversation)).risk is Risk.CRISIS
+
+
+async def test_out_of_hours_a_message_is_left_and_answered_later(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    await say(assistant, ButtonEvent(Do.COUNSEL))
+    unstaffed = await say(assistant, ButtonEvent(CounselJoin(Origin.MENU)))  # nobody on duty
+    assert unstaffed[0].text == text(engine, "counsel.unstaffed")
+    assert await assistant.counselling.waiting() == []
+    assert encode(CounselJoin(Origin.MESSAGE)) in actions(unstaffed)
+    left = await say(assistant, ButtonEvent(CounselJoin(Origin.MESSAGE)))
+    assert left[0].text == text(engine, "counsel.message_left")
+    assert await say(assistant, TextEvent("Je voudrais parler de mon frère")) == []
+    [waiting] = await assistant.counselling.waiting()
+    assert waiting.origin is Origin.MESSAGE
+    await assistant.counselling.claim(waiting.id, "awa")
+    await assistant.counselling.reply(waiting.id, "awa", "Bonjour, je suis là.")
+    assert (await phone.next()).text == "💬 Sini : Bonjour, je suis là."
+
+
+async def test_when_the_counsellor_ends_it_the_young_person_is_told_and_asked(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    await assistant.counselling.claim(conversation, "awa")
+    await assistant.counselling.close(conversation, "awa")
+    closed = await phone.next()
+    assert closed.text == text(engine, "counsel.closed", alias="Sini")
+    assert (await phone.next()).text == text(engine, "counsel.feedback")
+    assert await say(assistant, TextEvent("salut")) != []  # the bot answers again
+    assert assistant.nlu.calls == 1
+    thanks = await say(assistant, ButtonEvent(Do.COUNSEL_NOT_HELPED))
+    assert thanks[0].text == text(engine, "counsel.thanks")
+
+
+async def test_a_text_after_the_conversation_was_purged_ends_it_kindly(
+    assistant: Assistant, engine: Engine, redis: Redis
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await join(assistant, engine)
+    await redis.delete(*[k async for k in redis.scan_iter("sini:counsel:conv:*")])
+    ended = await say(assistant, TextEvent("tu es là ?"))
+    assert ended[0].text == text(engine, "counsel.ended")

@@ -1,0 +1,180 @@
+"""The counselling console through Starlette's TestClient, against the real Redis: who may
+use it, the queue, the claim race between two dashboards, replies, the end, the audit."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from redis.asyncio import Redis
+from starlette.testclient import TestClient
+
+from sini.counselling.model import Origin, Risk, Status
+from sini.counselling.store import Counselling, Queued
+from sini.settings import Settings
+from staff.accounts import Accounts, Role
+from staff.app import create_app
+from staff.audit import AuditLog
+from tests.staff.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    REVIEWER,
+    REVIEWER_PASSWORD,
+    arun,
+    login,
+    staff_config,
+)
+from tips.keys import unwrap_desk_keyring
+
+COUNSELLOR, COUNSELLOR_PASSWORD = "mariam", "mot-de-passe-ecoute-2025"
+CHAT_ID = 765_432_109
+WORDS = "SECRET-AWA je ne sais plus quoi faire"
+
+
+@pytest.fixture
+def counsellor(desk: str) -> str:
+    async def job(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+        await accounts.create(
+            COUNSELLOR, Role.COUNSELLOR, COUNSELLOR_PASSWORD, keyring, must_change=False
+        )
+
+    arun(desk, job)
+    return COUNSELLOR
+
+
+def request(url: str, settings: Settings, risk: Risk = Risk.ORDINARY, words: str = WORDS) -> str:
+    """A young person asks for a counsellor (as the bot does) and writes; the id."""
+
+    async def job(client: Redis) -> Queued:
+        counselling = Counselling(client, settings.secret)
+        queued = await counselling.request(CHAT_ID, "bm", Origin.CHECK_IN, risk)
+        await counselling.say(queued.conversation, words)
+        return queued
+
+    return arun(url, job).conversation
+
+
+def pseudonym(url: str, settings: Settings, conversation: str) -> int:
+    async def job(client: Redis) -> int:
+        return (await Counselling(client, settings.secret).get(conversation)).pseudonym
+
+    return arun(url, job)
+
+
+def notice(response: object) -> str:
+    location = urlsplit(response.headers["location"])  # type: ignore[attr-defined]
+    return parse_qs(location.query)["msg"][0]
+
+
+def post(client: TestClient, csrf: str, path: str, **data: str) -> str:
+    response = client.post(path, data={"csrf": csrf, **data}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return notice(response)
+
+
+def test_counsellors_and_admins_use_the_console_reviewers_do_not(
+    client: TestClient, counsellor: str
+) -> None:
+    login(client, REVIEWER, REVIEWER_PASSWORD)
+    assert client.get("/console").status_code == 403
+    assert "Écoute" not in client.get("/").text
+    login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert client.get("/console").status_code == 200
+    login(client, ADMIN, ADMIN_PASSWORD)
+    assert client.get("/console").status_code == 200
+
+
+def test_the_queue_shows_the_most_urgent_first_and_no_identity(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    ordinary = request(desk, staff_settings)
+    crisis = request(desk, staff_settings, Risk.CRISIS)
+    login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    page = client.get("/console").text
+    first = page.index(f"Jeune n° {pseudonym(desk, staff_settings, crisis)}")
+    second = page.index(f"Jeune n° {pseudonym(desk, staff_settings, ordinary)}")
+    assert first < second
+    assert "crise" in page
+    assert "bambara" in page
+    assert str(CHAT_ID) not in page
+    assert "SECRET-AWA" not in page  # not claimed: not shown
+
+
+def test_of_two_dashboards_claiming_at_once_exactly_one_gets_it(
+    staff_settings: Settings, desk: str, counsellor: str
+) -> None:
+    conversation = request(desk, staff_settings)
+
+    def claim_as(account: str, password: str) -> str:
+        app = create_app(staff_settings, desk, staff_config())
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            csrf = login(client, account, password)
+            return post(client, csrf, "/console/claim", conversation=conversation)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(
+                lambda who: claim_as(*who),
+                [(COUNSELLOR, COUNSELLOR_PASSWORD), (ADMIN, ADMIN_PASSWORD)],
+            )
+        )
+    assert sorted(results) == ["already_claimed", "claimed"]
+
+
+def test_claim_read_reply_and_end_are_audited_without_any_text(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/alias", alias="Mariam") == "alias_set"
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    page = client.get("/console").text
+    assert "SECRET-AWA je ne sais plus quoi faire" in page
+    client.get("/console")  # a refresh is not a second reading
+    assert (
+        post(client, csrf, "/console/reply", conversation=conversation, text="SECRET-REPONSE")
+        == "sent"
+    )
+    assert "SECRET-REPONSE" in client.get("/console").text
+    assert (
+        post(client, csrf, "/console/reply", conversation=conversation, text="  ") == "empty_text"
+    )
+    assert post(client, csrf, "/console/close", conversation=conversation) == "ended"
+    assert (
+        post(client, csrf, "/console/reply", conversation=conversation, text="encore") == "not_held"
+    )
+
+    async def job(redis: Redis) -> tuple[list[tuple[str, str]], Status, list[str | None]]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        counselling = Counselling(redis, staff_settings.secret)
+        outbox = await counselling.pending_replies("bot", block_ms=10)
+        status = (await counselling.get(conversation)).status
+        return [(e.action, e.detail) for e in entries], status, [d.reply.text for d in outbox]
+
+    audit, status, delivered = arun(desk, job)
+    actions = [action for action, _ in audit if action.startswith("counsel.")]
+    assert sorted(actions) == sorted(
+        ["counsel.alias", "counsel.claim", "counsel.view", "counsel.reply", "counsel.close"]
+    )
+    assert not any("SECRET" in detail for _, detail in audit)
+    assert status is Status.CLOSED
+    assert delivered == ["SECRET-REPONSE", None]  # the reply, then the end
+
+
+def test_a_counsellor_cannot_claim_past_the_limit(
+    staff_settings: Settings, desk: str, counsellor: str
+) -> None:
+    app = create_app(
+        staff_settings.__class__(**{**staff_settings.__dict__, "counsel_limit": 1}),
+        desk,
+        staff_config(),
+    )
+    first, second = request(desk, staff_settings), request(desk, staff_settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+        assert post(client, csrf, "/console/claim", conversation=first) == "claimed"
+        assert post(client, csrf, "/console/claim", conversation=second) == "at_limit"
