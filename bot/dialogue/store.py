@@ -19,7 +19,8 @@ counter, incremented by each open, that starts from a random value so it counts 
 a stale update's save is refused (`LeaseLost`), and what the newer one saved stays.
 
 `first_delivery` lets a Telegram update through once: a mark under an HMAC of its
-update_id, set only if absent, shared by every replica.
+update_id, set only if absent, shared by every replica (or again for the same intake
+entry, when the replica that took it died: bot/adapters/intake.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from nacl.exceptions import CryptoError
 from redis.asyncio import Redis
@@ -202,12 +204,25 @@ class DialogueStore:
         if not saved:
             raise LeaseLost("another update opened the chat since")
 
-    async def first_delivery(self, update_id: int) -> bool:
+    async def first_delivery(self, update_id: int, delivery: str | None = None) -> bool:
         """True the first time any replica asks about this Telegram update, then False for
-        a day. The mark is an HMAC of the update_id, never the id itself."""
+        a day. The mark is an HMAC of the update_id, never the id itself.
+
+        `delivery` names one handing over of the update (its intake stream entry): the
+        same handing over asked about again — its replica died mid-update and another took
+        the entry over — is let through again; another one (Telegram sent the update
+        twice) is not."""
         name = hmac.new(self._update_secret, str(update_id).encode(), hashlib.sha256)
         key = f"{PREFIX}:update:{name.hexdigest()[:32]}"
-        return bool(await self.redis.set(key, b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
+        if delivery is None:
+            return bool(await self.redis.set(key, b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
+        mark = delivery.encode()
+        # SET NX GET answers the mark that was there (typeshed says bool).
+        earlier: bytes | None = cast(
+            "bytes | None",
+            await self.redis.set(key, mark, nx=True, get=True, ex=UPDATE_SEEN_SECONDS),
+        )
+        return earlier is None or earlier == mark
 
     async def release(self, chat: OpenChat) -> None:
         """Give the chat back without saving (an update answered from the state as it was)."""
