@@ -59,7 +59,7 @@ from bot.dialogue.events import (
     UnsupportedEvent,
     button_event,
 )
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, Turn
 from bot.observability import ObservabilityServer
 from sini.logging import get_logger
 
@@ -246,25 +246,29 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
     incoming = update.effective_message
     if incoming is not None:
         channel.remember(incoming.message_id)
-    turn = await assistant.handle(chat.id, event, language_code, channel)
-    if turn.forget_message and incoming is not None:
-        try:
-            await incoming.delete()
-        except TelegramError:
-            log.info("telegram.delete_failed")
-    bot = cast("ExtBot[Priority]", context.bot)
-    replies = turn.replies
-    if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
-        replies = fold(replies)
-    for number, reply in enumerate(replies):
-        sent = await bot.send_message(
-            chat.id,
-            reply.text,
-            reply_markup=reply_markup(reply),
-            protect_content=reply.protect,
-            rate_limit_args=reply_priority(turn.topic, number),
-        )
-        channel.remember(sent.message_id)
+
+    async def deliver(turn: Turn) -> None:
+        """Sent while the chat is held (`Assistant.handle`), so in order across replicas."""
+        if turn.forget_message and incoming is not None:
+            try:
+                await incoming.delete()
+            except TelegramError:
+                log.info("telegram.delete_failed")
+        bot = cast("ExtBot[Priority]", context.bot)
+        replies = turn.replies
+        if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
+            replies = fold(replies)
+        for number, reply in enumerate(replies):
+            sent = await bot.send_message(
+                channel.chat_id,
+                reply.text,
+                reply_markup=reply_markup(reply),
+                protect_content=reply.protect,
+                rate_limit_args=reply_priority(turn.topic, number),
+            )
+            channel.remember(sent.message_id)
+
+    turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
     return "answered" if turn.replies else "silent"
 
 

@@ -75,20 +75,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 """
-# KEYS: state, lease, fencing counter[, topic stats]. ARGV: sealed state, its ttl, token
-# [, topic field, stats ttl]. Returns 0, writing nothing, when another update opened the
-# chat since this token was given (the token is stale), else 1.
+# KEYS: state, lease, fencing counter[, topic stats]. ARGV: sealed state, its ttl, token,
+# "1" to give the chat back ("0": `release` follows) [, topic field, stats ttl]. Returns
+# 0, writing nothing, when another update opened the chat since this token was given (the
+# token is stale), else 1.
 _SAVE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then
+if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
 end
 if #KEYS == 4 then
-  redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  redis.call('HINCRBY', KEYS[4], ARGV[5], 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
 return 1
 """
@@ -117,6 +118,10 @@ class OpenChat:
     sent: int
     lease: str
     held: bool = True
+    # False while the update's replies are still to be sent: `save` then keeps the chat,
+    # and `release` gives it back once they are handed to Telegram, so that the chat's
+    # next update, on any replica, answers after them.
+    release_on_save: bool = True
 
 
 def chat_key(secret: bytes, chat_id: int | str) -> str:
@@ -182,7 +187,7 @@ class DialogueStore:
         self, chat: OpenChat, state: ChatState, topic: tuple[date, str] | None = None
     ) -> None:
         """Store encrypted (a flow in progress expires after `draft_ttl` of silence), give
-        the chat back and, given `(day, topic)`, count the topic for the anonymous
+        the chat back (unless `chat.release_on_save` is False) and, given `(day, topic)`, count the topic for the anonymous
         statistics — per day and language, never per chat — in the same round trip.
 
         Only while no other update opened the chat since this one did: otherwise nothing
@@ -194,13 +199,13 @@ class DialogueStore:
             f"{PREFIX}:lease:{chat.key}",
             f"{PREFIX}:fence:{chat.key}",
         ]
-        args: list[bytes | str | int] = [sealed, ttl, chat.lease]
+        args: list[bytes | str | int] = [sealed, ttl, chat.lease, int(chat.release_on_save)]
         if topic is not None:
             day, name = topic
             keys.append(f"{PREFIX}:stats:topics:{day.isoformat()}")
             args += [f"{state.language}:{name}", STATS_TTL_SECONDS]
         saved = await self._save(keys=keys, args=args)
-        chat.held = False
+        chat.held = chat.held and not chat.release_on_save
         if not saved:
             raise LeaseLost("another update opened the chat since")
 
