@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Protocol
@@ -156,13 +156,22 @@ class Assistant:
         event: Event,
         language_code: str | None = None,
         channel: Channel | None = None,
+        deliver: Callable[[Turn], Awaitable[None]] | None = None,
     ) -> Turn:
-        """Answer one event from one chat; the Turn's replies are what to send."""
+        """Answer one event from one chat; the Turn's replies are what to send.
+
+        Given `deliver`, the replies are sent through it while the chat is still held:
+        the chat's next update, whichever replica handles it, is answered after them."""
         key = chat_key(self._secret, chat_id)
         screened = self.net.screen(event.text) if isinstance(event, TextEvent) else None
         chat = await self._open(key)
+        if chat is not None:
+            chat.release_on_save = deliver is None
         try:
-            return await self._respond(chat_id, key, chat, event, screened, language_code, channel)
+            turn = await self._respond(chat_id, key, chat, event, screened, language_code, channel)
+            if deliver is not None:
+                await deliver(turn)
+            return turn
         finally:
             if chat is not None:
                 await self._give_back(chat)
@@ -297,8 +306,8 @@ class Assistant:
             return None
 
     async def _give_back(self, chat: OpenChat) -> None:
-        """Release a chat the turn did not save (flood limit, an error); its lease would
-        otherwise expire by itself."""
+        """Give the chat back once its replies were delivered, or when the turn did not
+        save it (flood limit, an error); its lease would otherwise expire by itself."""
         try:
             await self.store.release(chat)
         except RedisError as error:

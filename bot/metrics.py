@@ -38,7 +38,7 @@ UPDATE_OUTCOMES = frozenset({"answered", "silent", "error"})
 TIP_CATEGORIES = frozenset(category.value for category in Category)
 # Where the assistant found Redis down: starting up, loading or saving a chat's state,
 # quiz counters, the tip store.
-REDIS_OPERATIONS = frozenset({"load", "save", "quiz", "tips"})
+REDIS_OPERATIONS = frozenset({"load", "save", "quiz", "tips", "intake"})
 # The outbound scheduler's classes (bot/adapters/sending.py: Priority, lower-cased).
 SEND_CLASSES = frozenset({"urgent", "first", "rest", "bulk"})
 _CLOSED_SETS = {

@@ -44,6 +44,7 @@ from bot import heap, metrics
 from bot.adapters import sending
 from bot.adapters.counsellor_replies import consumer_name, relay_replies
 from bot.adapters.folding import fold
+from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
@@ -59,7 +60,7 @@ from bot.dialogue.events import (
     UnsupportedEvent,
     button_event,
 )
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, Turn
 from bot.observability import ObservabilityServer
 from sini.logging import get_logger
 
@@ -171,14 +172,15 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 async def first_delivery(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether this update is met for the first time by any replica: Telegram delivering
     it again (a webhook answer it did not get, a poll after a crash), or to another
-    replica, is handled once. The mark is shared in Redis under an HMAC of the update_id
+    replica, is handled once; the same intake entry taken over from a replica that died
+    mid-update is handled again. The mark is shared in Redis under an HMAC of the update_id
     (`DialogueStore.first_delivery`). Without Redis the update goes on: answered twice is
     better than not answered."""
     assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
     if assistant is None:
         return True
     try:
-        first = await assistant.store.first_delivery(update.update_id)
+        first = await assistant.store.first_delivery(update.update_id, delivery())
     except RedisError as error:
         log.warning("redis.unavailable", error_type=type(error).__name__)
         metrics.redis_unavailable("load")
@@ -246,25 +248,29 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
     incoming = update.effective_message
     if incoming is not None:
         channel.remember(incoming.message_id)
-    turn = await assistant.handle(chat.id, event, language_code, channel)
-    if turn.forget_message and incoming is not None:
-        try:
-            await incoming.delete()
-        except TelegramError:
-            log.info("telegram.delete_failed")
-    bot = cast("ExtBot[Priority]", context.bot)
-    replies = turn.replies
-    if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
-        replies = fold(replies)
-    for number, reply in enumerate(replies):
-        sent = await bot.send_message(
-            chat.id,
-            reply.text,
-            reply_markup=reply_markup(reply),
-            protect_content=reply.protect,
-            rate_limit_args=reply_priority(turn.topic, number),
-        )
-        channel.remember(sent.message_id)
+
+    async def deliver(turn: Turn) -> None:
+        """Sent while the chat is held (`Assistant.handle`), so in order across replicas."""
+        if turn.forget_message and incoming is not None:
+            try:
+                await incoming.delete()
+            except TelegramError:
+                log.info("telegram.delete_failed")
+        bot = cast("ExtBot[Priority]", context.bot)
+        replies = turn.replies
+        if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
+            replies = fold(replies)
+        for number, reply in enumerate(replies):
+            sent = await bot.send_message(
+                channel.chat_id,
+                reply.text,
+                reply_markup=reply_markup(reply),
+                protect_content=reply.protect,
+                rate_limit_args=reply_priority(turn.topic, number),
+            )
+            channel.remember(sent.message_id)
+
+    turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
     return "answered" if turn.replies else "silent"
 
 
@@ -508,9 +514,14 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     assert settings.telegram_token
     limiter = sending_limiter(settings)
     sending.watch(limiter)
+    updates = DurableUpdates(settings.secret)
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         Application.builder()
         .token(settings.telegram_token)
+        # An update is in Redis before the webhook answers 200 (or the poll confirms it),
+        # and leaves it once processed (bot/adapters/intake.py).
+        .application_class(DurableApplication)
+        .update_queue(updates)
         .rate_limiter(limiter)
         # Updates from different chats run concurrently (so the NLU can batch them);
         # ChatOrder keeps each chat's own updates in order. A handler waits for its replies
@@ -528,6 +539,7 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         assistant = assistant_factory()
         limiter.share(SharedBudget(assistant.store.redis))
+        updates.attach(assistant.store.redis, application.bot)
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(

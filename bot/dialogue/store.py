@@ -19,7 +19,8 @@ counter, incremented by each open, that starts from a random value so it counts 
 a stale update's save is refused (`LeaseLost`), and what the newer one saved stays.
 
 `first_delivery` lets a Telegram update through once: a mark under an HMAC of its
-update_id, set only if absent, shared by every replica.
+update_id, set only if absent, shared by every replica (or again for the same intake
+entry, when the replica that took it died: bot/adapters/intake.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from nacl.exceptions import CryptoError
 from redis.asyncio import Redis
@@ -73,20 +75,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 """
-# KEYS: state, lease, fencing counter[, topic stats]. ARGV: sealed state, its ttl, token
-# [, topic field, stats ttl]. Returns 0, writing nothing, when another update opened the
-# chat since this token was given (the token is stale), else 1.
+# KEYS: state, lease, fencing counter[, topic stats]. ARGV: sealed state, its ttl, token,
+# "1" to give the chat back ("0": `release` follows) [, topic field, stats ttl]. Returns
+# 0, writing nothing, when another update opened the chat since this token was given (the
+# token is stale), else 1.
 _SAVE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[3] then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then
+if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
 end
 if #KEYS == 4 then
-  redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  redis.call('HINCRBY', KEYS[4], ARGV[5], 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
 return 1
 """
@@ -115,6 +118,10 @@ class OpenChat:
     sent: int
     lease: str
     held: bool = True
+    # False while the update's replies are still to be sent: `save` then keeps the chat,
+    # and `release` gives it back once they are handed to Telegram, so that the chat's
+    # next update, on any replica, answers after them.
+    release_on_save: bool = True
 
 
 def chat_key(secret: bytes, chat_id: int | str) -> str:
@@ -180,7 +187,7 @@ class DialogueStore:
         self, chat: OpenChat, state: ChatState, topic: tuple[date, str] | None = None
     ) -> None:
         """Store encrypted (a flow in progress expires after `draft_ttl` of silence), give
-        the chat back and, given `(day, topic)`, count the topic for the anonymous
+        the chat back (unless `chat.release_on_save` is False) and, given `(day, topic)`, count the topic for the anonymous
         statistics — per day and language, never per chat — in the same round trip.
 
         Only while no other update opened the chat since this one did: otherwise nothing
@@ -192,22 +199,35 @@ class DialogueStore:
             f"{PREFIX}:lease:{chat.key}",
             f"{PREFIX}:fence:{chat.key}",
         ]
-        args: list[bytes | str | int] = [sealed, ttl, chat.lease]
+        args: list[bytes | str | int] = [sealed, ttl, chat.lease, int(chat.release_on_save)]
         if topic is not None:
             day, name = topic
             keys.append(f"{PREFIX}:stats:topics:{day.isoformat()}")
             args += [f"{state.language}:{name}", STATS_TTL_SECONDS]
         saved = await self._save(keys=keys, args=args)
-        chat.held = False
+        chat.held = chat.held and not chat.release_on_save
         if not saved:
             raise LeaseLost("another update opened the chat since")
 
-    async def first_delivery(self, update_id: int) -> bool:
+    async def first_delivery(self, update_id: int, delivery: str | None = None) -> bool:
         """True the first time any replica asks about this Telegram update, then False for
-        a day. The mark is an HMAC of the update_id, never the id itself."""
+        a day. The mark is an HMAC of the update_id, never the id itself.
+
+        `delivery` names one handing over of the update (its intake stream entry): the
+        same handing over asked about again — its replica died mid-update and another took
+        the entry over — is let through again; another one (Telegram sent the update
+        twice) is not."""
         name = hmac.new(self._update_secret, str(update_id).encode(), hashlib.sha256)
         key = f"{PREFIX}:update:{name.hexdigest()[:32]}"
-        return bool(await self.redis.set(key, b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
+        if delivery is None:
+            return bool(await self.redis.set(key, b"1", nx=True, ex=UPDATE_SEEN_SECONDS))
+        mark = delivery.encode()
+        # SET NX GET answers the mark that was there (typeshed says bool).
+        earlier: bytes | None = cast(
+            "bytes | None",
+            await self.redis.set(key, mark, nx=True, get=True, ex=UPDATE_SEEN_SECONDS),
+        )
+        return earlier is None or earlier == mark
 
     async def release(self, chat: OpenChat) -> None:
         """Give the chat back without saving (an update answered from the state as it was)."""

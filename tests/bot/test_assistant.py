@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import CommandEvent, TextEvent, button_event
+from bot.dialogue.replies import Turn
 from bot.dialogue.store import chat_key
 from bot.nlu import Entity, Understanding
 from sini.redis_server import LocalRedis
@@ -164,6 +165,41 @@ async def test_two_replicas_answering_one_chat_at_once_lose_neither_change(
     chat = await first.store.open(chat_key(SECRET, CHAT_ID))
     await first.store.release(chat)
     assert (chat.state.drug, chat.state.locale) == ("cannabis", "bm")
+    await first.close()
+    await second.close()
+
+
+async def test_a_chats_replies_leave_before_its_next_update_is_answered_on_another_replica(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    """The chat is held until the first update's replies were delivered: the second
+    replica, given the next message meanwhile, waits, and its answer comes after."""
+    first, second = (
+        make_assistant(engine, redis_server.url, ScriptedNLU()),
+        make_assistant(engine, redis_server.url, ScriptedNLU()),
+    )
+    delivered: list[str] = []
+    saved, sending = asyncio.Event(), asyncio.Event()
+
+    async def slowly(turn: Turn) -> None:
+        saved.set()  # deliver runs once the turn is saved
+        await sending.wait()
+        delivered.append("first")
+
+    async def at_once(turn: Turn) -> None:
+        delivered.append("second")
+
+    welcome = asyncio.create_task(first.handle(CHAT_ID, CommandEvent("start"), "fr", None, slowly))
+    await saved.wait()
+    numbers = asyncio.create_task(
+        second.handle(CHAT_ID, CommandEvent("urgence"), "fr", None, at_once)
+    )
+    await asyncio.wait({numbers}, timeout=0.2)
+    assert not numbers.done(), "the second replica waits for the replies to leave"
+    sending.set()
+    await asyncio.gather(welcome, numbers)
+    assert delivered == ["first", "second"]
+    assert await redis.keys("sini:lease:*") == [], "given back after delivery"
     await first.close()
     await second.close()
 

@@ -46,20 +46,26 @@ class WebhookBot:
 
 
 def start_webhook_bot(
-    emulator: TelegramEmulator, redis_url: str, var_dir: Path, log_path: Path
+    emulator: TelegramEmulator,
+    redis_url: str,
+    var_dir: Path,
+    log_path: Path,
+    token: str = WEBHOOK_TOKEN,
+    env: dict[str, str] | None = None,
 ) -> WebhookBot:
     """Start the bot and return once it has registered its webhook and its server has
     accepted a first update: a warm-up /start from a user no test looks at. Without
     that, a test's own POST could reach the port before the server listens (PTB sets the
-    webhook before it serves)."""
+    webhook before it serves). Replicas of one bot share a `token`; `env` adds to or
+    overrides the bot's environment."""
     port = free_port()
     metrics_port = free_port()
     secret = secrets.token_urlsafe(32)
     base_url = f"http://127.0.0.1:{port}"
     metrics_url = f"http://127.0.0.1:{metrics_port}"
-    env = {
+    environment = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": WEBHOOK_TOKEN,
+        "TELEGRAM_BOT_TOKEN": token,
         "TELEGRAM_API_URL": f"http://127.0.0.1:{emulator.port}",
         "WEBHOOK_URL": base_url,
         "WEBHOOK_LISTEN": "127.0.0.1",
@@ -70,16 +76,20 @@ def start_webhook_bot(
         "SINI_SECRET": TEST_SECRET,
         "SINI_VAR_DIR": str(var_dir),
         "LOG_FORMAT": "json",
+        **(env or {}),
     }
-    set_calls = emulator.webhook(WEBHOOK_TOKEN)["set_webhook_calls"]
+    set_calls = emulator.webhook(token)["set_webhook_calls"]
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "bot"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot", "bot"],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
-    emulator.wait_webhook(WEBHOOK_TOKEN, set_calls, timeout=STARTUP_SECONDS)
-    emulator.user(WEBHOOK_TOKEN, 760_000_001).send_command("start")
-    assert emulator.wait_drained(WEBHOOK_TOKEN, timeout=60), "the webhook server never answered"
-    return WebhookBot(process, WEBHOOK_TOKEN, secret, base_url, redis_url, log_path, metrics_url)
+    emulator.wait_webhook(token, set_calls, timeout=STARTUP_SECONDS)
+    emulator.user(token, 760_000_001).send_command("start")
+    assert emulator.wait_drained(token, timeout=60), "the webhook server never answered"
+    return WebhookBot(process, token, secret, base_url, redis_url, log_path, metrics_url)
 
 
 @pytest.fixture(scope="session")

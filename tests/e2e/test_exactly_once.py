@@ -5,19 +5,25 @@ Two real PTB Applications (two replicas) share one real Redis and send their rep
 to the Bot API emulator; the same update goes through `Application.process_update` of
 each, as the webhook server or the poller hands it over. A real webhook bot process is
 then sent the same POST twice.
+
+An update a replica accepted (its webhook answered 200) survives that replica: two real
+webhook processes share one redis-server, and the one that took the update is killed
+before it could answer it.
 """
 
 from __future__ import annotations
 
 import itertools
+import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis as sync_redis
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application
@@ -26,10 +32,11 @@ from bot.adapters.telegram import build_application
 from bot.config import Settings
 from bot.content import Catalog
 from bot.dialogue.engine import Engine
+from bot.dialogue.store import chat_key
 from sini.redis import PREFIX
-from sini.redis_server import LocalRedis
-from tests.conftest import ScriptedNLU, make_assistant
-from tests.e2e.conftest import WebhookBot
+from sini.redis_server import LocalRedis, free_port
+from tests.conftest import TEST_SECRET, ScriptedNLU, make_assistant
+from tests.e2e.conftest import WebhookBot, start_webhook_bot
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 
 TOKEN = "535353:EXACTLY-once-token-for-tests-only-000"
@@ -178,3 +185,85 @@ def test_the_same_post_twice_to_a_webhook_bot_is_answered_once(
 def user_id() -> Callable[[], int]:
     ids = itertools.count(1)
     return lambda: 791_000_000 + next(ids) * 7919
+
+
+REPLICA_TOKEN = "626262:DURABLE-intake-token-for-tests-only-0"
+TAKEOVER_SECONDS = 60  # an orphaned entry is taken over after CLAIM_IDLE_SECONDS
+
+
+@pytest.fixture
+def webhook_replicas(
+    emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[WebhookBot, WebhookBot]]:
+    """Two real bot processes in webhook mode on one redis-server, as deployed. Free text
+    is not needed: NLU_URL names a port nobody listens on, so no model is loaded. Telegram
+    (the emulator) delivers to the replica started last; the test POSTs to the first."""
+    with LocalRedis(tmp_path_factory.mktemp("replicas-redis")) as redis_server:
+        env = {"NLU_URL": f"http://127.0.0.1:{free_port()}"}
+        bots = tuple(
+            start_webhook_bot(
+                emulator,
+                redis_server.url,
+                tmp_path_factory.mktemp(f"replica-{name}-var"),
+                tmp_path_factory.mktemp(f"replica-{name}") / "bot.log",
+                token=REPLICA_TOKEN,
+                env=env,
+            )
+            for name in ("a", "b")
+        )
+        yield bots[0], bots[1]
+        for bot in bots:
+            if bot.process.poll() is None:
+                bot.process.terminate()
+                bot.process.wait(timeout=30)
+        emulator.reset(REPLICA_TOKEN)
+
+
+def wait_for_command(monitor: sync_redis.client.Monitor, *words: str) -> None:
+    """Read Redis's MONITOR feed until a command naming every one of `words` passes."""
+    command = ""
+    while not all(word in command for word in words):
+        command = monitor.next_command()["command"]
+
+
+def test_an_update_accepted_by_a_replica_that_dies_is_answered_by_the_other_once(
+    webhook_replicas: tuple[WebhookBot, WebhookBot],
+    emulator: TelegramEmulator,
+    catalog: Catalog,
+) -> None:
+    """Replica A answers Telegram's POST with 200, takes the update and is killed while it
+    waits for the chat (held by the test, so it cannot have answered); replica B takes
+    the update over and answers it, once — and Telegram's second POST of the same update
+    is not answered again."""
+    dying, survivor = webhook_replicas
+    chat_id = 792_000_001
+    user = emulator.user(REPLICA_TOKEN, chat_id, "Awa", None, "fr")
+    update = start_update(chat_id, 960_000_001)
+    lease = f"{PREFIX}:lease:{chat_key(bytes.fromhex(TEST_SECRET), chat_id)}"
+    client = sync_redis.Redis.from_url(dying.redis_url, socket_timeout=TAKEOVER_SECONDS)
+    client.set(lease, b"held by the test", px=TAKEOVER_SECONDS * 1000)
+    with client.monitor() as monitor:
+        response = httpx.post(
+            dying.webhook_url,
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": dying.secret},
+        )
+        assert response.status_code == 200
+        wait_for_command(monitor, "EVALSHA", lease)  # A has taken it and waits for the chat
+    dying.process.send_signal(signal.SIGKILL)
+    dying.process.wait(timeout=30)
+    client.delete(lease)
+
+    welcome, _menu = user.replies(2, timeout=TAKEOVER_SECONDS)
+    assert welcome.text == catalog.render("welcome", "fr").text
+    response = httpx.post(
+        survivor.webhook_url,
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": survivor.secret},
+    )
+    assert response.status_code == 200
+    # A chat's updates are answered in order: an answer to either POST handled again
+    # would come before the emergency numbers asked for now.
+    (following,) = user.ask_command("urgence", n=1, timeout=30)
+    assert catalog.emergency[0].number in following.text
+    client.close()
