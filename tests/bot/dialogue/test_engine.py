@@ -348,6 +348,7 @@ def test_every_answered_intent_has_a_message_in_every_locale(
             "safe_migration",
             "rights",
             "find_legal_help",
+            "talk_to_human",
         ]:
             turn = engine.respond(
                 TextEvent("x y"), ChatState(locale=locale), understanding=understood(intent)

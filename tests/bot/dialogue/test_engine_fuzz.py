@@ -57,6 +57,7 @@ INTENTS = [
     "rights",
     "report_tip",
     "followup_tip",
+    "talk_to_human",
     "crisis",
     "nlu_fallback",
     "made_up_intent",
