@@ -36,7 +36,7 @@ class UnknownAction(ValueError):
     """Callback data Sini cannot read: from a version long gone, damaged, or forged."""
 
 
-class Do(str, Enum):
+class Do(Enum):
     """`do:<name>`: the menu's and the commands' actions."""
 
     START = "start"
@@ -59,13 +59,13 @@ class Do(str, Enum):
     COUNSEL_NOT_HELPED = "counsel_not_helped"
 
 
-class Confirm(str, Enum):
+class Confirm(Enum):
     """`confirm:<what>`: ask before starting something ("report a tip?")."""
 
     REPORT = "report"
 
 
-class ReportButton(str, Enum):
+class ReportButton(Enum):
     """`rep:<name>`: the report flow's buttons that carry no value."""
 
     START = "start"
@@ -76,7 +76,7 @@ class ReportButton(str, Enum):
     KEEP = "keep"
 
 
-class FollowupButton(str, Enum):
+class FollowupButton(Enum):
     """`fol:<name>`: the follow-up flow's buttons."""
 
     ADD = "add"

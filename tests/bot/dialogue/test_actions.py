@@ -32,6 +32,8 @@ from bot.dialogue.actions import (
     encode,
 )
 from bot.dialogue.engine import Engine
+from bot.dialogue.events import button_event as decode_button
+from bot.dialogue.state import ChatState
 from bot.services import Service
 from sini.regions import Region
 from tests.support.callbacks import KNOWN_ACTIONS
@@ -86,6 +88,23 @@ EVERY_ACTION: list[Action] = [
 def test_the_strings_earlier_versions_wrote_still_decode(data: str, action: Action) -> None:
     assert decode(data) == action
     assert encode(action) == data
+
+
+def test_actions_of_different_kinds_are_never_equal() -> None:
+    """The engine matches actions by value (`case Confirm.REPORT:`): "do:report" and
+    "confirm:report" share the word "report" and must still be two actions."""
+    for first in EVERY_ACTION:
+        for second in EVERY_ACTION:
+            if type(first) is not type(second):
+                assert first != second, (first, second)
+
+
+def test_the_menus_report_button_opens_the_report_not_the_question_asked_after_a_typed_one(
+    engine: Engine,
+) -> None:
+    turn = engine.respond(decode_button("do:report"), ChatState(), language_code="fr")
+    assert turn.topic == "report"
+    assert turn.state.pending is None
 
 
 @pytest.mark.parametrize("action", EVERY_ACTION, ids=repr)

@@ -348,12 +348,22 @@ def test_every_answered_intent_has_a_message_in_every_locale(
             "safe_migration",
             "rights",
             "find_legal_help",
-            "talk_to_human",
         ]:
             turn = engine.respond(
                 TextEvent("x y"), ChatState(locale=locale), understanding=understood(intent)
             )
             assert turn.topic == intent, (locale, intent)
+
+
+def test_asking_for_a_person_leads_to_the_counselling_offer_in_every_locale(
+    engine: Engine, catalog: Catalog
+) -> None:
+    for locale in ("fr", "bm", "en"):
+        turn = engine.respond(
+            TextEvent("x y"), ChatState(locale=locale), understanding=understood("talk_to_human")
+        )
+        assert turn.topic == "counsel.offer.intent", locale
+        assert turn.replies, locale
 
 
 @pytest.mark.parametrize(("text", "locale"), [("i ni su", "bm"), ("hey hi", "en")])
