@@ -189,15 +189,9 @@ class Desk:
         return await read_record(self.redis, lookup)
 
     async def records(self, *statuses: Status) -> list[TipRecord]:
-        """Every tip in these statuses (all tips when none is given), newest first; reads
-        only the indexes asked for."""
-        indexes = [status_index(s) for s in statuses] if statuses else [ALL_INDEX]
-        scored: list[tuple[float, str]] = []
-        for index in indexes:
-            members = await self.redis.zrange(index, 0, -1, withscores=True)
-            scored += [(score, member.decode()) for member, score in members]
-        scored.sort(reverse=True)
-        return await self._read([lookup for _, lookup in scored])
+        """Every tip in these statuses (all tips when none is given), newest first."""
+        query = TipQuery(statuses=frozenset(statuses) if statuses else None)
+        return (await self.page(query, Order.NEWEST)).records
 
     async def page(
         self, query: TipQuery, order: Order, offset: int = 0, limit: int | None = None
