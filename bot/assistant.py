@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Protocol
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bot import metrics
 from bot.awareness import CampaignStore, Subscribers
 from bot.content import negotiate_locale
+from bot.dialogue import outbox
 from bot.dialogue.actions import SetLanguage
 from bot.dialogue.effects import (
     AddFollowup,
@@ -157,24 +158,69 @@ class Assistant:
         language_code: str | None = None,
         channel: Channel | None = None,
         deliver: Callable[[Turn], Awaitable[None]] | None = None,
+        update_id: int | None = None,
     ) -> Turn:
         """Answer one event from one chat; the Turn's replies are what to send.
 
-        Given `deliver`, the replies are sent through it while the chat is still held:
-        the chat's next update, whichever replica handles it, is answered after them."""
+        Given `deliver`, the replies are saved with the new state (bot/dialogue/outbox.py)
+        and sent through it while the chat is still held — after any that an earlier
+        update saved and could not send — so the chat's next update, whichever replica
+        handles it, is answered after them. The save marks Telegram's `update_id`
+        answered: taken over from a replica that stopped after saving, the update is not
+        worked out again, only `resend`."""
         key = chat_key(self._secret, chat_id)
         screened = self.net.screen(event.text) if isinstance(event, TextEvent) else None
-        chat = await self._open(key)
-        if chat is not None:
-            chat.release_on_save = deliver is None
-        try:
+        chat = await self._open(key, update_id)
+        if chat is None or deliver is None:
+            try:
+                return await self._respond(
+                    chat_id, key, chat, event, screened, language_code, channel
+                )
+            finally:
+                if chat is not None:
+                    await self._give_back(chat)
+        chat.release_on_save = False
+        async with self._sending(chat):
+            await self._send_unsent(chat, deliver)
             turn = await self._respond(chat_id, key, chat, event, screened, language_code, channel)
-            if deliver is not None:
-                await deliver(turn)
-            return turn
+            await deliver(turn)
+        return turn
+
+    async def resend(self, chat_id: int | str, deliver: Callable[[Turn], Awaitable[None]]) -> None:
+        """Send what the chat's outbox holds: an update arrived whose answer was saved by a
+        replica that stopped before sending it."""
+        chat = await self._open(chat_key(self._secret, chat_id))
+        if chat is not None:
+            async with self._sending(chat):
+                await self._send_unsent(chat, deliver)
+
+    @contextlib.asynccontextmanager
+    async def _sending(self, chat: OpenChat) -> AsyncIterator[None]:
+        """Hold the chat while its replies are sent, then drop its outbox and give it back.
+        Stopped halfway (the task cancelled: a shutdown), the outbox stays for whoever
+        holds the chat next; failed (Telegram refused a reply), it is dropped all the same,
+        so that a reply Telegram will never take is not tried before every later answer."""
+        sent = True
+        try:
+            yield
+        except asyncio.CancelledError:
+            sent = False
+            raise
         finally:
-            if chat is not None:
-                await self._give_back(chat)
+            await self._give_back(chat, sent)
+
+    async def _send_unsent(
+        self, chat: OpenChat, deliver: Callable[[Turn], Awaitable[None]]
+    ) -> None:
+        """Send the replies an earlier update of this chat saved and did not send, oldest
+        first; one that fails does not keep this update from being answered."""
+        for unsent in chat.unsent:
+            try:
+                await deliver(Turn(unsent.replies, chat.state, unsent.topic))
+            except Exception as error:  # the adapter's send errors: whatever its transport raises
+                log.warning("dialogue.unsent_failed", error_type=type(error).__name__)
+        if chat.unsent:
+            log.info("dialogue.unsent_sent", turns=len(chat.unsent))
 
     async def _respond(
         self,
@@ -296,20 +342,21 @@ class Assistant:
 
     # ----------------------------------------------------------------- storage
 
-    async def _open(self, key: str) -> OpenChat | None:
+    async def _open(self, key: str, update_id: int | None = None) -> OpenChat | None:
         """The chat, held for this update; None when Redis did not answer."""
         try:
-            return await self.store.open(key)
+            return await self.store.open(key, update_id=update_id)
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("load")
             return None
 
-    async def _give_back(self, chat: OpenChat) -> None:
-        """Give the chat back once its replies were delivered, or when the turn did not
-        save it (flood limit, an error); its lease would otherwise expire by itself."""
+    async def _give_back(self, chat: OpenChat, sent: bool = False) -> None:
+        """Give the chat back once its replies were `sent` (then its outbox is dropped), or
+        when the turn did not save it (flood limit, an error); its lease would otherwise
+        expire by itself."""
         try:
-            await self.store.release(chat)
+            await (self.store.delivered(chat) if sent else self.store.release(chat))
         except RedisError as error:
             log.warning("redis.unavailable", error_type=type(error).__name__)
             metrics.redis_unavailable("save")
@@ -339,7 +386,8 @@ class Assistant:
         whose effect is done whatever the state (a receipt, "already stored") is sent."""
         topic = turn.topic
         try:
-            await self.store.save(chat, turn.state, (_today(), topic) if topic else None)
+            unsent = () if chat.release_on_save else outbox.keep(turn)
+            await self.store.save(chat, turn.state, (_today(), topic) if topic else None, unsent)
             self.outage.saved(chat.key, turn.state)
         except LeaseLost:
             log.warning("dialogue.lease_lost", kept=topic in DONE_TOPICS)

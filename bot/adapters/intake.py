@@ -13,7 +13,7 @@ name. While the replica lives it touches its pending entries (XCLAIM to itself),
 idle time stays short; once it dies they grow idle, and after `CLAIM_IDLE_SECONDS` another
 replica takes them over (XAUTOCLAIM) and processes them. The same update can thus be
 handed over twice — to a replica that died mid-update, then to the next — and
-`DialogueStore.first_delivery` lets the second handing through because it carries the same
+`DialogueStore.arrival` lets the second handing through because it carries the same
 stream entry (`delivery()`), while a second POST of the update by Telegram (another entry)
 is still stopped.
 

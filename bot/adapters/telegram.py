@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -61,6 +62,7 @@ from bot.dialogue.events import (
     button_event,
 )
 from bot.dialogue.replies import Reply, Turn
+from bot.dialogue.store import Arrival
 from bot.observability import ObservabilityServer
 from sini.logging import get_logger
 
@@ -169,25 +171,38 @@ class TelegramChannel:
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
-async def first_delivery(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Whether this update is met for the first time by any replica: Telegram delivering
-    it again (a webhook answer it did not get, a poll after a crash), or to another
-    replica, is handled once; the same intake entry taken over from a replica that died
-    mid-update is handled again. The mark is shared in Redis under an HMAC of the update_id
-    (`DialogueStore.first_delivery`). Without Redis the update goes on: answered twice is
+async def arrival(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Arrival:
+    """Whether this update is new to every replica: Telegram delivering it again (a
+    webhook answer it did not get, a poll after a crash), or to another replica, is
+    answered once; the same intake entry taken over from a replica that died mid-update
+    is answered again — or, when that replica had saved the answer, its replies are sent
+    (`Arrival.ANSWERED`). The mark is shared in Redis under an HMAC of the update_id
+    (`DialogueStore.arrival`). Without Redis the update goes on: answered twice is
     better than not answered."""
     assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
     if assistant is None:
-        return True
+        return Arrival.NEW
     try:
-        first = await assistant.store.first_delivery(update.update_id, delivery())
+        seen = await assistant.store.arrival(update.update_id, delivery())
     except RedisError as error:
         log.warning("redis.unavailable", error_type=type(error).__name__)
         metrics.redis_unavailable("load")
-        return True
-    if not first:
-        log.info("telegram.update_duplicate")
-    return first
+        return Arrival.NEW
+    if seen is not Arrival.NEW:
+        log.info("telegram.update_duplicate", arrival=seen.value)
+    return seen
+
+
+async def _handle_once(
+    handler: Handler, update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> None:
+    match await arrival(update, context):
+        case Arrival.NEW:
+            await handler(update, context)
+        case Arrival.ANSWERED:
+            await _resend(update, context)
+        case Arrival.REPEATED:
+            pass
 
 
 class ChatOrder:
@@ -196,7 +211,7 @@ class ChatOrder:
     FIFO and taken before the handler's first await; idle chats hold no lock.
 
     Every handler is wrapped here, so this is where an update enters: one seen before
-    (`first_delivery`) stops here — checked inside the chat's turn, so that the Redis
+    (`arrival`) stops here — checked inside the chat's turn, so that the Redis
     round trip cannot reorder a chat's updates."""
 
     def __init__(self) -> None:
@@ -206,15 +221,13 @@ class ChatOrder:
         async def in_order(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             chat = update.effective_chat
             if chat is None:
-                if await first_delivery(update, context):
-                    await handler(update, context)
+                await _handle_once(handler, update, context)
                 return
             lock, users = self._locks.get(chat.id, (asyncio.Lock(), 0))
             self._locks[chat.id] = (lock, users + 1)
             try:
                 async with lock:
-                    if await first_delivery(update, context):
-                        await handler(update, context)
+                    await _handle_once(handler, update, context)
             finally:
                 lock, users = self._locks[chat.id]
                 if users == 1:
@@ -248,7 +261,26 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
     incoming = update.effective_message
     if incoming is not None:
         channel.remember(incoming.message_id)
+    deliver = _deliverer(context, channel, incoming)
+    turn = await assistant.handle(
+        chat.id, event, language_code, channel, deliver, update_id=update.update_id
+    )
+    return "answered" if turn.replies else "silent"
 
+
+async def _resend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The update's answer was saved by a replica that stopped before sending it all."""
+    chat = update.effective_chat
+    assistant: Assistant | None = context.bot_data.get(ASSISTANT_KEY)
+    if chat is None or assistant is None:
+        return
+    channel = TelegramChannel(context, chat.id)
+    await assistant.resend(chat.id, _deliverer(context, channel, None))
+
+
+def _deliverer(
+    context: ContextTypes.DEFAULT_TYPE, channel: TelegramChannel, incoming: Message | None
+) -> Callable[[Turn], Awaitable[None]]:
     async def deliver(turn: Turn) -> None:
         """Sent while the chat is held (`Assistant.handle`), so in order across replicas."""
         if turn.forget_message and incoming is not None:
@@ -270,8 +302,7 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
             )
             channel.remember(sent.message_id)
 
-    turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
-    return "answered" if turn.replies else "silent"
+    return deliver
 
 
 URGENT_TOPICS = frozenset({"checkin", "emergency"})

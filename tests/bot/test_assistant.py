@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from bot.assistant import Assistant
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import CommandEvent, TextEvent, button_event
+from bot.dialogue.events import CommandEvent, Event, TextEvent, button_event
 from bot.dialogue.replies import Turn
-from bot.dialogue.store import chat_key
+from bot.dialogue.store import Arrival, chat_key
 from bot.nlu import Entity, Understanding
+from sini.redis import PREFIX
 from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, SECRET, ScriptedNLU, make_assistant, say
 from tests.support.redis_scan import everything
@@ -212,4 +214,113 @@ async def test_a_flooded_chat_is_given_back_for_its_next_message(
     assert await say(assistant, TextEvent("salut")), "one 'slow down'"
     assert await say(assistant, TextEvent("salut")) == [], "then silence, not a wait"
     assert await redis.keys("sini:lease:*") == []
+    await assistant.close()
+
+
+class Telegram:
+    """A `deliver` that records what reaches the chat, and can hang like a replica that
+    stops while sending (its task is then cancelled) or fail like a refused message."""
+
+    def __init__(self, hang: bool = False, refuse: bool = False) -> None:
+        self.turns: list[Turn] = []
+        self.reached = asyncio.Event()
+        self.hang, self.refuse = hang, refuse
+
+    async def __call__(self, turn: Turn) -> None:
+        self.reached.set()
+        if self.hang:
+            await asyncio.Event().wait()
+        if self.refuse:
+            raise RuntimeError("Forbidden: bot was blocked by the user")
+        self.turns.append(turn)
+
+    @property
+    def texts(self) -> list[str]:
+        return [reply.text for turn in self.turns for reply in turn.replies]
+
+
+async def stopped_while_sending(
+    assistant: Assistant, event: Event, update_id: int | None = None
+) -> None:
+    """The replica saved the turn, then stopped before a reply left (a shutdown)."""
+    hanging = Telegram(hang=True)
+    task = asyncio.create_task(
+        assistant.handle(CHAT_ID, event, "fr", deliver=hanging, update_id=update_id)
+    )
+    await hanging.reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_replies_a_stopped_replica_saved_go_first_in_the_chats_next_answer_elsewhere(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    replica_a = make_assistant(engine, redis_server.url, ScriptedNLU("drug_info"))
+    replica_b = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
+    await stopped_while_sending(replica_a, TextEvent("c'est quoi le kush exactement"))
+    telegram = Telegram()
+    await replica_b.handle(CHAT_ID, TextEvent("salut"), "fr", deliver=telegram)
+    info = engine.catalog.render("intent.drug_info", "fr").text
+    greeting = engine.catalog.render("intent.greet", "fr").text
+    assert telegram.texts[0].startswith(info[:40]), "the unsent answer first"
+    assert telegram.texts[-1] == greeting
+    again = Telegram()
+    await replica_b.handle(CHAT_ID, TextEvent("salut"), "fr", deliver=again)
+    assert again.texts == [greeting], "sent once"
+    await replica_a.close()
+    await replica_b.close()
+
+
+async def test_an_update_taken_over_after_its_answer_was_saved_is_only_sent_not_redone(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    nlu = ScriptedNLU("drug_info")
+    replica_a = make_assistant(engine, redis_server.url, nlu)
+    replica_b = make_assistant(engine, redis_server.url, nlu)
+    await stopped_while_sending(replica_a, TextEvent("c quoi le kush"), update_id=4_200_001)
+    assert await replica_b.store.arrival(4_200_001, "1-0") is Arrival.ANSWERED
+    telegram = Telegram()
+    await replica_b.resend(CHAT_ID, telegram)
+    assert telegram.texts[0].startswith(engine.catalog.render("intent.drug_info", "fr").text[:40])
+    assert nlu.calls == 1, "not understood a second time"
+    nothing = Telegram()
+    await replica_b.resend(CHAT_ID, nothing)
+    assert nothing.texts == []
+    await replica_a.close()
+    await replica_b.close()
+
+
+async def test_unsent_replies_wait_in_redis_sealed(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("drug_info"))
+    await stopped_while_sending(assistant, TextEvent("salut"))
+    assert await redis.keys(f"{PREFIX}:outbox:*"), "kept for the next answer"
+    answer = engine.catalog.render("intent.drug_info", "fr").text
+    dump = await everything(redis)
+    assert answer[:30].encode() not in dump
+    assert str(CHAT_ID).encode() not in dump
+    await assistant.close()
+
+
+async def test_a_report_step_is_never_kept_unsent_in_redis(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    """Report replies may show the tip's words or a receipt: they never wait in Redis."""
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
+    await stopped_while_sending(assistant, button_event("rep:start"))
+    assert await redis.keys(f"{PREFIX}:outbox:*") == []
+    await assistant.close()
+
+
+async def test_a_reply_telegram_refuses_is_not_tried_again_before_later_answers(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
+    with pytest.raises(RuntimeError):
+        await assistant.handle(CHAT_ID, TextEvent("salut"), "fr", deliver=Telegram(refuse=True))
+    telegram = Telegram()
+    await assistant.handle(CHAT_ID, TextEvent("salut"), "fr", deliver=telegram)
+    assert telegram.texts == [engine.catalog.render("intent.greet", "fr").text]
     await assistant.close()

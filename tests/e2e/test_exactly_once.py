@@ -149,12 +149,12 @@ async def test_without_redis_an_update_is_still_answered(
     replica, _ = replicas
     assistant = replica.bot_data["assistant"]
 
-    async def down(update_id: int) -> bool:
+    async def down(update_id: int, delivery: str | None) -> None:
         from redis.exceptions import ConnectionError
 
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(assistant.store, "first_delivery", down)
+    monkeypatch.setattr(assistant.store, "arrival", down)
     chat_id, cursor = 881_000_004, emulator.cursor()
     await replica.process_update(Update.de_json(start_update(chat_id, 700_000_005), replica.bot))
     assert answers(emulator, chat_id, cursor), "answered"
@@ -266,4 +266,69 @@ def test_an_update_accepted_by_a_replica_that_dies_is_answered_by_the_other_once
     # would come before the emergency numbers asked for now.
     (following,) = user.ask_command("urgence", n=1, timeout=30)
     assert catalog.emergency[0].number in following.text
+    client.close()
+
+
+def answer_update(chat_id: int, update_id: int, question: BotMessage) -> dict[str, Any]:
+    """The person pressing the first answer under a quiz question."""
+    person = {"id": chat_id, "is_bot": False, "first_name": "Awa", "language_code": "fr"}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": str(update_id),
+            "from": person,
+            "chat_instance": "-7331",
+            "data": question.buttons[0][0].callback_data,
+            "message": {
+                "message_id": question.message_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Awa"},
+                "text": question.text,
+            },
+        },
+    }
+
+
+def test_an_answer_saved_by_a_replica_that_dies_before_sending_it_arrives_once(
+    webhook_replicas: tuple[WebhookBot, WebhookBot],
+    emulator: TelegramEmulator,
+    catalog: Catalog,
+) -> None:
+    """Replica A (B paused meanwhile) scores a quiz answer and saves the chat (the next
+    question is now the current one); Telegram refuses its first send (429, retry later)
+    and A is killed while it waits. Replica B takes the update over: it sends A's saved
+    answer, once, instead of scoring the answer again against the next question ("this
+    button is no longer valid")."""
+    dying, survivor = webhook_replicas
+    chat_id = 792_000_002
+    user = emulator.user(REPLICA_TOKEN, chat_id, "Awa", None, "fr")
+    key = chat_key(bytes.fromhex(TEST_SECRET), chat_id)
+    (quizzes,) = user.ask_command("quiz", n=1, timeout=30)
+    (question,) = user.press_and_wait(quizzes, quizzes.buttons[0][0].callback_data or "")
+    emulator.call(
+        "bot/flood",
+        {"token": REPLICA_TOKEN, "method": "sendMessage", "count": 1, "retry_after": 5},
+    )
+    client = sync_redis.Redis.from_url(dying.redis_url, socket_timeout=TAKEOVER_SECONDS)
+    survivor.process.send_signal(signal.SIGSTOP)  # so that A is the one to take the update
+    with client.monitor() as monitor:
+        response = httpx.post(
+            dying.webhook_url,
+            json=answer_update(chat_id, 960_000_002, question),
+            headers={"X-Telegram-Bot-Api-Secret-Token": dying.secret},
+        )
+        assert response.status_code == 200
+        # A's save: the chat's state, counted under today's topics
+        wait_for_command(monitor, "EVALSHA", f"{PREFIX}:chat:{key}", f"{PREFIX}:stats:topics")
+    dying.process.send_signal(signal.SIGKILL)  # A now waits out the 429 before sending
+    dying.process.wait(timeout=30)
+    survivor.process.send_signal(signal.SIGCONT)
+    assert user.drain() == [], "A sent nothing"
+
+    feedback, following = user.replies(2, timeout=TAKEOVER_SECONDS)
+    assert feedback.text != catalog.render("error.expired_button", "fr").text
+    assert following.buttons, "the next question"
+    assert following.text != question.text
+    (emergency,) = user.ask_command("urgence", n=1, timeout=30)
+    assert catalog.emergency[0].number in emergency.text, "nothing sent twice before it"
     client.close()

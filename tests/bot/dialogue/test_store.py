@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from bot.dialogue.state import ChatState, Flow, Step
 from bot.dialogue.store import (
     UPDATE_SEEN_SECONDS,
+    Arrival,
     ChatBusy,
     DialogueStore,
     LeaseLost,
@@ -208,10 +209,10 @@ async def test_a_telegram_update_is_let_through_once_under_a_name_that_hides_its
     redis: Redis,
 ) -> None:
     replica_a, replica_b = store_on(redis), store_on(redis)
-    assert await replica_a.first_delivery(812_345_678)
-    assert not await replica_b.first_delivery(812_345_678), "another replica, same update"
-    assert not await replica_a.first_delivery(812_345_678)
-    assert await replica_b.first_delivery(812_345_679)
+    assert await replica_a.arrival(812_345_678) is Arrival.NEW
+    assert await replica_b.arrival(812_345_678) is Arrival.REPEATED, "another replica"
+    assert await replica_a.arrival(812_345_678) is Arrival.REPEATED
+    assert await replica_b.arrival(812_345_679) is Arrival.NEW
     keys = await redis.keys(f"{PREFIX}:update:*")
     assert len(keys) == 2
     for key in keys:
