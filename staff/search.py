@@ -54,15 +54,15 @@ class _Opened:
     folded: str
 
     @classmethod
-    def of(cls, sealed: bytes, reference: str, keyring: DeskKeyring) -> _Opened:
-        """A tip's sealed content opened; one it cannot read (damaged, or sealed to no key
-        of the keyring) is an empty text, so it is simply never found."""
+    def of(cls, sealed: bytes, reference: str, keyring: DeskKeyring) -> _Opened | None:
+        """A tip's sealed content opened; None when this keyring cannot read it (damaged,
+        or sealed to none of its keys): not kept, so a keyring that can may open it later."""
         try:
             content = TipContent.from_json(open_sealed(sealed, keyring))
-            parts = (content.text, content.place or "")
         except TipError:
-            parts = ("", "")
-        text = "\n".join(p for p in parts if p)[:MAX_INDEXED_CHARS]
+            return None
+        text = "\n".join(p for p in (content.text, content.place or "") if p)
+        text = text[:MAX_INDEXED_CHARS]
         return cls(reference, text, fold(text))
 
 
@@ -80,11 +80,12 @@ class SearchIndex:
         self._opened.clear()
 
     def text(self, record: TipRecord, keyring: DeskKeyring) -> str:
-        """The tip's text (opened once, then from memory)."""
+        """The tip's text (opened once, then from memory); "" when it cannot be opened."""
         opened = self._opened.get(record.lookup)
         if opened is None:
-            reference = str(record.reference or "")
-            opened = _Opened.of(record.sealed, reference, keyring)
+            opened = _Opened.of(record.sealed, str(record.reference or ""), keyring)
+            if opened is None:
+                return ""
             self._opened[record.lookup] = opened
         return opened.text
 
@@ -101,8 +102,11 @@ class SearchIndex:
             rows = await pipe.execute()
         for index, lookup in enumerate(new):
             sealed, ref = rows[2 * index], rows[2 * index + 1]
-            if sealed is not None:  # else purged between the two reads
-                self._opened[lookup] = _Opened.of(sealed, ref.decode() if ref else "", keyring)
+            if sealed is None:
+                continue  # purged between the two reads
+            opened = _Opened.of(sealed, ref.decode() if ref else "", keyring)
+            if opened is not None:
+                self._opened[lookup] = opened
 
     def matching(self, query: str) -> set[str]:
         """The lookups of the tips whose text holds every word of `query`, or whose

@@ -251,9 +251,10 @@ def index_keys(record: TipRecord) -> list[str]:
 
 def unindex(pipe: Pipeline[bytes], lookup: str, record: TipRecord | None) -> None:
     """Queue the removal of a tip from every index; without its record (a dangling entry)
-    from every index a closed list names (status, category, region)."""
+    from every index a closed list names (status, category, region, important; a label's
+    index keeps it, and a page simply does not show a tip whose hash is gone)."""
     if record is None:
-        keys = [ALL_INDEX, *(status_index(s) for s in Status)]
+        keys = [ALL_INDEX, IMPORTANT_INDEX, *(status_index(s) for s in Status)]
         keys += [category_index(c) for c in Category]
         keys += [region_index(r) for r in TIP_REGIONS]
     else:

@@ -61,7 +61,12 @@ SHOWN: dict[str, Shown] = {
 UNKNOWN_TYPE = Shown("download", "bin")
 _ATTACHMENT_CSP = "default-src 'none'; sandbox"
 # The success notice of each form that holds a draft (`static/drafts.js` forgets it then).
-DRAFT_SENT = {"note_added": "note", "replied": "reply", "status_changed": "status"}
+DRAFT_SENT = {
+    "note_added": "note",
+    "replied": "reply",
+    "status_changed": "status",
+    "kept": "keep",
+}
 
 
 @dataclass(frozen=True)
