@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode
 
 from staff import fields, labels
 from staff.formatting import Formatter
@@ -139,6 +140,13 @@ class QueueFilter:
             end = datetime.combine(self.received_to + timedelta(days=1), time(), timezone.utc)
             before = min(filter(None, (before, end)))
         return after, before
+
+
+def back_to_queue(back: str, notice: str) -> str:
+    """The queue a form came from (`back`: its query string, as the page had it), with
+    `notice`; read again as a filter, so nothing but known filters gets in the URL."""
+    kept = QueueFilter.parse(dict(parse_qsl(back))).as_params()
+    return "/?" + urlencode({**kept, "msg": notice})
 
 
 def _account(value: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -98,10 +98,10 @@ async def bulk_action(request: Request, session: Session) -> Response:
     queue (filters and search kept) with how it went."""
     staff = state_of(request)
     form = await request.form()
-    back = queue.QueueFilter.parse(dict(parse_qsl(fields.one_line(form.get("back")))))
+    back = fields.one_line(form.get("back"))
 
     def to_queue(notice: str) -> Response:
-        return redirect("/?" + urlencode({**back.as_params(), "msg": notice}))
+        return redirect(queue.back_to_queue(back, notice))
 
     lookups = [v for v in form.getlist("tip") if isinstance(v, str) and LOOKUP.match(v)]
     action = fields.one_line(form.get("action"))

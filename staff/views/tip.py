@@ -249,9 +249,12 @@ async def change_status(request: Request, session: Session) -> Response:
 
 @staff_only(back="/tips/{lookup}#assign")
 async def assign(request: Request, session: Session) -> Response:
+    """Give the tip to an account, from its page or from its row in the queue (`queue`:
+    the queue's filters, to go back there)."""
     staff = state_of(request)
     lookup = _lookup(request)
-    name = fields.one_line((await request.form()).get("account")).lower()
+    form = await request.form()
+    name = fields.one_line(form.get("account")).lower()
     if name:
         account = await staff.accounts.get(name)
         if account is None or account.disabled:
@@ -265,6 +268,8 @@ async def assign(request: Request, session: Session) -> Response:
             lambda _before, after: named(after, after.assigned_to or "personne"),
         ),
     )
+    if "queue" in form:
+        return redirect(queue.back_to_queue(fields.one_line(form.get("queue")), "assigned"))
     return _back(lookup, "assigned", "assign")
 
 

@@ -148,3 +148,23 @@ def test_received_between_two_days_is_a_filter_kept_in_the_url(
     assert old.lookup in page
     assert recent.lookup not in page
     assert f'value="{start}"' in page
+
+
+def test_assigning_from_a_row_of_the_queue_comes_back_to_the_same_queue(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    (tip,) = _tips(desk, staff_settings, 1)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    page = client.get("/?status=new&q=publicite").text
+    assert 'aria-label="Attribuer T-' in page
+    response = client.post(
+        f"/tips/{tip.lookup}/assign",
+        data={"csrf": csrf, "account": REVIEWER, "queue": "status=new&q=publicite&evil=1"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/?status=new&q=publicite&msg=assigned"
+    back = client.get(response.headers["location"]).text
+    assert "Attribution enregistrée." in back
+    assert f'<option value="{REVIEWER}" selected>' in back
+    entries = b"".join(SyncRedis.from_url(desk).lrange(AUDIT_KEY, 0, -1)).decode()
+    assert entries.count('"tip.assign"') == 1
