@@ -35,6 +35,7 @@ from staff.auth import Authenticator, Lockout
 from staff.config import StaffConfig
 from staff.errors import ANSWERS, Refused
 from staff.formatting import Formatter
+from staff.search import SearchIndex
 from staff.sessions import SessionStore
 from staff.views import admin, console, login, queue, tip
 from staff.views import stats as stats_views
@@ -67,6 +68,7 @@ def build_state(
     redis: Redis[bytes],
     sessions: SessionStore,
     stats_redis: Redis[bytes] | None = None,
+    search: SearchIndex | None = None,
 ) -> StaffState:
     """Wire the services around the tips Redis (`redis`: tips, desk keys, accounts, audit)
     and the dialogue Redis (`stats_redis`: the bot's topic counters; default: the same)."""
@@ -93,6 +95,7 @@ def build_state(
         templates=make_templates(formatter),
         topic_labels=stats.topic_labels(settings.responses_dir),
         counselling=Counselling.configured(stats_redis or redis, settings),
+        search=search if search is not None else SearchIndex(),
     )
 
 
@@ -124,15 +127,19 @@ def create_app(
     `config` defaults to `StaffConfig.from_env()`; tests pass a cheaper one
     (cheap KDFs, http cookies) and may pass a fake clock."""
     cfg = config or StaffConfig.from_env()
+    search = SearchIndex()
     sessions = SessionStore(
-        cfg.session_idle_minutes * 60, cfg.session_max_hours * 3600, clock=session_clock
+        cfg.session_idle_minutes * 60,
+        cfg.session_max_hours * 3600,
+        clock=session_clock,
+        on_empty=search.forget,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         main = connect_redis(redis_url)
         tips = connect_tips(settings, main)
-        staff = build_state(settings, cfg, tips, sessions, stats_redis=main)
+        staff = build_state(settings, cfg, tips, sessions, stats_redis=main, search=search)
         app.state.staff = staff
         given = await reindex(tips, settings.secret)
         log.info("staff.reindexed", references_given=given)

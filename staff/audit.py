@@ -32,9 +32,9 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from sini.transactions import Writes, transaction
-from staff import fields
+from staff import fields, labels
 from tips.crypto import derive_secret
-from tips.model import TipRecord
+from tips.model import Status, TipRecord
 
 AUDIT_KEY = "sini:staff:audit"
 AUDIT_HEAD_KEY = "sini:staff:audit:head"  # the anchor: {"count", "mac", "sig"}
@@ -242,3 +242,16 @@ class TipJournal:
         entry = self.log._entry(self.actor, self.action, before.lookup, detail)
         _, writes = await self.log._append(pipe, entry)
         return writes
+
+
+def named(record: TipRecord, detail: str = "") -> str:
+    """An audit detail that names the tip by its reference: "T-26-0172 · …"."""
+    return " · ".join(part for part in (str(record.reference or ""), detail) if part)
+
+
+def status_detail(before: TipRecord, after: TipRecord) -> str:
+    """ "T-26-0172 · Nouveau → Transmis (OCS)": the move, and where a forwarded tip went."""
+    detail = f"{labels.status(before.status.value)} → {labels.status(after.status.value)}"
+    if after.status is Status.FORWARDED:
+        detail += f" ({after.forwarded_to})"
+    return named(after, detail)

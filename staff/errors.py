@@ -29,6 +29,7 @@ from tips.model import (
     MalformedData,
     TextTooLong,
     TipValidationError,
+    TooManyLabels,
 )
 from tips.stored import StoreConflict, TipNotFound
 
@@ -93,6 +94,7 @@ ANSWERS: dict[type[Exception], Page | Notice] = {
     TextTooLong: Notice("text_too_long"),
     InvalidTransition: Notice("transition"),
     # The store's other refusals of what a form wrote (a status change's reason too long).
+    TooManyLabels: Notice("too_many_labels"),
     TipValidationError: Notice("text_too_long"),
     StoreConflict: Notice("conflict"),
     AccountMissing: Notice("unknown_account"),

@@ -12,11 +12,22 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode
 
 from staff import fields, labels
 from staff.formatting import Formatter
-from tips.model import Category, Status, TipRecord, TipRegion, find_tip_region
+from tips.model import (
+    Category,
+    Status,
+    TipRecord,
+    TipRegion,
+    TipValidationError,
+    find_tip_region,
+    label_key,
+    tidy_label,
+    validate_account,
+)
 
 AGES: dict[str, str] = {
     "lt1d": "Moins de 24 h",
@@ -66,6 +77,12 @@ class QueueFilter:
     age: str | None = None
     mine: bool = False
     sort: str = "priority"
+    assignee: str | None = None
+    label: str | None = None
+    important: bool = False
+    received_from: date | None = None  # first and last day of reception, both included
+    received_to: date | None = None
+    text: str = ""  # the words searched for in what tipsters wrote (`staff.search`)
 
     @classmethod
     def parse(cls, params: Mapping[str, object]) -> QueueFilter:
@@ -85,6 +102,12 @@ class QueueFilter:
             age=age if age in AGES else None,
             mine=text("mine") == "1",
             sort=sort if sort in SORTS else "priority",
+            assignee=_account(text("assignee")),
+            label=_label(text("label")),
+            important=text("important") == "1",
+            received_from=_day(text("from")),
+            received_to=_day(text("to")),
+            text=" ".join(text("q").split())[:200],
         )
 
     def as_params(self) -> dict[str, str]:
@@ -96,8 +119,55 @@ class QueueFilter:
             "age": self.age or "",
             "mine": "1" if self.mine else "",
             "sort": self.sort if self.sort != "priority" else "",
+            "assignee": self.assignee or "",
+            "label": self.label or "",
+            "important": "1" if self.important else "",
+            "from": self.received_from.isoformat() if self.received_from else "",
+            "to": self.received_to.isoformat() if self.received_to else "",
+            "q": self.text,
         }
         return {k: v for k, v in params.items() if v}
+
+    def created_between(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """The creation bounds of the age choice and the days chosen together: (after,
+        before), exclusive, None for open."""
+        after, before = created_between(self.age, now)
+        if self.received_from is not None:
+            # Hours are the finest time stored: the first hour of the day is just after.
+            start = datetime.combine(self.received_from, time(), timezone.utc)
+            after = max(filter(None, (after, start - timedelta(seconds=1))))
+        if self.received_to is not None:
+            end = datetime.combine(self.received_to + timedelta(days=1), time(), timezone.utc)
+            before = min(filter(None, (before, end)))
+        return after, before
+
+
+def back_to_queue(back: str, notice: str) -> str:
+    """The queue a form came from (`back`: its query string, as the page had it), with
+    `notice`; read again as a filter, so nothing but known filters gets in the URL."""
+    kept = QueueFilter.parse(dict(parse_qsl(back))).as_params()
+    return "/?" + urlencode({**kept, "msg": notice})
+
+
+def _account(value: str) -> str | None:
+    try:
+        return validate_account(value) if value else None
+    except TipValidationError:
+        return None
+
+
+def _label(value: str) -> str | None:
+    try:
+        return tidy_label(value) if value.strip() else None
+    except TipValidationError:
+        return None
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def priority(record: TipRecord, now: datetime) -> int:
@@ -124,8 +194,8 @@ def created_between(age: str | None, now: datetime) -> tuple[datetime | None, da
     return (now - less if less else None, now - more if more else None)
 
 
-def _age_ok(record: TipRecord, age: str | None, now: datetime) -> bool:
-    after, before = created_between(age, now)
+def _created_ok(record: TipRecord, wanted: QueueFilter, now: datetime) -> bool:
+    after, before = wanted.created_between(now)
     return (after is None or record.created_hour > after) and (
         before is None or record.created_hour < before
     )
@@ -147,7 +217,8 @@ def sinking_order() -> list[frozenset[Category]]:
 def apply(
     records: Iterable[TipRecord], wanted: QueueFilter, account: str, now: datetime
 ) -> list[TipRecord]:
-    """The records `wanted` selects, in the order it asks for."""
+    """The records `wanted` selects, in the order it asks for (its words searched for
+    aside: `staff.search` holds the text)."""
     kept = [
         r
         for r in records
@@ -155,7 +226,10 @@ def apply(
         and (wanted.category is None or r.category is wanted.category)
         and (wanted.region is None or r.region is wanted.region)
         and (not wanted.mine or r.assigned_to == account)
-        and _age_ok(r, wanted.age, now)
+        and (wanted.assignee is None or r.assigned_to == wanted.assignee)
+        and (wanted.label is None or label_key(wanted.label) in map(label_key, r.labels))
+        and (not wanted.important or r.important)
+        and _created_ok(r, wanted, now)
     ]
     if wanted.sort == "oldest":
         return sorted(kept, key=lambda r: (r.created_hour, r.lookup))

@@ -21,7 +21,8 @@ def expires_at(record: TipRecord, days: int) -> datetime | None:
     """When retention will delete this tip (None while it is still being worked on)."""
     if not record.status.is_final:
         return None
-    return record.updated_hour + timedelta(days=days)
+    moment = record.updated_hour + timedelta(days=days)
+    return max(moment, record.kept_until) if record.kept_until is not None else moment
 
 
 def expires_soon(
@@ -34,8 +35,9 @@ def expires_soon(
 
 async def expiring(desk: Desk, days: int, warning_hours: int, now: datetime) -> int:
     """How many final tips retention will delete within `warning_hours`, from the index of
-    the last change: every tip changed before the cutoff but the open ones (few, where the
-    final ones are the archive), so no envelope is read and no large set is built."""
+        the last change: every tip changed before the cutoff but the open ones (few, where the
+        final ones are the archive), so no envelope is read and no large set is built. A tip
+    an admin kept longer is still counted (its own page and card say until when)."""
     cutoff = now + timedelta(hours=warning_hours) - timedelta(days=days)
     opened = TipQuery(statuses=frozenset(s for s in Status if not s.is_final))
     return await desk.changed_until(TipQuery(), cutoff) - await desk.changed_until(opened, cutoff)
@@ -45,7 +47,12 @@ async def due(desk: Desk, days: int, now: datetime) -> list[TipRecord]:
     """The final tips a purge with this retention would delete now (`purge --dry-run`)."""
     cutoff = floor_hour(now) - timedelta(days=days)
     final = await desk.records(Status.CLOSED, Status.REJECTED)
-    return [r for r in final if r.updated_hour < cutoff]
+    hour = floor_hour(now)
+    return [
+        r
+        for r in final
+        if r.updated_hour < cutoff and (r.kept_until is None or r.kept_until <= hour)
+    ]
 
 
 async def purge(desk: Desk, redis: Redis[bytes], days: int, now: datetime) -> int:

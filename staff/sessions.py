@@ -64,11 +64,19 @@ class SessionStore:
         idle_seconds: float,
         max_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        on_empty: Callable[[], None] = lambda: None,
     ) -> None:
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
         self.clock = clock
+        self.on_empty = on_empty  # called when the last session ends (what it opened goes)
         self._sessions: dict[str, Session] = {}
+
+    def _remove(self, session_ids: list[str]) -> None:
+        for sid in session_ids:
+            self._sessions.pop(sid, None)
+        if session_ids and not self._sessions:
+            self.on_empty()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -79,8 +87,7 @@ class SessionStore:
         )
 
     def _sweep(self, now: float) -> None:
-        for sid in [s.id for s in self._sessions.values() if self._expired(s, now)]:
-            del self._sessions[sid]
+        self._remove([s.id for s in self._sessions.values() if self._expired(s, now)])
 
     def create(
         self,
@@ -108,22 +115,22 @@ class SessionStore:
             return None
         now = self.clock()
         if self._expired(session, now):
-            del self._sessions[session_id]
+            self._remove([session_id])
             return None
         session.last_seen = now
         return session
 
     def delete(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        self._remove([session_id] if session_id in self._sessions else [])
 
     def drop_account(self, account: str, keep: str | None = None) -> int:
         """End every session of `account` (disabled, or its password was reset or changed)
         but the one whose id is `keep`."""
         doomed = [s.id for s in self._sessions.values() if s.account == account and s.id != keep]
-        for sid in doomed:
-            del self._sessions[sid]
+        self._remove(doomed)
         return len(doomed)
 
     def drop_all(self) -> None:
         """End every session (after a desk-key rotation, every keyring in memory is stale)."""
         self._sessions.clear()
+        self.on_empty()

@@ -33,6 +33,7 @@ from staff.config import StaffConfig
 from staff.errors import Forbidden, Notice, Page, answer_for
 from staff.formatting import Formatter, fold
 from staff.return_to import login_url
+from staff.search import SearchIndex
 from staff.sessions import Session, SessionStore, tokens_match
 from tips.desk import Desk
 
@@ -69,6 +70,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "keys_rotated": ("ok", "Clé du bureau renouvelée : reconnectez-vous."),
     "target_added": ("ok", "Organisme ajouté à la liste."),
     "target_removed": ("ok", "Organisme retiré de la liste."),
+    "labelled": ("ok", "Étiquette ajoutée."),
+    "label_removed": ("ok", "Étiquette retirée."),
+    "important_set": ("ok", "Signalement marqué important."),
+    "important_unset": ("ok", "Signalement plus marqué important."),
+    "kept": ("ok", "Conservation prolongée."),
+    "keep_date": ("error", "Indiquez une date à venir."),
+    "too_many_labels": ("error", "Un signalement porte au plus 10 étiquettes."),
+    "bulk_done": ("ok", "Action appliquée aux signalements cochés."),
+    "bulk_partial": (
+        "ok",
+        "Action appliquée ; les signalements où elle n'était pas permise n'ont pas changé.",
+    ),
+    "bulk_none": ("error", "Cochez au moins un signalement."),
+    "bulk_reason": ("error", "Indiquez le motif de l'action groupée."),
+    "bulk_argument": ("error", "Choisissez à qui attribuer, ou l'étiquette à ajouter."),
     "empty_text": ("error", "Le texte est vide."),
     "text_too_long": ("error", "Le texte est trop long."),
     "reason_required": ("error", "Indiquez le motif du changement de statut."),
@@ -109,6 +125,7 @@ class StaffState:
     templates: Environment
     topic_labels: dict[str, str]
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
+    search: SearchIndex  # the opened text of the tips, in this process only
 
     @property
     def session_cookie(self) -> str:

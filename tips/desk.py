@@ -7,8 +7,9 @@ same MULTI/EXEC as the change it records: both happen, or neither.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Protocol
@@ -21,6 +22,7 @@ from sini.transactions import Writes, both, transaction
 from tips.crypto import open_sealed, seal
 from tips.keys import desk_public_key as stored_desk_public_key
 from tips.model import (
+    MAX_LABELS,
     MAX_REASON_CHARS,
     Author,
     Category,
@@ -33,15 +35,20 @@ from tips.model import (
     TipRecord,
     TipRegion,
     TipValidationError,
+    TooManyLabels,
     clean_text,
     floor_hour,
     hour_to_epoch,
+    label_key,
+    tidy_label,
     validate_account,
     validate_forwarded_to,
 )
 from tips.references import Reference
 from tips.stored import (
     ALL_INDEX,
+    IMPORTANT_INDEX,
+    LABELS,
     REFERENCES,
     UPDATED_INDEX,
     DeskKeys,
@@ -53,6 +60,7 @@ from tips.stored import (
     category_index,
     change,
     history_key,
+    label_index,
     notes_key,
     open_list,
     read_record,
@@ -126,6 +134,8 @@ class TipQuery:
     categories: frozenset[Category] | None = None
     region: TipRegion | None = None
     assignee: str | None = None
+    label: str | None = None
+    important: bool = False  # True: only the tips marked important
     created_after: datetime | None = None
     created_before: datetime | None = None
 
@@ -138,6 +148,8 @@ class TipQuery:
             else None,
             [region_index(self.region)] if self.region is not None else None,
             [assignee_index(self.assignee)] if self.assignee is not None else None,
+            [label_index(self.label)] if self.label is not None else None,
+            [IMPORTANT_INDEX] if self.important else None,
         ]
         present = [u for u in unions if u is not None]
         return None if any(not u for u in present) else present
@@ -153,6 +165,36 @@ class Page:
 
 def _bound(moment: datetime | None, default: str) -> str:
     return default if moment is None else f"({moment.timestamp()!r}"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a staff member made a change that has no history of its own (an assignment, a
+    label, the "important" flag, a longer retention): kept as a note on the tip, sealed to
+    the desk, written in the change's own transaction."""
+
+    actor: str
+    text: str
+    desk_public_key: PublicKey = field(repr=False)
+
+    def writes(self, lookup: str, now: datetime | None) -> Writes:
+        """The writes that append the note (validated and sealed now)."""
+        note = Note(self.actor, floor_hour(now or _now()), clean_text(self.text, MAX_REASON_CHARS))
+        entry = seal(note.to_json(), [self.desk_public_key]).to_bytes()
+
+        def writes(pipe: Pipeline[bytes]) -> None:
+            pipe.rpush(notes_key(lookup), entry)
+
+        return writes
+
+
+def _noted(lookup: str, reason: Reason | None, now: datetime | None) -> Writes | None:
+    """The writes of the note `reason` makes (validated here, before any transaction)."""
+    return reason.writes(lookup, now) if reason is not None else None
+
+
+def _with(writes: Writes, noted: Writes | None) -> Writes:
+    return writes if noted is None else both(writes, noted)
 
 
 class Journal(Protocol):
@@ -236,6 +278,27 @@ class Desk:
         )
         return total
 
+    async def lookups(self, query: TipQuery, order: Order) -> list[str]:
+        """The lookup ids of every tip `query` selects, in `order`; no envelope is read."""
+        _, lookups = await self._select(
+            query,
+            ALL_INDEX,
+            (_bound(query.created_after, "-inf"), _bound(query.created_before, "+inf")),
+            0,
+            None,
+            reverse=order is Order.NEWEST,
+        )
+        return lookups
+
+    async def read(self, lookups: list[str]) -> list[TipRecord]:
+        """The envelopes of these tips, in this order (purged ones left out)."""
+        return await self._read(lookups)
+
+    async def labels(self) -> list[str]:
+        """Every label ever given, in its one spelling, alphabetically."""
+        spellings = [v.decode() for v in await self.redis.hvals(LABELS)]
+        return sorted(spellings, key=str.casefold)
+
     async def counts(self) -> tuple[int, dict[Status, int]]:
         """How many tips in all, and in each status (zeros included)."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -307,7 +370,11 @@ class Desk:
     # ----------------------------------------------------------------- changing
 
     async def _change(
-        self, lookup: str, journal: Journal | None, writes_for: _WritesFor
+        self,
+        lookup: str,
+        journal: Journal | None,
+        writes_for: _WritesFor,
+        also_watch: Sequence[str] = (),
     ) -> tuple[TipRecord, TipRecord]:
         """Run one change with its journal entry in one transaction; (before, after)."""
 
@@ -319,7 +386,7 @@ class Desk:
                 writes = both(writes, await journal.entry(pipe, before, after))
             return (before, after), writes
 
-        watched = journal.watched if journal is not None else ()
+        watched = [*(journal.watched if journal is not None else ()), *also_watch]
         return await change(self.redis, lookup, decide, also_watch=watched)
 
     async def set_status(
@@ -384,11 +451,13 @@ class Desk:
         *,
         now: datetime | None = None,
         journal: Journal | None = None,
+        reason: Reason | None = None,
     ) -> TipRecord:
         """Give the tip to a staff account (None: unassign); the envelope after."""
         if account is not None:
             validate_account(account)
         hour = floor_hour(now or _now())
+        noted = _noted(lookup, reason, now)
 
         async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
             def writes(pipe: Pipeline[bytes]) -> None:
@@ -403,7 +472,92 @@ class Desk:
                 pipe.hset(key, "updated", hour_to_epoch(hour))
                 pipe.zadd(UPDATED_INDEX, {lookup: hour_to_epoch(hour)})
 
-            return replace(record, assigned_to=account, updated_hour=hour), writes
+            after = replace(record, assigned_to=account, updated_hour=hour)
+            return after, _with(writes, noted)
+
+        _, after = await self._change(lookup, journal, writes_for)
+        return after
+
+    async def label(
+        self,
+        lookup: str,
+        label: str,
+        *,
+        remove: bool = False,
+        journal: Journal | None = None,
+        reason: Reason | None = None,
+    ) -> TipRecord:
+        """Give the tip a label (or take it away); the envelope after. A label is spelled
+        the way it was first given, whatever the case and spacing typed now."""
+        typed = tidy_label(label)
+        key = label_key(typed)
+        noted = _noted(lookup, reason, None)
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            known = await self.redis.hget(LABELS, key)
+            spelling = known.decode() if known else typed
+            kept = tuple(x for x in record.labels if label_key(x) != key)
+            labels = kept if remove else (*kept, spelling)
+            if len(labels) > MAX_LABELS:
+                raise TooManyLabels(f"a tip has at most {MAX_LABELS} labels")
+            created = hour_to_epoch(record.created_hour)
+
+            def writes(pipe: Pipeline[bytes]) -> None:
+                pipe.hset(tip_key(lookup), "labels", json.dumps(labels, ensure_ascii=False))
+                if remove:
+                    pipe.zrem(label_index(typed), lookup)
+                else:
+                    pipe.hsetnx(LABELS, key, spelling)
+                    pipe.zadd(label_index(typed), {lookup: created})
+
+            return replace(record, labels=labels), _with(writes, noted)
+
+        _, after = await self._change(lookup, journal, writes_for, also_watch=[LABELS])
+        return after
+
+    async def mark_important(
+        self,
+        lookup: str,
+        important: bool,
+        *,
+        journal: Journal | None = None,
+        reason: Reason | None = None,
+    ) -> TipRecord:
+        """Flag the tip as important (or not); the envelope after."""
+        noted = _noted(lookup, reason, None)
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            def writes(pipe: Pipeline[bytes]) -> None:
+                if important:
+                    pipe.hset(tip_key(lookup), "important", 1)
+                    pipe.zadd(IMPORTANT_INDEX, {lookup: hour_to_epoch(record.created_hour)})
+                else:
+                    pipe.hdel(tip_key(lookup), "important")
+                    pipe.zrem(IMPORTANT_INDEX, lookup)
+
+            return replace(record, important=important), _with(writes, noted)
+
+        _, after = await self._change(lookup, journal, writes_for)
+        return after
+
+    async def keep_until(
+        self,
+        lookup: str,
+        until: datetime,
+        reason: Reason,
+        *,
+        journal: Journal | None = None,
+    ) -> TipRecord:
+        """Keep the tip from retention's purge until `until` (an admin's decision, with its
+        reason); the envelope after."""
+        hour = floor_hour(until)
+        noted = reason.writes(lookup, None)
+
+        async def writes_for(record: TipRecord) -> tuple[TipRecord, Writes]:
+            def writes(pipe: Pipeline[bytes]) -> None:
+                pipe.hset(tip_key(lookup), "keep", hour_to_epoch(hour))
+
+            return replace(record, kept_until=hour), both(writes, noted)
 
         _, after = await self._change(lookup, journal, writes_for)
         return after
@@ -469,11 +623,11 @@ class Desk:
         purged = 0
         for status in (Status.CLOSED, Status.REJECTED):
             for member in await self.redis.zrange(status_index(status), 0, -1):
-                if await self._purge_one(member.decode(), cutoff):
+                if await self._purge_one(member.decode(), cutoff, floor_hour(now)):
                     purged += 1
         return purged
 
-    async def _purge_one(self, lookup: str, cutoff: int) -> bool:
+    async def _purge_one(self, lookup: str, cutoff: int, hour: datetime) -> bool:
         async def step(pipe: Pipeline[bytes]) -> tuple[bool, Writes | None]:
             data: dict[bytes, bytes] = await pipe.hgetall(tip_key(lookup))
             if not data:
@@ -481,6 +635,8 @@ class Desk:
             record = record_from_hash(lookup, data)
             if not record.status.is_final or hour_to_epoch(record.updated_hour) >= cutoff:
                 return False, None
+            if record.kept_until is not None and record.kept_until > hour:
+                return False, None  # an admin kept it longer
 
             def writes(pipe: Pipeline[bytes]) -> None:
                 pipe.delete(

@@ -35,6 +35,8 @@ MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_PLACE_CHARS = 200
 MAX_REASON_CHARS = 500
 MAX_FORWARDED_TO_CHARS = 100
+MAX_LABEL_CHARS = 40
+MAX_LABELS = 10  # per tip: labels sort tips, they are not where a tip is described
 LOCATION_DECIMALS = 2  # 0.01° ≈ 1.1 km: enough to send help, too coarse to find a house
 PART_SEPARATOR = "\n\n"
 MAX_CONTENT_TEXT_CHARS = MAX_PARTS * MAX_TEXT_CHARS + (MAX_PARTS - 1) * len(PART_SEPARATOR)
@@ -68,6 +70,10 @@ class TextTooLong(TipValidationError):
 
 class TooManyParts(TipValidationError):
     """A draft already holds `MAX_PARTS` text parts."""
+
+
+class TooManyLabels(TipValidationError):
+    """A tip would carry more than `MAX_LABELS` labels."""
 
 
 class TooManyAttachments(TipValidationError):
@@ -631,10 +637,15 @@ class TipRecord:
     attachment_count: int = 0
     awaiting_reply: bool = False
     reference: Reference | None = None  # None until given (tips from before references)
+    labels: tuple[str, ...] = ()  # as `normalise_label` leaves them, each once
+    important: bool = False
+    kept_until: datetime | None = None  # an admin's extension of retention (an hour)
 
     def __post_init__(self) -> None:
         _check_hour(self.created_hour)
         _check_hour(self.updated_hour)
+        if self.kept_until is not None:
+            _check_hour(self.kept_until)
         _check_region(self.region)
         if self.assigned_to is not None:
             validate_account(self.assigned_to)
@@ -661,3 +672,17 @@ def validate_forwarded_to(value: str) -> str:
             f"forwarded_to must be one line of at most {MAX_FORWARDED_TO_CHARS} characters"
         )
     return cleaned
+
+
+def tidy_label(value: str) -> str:
+    """A label as typed, trimmed with one space between words; `TextTooLong` when empty
+    or longer than `MAX_LABEL_CHARS` (labels are kept in clear, so they stay short)."""
+    cleaned = " ".join(_CONTROL_RE.sub("", value).split())
+    if not cleaned or len(cleaned) > MAX_LABEL_CHARS:
+        raise TextTooLong(f"a label is one line of at most {MAX_LABEL_CHARS} characters")
+    return cleaned
+
+
+def label_key(label: str) -> str:
+    """What makes two spellings one label: case and spacing do not count."""
+    return tidy_label(label).casefold()

@@ -14,7 +14,12 @@ What Redis holds (and nothing else):
   scored by the creation hour (equal scores sort by the random-looking lookup, so order
   within an hour says nothing); every write that changes what one indexes updates it in
   the same script or MULTI. ``sini:tips:updated`` — the same lookups scored by the hour of
-  the last change (retention warnings).
+  the last change (retention warnings). ``sini:tips:label:<digest>`` (the label's
+  `label_key` hashed, so no typed text is in a key name) and ``sini:tips:important`` the
+  same way, for the labels and the "important" flag.
+- ``labels`` (a JSON array), ``important`` ("1") and ``keep`` (the hour an admin kept the
+  tip until) in the tip hash; ``sini:tips:labels`` — hash `label_key` → the spelling first
+  used, so one label is spelled one way.
 - ``ref`` in the tip hash, and ``sini:tips:refs`` — hash reference → lookup: the short
   reference staff quote (`tips.references`), from ``sini:tips:refcount:<yy>``, a per-year
   counter passed through a keyed permutation (`REFERENCE_LUA`).
@@ -33,6 +38,8 @@ time finer than an hour. A change that depends on what it read runs in
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -53,6 +60,7 @@ from tips.model import (
     TipRecord,
     TipRegion,
     hour_from_epoch,
+    label_key,
     tip_region,
 )
 from tips.references import Reference
@@ -60,6 +68,8 @@ from tips.references import Reference
 ALL_INDEX = f"{PREFIX}:tips:all"
 UPDATED_INDEX = f"{PREFIX}:tips:updated"
 REFERENCES = f"{PREFIX}:tips:refs"
+IMPORTANT_INDEX = f"{PREFIX}:tips:important"
+LABELS = f"{PREFIX}:tips:labels"
 
 DeskKeys = PrivateKey | Iterable[PrivateKey]
 
@@ -98,6 +108,12 @@ def region_index(region: TipRegion) -> str:
 
 def assignee_index(account: str) -> str:
     return f"{PREFIX}:tips:assignee:{account}"
+
+
+def label_index(label: str) -> str:
+    """The index of one label (any spelling of it)."""
+    digest = hashlib.sha256(label_key(label).encode()).hexdigest()[:32]
+    return f"{PREFIX}:tips:label:{digest}"
 
 
 def reference_counter(year: int) -> str:
@@ -173,8 +189,11 @@ def record_from_hash(lookup: str, data: Mapping[bytes, bytes]) -> TipRecord:
             attachment_count=int(data.get(b"att", b"0")),
             awaiting_reply=data.get(b"awaiting") == b"1",
             reference=Reference.stored(ref) if (ref := _text(data, "ref")) else None,
+            labels=tuple(str(label) for label in json.loads(data.get(b"labels", b"[]"))),
+            important=data.get(b"important") == b"1",
+            kept_until=hour_from_epoch(int(keep)) if (keep := data.get(b"keep")) else None,
         )
-    except (KeyError, ValueError, UnicodeDecodeError) as error:
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as error:
         raise MalformedData(f"tip record {lookup} is malformed") from error
 
 
@@ -225,14 +244,17 @@ def index_keys(record: TipRecord) -> list[str]:
         category_index(record.category),
         region_index(record.region),
     ]
-    return keys + ([assignee_index(record.assigned_to)] if record.assigned_to else [])
+    keys += [assignee_index(record.assigned_to)] if record.assigned_to else []
+    keys += [IMPORTANT_INDEX] if record.important else []
+    return keys + [label_index(label) for label in record.labels]
 
 
 def unindex(pipe: Pipeline[bytes], lookup: str, record: TipRecord | None) -> None:
     """Queue the removal of a tip from every index; without its record (a dangling entry)
-    from every index a closed list names (status, category, region)."""
+    from every index a closed list names (status, category, region, important; a label's
+    index keeps it, and a page simply does not show a tip whose hash is gone)."""
     if record is None:
-        keys = [ALL_INDEX, *(status_index(s) for s in Status)]
+        keys = [ALL_INDEX, IMPORTANT_INDEX, *(status_index(s) for s in Status)]
         keys += [category_index(c) for c in Category]
         keys += [region_index(r) for r in TIP_REGIONS]
     else:

@@ -6,24 +6,26 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 
 from nacl.public import PublicKey
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from staff import fields, forwarding, labels, queue, retention, stats
-from staff.audit import TipJournal
+from staff import fields, forwarding, queue, retention, stats
+from staff.accounts import Role
+from staff.audit import TipJournal, named, status_detail
 from staff.errors import FormRefused, NotFound
 from staff.formatting import Formatter
 from staff.forwarding import ForwardTargets
 from staff.sessions import Session
 from staff.web import StaffState, notice_url, redirect, render, staff_only, state_of
+from tips.desk import Reason
 from tips.keys import desk_public_key
-from tips.model import AttachmentMeta, Message, Status, TipContent, TipRecord
+from tips.model import AttachmentMeta, Message, Status, TipContent, tidy_label
 
-_LOOKUP = re.compile(r"^[0-9a-f]{32}$")
+LOOKUP = re.compile(r"^[0-9a-f]{32}$")
 OTHER_TARGET = "__other__"
 
 
@@ -59,7 +61,12 @@ SHOWN: dict[str, Shown] = {
 UNKNOWN_TYPE = Shown("download", "bin")
 _ATTACHMENT_CSP = "default-src 'none'; sandbox"
 # The success notice of each form that holds a draft (`static/drafts.js` forgets it then).
-DRAFT_SENT = {"note_added": "note", "replied": "reply", "status_changed": "status"}
+DRAFT_SENT = {
+    "note_added": "note",
+    "replied": "reply",
+    "status_changed": "status",
+    "kept": "keep",
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ def _attachments(
 
 def _lookup(request: Request) -> str:
     lookup = str(request.path_params.get("lookup", ""))
-    if not _LOOKUP.match(lookup):
+    if not LOOKUP.match(lookup):
         raise NotFound("Signalement introuvable.")
     return lookup
 
@@ -110,7 +117,7 @@ async def tip_page(request: Request, session: Session) -> Response:
     thread = await staff.desk.thread(lookup, session.keyring)
     notes = await staff.desk.notes(lookup, session.keyring)
     history = await staff.desk.history(lookup, session.keyring)
-    await staff.audit.record(session.account, "tip.view", lookup, _named(record))
+    await staff.audit.record(session.account, "tip.view", lookup, named(record))
     now = datetime.now(timezone.utc)
     accounts = [a for a in await staff.accounts.list() if not a.disabled]
     return render(
@@ -125,6 +132,7 @@ async def tip_page(request: Request, session: Session) -> Response:
         attachments=_attachments(content, thread, staff.formatter),
         transitions=[s for s in Status if record.status.can_become(s)],
         accounts=accounts,
+        known_labels=await staff.desk.labels(),
         targets=await ForwardTargets(staff.redis).list(),
         other_target=OTHER_TARGET,
         draft_sent=DRAFT_SENT.get(request.query_params.get("msg", ""), ""),
@@ -186,7 +194,7 @@ async def _write(
     staff = state_of(request)
     lookup = _lookup(request)
     text = await _form_text(request, "text")
-    journal = staff.audit.of_tip(session.account, action, lambda _before, after: _named(after))
+    journal = staff.audit.of_tip(session.account, action, lambda _before, after: named(after))
     await write(staff, lookup, text, await desk_public_key(staff.redis), journal)
     return _back(lookup, done, anchor)
 
@@ -203,19 +211,6 @@ async def add_note(request: Request, session: Session) -> Response:
             lookup, text, session.account, public, journal=journal
         ),
     )
-
-
-def _named(record: TipRecord, detail: str = "") -> str:
-    """An audit detail that names the tip by its reference: "T-26-0172 · …"."""
-    return " · ".join(part for part in (str(record.reference or ""), detail) if part)
-
-
-def _status_detail(before: TipRecord, after: TipRecord) -> str:
-    """ "T-26-0172 · Nouveau → Transmis (OCS)": the move, and where a forwarded tip went."""
-    detail = f"{labels.status(before.status.value)} → {labels.status(after.status.value)}"
-    if after.status is Status.FORWARDED:
-        detail += f" ({after.forwarded_to})"
-    return _named(after, detail)
 
 
 @staff_only(back="/tips/{lookup}#status")
@@ -243,7 +238,7 @@ async def change_status(request: Request, session: Session) -> Response:
         session.account,
         forwarded_to=target if status is Status.FORWARDED else None,
         desk_public_key=await desk_public_key(staff.redis),
-        journal=staff.audit.of_tip(session.account, "tip.status", _status_detail),
+        journal=staff.audit.of_tip(session.account, "tip.status", status_detail),
     )
     if before.status is Status.NEW:
         await stats.record_first_review(
@@ -254,9 +249,12 @@ async def change_status(request: Request, session: Session) -> Response:
 
 @staff_only(back="/tips/{lookup}#assign")
 async def assign(request: Request, session: Session) -> Response:
+    """Give the tip to an account, from its page or from its row in the queue (`queue`:
+    the queue's filters, to go back there)."""
     staff = state_of(request)
     lookup = _lookup(request)
-    name = fields.one_line((await request.form()).get("account")).lower()
+    form = await request.form()
+    name = fields.one_line(form.get("account")).lower()
     if name:
         account = await staff.accounts.get(name)
         if account is None or account.disabled:
@@ -267,9 +265,11 @@ async def assign(request: Request, session: Session) -> Response:
         journal=staff.audit.of_tip(
             session.account,
             "tip.assign",
-            lambda _before, after: _named(after, after.assigned_to or "personne"),
+            lambda _before, after: named(after, after.assigned_to or "personne"),
         ),
     )
+    if "queue" in form:
+        return redirect(queue.back_to_queue(fields.one_line(form.get("queue")), "assigned"))
     return _back(lookup, "assigned", "assign")
 
 
@@ -287,6 +287,74 @@ async def reply(request: Request, session: Session) -> Response:
     )
 
 
+@staff_only(back="/tips/{lookup}#labels")
+async def label(request: Request, session: Session) -> Response:
+    """Give the tip a label, or take it away (`remove=1`); audited with the change."""
+    staff = state_of(request)
+    lookup = _lookup(request)
+    form = await request.form()
+    text = fields.one_line(form.get("label"))
+    remove = form.get("remove") == "1"
+    await staff.desk.label(
+        lookup,
+        text,
+        remove=remove,
+        journal=staff.audit.of_tip(
+            session.account,
+            "tip.unlabel" if remove else "tip.label",
+            lambda _before, after: named(after, tidy_label(text)),
+        ),
+    )
+    return _back(lookup, "label_removed" if remove else "labelled", "labels")
+
+
+@staff_only(back="/tips/{lookup}#labels")
+async def important(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    lookup = _lookup(request)
+    flag = (await request.form()).get("important") == "1"
+    await staff.desk.mark_important(
+        lookup,
+        flag,
+        journal=staff.audit.of_tip(
+            session.account,
+            "tip.important" if flag else "tip.unimportant",
+            lambda _before, after: named(after),
+        ),
+    )
+    return _back(lookup, "important_set" if flag else "important_unset", "labels")
+
+
+@staff_only(Role.ADMIN, back="/tips/{lookup}#keep")
+async def keep(request: Request, session: Session) -> Response:
+    """An admin keeps a closed or rejected tip longer than retention would (with a reason,
+    kept as a sealed note; the audit says until when)."""
+    staff = state_of(request)
+    lookup = _lookup(request)
+    form = await request.form()
+    reason = fields.paragraph(form.get("reason"))
+    try:
+        day = date.fromisoformat(fields.one_line(form.get("until")))
+    except ValueError:
+        raise FormRefused("keep_date") from None
+    until = datetime.combine(day, time(), timezone.utc)
+    if until <= datetime.now(timezone.utc):
+        raise FormRefused("keep_date")
+    if not reason:
+        raise FormRefused("reason_required")
+    await staff.desk.keep_until(
+        lookup,
+        until,
+        Reason(session.account, reason, await desk_public_key(staff.redis)),
+        journal=staff.audit.of_tip(
+            session.account,
+            "tip.keep",
+            lambda _before, after: named(after, f"jusqu'au {day.isoformat()}"),
+        ),
+    )
+    return _back(lookup, "kept", "keep")
+
+
 routes = [
     Route("/tips/{lookup}", tip_page, methods=["GET"]),
     Route("/tips/{lookup}/attachments/{index:int}", attachment, methods=["GET"]),
@@ -294,4 +362,7 @@ routes = [
     Route("/tips/{lookup}/status", change_status, methods=["POST"]),
     Route("/tips/{lookup}/assign", assign, methods=["POST"]),
     Route("/tips/{lookup}/reply", reply, methods=["POST"]),
+    Route("/tips/{lookup}/label", label, methods=["POST"]),
+    Route("/tips/{lookup}/important", important, methods=["POST"]),
+    Route("/tips/{lookup}/keep", keep, methods=["POST"]),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import socket
 import threading
@@ -554,3 +555,62 @@ def test_arabic_text_reads_right_to_left_and_long_tips_fold(page: Page, live: Li
     assert not more.evaluate("e => e.open")
     more.locator("summary").click()
     assert more.evaluate("e => e.open")
+
+
+def test_search_preview_and_a_bulk_reject_as_spam(page: Page, live: Live) -> None:
+    spam = [
+        submit_tip(live.redis_url, live.settings.secret, f"GAGNEZ-VITE {n} crédit gratuit")
+        for n in range(3)
+    ]
+    real = submit_tip(
+        live.redis_url,
+        live.settings.secret,
+        "Un camion de tramadol décharge la nuit à la gare routière de Ségou",
+        region=Region.SEGOU,
+    )
+    log_in(page, REVIEWER, REVIEWER_PASSWORD)
+    page.get_by_label("Rechercher (mots du signalement ou référence)").fill("gagnez-vite credit")
+    page.get_by_role("button", name="Filtrer").click()
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page).to_have_url(re.compile(r"q=gagnez-vite\+credit"))
+    expect(rows.first.locator(".preview")).to_contain_text("crédit gratuit")
+    REPORTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(REPORTS / "staff-queue-search.png"), full_page=True)
+
+    for row in rows.all():
+        row.get_by_role("checkbox").check()
+    page.get_by_label("Action sur les signalements cochés").select_option("reject")
+    page.get_by_label("Motif (obligatoire)").fill("Publicité, pas un signalement")
+    page.get_by_role("button", name="Appliquer").click()
+    expect(page.get_by_role("status")).to_have_text("Action appliquée aux signalements cochés.")
+    expect(page).to_have_url(re.compile(r"q=gagnez-vite\+credit"))  # the same search
+    for tip in spam:
+        row = rows.filter(has=page.locator(f'a[href="/tips/{tip.lookup}"]'))
+        expect(row).to_contain_text("Rejeté (spam)")
+    page.screenshot(path=str(REPORTS / "staff-queue-bulk.png"), full_page=True)
+
+    # The real tip is found by its words without their accents, and shows its first words.
+    page.goto("/?q=gare+routiere+segou")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".preview")).to_contain_text("Un camion de tramadol")
+    expect(rows.first.locator(f'a[href="/tips/{real.lookup}"]')).to_be_visible()
+
+
+def test_search_and_bulk_actions_fit_a_phone(browser: Browser, live: Live) -> None:
+    for n in range(2):
+        submit_tip(live.redis_url, live.settings.secret, "moto-taxi " * 40 + f"n° {n}")
+    phone = browser.new_context(
+        base_url=live.base_url, locale="fr-FR", viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    try:
+        page = phone.new_page()
+        log_in(page, ADMIN, ADMIN_PASSWORD)
+        page.goto("/?q=moto-taxi")
+        expect(page.locator("table.queue tbody tr")).to_have_count(2)
+        fits_the_screen(page)
+        expect(page.get_by_label("Action sur les signalements cochés")).to_be_visible()
+        REPORTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(REPORTS / "staff-phone-search.png"), full_page=True)
+    finally:
+        phone.close()

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from markupsafe import escape
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -205,7 +206,7 @@ def test_queue_filters_counts_and_mine(
     client.post(f"/tips/{child.lookup}/assign", data={"csrf": csrf, "account": REVIEWER})
     page = client.get("/").text
     assert re.search(r'data-count="new">2<', page)
-    assert client.get("/?category=child_exploitation").text.count("/tips/") == 1
+    assert client.get("/?category=child_exploitation").text.count('href="/tips/') == 1
     assert drug.lookup in client.get("/?region=bamako").text
     mine = client.get("/?mine=1").text
     assert child.lookup in mine
@@ -719,7 +720,7 @@ def test_the_queue_shows_fifty_tips_a_page_and_keeps_the_filters(
         lk for lk in lookups if f"/tips/{lk}" in second
     ]
     assert sorted(shown) == sorted(lookups)  # each tip once
-    assert second.count("/tips/") == 2
+    assert second.count('href="/tips/') == 2
     assert "page=1" in second
     assert client.get("/?page=zero").status_code == 200  # an unreadable page: the first
 
@@ -1032,3 +1033,50 @@ def test_reviewers_cannot_change_the_forwarding_list(client: TestClient) -> None
     csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
     assert client.get("/forwarding").status_code == 403
     assert client.post("/forwarding", data={"csrf": csrf, "name": "X"}).status_code == 403
+
+
+def test_labels_the_important_flag_and_a_longer_retention_from_the_tip_page(
+    client: TestClient, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret)
+    csrf = login(client, REVIEWER, REVIEWER_PASSWORD)
+    client.post(f"/tips/{tip.lookup}/label", data={"csrf": csrf, "label": "Kati  nord"})
+    client.post(f"/tips/{tip.lookup}/important", data={"csrf": csrf, "important": "1"})
+    page = client.get(f"/tips/{tip.lookup}").text
+    assert '<span class="badge label">Kati nord</span>' in page
+    assert '<span class="badge danger">important</span>' in page
+    assert "Prolonger la conservation" not in page  # admins only
+    client.post(
+        f"/tips/{tip.lookup}/label", data={"csrf": csrf, "label": "KATI NORD", "remove": "1"}
+    )
+    assert "badge label" not in client.get(f"/tips/{tip.lookup}").text
+    for status in ("in_review", "closed"):
+        client.post(
+            f"/tips/{tip.lookup}/status", data={"csrf": csrf, "status": status, "reason": "r"}
+        )
+    refused = client.post(
+        f"/tips/{tip.lookup}/keep",
+        data={"csrf": csrf, "until": "2099-01-01", "reason": "enquête"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+
+    csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    past = client.post(
+        f"/tips/{tip.lookup}/keep",
+        data={"csrf": csrf, "until": "2020-01-01", "reason": "enquête"},
+        follow_redirects=False,
+    )
+    assert "msg=keep_date" in past.headers["location"]
+    client.post(
+        f"/tips/{tip.lookup}/keep",
+        data={"csrf": csrf, "until": "2099-01-01", "reason": "ENQUETE-JUDICIAIRE-5"},
+    )
+    page = client.get(f"/tips/{tip.lookup}").text
+    assert "prolongée par un administrateur" in page
+    assert "ENQUETE-JUDICIAIRE-5" in page  # the reason, as a sealed note
+    entries = b"".join(SyncRedis.from_url(desk).lrange(AUDIT_KEY, 0, -1)).decode()
+    for action in ("tip.label", "tip.unlabel", "tip.important", "tip.keep"):
+        assert f'"{action}"' in entries
+    assert "jusqu'au 2099-01-01" in entries
+    assert "ENQUETE-JUDICIAIRE-5" not in entries

@@ -4,6 +4,7 @@ uses, the desk staff use, and tips as the bot builds them."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,6 +20,7 @@ from tips.intake import Intake
 from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.model import Category, Draft, TipContent, TipRegion, When
 from tips.receipts import Receipt
+from tips.stored import label_index
 
 SECRET = bytes.fromhex("5e" * 32)
 WHEN = datetime(2025, 3, 14, 14, 37, 12, 345678, tzinfo=timezone.utc)
@@ -97,6 +99,7 @@ def gps_photo() -> bytes:
 
 INDEX_PATTERNS = ("sini:tips:all", "sini:tips:updated", "sini:tips:status:*")
 INDEX_PATTERNS += ("sini:tips:category:*", "sini:tips:region:*", "sini:tips:assignee:*")
+INDEX_PATTERNS += ("sini:tips:label:*", "sini:tips:important")
 
 
 async def indexes(redis: Redis[bytes]) -> dict[str, dict[str, float]]:
@@ -126,6 +129,8 @@ async def indexes_from_hashes(redis: Redis[bytes]) -> dict[str, dict[str, float]
         names = ["sini:tips:all", f"sini:tips:status:{tip['status']}"]
         names += [f"sini:tips:category:{tip['category']}", f"sini:tips:region:{tip['region']}"]
         names += [f"sini:tips:assignee:{tip['assigned']}"] if tip.get("assigned") else []
+        names += ["sini:tips:important"] if tip.get("important") == "1" else []
+        names += [label_index(label) for label in json.loads(tip.get("labels", "[]"))]
         for index in names:
             wanted.setdefault(index, {})[lookup] = created
         wanted.setdefault("sini:tips:updated", {})[lookup] = float(tip["updated"])

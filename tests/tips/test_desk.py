@@ -1,5 +1,6 @@
 """The staff side of the tip store against a real Redis: the queue by status, the life
-cycle, the thread with the tipster, notes, retention, and the audit entry written in the
+cycle, the thread with the tipster, notes, labels and the "important" flag, retention (and
+an admin keeping a tip longer), and the audit entry written in the
 same transaction as the change it records."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 
 from sini.regions import Region
 from tests.tips.conftest import WHEN, Keys, content, gps_photo, submit
-from tips.desk import Desk
+from tips.desk import Desk, Order, Reason, TipQuery
 from tips.intake import Intake, ReceiptInvalid
 from tips.media import prepare_attachment
 from tips.model import (
@@ -22,7 +23,10 @@ from tips.model import (
     Draft,
     InvalidTransition,
     Status,
+    TextTooLong,
     TipValidationError,
+    TooManyLabels,
+    floor_hour,
 )
 from tips.receipts import new_receipt
 from tips.stored import TipNotFound, status_index
@@ -158,3 +162,72 @@ async def test_purge_removes_only_old_closed_and_rejected_tips(
             await desk.get(gone)
     assert await desk.purge_closed(90, now) == 0
     assert await desk.purge_closed(5, now) == 1  # now the recent one is old enough
+
+
+async def test_a_label_is_one_label_whatever_its_case_and_spacing(
+    intake: Intake, desk: Desk, keys: Keys
+) -> None:
+    first = intake.lookup((await submit(intake, keys)).code)
+    second = intake.lookup((await submit(intake, keys)).code)
+    await desk.label(first, "Gare  routière")
+    after = await desk.label(second, " gare ROUTIÈRE ")
+    assert after.labels == ("Gare routière",)  # the spelling first given
+    assert await desk.labels() == ["Gare routière"]
+    page = await desk.page(TipQuery(label="GARE ROUTIÈRE"), Order.OLDEST)
+    assert {r.lookup for r in page.records} == {first, second}
+    removed = await desk.label(first, "gare routière", remove=True)
+    assert removed.labels == ()
+    assert (await desk.page(TipQuery(label="Gare routière"), Order.OLDEST)).total == 1
+    with pytest.raises(TipValidationError):
+        await desk.label(first, "x" * 41)
+    for n in range(10):
+        await desk.label(first, f"étiquette {n}")
+    with pytest.raises(TooManyLabels):
+        await desk.label(first, "une de trop")
+
+
+async def test_important_tips_are_found_by_their_flag(
+    intake: Intake, desk: Desk, keys: Keys
+) -> None:
+    lookups = [intake.lookup((await submit(intake, keys)).code) for _ in range(3)]
+    await desk.mark_important(lookups[1], True)
+    assert (await desk.get(lookups[1])).important
+    important = await desk.page(TipQuery(important=True), Order.OLDEST)
+    assert [r.lookup for r in important.records] == [lookups[1]]
+    await desk.mark_important(lookups[1], False)
+    assert (await desk.count(TipQuery(important=True))) == 0
+
+
+async def test_a_tip_an_admin_keeps_longer_survives_the_purge_until_then(
+    intake: Intake, desk: Desk, keys: Keys
+) -> None:
+    old = datetime(2025, 1, 1, 10, tzinfo=timezone.utc)
+    now = datetime(2025, 9, 1, 10, 30, tzinfo=timezone.utc)
+    lookup = intake.lookup((await submit(intake, keys, now=old)).code)
+    await desk.set_status(lookup, Status.REJECTED, "doublon", "admin", now=old)
+    kept = await desk.keep_until(
+        lookup,
+        now + timedelta(days=30),
+        Reason("admin", "Enquête judiciaire en cours", keys.public),
+    )
+    assert kept.kept_until == floor_hour(now + timedelta(days=30))
+    assert [n.text for n in await desk.notes(lookup, keys.ring)] == ["Enquête judiciaire en cours"]
+    assert await desk.purge_closed(90, now) == 0
+    assert await desk.purge_closed(90, now + timedelta(days=31)) == 1
+
+
+async def test_a_reason_goes_with_its_change_as_a_sealed_note(
+    intake: Intake, desk: Desk, keys: Keys, redis: Redis[bytes]
+) -> None:
+    lookup = intake.lookup((await submit(intake, keys)).code)
+    reason = Reason("admin", "Même réseau que T-25-0001", keys.public)
+    await desk.assign(lookup, "awa", reason=reason)
+    await desk.label(lookup, "réseau", reason=reason)
+    notes = await desk.notes(lookup, keys.ring)
+    assert [n.text for n in notes] == ["Même réseau que T-25-0001"] * 2
+    stored = b"".join(await redis.lrange(f"sini:tip:{lookup}:notes", 0, -1))
+    assert b"T-25-0001" not in stored
+    with pytest.raises(TextTooLong):
+        await desk.assign(lookup, "awa", reason=Reason("admin", "x" * 501, keys.public))
+    assert (await desk.get(lookup)).assigned_to == "awa"
+    assert len(await desk.notes(lookup, keys.ring)) == 2  # refused whole: no note either

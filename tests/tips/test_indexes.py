@@ -1,4 +1,5 @@
-"""The indexes the paged queue reads (status, category, region, assignee, last change) and
+"""The indexes the paged queue reads (status, category, region, assignee, label, important,
+last change) and
 the short references, kept consistent with the tip hashes by every write, against a real
 Redis; and paging through them."""
 
@@ -27,6 +28,7 @@ from tips.model import Category, Status
 from tips.references import Reference
 
 ACCOUNTS = ("awa", "moussa", "fatou")
+LABELS = ("Tramadol", "tramadol ", "Gare routière", "déjà  signalé")
 REGIONS = (Region.BAMAKO, Region.SEGOU, Region.MOPTI)
 
 
@@ -60,7 +62,7 @@ async def test_every_write_keeps_the_indexes_equal_to_the_tips(
             break
         lookup = draw.choice(alive)
         record = await desk.get(lookup)
-        action = draw.choice(["status", "assign", "reply", "purge", "submit"])
+        action = draw.choice(["status", "assign", "label", "important", "reply", "purge", "submit"])
         now = later + timedelta(hours=step)
         if action == "status":
             allowed = [s for s in Status if record.status.can_become(s)]
@@ -77,6 +79,10 @@ async def test_every_write_keeps_the_indexes_equal_to_the_tips(
             )
         elif action == "assign":
             await desk.assign(lookup, draw.choice([*ACCOUNTS, None]), now=now)
+        elif action == "label":
+            await desk.label(lookup, draw.choice(LABELS), remove=draw.random() < 0.3)
+        elif action == "important":
+            await desk.mark_important(lookup, draw.random() < 0.6)
         elif action == "reply":
             await desk.reply_to_tipster(lookup, "merci", keys.public, now=now)
         elif action == "purge":
