@@ -43,6 +43,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot import heap, metrics
 from bot.adapters import sending
 from bot.adapters.counsellor_replies import consumer_name, relay_replies
+from bot.adapters.erasable import ErasableMessages
 from bot.adapters.folding import fold
 from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
@@ -71,9 +72,9 @@ SETTINGS_KEY = "settings"
 HEARTBEAT_KEY = "heartbeat"
 REPLIES_KEY = "counsellor_replies"
 OBSERVABILITY_KEY = "observability"
+ERASABLE_KEY = "erasable"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
-MAX_REMEMBERED_MESSAGES = 300
 # Shown in Telegram's command menu (French: the default locale).
 MENU_COMMANDS = (
     ("start", "Accueil et menu"),
@@ -113,25 +114,24 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | N
 class TelegramChannel:
     """Downloads and erasing for the assistant, in one private chat.
 
-    The ids of recent messages (the user's and the bot's) are kept in PTB's in-memory
-    `chat_data` only — never in Redis — so "erase this conversation" can delete them
-    after a report; a restart forgets them, which only makes erasing less complete.
+    The ids of the update's messages (the user's and the bot's) are collected while it is
+    handled and then kept in Redis (`ErasableMessages.keep`), so "erase this conversation"
+    deletes the messages of every update of the last two days, whichever replica sent them.
     """
 
     def __init__(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         self.context = context
         self.chat_id = chat_id
-
-    @property
-    def recent(self) -> list[int]:
-        chat_data = self.context.chat_data
-        assert chat_data is not None
-        ids: list[int] = chat_data.setdefault("recent_messages", [])
-        return ids
+        self.erasable: ErasableMessages = context.bot_data[ERASABLE_KEY]
+        self.recent: list[int] = []
 
     def remember(self, message_id: int) -> None:
         self.recent.append(message_id)
-        del self.recent[:-MAX_REMEMBERED_MESSAGES]
+
+    async def keep(self) -> None:
+        """Hand this update's message ids over to `ErasableMessages`."""
+        ids, self.recent = self.recent, []
+        await self.erasable.keep(self.chat_id, ids)
 
     async def download(self, file_ref: str) -> bytes:
         try:
@@ -154,7 +154,7 @@ class TelegramChannel:
 
     async def erase(self) -> bool:
         """Delete what can be deleted (bots may delete messages younger than 48 h)."""
-        ids, self.recent[:] = list(self.recent), []
+        ids, self.recent = [*await self.erasable.take(self.chat_id), *self.recent], []
         deleted = 0
         for message_id in ids:
             try:
@@ -270,7 +270,10 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
             )
             channel.remember(sent.message_id)
 
-    turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
+    try:
+        turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
+    finally:
+        await channel.keep()
     return "answered" if turn.replies else "silent"
 
 
@@ -542,6 +545,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         updates.attach(assistant.store.redis, application.bot)
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings
+        application.bot_data[ERASABLE_KEY] = ErasableMessages(
+            assistant.store.redis, settings.secret
+        )
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
             beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat"
         )

@@ -16,9 +16,7 @@ from __future__ import annotations
 import itertools
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -26,20 +24,16 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 from telegram import Update
-from telegram.ext import Application
 
-from bot.adapters.telegram import build_application
-from bot.config import Settings
 from bot.content import Catalog
-from bot.dialogue.engine import Engine
 from bot.dialogue.store import chat_key
 from sini.redis import PREFIX
 from sini.redis_server import LocalRedis, free_port
-from tests.conftest import TEST_SECRET, ScriptedNLU, make_assistant
+from tests.conftest import REPLICAS_TOKEN as TOKEN
+from tests.conftest import TEST_SECRET, Replica
 from tests.e2e.conftest import WebhookBot, start_webhook_bot
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 
-TOKEN = "535353:EXACTLY-once-token-for-tests-only-000"
 _ids = itertools.count(1)
 
 
@@ -56,45 +50,6 @@ def start_update(chat_id: int, update_id: int) -> dict[str, Any]:
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
         },
     }
-
-
-Replica = Application  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def replicas(
-    emulator: TelegramEmulator,
-    engine: Engine,
-    settings: Settings,
-    redis_server: LocalRedis,
-    redis: Redis,
-    tmp_path: Path,
-) -> AsyncIterator[list[Replica]]:
-    """Two bot replicas (the real Application each, with its own assistant and Redis
-    client) on one Redis, answering through the emulator."""
-    replica_settings = replace(
-        settings,
-        telegram_token=TOKEN,
-        telegram_api_url=emulator.base_url,
-        telegram_max_rate=100_000.0,
-        staff_chat_id=None,
-        metrics_port=0,
-        var_dir=tmp_path,
-    )
-    applications = []
-    for _ in range(2):
-        application = build_application(
-            replica_settings, lambda: make_assistant(engine, redis_server.url, ScriptedNLU())
-        )
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        applications.append(application)
-    yield applications
-    for application in applications:
-        assert application.post_shutdown is not None
-        await application.post_shutdown(application)
-        await application.shutdown()
 
 
 def answers(emulator: TelegramEmulator, chat_id: int, cursor: int) -> list[BotMessage]:
