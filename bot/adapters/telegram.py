@@ -250,7 +250,9 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
         channel.remember(incoming.message_id)
 
     async def deliver(turn: Turn) -> None:
-        """Sent while the chat is held (`Assistant.handle`), so in order across replicas."""
+        """Sent while the chat is held (`Assistant.handle`), so in order across replicas;
+        the message ids are kept before the chat is given back, so that an erase on the
+        chat's next update, on any replica, finds them."""
         if turn.forget_message and incoming is not None:
             try:
                 await incoming.delete()
@@ -260,20 +262,23 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
         replies = turn.replies
         if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
             replies = fold(replies)
-        for number, reply in enumerate(replies):
-            sent = await bot.send_message(
-                channel.chat_id,
-                reply.text,
-                reply_markup=reply_markup(reply),
-                protect_content=reply.protect,
-                rate_limit_args=reply_priority(turn.topic, number),
-            )
-            channel.remember(sent.message_id)
+        try:
+            for number, reply in enumerate(replies):
+                sent = await bot.send_message(
+                    channel.chat_id,
+                    reply.text,
+                    reply_markup=reply_markup(reply),
+                    protect_content=reply.protect,
+                    rate_limit_args=reply_priority(turn.topic, number),
+                )
+                channel.remember(sent.message_id)
+        finally:
+            await channel.keep()
 
     try:
         turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
     finally:
-        await channel.keep()
+        await channel.keep()  # an update that failed before its replies: its own message
     return "answered" if turn.replies else "silent"
 
 
