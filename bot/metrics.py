@@ -37,8 +37,8 @@ EVENT_KINDS = frozenset(kind.__name__ for kind in get_args(Event))
 UPDATE_OUTCOMES = frozenset({"answered", "silent", "error"})
 TIP_CATEGORIES = frozenset(category.value for category in Category)
 # Where the assistant found Redis down: starting up, loading or saving a chat's state,
-# quiz counters, the tip store.
-REDIS_OPERATIONS = frozenset({"load", "save", "quiz", "tips", "intake"})
+# quiz counters, the tip store, the intake stream, the messages to erase.
+REDIS_OPERATIONS = frozenset({"load", "save", "quiz", "tips", "intake", "erasable"})
 # The outbound scheduler's classes (bot/adapters/sending.py: Priority, lower-cased).
 SEND_CLASSES = frozenset({"urgent", "first", "rest", "bulk"})
 _CLOSED_SETS = {

@@ -12,11 +12,14 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from telegram.ext import Application
 
+from bot.adapters.telegram import build_application
 from bot.assistant import Assistant
 from bot.awareness import load_quizzes
 from bot.config import PROJECT_ROOT, Settings
@@ -46,6 +49,7 @@ TEST_SECRET = "5e" * 32
 DESK_PASSWORD = "desk password for tests only"
 STAFF_CHAT_ID = -1001234567
 TEST_TOKEN = "424242:TEST-token-for-the-emulator-only-000"
+REPLICAS_TOKEN = "535353:EXACTLY-once-token-for-tests-only-000"
 _user_ids = itertools.count(1)
 
 
@@ -234,6 +238,46 @@ def make_assistant(engine: Engine, url: str, nlu: ScriptedNLU, flood_limit: int 
     )
     tips = Intake(redis, SECRET, kdf_limits=MINIMUM_FOR_TESTS)
     return Assistant(engine, nlu, store, tips, SECRET, crisis_net())
+
+
+Replica = Application  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def replicas(
+    emulator: TelegramEmulator,
+    engine: Engine,
+    settings: Settings,
+    redis_server: LocalRedis,
+    redis: Redis,
+    tmp_path: Path,
+) -> AsyncIterator[list[Replica]]:
+    """Two bot replicas (the real Application each, with its own assistant and Redis
+    client) on one Redis, answering through the emulator with REPLICAS_TOKEN. Nothing
+    polls for them: a test hands each update to the replica it chooses."""
+    replica_settings = replace(
+        settings,
+        telegram_token=REPLICAS_TOKEN,
+        telegram_api_url=emulator.base_url,
+        telegram_max_rate=100_000.0,
+        staff_chat_id=None,
+        metrics_port=0,
+        var_dir=tmp_path,
+    )
+    applications = []
+    for _ in range(2):
+        application = build_application(
+            replica_settings, lambda: make_assistant(engine, redis_server.url, ScriptedNLU())
+        )
+        await application.initialize()
+        assert application.post_init is not None
+        await application.post_init(application)
+        applications.append(application)
+    yield applications
+    for application in applications:
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)
+        await application.shutdown()
 
 
 def crisis_net() -> CrisisNet:

@@ -44,6 +44,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot import heap, metrics
 from bot.adapters import sending
 from bot.adapters.counsellor_replies import consumer_name, relay_replies
+from bot.adapters.erasable import ErasableMessages
 from bot.adapters.folding import fold
 from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
@@ -73,9 +74,9 @@ SETTINGS_KEY = "settings"
 HEARTBEAT_KEY = "heartbeat"
 REPLIES_KEY = "counsellor_replies"
 OBSERVABILITY_KEY = "observability"
+ERASABLE_KEY = "erasable"
 HEARTBEAT_FILE = "heartbeat"
 HEARTBEAT_SECONDS = 15
-MAX_REMEMBERED_MESSAGES = 300
 # Shown in Telegram's command menu (French: the default locale).
 MENU_COMMANDS = (
     ("start", "Accueil et menu"),
@@ -115,25 +116,24 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | N
 class TelegramChannel:
     """Downloads and erasing for the assistant, in one private chat.
 
-    The ids of recent messages (the user's and the bot's) are kept in PTB's in-memory
-    `chat_data` only — never in Redis — so "erase this conversation" can delete them
-    after a report; a restart forgets them, which only makes erasing less complete.
+    The ids of the update's messages (the user's and the bot's) are collected while it is
+    handled and then kept in Redis (`ErasableMessages.keep`), so "erase this conversation"
+    deletes the messages of every update of the last two days, whichever replica sent them.
     """
 
     def __init__(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         self.context = context
         self.chat_id = chat_id
-
-    @property
-    def recent(self) -> list[int]:
-        chat_data = self.context.chat_data
-        assert chat_data is not None
-        ids: list[int] = chat_data.setdefault("recent_messages", [])
-        return ids
+        self.erasable: ErasableMessages = context.bot_data[ERASABLE_KEY]
+        self.recent: list[int] = []
 
     def remember(self, message_id: int) -> None:
         self.recent.append(message_id)
-        del self.recent[:-MAX_REMEMBERED_MESSAGES]
+
+    async def keep(self) -> None:
+        """Hand this update's message ids over to `ErasableMessages`."""
+        ids, self.recent = self.recent, []
+        await self.erasable.keep(self.chat_id, ids)
 
     async def download(self, file_ref: str) -> bytes:
         try:
@@ -156,7 +156,7 @@ class TelegramChannel:
 
     async def erase(self) -> bool:
         """Delete what can be deleted (bots may delete messages younger than 48 h)."""
-        ids, self.recent[:] = list(self.recent), []
+        ids, self.recent = [*await self.erasable.take(self.chat_id), *self.recent], []
         deleted = 0
         for message_id in ids:
             try:
@@ -262,9 +262,12 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
     if incoming is not None:
         channel.remember(incoming.message_id)
     deliver = _deliverer(context, channel, incoming)
-    turn = await assistant.handle(
-        chat.id, event, language_code, channel, deliver, update_id=update.update_id
-    )
+    try:
+        turn = await assistant.handle(
+            chat.id, event, language_code, channel, deliver, update_id=update.update_id
+        )
+    finally:
+        await channel.keep()  # an update that failed before its replies: its own message
     return "answered" if turn.replies else "silent"
 
 
@@ -282,7 +285,9 @@ def _deliverer(
     context: ContextTypes.DEFAULT_TYPE, channel: TelegramChannel, incoming: Message | None
 ) -> Callable[[Turn], Awaitable[None]]:
     async def deliver(turn: Turn) -> None:
-        """Sent while the chat is held (`Assistant.handle`), so in order across replicas."""
+        """Sent while the chat is held (`Assistant.handle`), so in order across replicas;
+        the message ids are kept before the chat is given back, so that an erase on the
+        chat's next update, on any replica, finds them."""
         if turn.forget_message and incoming is not None:
             try:
                 await incoming.delete()
@@ -292,15 +297,18 @@ def _deliverer(
         replies = turn.replies
         if reply_priority(turn.topic, 0) is not Priority.URGENT and _behind(bot):
             replies = fold(replies)
-        for number, reply in enumerate(replies):
-            sent = await bot.send_message(
-                channel.chat_id,
-                reply.text,
-                reply_markup=reply_markup(reply),
-                protect_content=reply.protect,
-                rate_limit_args=reply_priority(turn.topic, number),
-            )
-            channel.remember(sent.message_id)
+        try:
+            for number, reply in enumerate(replies):
+                sent = await bot.send_message(
+                    channel.chat_id,
+                    reply.text,
+                    reply_markup=reply_markup(reply),
+                    protect_content=reply.protect,
+                    rate_limit_args=reply_priority(turn.topic, number),
+                )
+                channel.remember(sent.message_id)
+        finally:
+            await channel.keep()
 
     return deliver
 
@@ -573,6 +581,9 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         updates.attach(assistant.store.redis, application.bot)
         application.bot_data[ASSISTANT_KEY] = assistant
         application.bot_data[SETTINGS_KEY] = settings
+        application.bot_data[ERASABLE_KEY] = ErasableMessages(
+            assistant.store.redis, settings.secret
+        )
         application.bot_data[HEARTBEAT_KEY] = asyncio.get_running_loop().create_task(
             beat(settings.var_dir / HEARTBEAT_FILE), name="heartbeat"
         )

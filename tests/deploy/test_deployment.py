@@ -189,6 +189,25 @@ def test_both_redis_use_deploy_redis_conf() -> None:
         assert "./redis.conf:/usr/local/etc/redis/redis.conf:ro" in volumes
 
 
+def test_the_dialogue_redis_logs_every_write_and_syncs_the_log_each_second() -> None:
+    """What deploy/README.md says "accepted" means: in the dialogue Redis's memory and, within
+    about a second, on its disk; tips stay on `appendfsync always`."""
+    assert "appendonly yes" in (DEPLOY / "redis.conf").read_text()
+    dialogue = [
+        compose()["services"]["redis"]["command"],
+        k8s_statefulset_container("redis")["args"],
+    ]
+    for args in dialogue:
+        assert args[args.index("--appendfsync") + 1] == "everysec"
+        assert "--appendonly" not in args
+    tips = [
+        compose()["services"]["tips-redis"]["command"],
+        k8s_statefulset_container("tips-redis")["args"],
+    ]
+    for args in tips:
+        assert "--appendfsync" not in args
+
+
 def k8s_statefulset_container(name: str) -> dict[str, Any]:
     [first] = k8s("StatefulSet", name)["spec"]["template"]["spec"]["containers"]
     return first

@@ -8,16 +8,19 @@ then sent the same POST twice.
 
 An update a replica accepted (its webhook answered 200) survives that replica: two real
 webhook processes share one redis-server, and the one that took the update is killed
-before it could answer it.
+before it could answer it; in polling mode, a replica is killed after Telegram counted the
+update delivered, and the replica polling next answers it.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +29,16 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 from telegram import Update
-from telegram.ext import Application
 
-from bot.adapters.telegram import build_application
-from bot.config import Settings
 from bot.content import Catalog
-from bot.dialogue.engine import Engine
 from bot.dialogue.store import chat_key
 from sini.redis import PREFIX
 from sini.redis_server import LocalRedis, free_port
-from tests.conftest import TEST_SECRET, ScriptedNLU, make_assistant
-from tests.e2e.conftest import WebhookBot, start_webhook_bot
+from tests.conftest import REPLICAS_TOKEN as TOKEN
+from tests.conftest import TEST_SECRET, Replica
+from tests.e2e.conftest import STARTUP_SECONDS, WebhookBot, start_webhook_bot
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 
-TOKEN = "535353:EXACTLY-once-token-for-tests-only-000"
 _ids = itertools.count(1)
 
 
@@ -56,45 +55,6 @@ def start_update(chat_id: int, update_id: int) -> dict[str, Any]:
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
         },
     }
-
-
-Replica = Application  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def replicas(
-    emulator: TelegramEmulator,
-    engine: Engine,
-    settings: Settings,
-    redis_server: LocalRedis,
-    redis: Redis,
-    tmp_path: Path,
-) -> AsyncIterator[list[Replica]]:
-    """Two bot replicas (the real Application each, with its own assistant and Redis
-    client) on one Redis, answering through the emulator."""
-    replica_settings = replace(
-        settings,
-        telegram_token=TOKEN,
-        telegram_api_url=emulator.base_url,
-        telegram_max_rate=100_000.0,
-        staff_chat_id=None,
-        metrics_port=0,
-        var_dir=tmp_path,
-    )
-    applications = []
-    for _ in range(2):
-        application = build_application(
-            replica_settings, lambda: make_assistant(engine, redis_server.url, ScriptedNLU())
-        )
-        await application.initialize()
-        assert application.post_init is not None
-        await application.post_init(application)
-        applications.append(application)
-    yield applications
-    for application in applications:
-        assert application.post_shutdown is not None
-        await application.post_shutdown(application)
-        await application.shutdown()
 
 
 def answers(emulator: TelegramEmulator, chat_id: int, cursor: int) -> list[BotMessage]:
@@ -332,3 +292,81 @@ def test_an_answer_saved_by_a_replica_that_dies_before_sending_it_arrives_once(
     (emergency,) = user.ask_command("urgence", n=1, timeout=30)
     assert catalog.emergency[0].number in emergency.text, "nothing sent twice before it"
     client.close()
+
+
+POLLING_TOKEN = "646464:POLLING-intake-token-for-tests-only-0"
+
+
+def start_polling_replica(
+    emulator: TelegramEmulator, redis_url: str, folder: Path
+) -> subprocess.Popen[bytes]:
+    """A real bot process polling the emulator (no WEBHOOK_URL), as `make run` starts it;
+    returns once it has called getUpdates. No model: NLU_URL names a port nobody serves."""
+    calls = emulator.call("bot/polling", {"token": POLLING_TOKEN, "timeout": 0})
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": POLLING_TOKEN,
+        "TELEGRAM_API_URL": f"http://127.0.0.1:{emulator.port}",
+        "REDIS_URL": redis_url,
+        "NLU_URL": f"http://127.0.0.1:{free_port()}",
+        "SINI_SECRET": TEST_SECRET,
+        "SINI_VAR_DIR": str(folder),
+        "LOG_FORMAT": "json",
+    }
+    with (folder / "bot.log").open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "bot"],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    polled = emulator.call(
+        "bot/polling",
+        {
+            "token": POLLING_TOKEN,
+            "timeout": STARTUP_SECONDS,
+            "after_calls": calls["get_updates_calls"],
+        },
+        wait=STARTUP_SECONDS,
+    )
+    assert polled["polling"], "the polling replica did not start"
+    return process
+
+
+def test_an_update_polled_by_a_replica_that_dies_is_answered_by_the_next_once(
+    emulator: TelegramEmulator, catalog: Catalog, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Polling confirms an update to Telegram (the next getUpdates' offset) as soon as it
+    is in the intake stream, before it is handled: the replica is killed while the update
+    waits for its chat (held by the test), after Telegram counts it delivered — the next
+    replica to poll takes it over from the stream and answers it, once."""
+    chat_id = 793_000_001
+    user = emulator.user(POLLING_TOKEN, chat_id, "Awa", None, "fr")
+    lease = f"{PREFIX}:lease:{chat_key(bytes.fromhex(TEST_SECRET), chat_id)}"
+    with LocalRedis(tmp_path_factory.mktemp("polling-redis")) as redis_server:
+        client = sync_redis.Redis.from_url(redis_server.url, socket_timeout=TAKEOVER_SECONDS)
+        dying = start_polling_replica(
+            emulator, redis_server.url, tmp_path_factory.mktemp("polling-a")
+        )
+        client.set(lease, b"held by the test", px=TAKEOVER_SECONDS * 1000)
+        with client.monitor() as monitor:
+            user.send_command("start")
+            wait_for_command(monitor, "EVALSHA", lease)  # taken, waiting for the chat
+        assert emulator.wait_drained(POLLING_TOKEN, timeout=30), "confirmed to Telegram"
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(timeout=30)
+        survivor = start_polling_replica(
+            emulator, redis_server.url, tmp_path_factory.mktemp("polling-b")
+        )
+        try:
+            client.delete(lease)
+            welcome, _menu = user.replies(2, timeout=TAKEOVER_SECONDS)
+            assert welcome.text == catalog.render("welcome", "fr").text
+            # In order: the update answered a second time would come before these numbers.
+            (following,) = user.ask_command("urgence", n=1, timeout=30)
+            assert catalog.emergency[0].number in following.text
+        finally:
+            survivor.terminate()
+            survivor.wait(timeout=30)
+            client.close()
+            emulator.reset(POLLING_TOKEN)

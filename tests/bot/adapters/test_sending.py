@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from telegram.error import Forbidden, RetryAfter
 
 from bot import metrics
-from bot.adapters.sending import Priority, PriorityRateLimiter, watch
+from bot.adapters.sending import MAX_IDLE_CHATS, Priority, PriorityRateLimiter, watch
 from bot.adapters.telegram import reply_priority
 from bot.metrics import REGISTRY
 
@@ -408,3 +408,18 @@ async def test_a_backlog_of_more_than_two_seconds_of_live_replies_makes_answers_
     assert scheduler.behind
     await asyncio.gather(*backlog)
     assert not scheduler.behind
+
+
+async def test_the_pacing_of_chats_at_rest_is_forgotten_so_memory_stays_bounded(
+    limiter: Any,
+) -> None:
+    """Each chat has its own pacing while it is answered; a chat at rest (its bucket full
+    again) is forgotten once MAX_IDLE_CHATS are kept, however many chats come."""
+    now = [0.0]
+    scheduler = limiter(max_rate=1e9, clock=lambda: now[0])
+    send = sender(scheduler, FakeTelegram())
+    wave = 500
+    for first in range(0, 3 * MAX_IDLE_CHATS, wave):
+        await asyncio.gather(*(send(50_000 + n, "hello") for n in range(first, first + wave)))
+        now[0] += 60.0  # every bucket is full again
+    assert len(scheduler._chats) <= MAX_IDLE_CHATS + wave
