@@ -130,6 +130,7 @@ ORIGINS: dict[str, str] = {
     "intent": "l'a demandé",
     "crisis": "après une réponse de crise",
     "checkin": "après « es-tu en danger ? »",
+    "clarify": "après deux incompréhensions",
     "message": "message laissé hors des heures",
 }
 # How urgent a conversation is (`sini.counselling.model.Risk`, by value).

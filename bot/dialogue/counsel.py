@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.content import Button, Catalog
-from bot.dialogue.actions import CounselJoin, Do, encode
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, encode
 from bot.dialogue.effects import (
     CounselFeedback,
     Done,
     EndCounselling,
     Failure,
+    OfferCounsellor,
     Outcome,
     Relay,
     RequestCounsellor,
@@ -41,7 +42,7 @@ END_COMMANDS = frozenset({"stop", "annuler", "cancel"})
 # How urgent a request is, from what led to it.
 ORIGIN_RISK = {Origin.CRISIS: Risk.CRISIS, Origin.CHECK_IN: Risk.UNSURE}
 
-CounselEffect = RequestCounsellor | Relay | EndCounselling | CounselFeedback
+CounselEffect = RequestCounsellor | OfferCounsellor | Relay | EndCounselling | CounselFeedback
 
 
 def risk_of(crisis: Assessment | None) -> Risk:
@@ -114,6 +115,14 @@ class CounselFlow:
                 return self._queued(queued, origin, state)
             case RequestCounsellor(), Failure.UNSTAFFED:
                 return self._unstaffed(state)
+            case OfferCounsellor(origin=origin), Done():
+                return self._offered("counsel.offer", "counsel.offer_button", origin, state)
+            case OfferCounsellor(), Failure.UNSTAFFED:
+                return self._offered(
+                    "counsel.offer_later", "counsel.leave_button", Origin.MESSAGE, state
+                )
+            case OfferCounsellor(), _:  # storage down: the answer before it stands alone
+                return Turn((), state)
             case Relay(), Done():
                 return Turn((), state)
             case Relay(), Failure.ENDED:
@@ -138,6 +147,13 @@ class CounselFlow:
             ).text
         end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
         return Turn((Reply(text, end),), state, topic="counsel.queued")
+
+    def _offered(self, message_id: str, label: str, origin: Origin, state: ChatState) -> Turn:
+        """The offer after an answer: its button leads to the consent for `origin`."""
+        locale = state.language
+        button = self._button(label, locale, CounselOffer(origin))
+        text = self.catalog.render(message_id, locale).text
+        return Turn((Reply(text, ((button,),)),), state)
 
     def _in_queue_again(self, state: ChatState) -> Turn:
         """Asking again while a conversation is open: it goes on (texts still reach it)."""
@@ -190,5 +206,7 @@ class CounselFlow:
             (Reply(self.catalog.render(message_id, locale).text, buttons),), state, topic=topic
         )
 
-    def _button(self, message_id: str, locale: str, action: Do | CounselJoin) -> Button:
+    def _button(
+        self, message_id: str, locale: str, action: Do | CounselJoin | CounselOffer
+    ) -> Button:
         return Button(self.catalog.render(message_id, locale).text, encode(action))

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from bot.adapters.counsellor_replies import relay_replies
 from bot.assistant import Assistant
-from bot.dialogue.actions import CounselJoin, Do, encode
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, encode
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
@@ -178,3 +178,70 @@ async def test_a_text_after_the_conversation_was_purged_ends_it_kindly(
     await redis.delete(*[k async for k in redis.scan_iter("sini:counsel:conv:*")])
     ended = await say(assistant, TextEvent("tu es là ?"))
     assert ended[0].text == text(engine, "counsel.ended")
+
+
+async def test_a_crisis_answer_offers_a_counsellor_who_takes_it_first(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await assistant.counselling.request("someone-else", "fr", Origin.MENU)
+    crisis = await say(assistant, TextEvent("je veux mourir"))
+    assert engine.catalog.emergency[0].number in crisis[0].text  # the numbers come first
+    assert crisis[-1].text == text(engine, "counsel.offer")
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.CRISIS))]
+    consent = await say(assistant, ButtonEvent(CounselOffer(Origin.CRISIS)))
+    assert consent[0].text == text(engine, "counsel.consent")
+    assert encode(CounselJoin(Origin.CRISIS)) in actions(consent)
+    queued = await say(assistant, ButtonEvent(CounselJoin(Origin.CRISIS)))
+    assert queued[0].text.startswith("Tu es dans la file d'attente, place n° 1.")
+    first, _ = await assistant.counselling.waiting()
+    assert (first.origin, first.risk) == (Origin.CRISIS, Risk.CRISIS)
+
+
+async def test_yes_to_are_you_in_danger_offers_a_counsellor(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    crisis = await say(assistant, ButtonEvent(Do.IN_DANGER))
+    assert engine.catalog.emergency[0].number in crisis[0].text
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.CHECK_IN))]
+
+
+async def test_out_of_hours_a_crisis_answer_offers_to_leave_a_message(
+    assistant: Assistant, engine: Engine
+) -> None:
+    crisis = await say(assistant, TextEvent("je veux mourir"))  # nobody on duty
+    assert crisis[-1].text == text(engine, "counsel.offer_later")
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.MESSAGE))]
+    consent = await say(assistant, ButtonEvent(CounselOffer(Origin.MESSAGE)))
+    left = await say(assistant, ButtonEvent(CounselJoin(Origin.MESSAGE)))
+    assert consent[0].text == text(engine, "counsel.consent")
+    assert left[0].text == text(engine, "counsel.message_left")
+
+
+async def test_the_second_clarifying_menu_in_a_row_offers_a_counsellor(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("nlu_fallback"))
+    try:
+        await assistant.counselling.on_duty("awa")
+        first = await say(assistant, TextEvent("blabla"))
+        assert [r.text for r in first] == [text(engine, "clarify")]
+        second = await say(assistant, TextEvent("euh bof"))
+        assert [r.text for r in second] == [text(engine, "clarify"), text(engine, "counsel.offer")]
+        assert actions([second[-1]]) == [encode(CounselOffer(Origin.CLARIFY))]
+        await say(assistant, ButtonEvent(Do.MENU))  # no longer in a row
+        again = await say(assistant, TextEvent("blabla"))
+        assert [r.text for r in again] == [text(engine, "clarify")]
+    finally:
+        await assistant.close()
+
+
+async def test_no_counsellor_is_offered_to_someone_already_talking_to_one(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await join(assistant, engine)
+    crisis = await say(assistant, TextEvent("je veux mourir"))
+    assert text(engine, "counsel.offer") not in [r.text for r in crisis]
+    assert all("counsel:offer" not in a for a in actions(crisis))
