@@ -42,6 +42,8 @@ END_COMMANDS = frozenset({"stop", "annuler", "cancel"})
 # How urgent a request is, from what led to it.
 ORIGIN_RISK = {Origin.CRISIS: Risk.CRISIS, Origin.CHECK_IN: Risk.UNSURE}
 
+REPORT_INTRO = "report"  # the topic of the report's first message (`TipFlows.intro`)
+
 CounselEffect = RequestCounsellor | OfferCounsellor | Relay | EndCounselling | CounselFeedback
 
 
@@ -94,6 +96,18 @@ class CounselFlow:
             case AttachmentEvent():
                 return self._say("counsel.text_only", state, topic=None)
         return None
+
+    def kept_open(self, turn: Turn, before: ChatState) -> Turn:
+        """`turn`, answered during a conversation (`before`), unless it would start a report
+        or a follow-up: that would silently take the young person's texts away from their
+        counsellor, so they are asked to end the conversation first."""
+        starts_flow = turn.state.flow not in (None, Flow.COUNSEL)
+        if not starts_flow and turn.topic != REPORT_INTRO:
+            return turn
+        locale = before.language
+        end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
+        text = self.catalog.render("counsel.still_open", locale).text
+        return Turn((Reply(text, end),), before, topic="counsel.still_open")
 
     def end(self, state: ChatState) -> Turn:
         if state.flow is not Flow.COUNSEL or state.counsel is None:

@@ -276,6 +276,8 @@ class Engine:
         )
         if turn.topic != "clarify" and turn.state.clarified:
             turn = replace(turn, state=replace(turn.state, clarified=0))
+        if state.flow is Flow.COUNSEL:
+            return self.counsel.kept_open(turn, state)
         return turn
 
     def _respond(

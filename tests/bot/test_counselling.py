@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from bot.adapters.counsellor_replies import relay_replies
 from bot.assistant import Assistant
-from bot.dialogue.actions import CounselJoin, CounselOffer, Do, encode
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
@@ -245,3 +245,20 @@ async def test_no_counsellor_is_offered_to_someone_already_talking_to_one(
     crisis = await say(assistant, TextEvent("je veux mourir"))
     assert text(engine, "counsel.offer") not in [r.text for r in crisis]
     assert all("counsel:offer" not in a for a in actions(crisis))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [ButtonEvent(Do.REPORT), ButtonEvent(ReportButton.START), CommandEvent("suivi")],
+    ids=["report button", "stale start button", "/suivi"],
+)
+async def test_a_report_asked_mid_conversation_does_not_replace_it(
+    assistant: Assistant, engine: Engine, event: ButtonEvent | CommandEvent
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    asked = await say(assistant, event)
+    assert [r.text for r in asked] == [text(engine, "counsel.still_open")]
+    assert actions(asked) == [encode(Do.COUNSEL_END)]
+    assert await say(assistant, TextEvent("toujours là")) == []  # still reaches the counsellor
+    assert len(await assistant.counselling.messages(conversation)) == 1
