@@ -6,11 +6,16 @@ consumer group under its own name, so a reply goes to one process; it is acknowl
 only once sent, and what a process took without acknowledging (it died mid-send) is
 taken over by another after `sini.counselling.store.REDELIVER_AFTER_MS`. A reply may so
 arrive twice after a crash between sending and acknowledging, never be lost.
+
+A chat that can no longer receive anything (`Unreachable`: the young person blocked the
+bot) ends its conversation, as /stop would, and its reply is acknowledged: it would
+otherwise be tried again forever, and the counsellor left waiting for an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -18,7 +23,9 @@ from collections.abc import Awaitable, Callable
 from redis.exceptions import RedisError
 
 from bot.assistant import Assistant
+from bot.awareness import Unreachable
 from bot.dialogue.replies import Reply
+from sini.counselling.store import ConversationNotFound, Delivery
 from sini.logging import get_logger
 
 log = get_logger(__name__)
@@ -45,8 +52,18 @@ async def relay_replies(assistant: Assistant, send: Send, consumer: str) -> None
             continue
         for delivery in deliveries:
             try:
-                for reply in await assistant.counsellor_replies(delivery):
-                    await send(delivery.chat_id, reply)
-                await counselling.delivered(delivery)
+                await _deliver(assistant, send, delivery)
             except Exception as error:  # one reply that cannot be sent stops no other
                 log.warning("counsel.delivery_failed", error_type=type(error).__name__)
+
+
+async def _deliver(assistant: Assistant, send: Send, delivery: Delivery) -> None:
+    counselling = assistant.counselling
+    try:
+        for reply in await assistant.counsellor_replies(delivery):
+            await send(delivery.chat_id, reply)
+    except Unreachable:
+        log.info("counsel.unreachable")
+        with contextlib.suppress(ConversationNotFound):
+            await counselling.end(delivery.reply.conversation)
+    await counselling.delivered(delivery)

@@ -9,9 +9,10 @@ person asks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
@@ -27,7 +28,7 @@ from telegram import (
 )
 from telegram import __version_info__ as ptb_version
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -48,6 +49,7 @@ from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
+from bot.awareness import Unreachable
 from bot.config import Settings
 from bot.content import negotiate_locale
 from bot.dialogue.engine import COMMANDS
@@ -547,12 +549,13 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         )
 
         async def send(chat_id: int | str, reply: Reply) -> None:
-            await application.bot.send_message(
-                chat_id,
-                reply.text,
-                reply_markup=reply_markup(reply),
-                rate_limit_args=Priority.FIRST,
-            )
+            with reaching():
+                await application.bot.send_message(
+                    chat_id,
+                    reply.text,
+                    reply_markup=reply_markup(reply),
+                    rate_limit_args=Priority.FIRST,
+                )
 
         application.bot_data[REPLIES_KEY] = asyncio.get_running_loop().create_task(
             relay_replies(assistant, send, consumer_name()), name="counsellor_replies"
@@ -618,3 +621,17 @@ def run(settings: Settings, assistant_factory: Any) -> None:
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
+
+
+@contextlib.contextmanager
+def reaching() -> Iterator[None]:
+    """Telegram's refusals that mean a chat is gone for good (the user blocked the bot or
+    deleted the account) raised as `Unreachable`; any other error as it is."""
+    try:
+        yield
+    except Forbidden as error:
+        raise Unreachable from error
+    except BadRequest as error:
+        if "chat not found" in str(error).lower():
+            raise Unreachable from error
+        raise

@@ -13,11 +13,13 @@ from redis.asyncio import Redis
 
 from bot.adapters.counsellor_replies import relay_replies
 from bot.assistant import Assistant
+from bot.awareness import Unreachable
 from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
 from sini.counselling.model import Author, Origin, Risk, Status
+from sini.counselling.store import Delivery
 from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
 
@@ -105,7 +107,9 @@ async def test_a_whole_conversation_from_consent_to_feedback(
         text(engine, "counsel.ended"),
         text(engine, "counsel.feedback"),
     ]
+    print("cancelled", flush=True)
     assert (await counselling.get(conversation)).status is Status.CLOSED
+    print("got", flush=True)
     thanks = await say(assistant, ButtonEvent(Do.COUNSEL_HELPED))
     assert thanks[0].text == text(engine, "counsel.thanks")
     assert assistant.nlu.calls == 0  # nothing said in the conversation was read by the NLU
@@ -262,3 +266,40 @@ async def test_a_report_asked_mid_conversation_does_not_replace_it(
     assert actions(asked) == [encode(Do.COUNSEL_END)]
     assert await say(assistant, TextEvent("toujours là")) == []  # still reaches the counsellor
     assert len(await assistant.counselling.messages(conversation)) == 1
+
+
+async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(
+    assistant: Assistant, engine: Engine, redis: Redis
+) -> None:
+    counselling = assistant.counselling
+    await counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    await counselling.claim(conversation, "awa")
+    await counselling.reply(conversation, "awa", "Tu es toujours là ?")
+    handled = asyncio.Event()
+    fetch = counselling.pending_replies
+    batches: list[list[Delivery]] = []
+
+    async def pending_replies(consumer: str, block_ms: int = 1000) -> list[Delivery]:
+        """The outbox once; then the relay has handled it, and waits to be cancelled."""
+        if batches:
+            handled.set()
+            await asyncio.Event().wait()
+        batches.append(await fetch(consumer, block_ms))
+        return batches[-1]
+
+    async def blocked(chat_id: int | str, reply: Reply) -> None:
+        raise Unreachable("Forbidden: bot was blocked by the user")
+
+    counselling.pending_replies = pending_replies  # type: ignore[method-assign]
+    task = asyncio.create_task(relay_replies(assistant, blocked, "test-bot"))
+    try:
+        await asyncio.wait_for(handled.wait(), WAIT_SECONDS)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(batches[0]) == 1
+    assert (await counselling.get(conversation)).status is Status.CLOSED
+    assert await counselling.held_by("awa") == []  # gone from the console
+    assert await redis.xlen("sini:counsel:outbox") == 0  # not tried again
