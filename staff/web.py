@@ -222,9 +222,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def staff_only(
-    role: Role = Role.REVIEWER, *, back: str | None = None
+    role: Role | None = Role.REVIEWER, *, back: str | None = None
 ) -> Callable[[Handler], Endpoint]:
     """Require a live session (and `role`), and a valid CSRF token on every POST.
+
+    `role`: REVIEWER (the default: the tips) admits reviewers and admins, COUNSELLOR
+    counsellors and admins, ADMIN admins only, None any signed-in account (its password,
+    logging out, the statistics). A counsellor sent to the queue ("/") goes to the console.
 
     Order matters: no session → login page; then CSRF (a forged request learns nothing
     else); then the role; a temporary password must be changed before anything else.
@@ -259,6 +263,11 @@ def staff_only(
                     raise Forbidden(CSRF_REFUSED)
             if session.must_change and request.url.path not in _PASSWORD_CHANGE_PATHS:
                 return redirect("/account/password")
+            if role is Role.REVIEWER and not session.reviews:
+                if request.method == "GET" and request.url.path == "/":
+                    return redirect("/console")
+                await staff.audit.record(session.account, "access.refused", request.url.path)
+                raise Forbidden("Page réservée à l'équipe des signalements.")
             if role is Role.ADMIN and not session.is_admin:
                 await staff.audit.record(session.account, "access.refused", request.url.path)
                 raise Forbidden("Page réservée aux administrateurs.")

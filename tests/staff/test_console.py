@@ -19,11 +19,13 @@ from staff.audit import AuditLog
 from tests.staff.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
+    MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
     arun,
     login,
     staff_config,
+    submit_tip,
 )
 from tips.keys import unwrap_desk_keyring
 
@@ -86,6 +88,31 @@ def test_counsellors_and_admins_use_the_console_reviewers_do_not(
     assert client.get("/console").status_code == 200
     login(client, ADMIN, ADMIN_PASSWORD)
     assert client.get("/console").status_code == 200
+
+
+def test_a_counsellor_sees_neither_the_tip_queue_nor_a_tip(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    home = client.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/console")
+    assert ">File</a>" not in client.get("/console").text  # the queue is not in the menu
+    for path in (f"/tips/{tip.lookup}", f"/tips/{tip.lookup}/attachments/0", "/ref?code=x"):
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert MARKER not in page.text
+    for path in (f"/tips/{tip.lookup}/note", "/export"):
+        refused = client.post(path, data={"csrf": csrf, "text": "x"}, follow_redirects=False)
+        assert refused.status_code in (303, 403), path
+
+    async def refusals(redis: Redis) -> list[str]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [e.target for e in entries if e.action == "access.refused"]
+
+    assert len(arun(desk, refusals)) == 5
+    assert client.get("/stats").status_code == 200
+    assert client.get("/account/password").status_code == 200
 
 
 def test_the_queue_shows_the_most_urgent_first_and_no_identity(
