@@ -25,13 +25,15 @@ from redis.exceptions import RedisError
 from bot.assistant import Assistant
 from bot.awareness import Unreachable
 from bot.dialogue.replies import Reply
-from sini.counselling.store import ConversationNotFound, Delivery
+from sini.counselling.store import ConversationNotFound, Delivery, Moved, Queued
 from sini.logging import get_logger
 
 log = get_logger(__name__)
 RETRY_SECONDS = 1.0  # after Redis did not answer
 
 Send = Callable[[int | str, Reply], Awaitable[None]]
+# Replace the text and buttons of a message the bot sent (chat, message id, new reply).
+Edit = Callable[[int | str, int, Reply], Awaitable[None]]
 
 
 def consumer_name() -> str:
@@ -39,13 +41,15 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def relay_replies(assistant: Assistant, send: Send, consumer: str) -> None:
-    """Deliver replies until cancelled. A reply whose sending fails stays pending and is
-    tried again once it has been idle long enough."""
+async def relay_replies(assistant: Assistant, send: Send, consumer: str, edit: Edit) -> None:
+    """Deliver replies until cancelled, and edit the places in the queue that moved. A
+    reply whose sending fails stays pending and is tried again once it has been idle long
+    enough."""
     counselling = assistant.counselling
     while True:
         try:
             deliveries = await counselling.pending_replies(consumer)
+            moved = await counselling.moved_places(consumer)
         except RedisError as error:
             log.warning("counsel.outbox_unavailable", error_type=type(error).__name__)
             await asyncio.sleep(RETRY_SECONDS)
@@ -55,6 +59,26 @@ async def relay_replies(assistant: Assistant, send: Send, consumer: str) -> None
                 await _deliver(assistant, send, delivery)
             except Exception as error:  # one reply that cannot be sent stops no other
                 log.warning("counsel.delivery_failed", error_type=type(error).__name__)
+        for place in moved:
+            try:
+                await _move(assistant, edit, place)
+            except Exception as error:  # a place left as it was is corrected next time
+                log.warning("counsel.place_failed", error_type=type(error).__name__)
+
+
+async def remember_place(assistant: Assistant, place: Queued, message: int) -> None:
+    """Tell the store which message shows a place in the queue (it is edited when the
+    place changes); without Redis the message simply stays as sent."""
+    try:
+        await assistant.counselling.shown(place, message)
+    except RedisError as error:
+        log.warning("redis.unavailable", error_type=type(error).__name__)
+
+
+async def _move(assistant: Assistant, edit: Edit, moved: Moved) -> None:
+    reply = assistant.engine.counsel.place(moved.queued, moved.locale)
+    await edit(moved.chat_id, moved.message, reply)
+    await assistant.counselling.shown(moved.queued, moved.message)
 
 
 async def _deliver(assistant: Assistant, send: Send, delivery: Delivery) -> None:

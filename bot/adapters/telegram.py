@@ -43,7 +43,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
 from bot.adapters import sending
-from bot.adapters.counsellor_replies import consumer_name, relay_replies
+from bot.adapters.counsellor_replies import consumer_name, relay_replies, remember_place
 from bot.adapters.folding import fold
 from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
@@ -271,6 +271,8 @@ async def _respond(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Ev
                 rate_limit_args=reply_priority(turn.topic, number),
             )
             channel.remember(sent.message_id)
+            if reply.place is not None:
+                await remember_place(assistant, reply.place, sent.message_id)
 
     turn = await assistant.handle(chat.id, event, language_code, channel, deliver)
     return "answered" if turn.replies else "silent"
@@ -557,8 +559,18 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
                     rate_limit_args=Priority.FIRST,
                 )
 
+        async def edit(chat_id: int | str, message: int, reply: Reply) -> None:
+            with reaching(), contextlib.suppress(Unchanged):
+                await application.bot.edit_message_text(
+                    reply.text,
+                    chat_id=chat_id,
+                    message_id=message,
+                    reply_markup=reply_markup(reply),
+                    rate_limit_args=Priority.REST,
+                )
+
         application.bot_data[REPLIES_KEY] = asyncio.get_running_loop().create_task(
-            relay_replies(assistant, send, consumer_name()), name="counsellor_replies"
+            relay_replies(assistant, send, consumer_name(), edit), name="counsellor_replies"
         )
         if settings.metrics_port:
             server = ObservabilityServer(
@@ -626,7 +638,8 @@ def run(settings: Settings, assistant_factory: Any) -> None:
 @contextlib.contextmanager
 def reaching() -> Iterator[None]:
     """Telegram's refusals that mean a chat is gone for good (the user blocked the bot or
-    deleted the account) raised as `Unreachable`; any other error as it is."""
+    deleted the account) raised as `Unreachable`, an edit that would change nothing as
+    `Unchanged`; any other error as it is."""
     try:
         yield
     except Forbidden as error:
@@ -634,4 +647,10 @@ def reaching() -> Iterator[None]:
     except BadRequest as error:
         if "chat not found" in str(error).lower():
             raise Unreachable from error
+        if "message is not modified" in str(error).lower():
+            raise Unchanged from error
         raise
+
+
+class Unchanged(Exception):
+    """Telegram refused an edit that would change nothing (another replica made it)."""

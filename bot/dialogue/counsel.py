@@ -151,7 +151,13 @@ class CounselFlow:
         locale = state.language
         if origin is Origin.MESSAGE:
             text = self.catalog.render("counsel.message_left", locale).text
-        elif queued.wait_minutes is None:
+            end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
+            return Turn((Reply(text, end),), state, topic="counsel.queued")
+        return Turn((self.place(queued, locale),), state, topic="counsel.queued")
+
+    def place(self, queued: Queued, locale: str) -> Reply:
+        """ "You are number N, about M minutes": sent on joining, then edited in place."""
+        if queued.wait_minutes is None:
             text = self.catalog.render(
                 "counsel.queued_unknown", locale, position=queued.position
             ).text
@@ -160,7 +166,7 @@ class CounselFlow:
                 "counsel.queued", locale, position=queued.position, minutes=queued.wait_minutes
             ).text
         end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
-        return Turn((Reply(text, end),), state, topic="counsel.queued")
+        return Reply(text, end, place=queued)
 
     def _offered(self, message_id: str, label: str, origin: Origin, state: ChatState) -> Turn:
         """The offer after an answer: its button leads to the consent for `origin`."""

@@ -13,6 +13,9 @@ Keys (all under `sini:counsel:`):
   `bot`: an entry is acknowledged once sent, and one left pending by a replica that died
   is claimed by another after `REDELIVER_AFTER_MS`;
 - `waits`: how long the last people waited (seconds), for an honest expected wait;
+- `place:<id>`: the message showing a waiting young person their place (its id in the
+  chat and the place and wait it shows), sealed; `queue:version`, raised by every change
+  of the queue, tells the bot to edit the places that moved (`moved_places`);
 - `duty`: counsellors on duty, by the last time their console was open;
 - `aliases`: the name each counsellor chose to be shown as.
 
@@ -57,6 +60,7 @@ OUTBOX_KEY = f"{ROOT}:outbox"
 WAITS_KEY = f"{ROOT}:waits"
 DUTY_KEY = f"{ROOT}:duty"
 ALIASES_KEY = f"{ROOT}:aliases"
+QUEUE_VERSION_KEY = f"{ROOT}:queue:version"
 GROUP = "bot"
 DEFAULT_LIMIT = 4
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
@@ -107,6 +111,27 @@ class Queued:
     wait_minutes: int | None
 
 
+class Place(msgspec.Struct, frozen=True):
+    """What a young person's place message (`message`, in their chat) shows."""
+
+    message: int
+    position: int
+    wait_minutes: int | None
+
+
+_PLACE = msgspec.json.Decoder(Place)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A waiting young person whose place changed: the message to edit, and the place."""
+
+    chat_id: int | str
+    message: int
+    locale: str
+    queued: Queued
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A reply to deliver, with the chat it goes to; `entry` is acknowledged once sent."""
@@ -126,6 +151,10 @@ def chat_key(conversation: str) -> str:
 
 def messages_key(conversation: str) -> str:
     return f"{ROOT}:messages:{conversation}"
+
+
+def place_key(conversation: str) -> str:
+    return f"{ROOT}:place:{conversation}"
 
 
 def held_key(account: str) -> str:
@@ -151,6 +180,7 @@ class Counselling:
         self.retention = retention
         self.clock = clock
         self._secret = derive_secret(secret, "counselling")
+        self._version_seen: bytes | None = None
 
     @classmethod
     def configured(cls, redis: Redis[bytes], settings: Settings) -> Counselling:
@@ -227,6 +257,7 @@ class Counselling:
             pipe.set(conversation_key(conversation.id), _ENCODE(conversation))
             pipe.set(chat_key(conversation.id), chat)
             pipe.zadd(QUEUE_KEY, {conversation.id: queue_score(risk, conversation.requested)})
+            pipe.incr(QUEUE_VERSION_KEY)
             await pipe.execute()
         return await self.place(conversation.id)
 
@@ -236,6 +267,35 @@ class Counselling:
         position = (rank or 0) + 1
         waits = [float(w) for w in await self.redis.lrange(WAITS_KEY, 0, -1)]
         return Queued(conversation, position, expected_wait(position, waits))
+
+    async def shown(self, queued: Queued, message: int) -> None:
+        """The chat's message `message` shows `queued`: edited when the place changes."""
+        place = Place(message, queued.position, queued.wait_minutes)
+        sealed = self._seal(queued.conversation, _ENCODE(place))
+        await self.redis.set(place_key(queued.conversation), sealed, ex=self.retention)
+
+    async def moved_places(self, consumer: str) -> list[Moved]:
+        """The place messages to edit since the queue last changed, for one bot process
+        (`consumer`) of those that see the change; the others get none."""
+        version = await self.redis.get(QUEUE_VERSION_KEY)
+        if version is None or version == self._version_seen:
+            return []
+        self._version_seen = version
+        handled = f"{ROOT}:queue:handled:{version.decode()}"
+        if not await self.redis.set(handled, consumer, nx=True, ex=DUTY_SECONDS):
+            return []
+        waits = [float(w) for w in await self.redis.lrange(WAITS_KEY, 0, -1)]
+        moved = []
+        for position, conversation in enumerate(await self.waiting(), start=1):
+            sealed = await self.redis.get(place_key(conversation.id))
+            if sealed is None:
+                continue
+            place = _PLACE.decode(self._open(conversation.id, sealed))
+            queued = Queued(conversation.id, position, expected_wait(position, waits))
+            if (place.position, place.wait_minutes) != (position, queued.wait_minutes):
+                chat = await self.chat_of(conversation.id)
+                moved.append(Moved(chat, place.message, conversation.locale, queued))
+        return moved
 
     async def say(self, conversation: str, text: str, risk: Risk = Risk.ORDINARY) -> Status:
         """Add what the young person wrote, raising the conversation's risk to `risk`;
@@ -258,6 +318,7 @@ class Counselling:
                         p.zadd(
                             QUEUE_KEY, {conversation: queue_score(raised.risk, raised.requested)}
                         )
+                        p.incr(QUEUE_VERSION_KEY)
 
             return current.status, writes
 
@@ -330,6 +391,8 @@ class Counselling:
             def writes(p: Pipeline[bytes]) -> None:
                 p.set(conversation_key(conversation), _ENCODE(claimed))
                 p.zrem(QUEUE_KEY, conversation)
+                p.incr(QUEUE_VERSION_KEY)
+                p.delete(place_key(conversation))
                 p.sadd(held_key(account), conversation)
                 p.lpush(WAITS_KEY, now - current.requested)
                 p.ltrim(WAITS_KEY, 0, RECENT_WAITS - 1)
@@ -431,6 +494,8 @@ class Counselling:
             def writes(p: Pipeline[bytes]) -> None:
                 p.set(conversation_key(conversation), _ENCODE(closed), ex=self.retention)
                 p.zrem(QUEUE_KEY, conversation)
+                p.incr(QUEUE_VERSION_KEY)
+                p.delete(place_key(conversation))
                 if current.counsellor is not None:
                     p.srem(held_key(current.counsellor), conversation)
                 p.expire(messages_key(conversation), self.retention)

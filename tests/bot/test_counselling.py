@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bot.adapters.counsellor_replies import relay_replies
+from bot.adapters.counsellor_replies import relay_replies, remember_place
 from bot.assistant import Assistant
 from bot.awareness import Unreachable
 from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
@@ -40,9 +40,18 @@ class Phone:
 
     def __init__(self) -> None:
         self.received: asyncio.Queue[tuple[int | str, Reply]] = asyncio.Queue()
+        self.edits: asyncio.Queue[tuple[int | str, int, Reply]] = asyncio.Queue()
 
     async def send(self, chat_id: int | str, reply: Reply) -> None:
         await self.received.put((chat_id, reply))
+
+    async def edit(self, chat_id: int | str, message: int, reply: Reply) -> None:
+        await self.edits.put((chat_id, message, reply))
+
+    async def next_edit(self) -> tuple[int, Reply]:
+        chat_id, message, reply = await asyncio.wait_for(self.edits.get(), WAIT_SECONDS)
+        assert chat_id == CHAT_ID
+        return message, reply
 
     async def next(self) -> Reply:
         chat_id, reply = await asyncio.wait_for(self.received.get(), WAIT_SECONDS)
@@ -53,7 +62,7 @@ class Phone:
 @pytest.fixture
 async def phone(assistant: Assistant) -> AsyncIterator[Phone]:
     phone = Phone()
-    task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot"))
+    task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot", phone.edit))
     yield phone
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -292,7 +301,7 @@ async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(
         raise Unreachable("Forbidden: bot was blocked by the user")
 
     counselling.pending_replies = pending_replies  # type: ignore[method-assign]
-    task = asyncio.create_task(relay_replies(assistant, blocked, "test-bot"))
+    task = asyncio.create_task(relay_replies(assistant, blocked, "test-bot", Phone().edit))
     try:
         await asyncio.wait_for(handled.wait(), WAIT_SECONDS)
     finally:
@@ -303,3 +312,22 @@ async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(
     assert (await counselling.get(conversation)).status is Status.CLOSED
     assert await counselling.held_by("awa") == []  # gone from the console
     assert await redis.xlen("sini:counsel:outbox") == 0  # not tried again
+
+
+async def test_the_place_in_the_queue_is_edited_in_place_when_it_changes(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    counselling = assistant.counselling
+    await counselling.on_duty("awa")
+    ahead = await counselling.request("someone-else", "fr", Origin.MENU)
+    await say(assistant, ButtonEvent(Do.COUNSEL))
+    [queued] = await say(assistant, ButtonEvent(CounselJoin(Origin.MENU)))
+    assert queued.text.startswith("Tu es dans la file d'attente, place n° 2.")
+    assert queued.place is not None
+    await remember_place(assistant, queued.place, 42)  # as the adapter does once it is sent
+    await counselling.claim(ahead.conversation, "awa")
+    message, edited = await phone.next_edit()
+    assert message == 42
+    assert edited.text.startswith("Tu es dans la file d'attente, place n° 1. Attente estimée")
+    assert actions([edited]) == [encode(Do.COUNSEL_END)]
+    assert phone.received.empty()  # edited, not sent again
