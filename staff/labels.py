@@ -82,6 +82,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "counsel.reply": "Message à un jeune (écoute)",
     "counsel.close": "Fin d'une conversation d'écoute",
     "counsel.alias": "Prénom affiché (écoute)",
+    "counsel.duty": "Permanence d'écoute (début ou fin)",
+    "counsel.supervise": "Supervision de l'écoute",
 }
 
 

@@ -85,6 +85,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sent": ("ok", "Message envoyé."),
     "ended": ("ok", "Conversation terminée."),
     "alias_set": ("ok", "Prénom affiché enregistré."),
+    "duty_on": ("ok", "Vous êtes de permanence : les jeunes peuvent vous joindre."),
+    "duty_off": ("ok", "Vous êtes hors permanence : les jeunes ne vous attendent pas."),
     "already_claimed": ("error", "Un autre conseiller a pris cette conversation."),
     "at_limit": ("error", "Vous tenez déjà le nombre maximal de conversations."),
     "not_held": ("error", "Cette conversation n'est plus la vôtre (terminée par le jeune ?)."),

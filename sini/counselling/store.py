@@ -16,7 +16,8 @@ Keys (all under `sini:counsel:`):
 - `place:<id>`: the message showing a waiting young person their place (its id in the
   chat and the place and wait it shows), sealed; `queue:version`, raised by every change
   of the queue, tells the bot to edit the places that moved (`moved_places`);
-- `duty`: counsellors on duty, by the last time their console was open;
+- `duty`: counsellors on duty, by the last time their console was open; `off`: those who
+  switched themselves off duty (an open console then keeps nobody on duty);
 - `aliases`: the name each counsellor chose to be shown as.
 
 A closed conversation's keys expire `retention` seconds after it ends.
@@ -59,6 +60,7 @@ QUEUE_KEY = f"{ROOT}:queue"
 OUTBOX_KEY = f"{ROOT}:outbox"
 WAITS_KEY = f"{ROOT}:waits"
 DUTY_KEY = f"{ROOT}:duty"
+OFF_DUTY_KEY = f"{ROOT}:off"
 ALIASES_KEY = f"{ROOT}:aliases"
 QUEUE_VERSION_KEY = f"{ROOT}:queue:version"
 GROUP = "bot"
@@ -345,13 +347,41 @@ class Counselling:
 
     # ----------------------------------------------------------------- counsellors
 
-    async def on_duty(self, account: str) -> None:
-        """`account` has the console open now."""
+    async def on_duty(self, account: str) -> bool:
+        """`account` has the console open now: on duty unless they switched off; whether
+        they are on duty."""
+        if await self.redis.sismember(OFF_DUTY_KEY, account):
+            return False
         now = self.clock()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(DUTY_KEY, {account: now})
             pipe.zremrangebyscore(DUTY_KEY, "-inf", now - DUTY_SECONDS)
             await pipe.execute()
+        return True
+
+    async def switch_duty(self, account: str, on: bool) -> None:
+        """The console's on duty / off duty switch: off, the account counts for nobody on
+        duty at once (with nobody on duty, young people get the out-of-hours answer)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if on:
+                pipe.srem(OFF_DUTY_KEY, account)
+                pipe.zadd(DUTY_KEY, {account: self.clock()})
+            else:
+                pipe.sadd(OFF_DUTY_KEY, account)
+                pipe.zrem(DUTY_KEY, account)
+            await pipe.execute()
+
+    async def on_duty_now(self) -> list[str]:
+        """The accounts on duty now, for supervisors."""
+        since = self.clock() - DUTY_SECONDS
+        return [a.decode() for a in await self.redis.zrangebyscore(DUTY_KEY, since, "+inf")]
+
+    async def live(self) -> list[Conversation]:
+        """Every conversation a counsellor holds now, oldest request first (supervisors)."""
+        ids: set[str] = set()
+        async for key in self.redis.scan_iter(match=held_key("*"), count=100):
+            ids.update(i.decode() for i in await self.redis.smembers(key))
+        return sorted(await self._many(sorted(ids)), key=lambda c: c.requested)
 
     async def first_view(self, conversation: str, account: str) -> bool:
         """Whether `account` reads this conversation for the first time (the dashboard

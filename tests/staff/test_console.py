@@ -3,6 +3,7 @@ use it, the queue, the claim race between two dashboards, replies, the end, the 
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,11 +49,18 @@ def counsellor(desk: str) -> str:
     return COUNSELLOR
 
 
-def request(url: str, settings: Settings, risk: Risk = Risk.ORDINARY, words: str = WORDS) -> str:
-    """A young person asks for a counsellor (as the bot does) and writes; the id."""
+def request(
+    url: str,
+    settings: Settings,
+    risk: Risk = Risk.ORDINARY,
+    words: str = WORDS,
+    ago: float = 0.0,
+) -> str:
+    """A young person asks for a counsellor (as the bot does, `ago` seconds ago) and
+    writes; the id."""
 
     async def job(client: Redis) -> Queued:
-        counselling = Counselling(client, settings.secret)
+        counselling = Counselling(client, settings.secret, clock=lambda: time.time() - ago)
         queued = await counselling.request(CHAT_ID, "bm", Origin.CHECK_IN, risk)
         await counselling.say(queued.conversation, words)
         return queued
@@ -205,3 +213,58 @@ def test_a_counsellor_cannot_claim_past_the_limit(
         csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
         assert post(client, csrf, "/console/claim", conversation=first) == "claimed"
         assert post(client, csrf, "/console/claim", conversation=second) == "at_limit"
+
+
+def staffed(url: str, settings: Settings) -> bool:
+    return arun(url, lambda client: Counselling(client, settings.secret).is_staffed())
+
+
+def test_a_counsellor_goes_off_duty_and_young_people_get_the_out_of_hours_answer(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert "De permanence" in client.get("/console").text
+    assert staffed(desk, staff_settings)
+    assert post(client, csrf, "/console/duty", on="0") == "duty_off"
+    assert not staffed(desk, staff_settings)
+    assert "Hors permanence" in client.get("/console").text  # the open console keeps it off
+    assert not staffed(desk, staff_settings)
+    assert post(client, csrf, "/console/duty", on="1") == "duty_on"
+    assert staffed(desk, staff_settings)
+
+    async def duty(redis: Redis) -> list[str]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [e.detail for e in entries if e.action == "counsel.duty"]
+
+    assert sorted(arun(desk, duty)) == ["off", "on"]
+
+
+def test_admins_supervise_every_live_conversation_and_see_who_waits_too_long(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    held = request(desk, staff_settings)
+    late = request(desk, staff_settings, ago=3600)
+    recent = request(desk, staff_settings)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=held) == "claimed"
+    assert client.get("/console/supervision").status_code == 403
+    login(client, ADMIN, ADMIN_PASSWORD)
+    page = client.get("/console/supervision").text
+    assert "En attente (2)" in page
+    assert "En cours (1)" in page
+    assert COUNSELLOR in page  # who holds it, and who is on duty
+    rows = {
+        row.split("Jeune n° ")[1].split("<")[0].split(" ")[0]: row
+        for row in page.split("<tr")[1:]
+        if "Jeune n° " in row
+    }
+    assert 'class="late"' in rows[str(pseudonym(desk, staff_settings, late))]
+    assert 'class="late"' not in rows[str(pseudonym(desk, staff_settings, recent))]
+    assert WORDS not in page
+    assert str(CHAT_ID) not in page
+
+    async def supervised(redis: Redis) -> int:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return sum(e.action == "counsel.supervise" for e in entries)
+
+    assert arun(desk, supervised) == 1
