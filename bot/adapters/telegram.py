@@ -112,6 +112,17 @@ def reply_markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | N
     return None
 
 
+def recent_messages(chat_data: dict[Any, Any]) -> list[int]:
+    """The ids of a chat's recent messages, in PTB's in-memory `chat_data` (see below)."""
+    ids: list[int] = chat_data.setdefault("recent_messages", [])
+    return ids
+
+
+def remember_message(recent: list[int], message_id: int) -> None:
+    recent.append(message_id)
+    del recent[:-MAX_REMEMBERED_MESSAGES]
+
+
 class TelegramChannel:
     """Downloads and erasing for the assistant, in one private chat.
 
@@ -128,12 +139,10 @@ class TelegramChannel:
     def recent(self) -> list[int]:
         chat_data = self.context.chat_data
         assert chat_data is not None
-        ids: list[int] = chat_data.setdefault("recent_messages", [])
-        return ids
+        return recent_messages(chat_data)
 
     def remember(self, message_id: int) -> None:
-        self.recent.append(message_id)
-        del self.recent[:-MAX_REMEMBERED_MESSAGES]
+        remember_message(self.recent, message_id)
 
     async def download(self, file_ref: str) -> bytes:
         try:
@@ -552,12 +561,14 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
 
         async def send(chat_id: int | str, reply: Reply) -> None:
             with reaching():
-                await application.bot.send_message(
+                sent = await application.bot.send_message(
                     chat_id,
                     reply.text,
                     reply_markup=reply_markup(reply),
                     rate_limit_args=Priority.FIRST,
                 )
+            if isinstance(chat_id, int):  # a counsellor's words are erased with the rest
+                remember_message(recent_messages(application.chat_data[chat_id]), sent.message_id)
 
         async def edit(chat_id: int | str, message: int, reply: Reply) -> None:
             with reaching(), contextlib.suppress(Unchanged):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.content import Button, Catalog
-from bot.dialogue.actions import CounselJoin, CounselOffer, Do, encode
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.effects import (
     CounselFeedback,
     Done,
@@ -104,10 +104,12 @@ class CounselFlow:
         starts_flow = turn.state.flow not in (None, Flow.COUNSEL)
         if not starts_flow and turn.topic != REPORT_INTRO:
             return turn
-        locale = before.language
+        # The conversation as it was, in the language the turn settled on.
+        state = replace(before, locale=turn.state.locale, chosen_locale=turn.state.chosen_locale)
+        locale = state.language
         end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
         text = self.catalog.render("counsel.still_open", locale).text
-        return Turn((Reply(text, end),), before, topic="counsel.still_open")
+        return Turn((Reply(text, end),), state, topic="counsel.still_open")
 
     def end(self, state: ChatState) -> Turn:
         if state.flow is not Flow.COUNSEL or state.counsel is None:
@@ -194,7 +196,20 @@ class CounselFlow:
     def _ended(self, state: ChatState, message_id: str) -> Turn:
         locale = state.language
         ended = Reply(self.catalog.render(message_id, locale).text)
-        return Turn((ended, self.feedback_question(locale)), state, topic="counsel.ended")
+        replies = (ended, self.feedback_question(locale), self.erase_offer(locale))
+        return Turn(replies, state, topic="counsel.ended")
+
+    def erase_offer(self, locale: str) -> Reply:
+        """As after a report: erase the chat (what someone looking at the phone could read),
+        or keep it (the report flow's buttons, answered the same way)."""
+        buttons = (
+            (Button(self._t("report.erase_button", locale), encode(ReportButton.ERASE)),),
+            (Button(self._t("report.keep_button", locale), encode(ReportButton.KEEP)),),
+        )
+        return Reply(self._t("counsel.erase_offer", locale), buttons)
+
+    def _t(self, message_id: str, locale: str) -> str:
+        return self.catalog.render(message_id, locale).text
 
     def feedback_question(self, locale: str) -> Reply:
         rendered = self.catalog.render("counsel.feedback", locale)
@@ -208,7 +223,8 @@ class CounselFlow:
         if state.flow is not Flow.COUNSEL or state.counsel != event.conversation:
             return Turn((closed,), state)
         state = replace(state, flow=None)
-        return Turn((closed, self.feedback_question(locale)), state, topic="counsel.closed")
+        replies = (closed, self.feedback_question(locale), self.erase_offer(locale))
+        return Turn(replies, state, topic="counsel.closed")
 
     def counsellor_says(self, reply: model.Reply) -> Reply:
         """What the bot sends for a counsellor's message."""

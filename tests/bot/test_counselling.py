@@ -115,10 +115,10 @@ async def test_a_whole_conversation_from_consent_to_feedback(
     assert [r.text for r in ended] == [
         text(engine, "counsel.ended"),
         text(engine, "counsel.feedback"),
+        text(engine, "counsel.erase_offer"),  # as after a report
     ]
-    print("cancelled", flush=True)
+    assert actions([ended[-1]]) == [encode(ReportButton.ERASE), encode(ReportButton.KEEP)]
     assert (await counselling.get(conversation)).status is Status.CLOSED
-    print("got", flush=True)
     thanks = await say(assistant, ButtonEvent(Do.COUNSEL_HELPED))
     assert thanks[0].text == text(engine, "counsel.thanks")
     assert assistant.nlu.calls == 0  # nothing said in the conversation was read by the NLU
@@ -177,6 +177,7 @@ async def test_when_the_counsellor_ends_it_the_young_person_is_told_and_asked(
     closed = await phone.next()
     assert closed.text == text(engine, "counsel.closed", alias="Sini")
     assert (await phone.next()).text == text(engine, "counsel.feedback")
+    assert (await phone.next()).text == text(engine, "counsel.erase_offer")
     assert await say(assistant, TextEvent("salut")) != []  # the bot answers again
     assert assistant.nlu.calls == 1
     thanks = await say(assistant, ButtonEvent(Do.COUNSEL_NOT_HELPED))
@@ -331,3 +332,35 @@ async def test_the_place_in_the_queue_is_edited_in_place_when_it_changes(
     assert edited.text.startswith("Tu es dans la file d'attente, place n° 1. Attente estimée")
     assert actions([edited]) == [encode(Do.COUNSEL_END)]
     assert phone.received.empty()  # edited, not sent again
+
+
+class Eraser:
+    """The chat channel, for erasing (Telegram deletes the chat's recent messages)."""
+
+    def __init__(self) -> None:
+        self.erased = 0
+
+    async def download(self, file_ref: str) -> bytes:
+        raise OSError(file_ref)
+
+    async def erase(self) -> bool:
+        self.erased += 1
+        return True
+
+    async def notify_staff(self, text: str) -> None:
+        return None
+
+
+async def test_after_stop_the_chat_can_be_erased_as_after_a_report(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await join(assistant, engine)
+    await say(assistant, TextEvent("Personne ne doit lire ça"))
+    await say(assistant, CommandEvent("stop"))
+    eraser = Eraser()
+    erased = await assistant.handle(CHAT_ID, ButtonEvent(ReportButton.ERASE), "fr", eraser)
+    assert eraser.erased == 1
+    assert erased.replies[0].text == text(engine, "report.erased")
+    kept = await say(assistant, ButtonEvent(ReportButton.KEEP))
+    assert kept[0].text == text(engine, "report.kept")
