@@ -295,7 +295,10 @@ class Counselling:
             place = _PLACE.decode(self._open(conversation.id, sealed))
             queued = Queued(conversation.id, position, expected_wait(position, waits))
             if (place.position, place.wait_minutes) != (position, queued.wait_minutes):
-                chat = await self.chat_of(conversation.id)
+                try:
+                    chat = await self.chat_of(conversation.id)
+                except ConversationNotFound:  # purged meanwhile: nobody to tell
+                    continue
                 moved.append(Moved(chat, place.message, conversation.locale, queued))
         return moved
 
