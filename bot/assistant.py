@@ -33,6 +33,7 @@ from bot.dialogue.effects import (
     EndCounselling,
     EraseChat,
     Failure,
+    OfferCounsellor,
     OpenFollowup,
     Outcome,
     Relay,
@@ -304,6 +305,8 @@ class Assistant:
             crisis=crisis,
             campaign=campaign,
         )
+        if not stored and isinstance(turn.effect, OfferCounsellor):
+            turn = replace(turn, effect=None)  # a crisis answer never waits on a Redis down
         if turn.effect is not None:
             outcome = await self._perform(turn.effect, key, chat_id, channel)
             resolved = self.engine.resolve(turn.effect, outcome, turn.state)
@@ -484,6 +487,8 @@ class Assistant:
                     return Failure.UNSUPPORTED  # weekly messages are sent on Telegram only
                 case RequestCounsellor(origin=origin, risk=risk, locale=locale):
                     return await self._request_counsellor(chat_id, locale, origin, risk)
+                case OfferCounsellor():
+                    return Done() if await self.counselling.is_staffed() else Failure.UNSTAFFED
                 case Relay(conversation=conversation, text=text, risk=risk):
                     status = await self.counselling.say(conversation, text, risk)
                     return Failure.ENDED if status is Status.CLOSED else Done()

@@ -88,6 +88,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "counsel.reply": "Message à un jeune (écoute)",
     "counsel.close": "Fin d'une conversation d'écoute",
     "counsel.alias": "Prénom affiché (écoute)",
+    "counsel.duty": "Permanence d'écoute (début ou fin)",
+    "counsel.supervise": "Supervision de l'écoute",
 }
 
 
@@ -136,6 +138,7 @@ ORIGINS: dict[str, str] = {
     "intent": "l'a demandé",
     "crisis": "après une réponse de crise",
     "checkin": "après « es-tu en danger ? »",
+    "clarify": "après deux incompréhensions",
     "message": "message laissé hors des heures",
 }
 # How urgent a conversation is (`sini.counselling.model.Risk`, by value).

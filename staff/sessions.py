@@ -51,6 +51,12 @@ class Session:
         return self.role is Role.ADMIN
 
     @property
+    def reviews(self) -> bool:
+        """May see the tips (the queue, a tip, its files): reviewers and admins, never a
+        counsellor alone."""
+        return self.role in (Role.REVIEWER, Role.ADMIN)
+
+    @property
     def counsels(self) -> bool:
         """May use the counselling console."""
         return self.role in (Role.COUNSELLOR, Role.ADMIN)

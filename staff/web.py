@@ -101,6 +101,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sent": ("ok", "Message envoyé."),
     "ended": ("ok", "Conversation terminée."),
     "alias_set": ("ok", "Prénom affiché enregistré."),
+    "duty_on": ("ok", "Vous êtes de permanence : les jeunes peuvent vous joindre."),
+    "duty_off": ("ok", "Vous êtes hors permanence : les jeunes ne vous attendent pas."),
     "already_claimed": ("error", "Un autre conseiller a pris cette conversation."),
     "at_limit": ("error", "Vous tenez déjà le nombre maximal de conversations."),
     "not_held": ("error", "Cette conversation n'est plus la vôtre (terminée par le jeune ?)."),
@@ -239,9 +241,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def staff_only(
-    role: Role = Role.REVIEWER, *, back: str | None = None
+    role: Role | None = Role.REVIEWER, *, back: str | None = None
 ) -> Callable[[Handler], Endpoint]:
     """Require a live session (and `role`), and a valid CSRF token on every POST.
+
+    `role`: REVIEWER (the default: the tips) admits reviewers and admins, COUNSELLOR
+    counsellors and admins, ADMIN admins only, None any signed-in account (its password,
+    logging out, the statistics). A counsellor sent to the queue ("/") goes to the console.
 
     Order matters: no session → login page; then CSRF (a forged request learns nothing
     else); then the role; a temporary password must be changed before anything else.
@@ -276,6 +282,11 @@ def staff_only(
                     raise Forbidden(CSRF_REFUSED)
             if session.must_change and request.url.path not in _PASSWORD_CHANGE_PATHS:
                 return redirect("/account/password")
+            if role is Role.REVIEWER and not session.reviews:
+                if request.method == "GET" and request.url.path == "/":
+                    return redirect("/console")
+                await staff.audit.record(session.account, "access.refused", request.url.path)
+                raise Forbidden("Page réservée à l'équipe des signalements.")
             if role is Role.ADMIN and not session.is_admin:
                 await staff.audit.record(session.account, "access.refused", request.url.path)
                 raise Forbidden("Page réservée aux administrateurs.")

@@ -9,9 +9,10 @@ person asks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, cast
@@ -28,7 +29,7 @@ from telegram import (
 )
 from telegram import __version_info__ as ptb_version
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -43,13 +44,14 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import heap, metrics
 from bot.adapters import sending
-from bot.adapters.counsellor_replies import consumer_name, relay_replies
+from bot.adapters.counsellor_replies import consumer_name, relay_replies, remember_place
 from bot.adapters.erasable import ErasableMessages
 from bot.adapters.folding import fold
 from bot.adapters.intake import DurableApplication, DurableUpdates, delivery
 from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
+from bot.awareness import Unreachable
 from bot.config import Settings
 from bot.content import negotiate_locale
 from bot.dialogue.engine import COMMANDS
@@ -307,6 +309,10 @@ def _deliverer(
                     rate_limit_args=reply_priority(turn.topic, number),
                 )
                 channel.remember(sent.message_id)
+                if reply.place is not None:
+                    await remember_place(
+                        context.bot_data[ASSISTANT_KEY], reply.place, sent.message_id
+                    )
         finally:
             await channel.keep()
 
@@ -589,15 +595,28 @@ def build_application(settings: Settings, assistant_factory: Any) -> Application
         )
 
         async def send(chat_id: int | str, reply: Reply) -> None:
-            await application.bot.send_message(
-                chat_id,
-                reply.text,
-                reply_markup=reply_markup(reply),
-                rate_limit_args=Priority.FIRST,
-            )
+            with reaching():
+                sent = await application.bot.send_message(
+                    chat_id,
+                    reply.text,
+                    reply_markup=reply_markup(reply),
+                    rate_limit_args=Priority.FIRST,
+                )
+            if isinstance(chat_id, int):  # a counsellor's words are erased with the rest
+                await application.bot_data[ERASABLE_KEY].keep(chat_id, [sent.message_id])
+
+        async def edit(chat_id: int | str, message: int, reply: Reply) -> None:
+            with reaching(), contextlib.suppress(Unchanged):
+                await application.bot.edit_message_text(
+                    reply.text,
+                    chat_id=chat_id,
+                    message_id=message,
+                    reply_markup=reply_markup(reply),
+                    rate_limit_args=Priority.REST,
+                )
 
         application.bot_data[REPLIES_KEY] = asyncio.get_running_loop().create_task(
-            relay_replies(assistant, send, consumer_name()), name="counsellor_replies"
+            relay_replies(assistant, send, consumer_name(), edit), name="counsellor_replies"
         )
         if settings.metrics_port:
             server = ObservabilityServer(
@@ -660,3 +679,24 @@ def run(settings: Settings, assistant_factory: Any) -> None:
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=10)
+
+
+@contextlib.contextmanager
+def reaching() -> Iterator[None]:
+    """Telegram's refusals that mean a chat is gone for good (the user blocked the bot or
+    deleted the account) raised as `Unreachable`, an edit that would change nothing as
+    `Unchanged`; any other error as it is."""
+    try:
+        yield
+    except Forbidden as error:
+        raise Unreachable from error
+    except BadRequest as error:
+        if "chat not found" in str(error).lower():
+            raise Unreachable from error
+        if "message is not modified" in str(error).lower():
+            raise Unchanged from error
+        raise
+
+
+class Unchanged(Exception):
+    """Telegram refused an edit that would change nothing (another replica made it)."""

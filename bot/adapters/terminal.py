@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 import sys
+from dataclasses import replace
 from typing import TextIO
 
-from bot.adapters.counsellor_replies import consumer_name, relay_replies
+from bot.adapters.counsellor_replies import consumer_name, relay_replies, remember_place
 from bot.assistant import Assistant
 from bot.dialogue.events import CommandEvent, Event, LocationEvent, TextEvent, button_event
 from bot.dialogue.replies import Reply
@@ -20,6 +22,7 @@ from bot.dialogue.replies import Reply
 CHAT_ID = "terminal"
 PROMPT = "vous> "
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
+EDITED = "message mis à jour"  # a terminal cannot edit what it printed: it says so
 _LOCATION = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
 
@@ -66,15 +69,26 @@ async def chat(
     loop = asyncio.get_running_loop()
     stdout.write("Sini — terminal chat. /quit pour sortir; tapez le numéro d'un bouton.\n")
     screen = Screen(stdout)
+    numbers = itertools.count(1)  # the terminal's message ids, for places in the queue
+
+    async def show(replies: tuple[Reply, ...]) -> None:
+        screen.show(list(replies))
+        for reply, number in zip(replies, numbers, strict=False):  # numbers never ends
+            if reply.place is not None:
+                await remember_place(assistant, reply.place, number)
+
     first = await assistant.handle(CHAT_ID, CommandEvent("start"), language_code)
-    screen.show(list(first.replies))
+    await show(first.replies)
 
     async def from_counsellor(chat_id: int | str, reply: Reply) -> None:
         screen.show([reply])
         stdout.write(PROMPT)
         stdout.flush()
 
-    relay = asyncio.create_task(relay_replies(assistant, from_counsellor, consumer_name()))
+    async def edited(chat_id: int | str, message: int, reply: Reply) -> None:
+        await from_counsellor(chat_id, replace(reply, text=f"({EDITED}) {reply.text}"))
+
+    relay = asyncio.create_task(relay_replies(assistant, from_counsellor, consumer_name(), edited))
     try:
         while True:
             stdout.write(PROMPT)
@@ -85,7 +99,7 @@ async def chat(
                 return
             event = parse_input(line.rstrip("\n"), screen.actions)
             turn = await assistant.handle(CHAT_ID, event, language_code)
-            screen.show(list(turn.replies))
+            await show(turn.replies)
     finally:
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):

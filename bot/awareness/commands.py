@@ -140,16 +140,15 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
     """This week's message to every subscriber: at most BROADCAST_MAX_RATE, through the
     sending budget the bot's replicas share, at the lowest class (live replies first);
     resumable, never twice."""
-    from telegram.error import BadRequest, Forbidden, RetryAfter
+    from telegram.error import RetryAfter
     from telegram.ext import ExtBot
 
     from bot.adapters.sending import Priority
     from bot.adapters.shared_budget import SharedBudget
-    from bot.adapters.telegram import sending_limiter
+    from bot.adapters.telegram import reaching, sending_limiter
     from bot.awareness import (
         RetryLater,
         Subscribers,
-        Unreachable,
         iso_week,
         load_weekly,
         pick_weekly,
@@ -179,15 +178,10 @@ def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
             text = catalog.gettext(message.text, locale)
             footer = catalog.render("weekly.footer", locale).text
             try:
-                await bot.send_message(
-                    chat_id, f"{text}\n\n{footer}", rate_limit_args=Priority.BULK
-                )
-            except Forbidden as error:
-                raise Unreachable from error
-            except BadRequest as error:
-                if "chat not found" in str(error).lower():
-                    raise Unreachable from error
-                raise
+                with reaching():
+                    await bot.send_message(
+                        chat_id, f"{text}\n\n{footer}", rate_limit_args=Priority.BULK
+                    )
             except RetryAfter as error:
                 seconds = error.retry_after
                 wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds

@@ -63,7 +63,8 @@ return 0
 
 class Unreachable(Exception):
     """Raised by `send` when the chat is gone for good (the user blocked the bot or
-    deleted the account): the broadcast unsubscribes it."""
+    deleted the account): the broadcast unsubscribes it, and a counsellor's reply ends
+    its conversation (`bot.adapters.counsellor_replies`)."""
 
 
 class RetryLater(Exception):

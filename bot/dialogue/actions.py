@@ -141,6 +141,13 @@ class ServiceInfo:
 
 
 @dataclass(frozen=True)
+class CounselOffer:
+    """ "💬 Talk to someone", offered after an answer: the consent, for `origin`."""
+
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class CounselJoin:
     """Yes to the counselling consent, or to leaving a message out of hours (`origin`
     MESSAGE): how the young person came to ask."""
@@ -185,6 +192,7 @@ Action = (
     | ServiceAction
     | FlowAction
     | QuizAction
+    | CounselOffer
     | CounselJoin
 )
 
@@ -208,6 +216,7 @@ _PREFIXES: dict[type, str] = {
     ReportWhen: "rep:when",
     FollowupButton: "fol",
     CounselJoin: "counsel:join",
+    CounselOffer: "counsel:offer",
     StartQuiz: "quiz",
     AnswerChoice: "quiz",
 }

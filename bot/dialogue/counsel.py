@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.content import Button, Catalog
-from bot.dialogue.actions import CounselJoin, Do, encode
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.effects import (
     CounselFeedback,
     Done,
     EndCounselling,
     Failure,
+    OfferCounsellor,
     Outcome,
     Relay,
     RequestCounsellor,
@@ -41,7 +42,9 @@ END_COMMANDS = frozenset({"stop", "annuler", "cancel"})
 # How urgent a request is, from what led to it.
 ORIGIN_RISK = {Origin.CRISIS: Risk.CRISIS, Origin.CHECK_IN: Risk.UNSURE}
 
-CounselEffect = RequestCounsellor | Relay | EndCounselling | CounselFeedback
+REPORT_INTRO = "report"  # the topic of the report's first message (`TipFlows.intro`)
+
+CounselEffect = RequestCounsellor | OfferCounsellor | Relay | EndCounselling | CounselFeedback
 
 
 def risk_of(crisis: Assessment | None) -> Risk:
@@ -94,6 +97,20 @@ class CounselFlow:
                 return self._say("counsel.text_only", state, topic=None)
         return None
 
+    def kept_open(self, turn: Turn, before: ChatState) -> Turn:
+        """`turn`, answered during a conversation (`before`), unless it would start a report
+        or a follow-up: that would silently take the young person's texts away from their
+        counsellor, so they are asked to end the conversation first."""
+        starts_flow = turn.state.flow not in (None, Flow.COUNSEL)
+        if not starts_flow and turn.topic != REPORT_INTRO:
+            return turn
+        # The conversation as it was, in the language the turn settled on.
+        state = replace(before, locale=turn.state.locale, chosen_locale=turn.state.chosen_locale)
+        locale = state.language
+        end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
+        text = self.catalog.render("counsel.still_open", locale).text
+        return Turn((Reply(text, end),), state, topic="counsel.still_open")
+
     def end(self, state: ChatState) -> Turn:
         if state.flow is not Flow.COUNSEL or state.counsel is None:
             return self._say("counsel.not_in_conversation", state, topic=None, menu=True)
@@ -114,6 +131,14 @@ class CounselFlow:
                 return self._queued(queued, origin, state)
             case RequestCounsellor(), Failure.UNSTAFFED:
                 return self._unstaffed(state)
+            case OfferCounsellor(origin=origin), Done():
+                return self._offered("counsel.offer", "counsel.offer_button", origin, state)
+            case OfferCounsellor(), Failure.UNSTAFFED:
+                return self._offered(
+                    "counsel.offer_later", "counsel.leave_button", Origin.MESSAGE, state
+                )
+            case OfferCounsellor(), _:  # storage down: the answer before it stands alone
+                return Turn((), state)
             case Relay(), Done():
                 return Turn((), state)
             case Relay(), Failure.ENDED:
@@ -128,7 +153,13 @@ class CounselFlow:
         locale = state.language
         if origin is Origin.MESSAGE:
             text = self.catalog.render("counsel.message_left", locale).text
-        elif queued.wait_minutes is None:
+            end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
+            return Turn((Reply(text, end),), state, topic="counsel.queued")
+        return Turn((self.place(queued, locale),), state, topic="counsel.queued")
+
+    def place(self, queued: Queued, locale: str) -> Reply:
+        """ "You are number N, about M minutes": sent on joining, then edited in place."""
+        if queued.wait_minutes is None:
             text = self.catalog.render(
                 "counsel.queued_unknown", locale, position=queued.position
             ).text
@@ -137,7 +168,14 @@ class CounselFlow:
                 "counsel.queued", locale, position=queued.position, minutes=queued.wait_minutes
             ).text
         end = ((self._button("counsel.end_button", locale, Do.COUNSEL_END),),)
-        return Turn((Reply(text, end),), state, topic="counsel.queued")
+        return Reply(text, end, place=queued)
+
+    def _offered(self, message_id: str, label: str, origin: Origin, state: ChatState) -> Turn:
+        """The offer after an answer: its button leads to the consent for `origin`."""
+        locale = state.language
+        button = self._button(label, locale, CounselOffer(origin))
+        text = self.catalog.render(message_id, locale).text
+        return Turn((Reply(text, ((button,),)),), state)
 
     def _in_queue_again(self, state: ChatState) -> Turn:
         """Asking again while a conversation is open: it goes on (texts still reach it)."""
@@ -158,7 +196,20 @@ class CounselFlow:
     def _ended(self, state: ChatState, message_id: str) -> Turn:
         locale = state.language
         ended = Reply(self.catalog.render(message_id, locale).text)
-        return Turn((ended, self.feedback_question(locale)), state, topic="counsel.ended")
+        replies = (ended, self.feedback_question(locale), self.erase_offer(locale))
+        return Turn(replies, state, topic="counsel.ended")
+
+    def erase_offer(self, locale: str) -> Reply:
+        """As after a report: erase the chat (what someone looking at the phone could read),
+        or keep it (the report flow's buttons, answered the same way)."""
+        buttons = (
+            (Button(self._t("report.erase_button", locale), encode(ReportButton.ERASE)),),
+            (Button(self._t("report.keep_button", locale), encode(ReportButton.KEEP)),),
+        )
+        return Reply(self._t("counsel.erase_offer", locale), buttons)
+
+    def _t(self, message_id: str, locale: str) -> str:
+        return self.catalog.render(message_id, locale).text
 
     def feedback_question(self, locale: str) -> Reply:
         rendered = self.catalog.render("counsel.feedback", locale)
@@ -172,7 +223,8 @@ class CounselFlow:
         if state.flow is not Flow.COUNSEL or state.counsel != event.conversation:
             return Turn((closed,), state)
         state = replace(state, flow=None)
-        return Turn((closed, self.feedback_question(locale)), state, topic="counsel.closed")
+        replies = (closed, self.feedback_question(locale), self.erase_offer(locale))
+        return Turn(replies, state, topic="counsel.closed")
 
     def counsellor_says(self, reply: model.Reply) -> Reply:
         """What the bot sends for a counsellor's message."""
@@ -190,5 +242,7 @@ class CounselFlow:
             (Reply(self.catalog.render(message_id, locale).text, buttons),), state, topic=topic
         )
 
-    def _button(self, message_id: str, locale: str, action: Do | CounselJoin) -> Button:
+    def _button(
+        self, message_id: str, locale: str, action: Do | CounselJoin | CounselOffer
+    ) -> Button:
         return Button(self.catalog.render(message_id, locale).text, encode(action))

@@ -68,6 +68,14 @@ class RequestCounsellor:
 
 
 @dataclass(frozen=True)
+class OfferCounsellor:
+    """Offer to talk to a counsellor after this answer (`origin`: what led to it): to
+    talk now when counsellors answer, else to leave a message."""
+
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class Relay:
     """Pass what the young person wrote to their conversation, at `risk` at least."""
 
@@ -98,6 +106,7 @@ Effect = (
     | Subscribe
     | Unsubscribe
     | RequestCounsellor
+    | OfferCounsellor
     | Relay
     | EndCounselling
     | CounselFeedback

@@ -17,6 +17,7 @@ from bot.dialogue.actions import (
     AskIntent,
     Confirm,
     CounselJoin,
+    CounselOffer,
     Do,
     FlowAction,
     FollowupButton,
@@ -47,6 +48,7 @@ from bot.dialogue.effects import (
     Effect,
     EndCounselling,
     Failure,
+    OfferCounsellor,
     Outcome,
     Relay,
     RequestCounsellor,
@@ -156,6 +158,7 @@ COMMANDS: dict[str, Do] = {
 TALK_INTENT = "talk_to_human"  # "I want to talk to a person": the counselling offer
 MAX_TEXT_FOR_NLU = 1000
 CLARIFY_CHOICES = 3
+CLARIFY_BEFORE_OFFER = 2  # clarifying menus in a row before a counsellor is offered
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,30 @@ class Engine:
         """Answer one event. `understanding` is None when the NLU was not asked or is down;
         `campaign` is (payload, target, language) when /start came with a known deep link;
         `crisis` is the crisis net's assessment of a text (None: not assessed)."""
+        turn = self._respond(
+            event,
+            state,
+            language_code=language_code,
+            understanding=understanding,
+            crisis=crisis,
+            campaign=campaign,
+        )
+        if turn.topic != "clarify" and turn.state.clarified:
+            turn = replace(turn, state=replace(turn.state, clarified=0))
+        if state.flow is Flow.COUNSEL:
+            return self.counsel.kept_open(turn, state)
+        return turn
+
+    def _respond(
+        self,
+        event: Event,
+        state: ChatState,
+        *,
+        language_code: str | None,
+        understanding: Understanding | None,
+        crisis: Assessment | None,
+        campaign: tuple[str, str, str | None] | None,
+    ) -> Turn:
         state = sanitize(state)
         if state.locale is None:
             state = replace(state, locale=negotiate_locale(language_code))
@@ -339,7 +366,14 @@ class Engine:
                 return self._say("subscribe.unsupported", state, topic=None, then_menu=True)
             case Subscribe() | Unsubscribe(), Failure():
                 return self._say("error.storage_down", state, topic=None)
-            case RequestCounsellor() | Relay() | EndCounselling() | CounselFeedback(), _:
+            case (
+                RequestCounsellor()
+                | OfferCounsellor()
+                | Relay()
+                | EndCounselling()
+                | CounselFeedback(),
+                _,
+            ):
                 return self.counsel.resolve(effect, outcome, state)
             case Subscribe(), _:
                 return self._say("subscribe.done", state, topic="subscribe.done", then_menu=True)
@@ -499,6 +533,8 @@ class Engine:
             if name not in NOT_TOPICS and f"topic.{name}" in self.catalog
         ][:CLARIFY_CHOICES]
         locale = state.language
+        state = replace(state, clarified=state.clarified + 1)
+        offer = state.clarified == CLARIFY_BEFORE_OFFER
         rendered = self.catalog.render("clarify", locale)
         buttons = (
             tuple(
@@ -507,7 +543,12 @@ class Engine:
             )
             + self.catalog.render("menu.short", locale).buttons
         )
-        return Turn((Reply(rendered.text, buttons),), state, topic="clarify")
+        return Turn(
+            (Reply(rendered.text, buttons),),
+            state,
+            topic="clarify",
+            effect=self._offer(state, Origin.CLARIFY) if offer else None,
+        )
 
     # ----------------------------------------------------------------- actions
 
@@ -532,6 +573,8 @@ class Engine:
                 turn = self.quizzes.action(action, state)
             case ReportButton() | ReportCategory() | ReportRegion() | ReportWhen():
                 turn = self.flows.action(action, state)
+            case CounselOffer(origin):
+                turn = self.counsel.offer(state, origin)
             case CounselJoin(origin):
                 turn = self.counsel.join(origin, state)
             case FollowupButton.ADD:
@@ -765,9 +808,12 @@ class Engine:
 
     # ----------------------------------------------------------------- rendering
 
-    def _crisis(self, kind: Crisis | None, state: ChatState) -> Turn:
+    def _crisis(
+        self, kind: Crisis | None, state: ChatState, origin: Origin = Origin.CRISIS
+    ) -> Turn:
         """Emergency numbers first, with the reply keyboard that keeps them one tap away;
-        the next steps follow as a second message (Telegram allows one keyboard each)."""
+        the next steps follow as a second message (Telegram allows one keyboard each),
+        then a counsellor is offered (`origin`: what led here)."""
         message_id = f"crisis.{kind.value}" if kind is not None else "crisis.general"
         locale = state.language
         rendered = self.catalog.render(message_id, locale)
@@ -775,7 +821,13 @@ class Engine:
         if rendered.buttons:
             replies.append(Reply(self.catalog.render("next_steps", locale).text, rendered.buttons))
         state = replace(state, pending=None, danger=None, deferred=None)
-        return Turn(tuple(replies), state, topic=message_id)
+        return Turn(tuple(replies), state, topic=message_id, effect=self._offer(state, origin))
+
+    @staticmethod
+    def _offer(state: ChatState, origin: Origin) -> OfferCounsellor | None:
+        """A counsellor offered after an answer, outside any flow: never to someone already
+        talking to one, nor in a report or follow-up (joining would end it)."""
+        return OfferCounsellor(origin) if state.flow is None else None
 
     def _check_in(
         self, kind: Crisis | None, understanding: Understanding | None, state: ChatState
@@ -807,7 +859,7 @@ class Engine:
         danger, deferred = state.danger, state.deferred
         state = replace(state, pending=None, danger=None, deferred=None)
         if in_danger:
-            return self._crisis(danger, state)
+            return self._crisis(danger, state, Origin.CHECK_IN)
         if deferred is not None and self._answers(deferred):
             return self._intent(deferred, None, state)
         return self._say("checkin.no", state, topic="checkin.no", then_menu=True)
@@ -855,17 +907,14 @@ def sanitize(state: ChatState) -> ChatState:
     """Drop any state value the engine would not have written (an older version's, or a
     damaged one): a conversation restarts a step rather than failing. (What the schema
     types — flow, step, pending, danger — is checked by `ChatState.from_json`.)"""
+    if state.flow is None:
+        state = replace(state, step=None, draft=None, code=None, note=None)
     return replace(
         state,
         locale=state.locale if state.locale in LOCALES else None,
         chosen_locale=state.chosen_locale if state.chosen_locale in LOCALES else None,
         drug=state.drug if state.drug in DRUGS else None,
         service_kind=state.service_kind if state.service_kind in KINDS else None,
-        **(
-            {}
-            if state.flow is not None
-            else {"step": None, "draft": None, "code": None, "note": None}
-        ),
     )
 
 

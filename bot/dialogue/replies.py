@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.content import Button
 from bot.dialogue.effects import Effect
 from bot.dialogue.state import ChatState
+from sini.counselling.store import Queued
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,15 @@ class Reply:
     """One message to send: text, inline buttons, and optionally a new reply keyboard.
 
     `protect` asks Telegram to forbid forwarding and saving (used for everything in the
-    report flow, and for receipts above all)."""
+    report flow, and for receipts above all). `place`: the place in the counselling queue
+    this message shows; the adapter tells the store the sent message's id, so that the
+    message is edited when the place changes (`sini.counselling.store.moved_places`)."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     keyboard: tuple[tuple[Key, ...], ...] | None = None
     protect: bool = False
+    place: Queued | None = None
 
 
 @dataclass(frozen=True)

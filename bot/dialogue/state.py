@@ -69,6 +69,8 @@ class ChatState:
     deferred: the topic (an intent name) to answer if the check-in is answered "no"
     counsel: the id of the conversation with a counsellor (flow COUNSEL), kept after it
              ends until the "did it help?" question is answered
+    clarified: how many clarifying menus in a row were answered (the second one offers a
+             counsellor); any other answer sets it back to 0
     """
 
     locale: str | None = None
@@ -86,6 +88,7 @@ class ChatState:
     danger: Crisis | None = None
     deferred: str | None = None
     counsel: str | None = None
+    clarified: int = 0
 
     @property
     def language(self) -> str:

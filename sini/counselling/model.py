@@ -27,7 +27,8 @@ class Origin(str, Enum):
     MENU = "menu"  # the main menu's button
     INTENT = "intent"  # said so in their own words
     CRISIS = "crisis"  # offered after a crisis answer
-    CHECK_IN = "checkin"  # offered after "are you in danger now?"
+    CHECK_IN = "checkin"  # offered after "are you in danger now?" answered yes
+    CLARIFY = "clarify"  # offered after two clarifying menus in a row
     MESSAGE = "message"  # out of hours: a message left for later
 
 

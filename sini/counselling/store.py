@@ -13,7 +13,11 @@ Keys (all under `sini:counsel:`):
   `bot`: an entry is acknowledged once sent, and one left pending by a replica that died
   is claimed by another after `REDELIVER_AFTER_MS`;
 - `waits`: how long the last people waited (seconds), for an honest expected wait;
-- `duty`: counsellors on duty, by the last time their console was open;
+- `place:<id>`: the message showing a waiting young person their place (its id in the
+  chat and the place and wait it shows), sealed; `queue:version`, raised by every change
+  of the queue, tells the bot to edit the places that moved (`moved_places`);
+- `duty`: counsellors on duty, by the last time their console was open; `off`: those who
+  switched themselves off duty (an open console then keeps nobody on duty);
 - `aliases`: the name each counsellor chose to be shown as.
 
 A closed conversation's keys expire `retention` seconds after it ends.
@@ -56,7 +60,9 @@ QUEUE_KEY = f"{ROOT}:queue"
 OUTBOX_KEY = f"{ROOT}:outbox"
 WAITS_KEY = f"{ROOT}:waits"
 DUTY_KEY = f"{ROOT}:duty"
+OFF_DUTY_KEY = f"{ROOT}:off"
 ALIASES_KEY = f"{ROOT}:aliases"
+QUEUE_VERSION_KEY = f"{ROOT}:queue:version"
 GROUP = "bot"
 DEFAULT_LIMIT = 4
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
@@ -107,6 +113,27 @@ class Queued:
     wait_minutes: int | None
 
 
+class Place(msgspec.Struct, frozen=True):
+    """What a young person's place message (`message`, in their chat) shows."""
+
+    message: int
+    position: int
+    wait_minutes: int | None
+
+
+_PLACE = msgspec.json.Decoder(Place)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A waiting young person whose place changed: the message to edit, and the place."""
+
+    chat_id: int | str
+    message: int
+    locale: str
+    queued: Queued
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A reply to deliver, with the chat it goes to; `entry` is acknowledged once sent."""
@@ -126,6 +153,10 @@ def chat_key(conversation: str) -> str:
 
 def messages_key(conversation: str) -> str:
     return f"{ROOT}:messages:{conversation}"
+
+
+def place_key(conversation: str) -> str:
+    return f"{ROOT}:place:{conversation}"
 
 
 def held_key(account: str) -> str:
@@ -151,6 +182,7 @@ class Counselling:
         self.retention = retention
         self.clock = clock
         self._secret = derive_secret(secret, "counselling")
+        self._version_seen: bytes | None = None
 
     @classmethod
     def configured(cls, redis: Redis[bytes], settings: Settings) -> Counselling:
@@ -227,6 +259,7 @@ class Counselling:
             pipe.set(conversation_key(conversation.id), _ENCODE(conversation))
             pipe.set(chat_key(conversation.id), chat)
             pipe.zadd(QUEUE_KEY, {conversation.id: queue_score(risk, conversation.requested)})
+            pipe.incr(QUEUE_VERSION_KEY)
             await pipe.execute()
         return await self.place(conversation.id)
 
@@ -236,6 +269,38 @@ class Counselling:
         position = (rank or 0) + 1
         waits = [float(w) for w in await self.redis.lrange(WAITS_KEY, 0, -1)]
         return Queued(conversation, position, expected_wait(position, waits))
+
+    async def shown(self, queued: Queued, message: int) -> None:
+        """The chat's message `message` shows `queued`: edited when the place changes."""
+        place = Place(message, queued.position, queued.wait_minutes)
+        sealed = self._seal(queued.conversation, _ENCODE(place))
+        await self.redis.set(place_key(queued.conversation), sealed, ex=self.retention)
+
+    async def moved_places(self, consumer: str) -> list[Moved]:
+        """The place messages to edit since the queue last changed, for one bot process
+        (`consumer`) of those that see the change; the others get none."""
+        version = await self.redis.get(QUEUE_VERSION_KEY)
+        if version is None or version == self._version_seen:
+            return []
+        self._version_seen = version
+        handled = f"{ROOT}:queue:handled:{version.decode()}"
+        if not await self.redis.set(handled, consumer, nx=True, ex=DUTY_SECONDS):
+            return []
+        waits = [float(w) for w in await self.redis.lrange(WAITS_KEY, 0, -1)]
+        moved = []
+        for position, conversation in enumerate(await self.waiting(), start=1):
+            sealed = await self.redis.get(place_key(conversation.id))
+            if sealed is None:
+                continue
+            place = _PLACE.decode(self._open(conversation.id, sealed))
+            queued = Queued(conversation.id, position, expected_wait(position, waits))
+            if (place.position, place.wait_minutes) != (position, queued.wait_minutes):
+                try:
+                    chat = await self.chat_of(conversation.id)
+                except ConversationNotFound:  # purged meanwhile: nobody to tell
+                    continue
+                moved.append(Moved(chat, place.message, conversation.locale, queued))
+        return moved
 
     async def say(self, conversation: str, text: str, risk: Risk = Risk.ORDINARY) -> Status:
         """Add what the young person wrote, raising the conversation's risk to `risk`;
@@ -258,6 +323,7 @@ class Counselling:
                         p.zadd(
                             QUEUE_KEY, {conversation: queue_score(raised.risk, raised.requested)}
                         )
+                        p.incr(QUEUE_VERSION_KEY)
 
             return current.status, writes
 
@@ -284,13 +350,41 @@ class Counselling:
 
     # ----------------------------------------------------------------- counsellors
 
-    async def on_duty(self, account: str) -> None:
-        """`account` has the console open now."""
+    async def on_duty(self, account: str) -> bool:
+        """`account` has the console open now: on duty unless they switched off; whether
+        they are on duty."""
+        if await self.redis.sismember(OFF_DUTY_KEY, account):
+            return False
         now = self.clock()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(DUTY_KEY, {account: now})
             pipe.zremrangebyscore(DUTY_KEY, "-inf", now - DUTY_SECONDS)
             await pipe.execute()
+        return True
+
+    async def switch_duty(self, account: str, on: bool) -> None:
+        """The console's on duty / off duty switch: off, the account counts for nobody on
+        duty at once (with nobody on duty, young people get the out-of-hours answer)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if on:
+                pipe.srem(OFF_DUTY_KEY, account)
+                pipe.zadd(DUTY_KEY, {account: self.clock()})
+            else:
+                pipe.sadd(OFF_DUTY_KEY, account)
+                pipe.zrem(DUTY_KEY, account)
+            await pipe.execute()
+
+    async def on_duty_now(self) -> list[str]:
+        """The accounts on duty now, for supervisors."""
+        since = self.clock() - DUTY_SECONDS
+        return [a.decode() for a in await self.redis.zrangebyscore(DUTY_KEY, since, "+inf")]
+
+    async def live(self) -> list[Conversation]:
+        """Every conversation a counsellor holds now, oldest request first (supervisors)."""
+        ids: set[str] = set()
+        async for key in self.redis.scan_iter(match=held_key("*"), count=100):
+            ids.update(i.decode() for i in await self.redis.smembers(key))
+        return sorted(await self._many(sorted(ids)), key=lambda c: c.requested)
 
     async def first_view(self, conversation: str, account: str) -> bool:
         """Whether `account` reads this conversation for the first time (the dashboard
@@ -330,6 +424,8 @@ class Counselling:
             def writes(p: Pipeline[bytes]) -> None:
                 p.set(conversation_key(conversation), _ENCODE(claimed))
                 p.zrem(QUEUE_KEY, conversation)
+                p.incr(QUEUE_VERSION_KEY)
+                p.delete(place_key(conversation))
                 p.sadd(held_key(account), conversation)
                 p.lpush(WAITS_KEY, now - current.requested)
                 p.ltrim(WAITS_KEY, 0, RECENT_WAITS - 1)
@@ -431,6 +527,8 @@ class Counselling:
             def writes(p: Pipeline[bytes]) -> None:
                 p.set(conversation_key(conversation), _ENCODE(closed), ex=self.retention)
                 p.zrem(QUEUE_KEY, conversation)
+                p.incr(QUEUE_VERSION_KEY)
+                p.delete(place_key(conversation))
                 if current.counsellor is not None:
                     p.srem(held_key(current.counsellor), conversation)
                 p.expire(messages_key(conversation), self.retention)

@@ -4,11 +4,14 @@ conversations this counsellor holds, with their messages and a reply form.
 Nothing on it identifies anyone: a conversation shows as "Jeune n° 4821" (a number drawn
 from its random id), its language, how it started and its risk. Each first reading of a
 conversation, each claim, reply, end and change of alias is audited, never a message's
-text. The page reloads itself (`REFRESH_SECONDS`), which also keeps the counsellor on duty.
+text. The page reloads itself (`REFRESH_SECONDS`), which also keeps the counsellor on duty
+unless they switched themselves off duty. Admins also supervise: every live conversation,
+the queue, who is on duty, and who has waited too long (`LATE_SECONDS`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -22,6 +25,7 @@ from staff.sessions import Session
 from staff.web import notice_url, redirect, render, staff_only, state_of
 
 REFRESH_SECONDS = 10  # under the store's DUTY_SECONDS: an open console stays on duty
+LATE_SECONDS = 10 * 60  # a young person waiting longer is highlighted for supervisors
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Open:
 async def console(request: Request, session: Session) -> Response:
     staff = state_of(request)
     counselling = staff.counselling
-    await counselling.on_duty(session.account)
+    on_duty = await counselling.on_duty(session.account)
     held = []
     for conversation in await counselling.held_by(session.account):
         if await counselling.first_view(conversation.id, session.account):
@@ -51,6 +55,35 @@ async def console(request: Request, session: Session) -> Response:
         limit=counselling.limit,
         alias=await counselling.alias_of(session.account),
         refresh=REFRESH_SECONDS,
+        on_duty=on_duty,
+    )
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def duty(request: Request, session: Session) -> Response:
+    staff = state_of(request)
+    on = (await request.form()).get("on") == "1"
+    await staff.counselling.switch_duty(session.account, on)
+    await staff.audit.record(session.account, "counsel.duty", detail="on" if on else "off")
+    return redirect(notice_url("/console", "duty_on" if on else "duty_off"))
+
+
+@staff_only(Role.ADMIN)
+async def supervision(request: Request, session: Session) -> Response:
+    """Every live conversation (who holds it, never what is said) and the queue; audited
+    at each view."""
+    staff = state_of(request)
+    counselling = staff.counselling
+    await staff.audit.record(session.account, "counsel.supervise")
+    return render(
+        request,
+        "supervision.html",
+        session,
+        waiting=await counselling.waiting(),
+        live=await counselling.live(),
+        on_duty=await counselling.on_duty_now(),
+        late_before=time.time() - LATE_SECONDS,
+        late_minutes=LATE_SECONDS // 60,
     )
 
 
@@ -97,4 +130,6 @@ routes = [
     Route("/console/reply", reply, methods=["POST"]),
     Route("/console/close", close, methods=["POST"]),
     Route("/console/alias", alias, methods=["POST"]),
+    Route("/console/duty", duty, methods=["POST"]),
+    Route("/console/supervision", supervision, methods=["GET"]),
 ]

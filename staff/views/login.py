@@ -110,7 +110,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@staff_only()
+@staff_only(None)
 async def logout(request: Request, session: Session) -> Response:
     staff = state_of(request)
     staff.sessions.delete(session.id)
@@ -120,12 +120,12 @@ async def logout(request: Request, session: Session) -> Response:
     return response
 
 
-@staff_only()
+@staff_only(None)
 async def password_form(request: Request, session: Session) -> Response:
     return render(request, "password.html", session)
 
 
-@staff_only()
+@staff_only(None)
 async def change_password(request: Request, session: Session) -> Response:
     staff = state_of(request)
     form = await request.form()

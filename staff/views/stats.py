@@ -20,7 +20,7 @@ from tips.model import Category
 TOP_TOPICS = 15
 
 
-@staff_only()
+@staff_only(None)
 async def stats_page(request: Request, session: Session) -> Response:
     staff = state_of(request)
     fmt = staff.formatter

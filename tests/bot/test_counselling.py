@@ -11,13 +11,15 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bot.adapters.counsellor_replies import relay_replies
+from bot.adapters.counsellor_replies import relay_replies, remember_place
 from bot.assistant import Assistant
-from bot.dialogue.actions import CounselJoin, Do, encode
+from bot.awareness import Unreachable
+from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
 from sini.counselling.model import Author, Origin, Risk, Status
+from sini.counselling.store import Delivery
 from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
 
@@ -38,9 +40,18 @@ class Phone:
 
     def __init__(self) -> None:
         self.received: asyncio.Queue[tuple[int | str, Reply]] = asyncio.Queue()
+        self.edits: asyncio.Queue[tuple[int | str, int, Reply]] = asyncio.Queue()
 
     async def send(self, chat_id: int | str, reply: Reply) -> None:
         await self.received.put((chat_id, reply))
+
+    async def edit(self, chat_id: int | str, message: int, reply: Reply) -> None:
+        await self.edits.put((chat_id, message, reply))
+
+    async def next_edit(self) -> tuple[int, Reply]:
+        chat_id, message, reply = await asyncio.wait_for(self.edits.get(), WAIT_SECONDS)
+        assert chat_id == CHAT_ID
+        return message, reply
 
     async def next(self) -> Reply:
         chat_id, reply = await asyncio.wait_for(self.received.get(), WAIT_SECONDS)
@@ -51,7 +62,7 @@ class Phone:
 @pytest.fixture
 async def phone(assistant: Assistant) -> AsyncIterator[Phone]:
     phone = Phone()
-    task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot"))
+    task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot", phone.edit))
     yield phone
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -104,7 +115,9 @@ async def test_a_whole_conversation_from_consent_to_feedback(
     assert [r.text for r in ended] == [
         text(engine, "counsel.ended"),
         text(engine, "counsel.feedback"),
+        text(engine, "counsel.erase_offer"),  # as after a report
     ]
+    assert actions([ended[-1]]) == [encode(ReportButton.ERASE), encode(ReportButton.KEEP)]
     assert (await counselling.get(conversation)).status is Status.CLOSED
     thanks = await say(assistant, ButtonEvent(Do.COUNSEL_HELPED))
     assert thanks[0].text == text(engine, "counsel.thanks")
@@ -164,6 +177,7 @@ async def test_when_the_counsellor_ends_it_the_young_person_is_told_and_asked(
     closed = await phone.next()
     assert closed.text == text(engine, "counsel.closed", alias="Sini")
     assert (await phone.next()).text == text(engine, "counsel.feedback")
+    assert (await phone.next()).text == text(engine, "counsel.erase_offer")
     assert await say(assistant, TextEvent("salut")) != []  # the bot answers again
     assert assistant.nlu.calls == 1
     thanks = await say(assistant, ButtonEvent(Do.COUNSEL_NOT_HELPED))
@@ -178,3 +192,175 @@ async def test_a_text_after_the_conversation_was_purged_ends_it_kindly(
     await redis.delete(*[k async for k in redis.scan_iter("sini:counsel:conv:*")])
     ended = await say(assistant, TextEvent("tu es là ?"))
     assert ended[0].text == text(engine, "counsel.ended")
+
+
+async def test_a_crisis_answer_offers_a_counsellor_who_takes_it_first(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await assistant.counselling.request("someone-else", "fr", Origin.MENU)
+    crisis = await say(assistant, TextEvent("je veux mourir"))
+    assert engine.catalog.emergency[0].number in crisis[0].text  # the numbers come first
+    assert crisis[-1].text == text(engine, "counsel.offer")
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.CRISIS))]
+    consent = await say(assistant, ButtonEvent(CounselOffer(Origin.CRISIS)))
+    assert consent[0].text == text(engine, "counsel.consent")
+    assert encode(CounselJoin(Origin.CRISIS)) in actions(consent)
+    queued = await say(assistant, ButtonEvent(CounselJoin(Origin.CRISIS)))
+    assert queued[0].text.startswith("Tu es dans la file d'attente, place n° 1.")
+    first, _ = await assistant.counselling.waiting()
+    assert (first.origin, first.risk) == (Origin.CRISIS, Risk.CRISIS)
+
+
+async def test_yes_to_are_you_in_danger_offers_a_counsellor(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    crisis = await say(assistant, ButtonEvent(Do.IN_DANGER))
+    assert engine.catalog.emergency[0].number in crisis[0].text
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.CHECK_IN))]
+
+
+async def test_out_of_hours_a_crisis_answer_offers_to_leave_a_message(
+    assistant: Assistant, engine: Engine
+) -> None:
+    crisis = await say(assistant, TextEvent("je veux mourir"))  # nobody on duty
+    assert crisis[-1].text == text(engine, "counsel.offer_later")
+    assert actions([crisis[-1]]) == [encode(CounselOffer(Origin.MESSAGE))]
+    consent = await say(assistant, ButtonEvent(CounselOffer(Origin.MESSAGE)))
+    left = await say(assistant, ButtonEvent(CounselJoin(Origin.MESSAGE)))
+    assert consent[0].text == text(engine, "counsel.consent")
+    assert left[0].text == text(engine, "counsel.message_left")
+
+
+async def test_the_second_clarifying_menu_in_a_row_offers_a_counsellor(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("nlu_fallback"))
+    try:
+        await assistant.counselling.on_duty("awa")
+        first = await say(assistant, TextEvent("blabla"))
+        assert [r.text for r in first] == [text(engine, "clarify")]
+        second = await say(assistant, TextEvent("euh bof"))
+        assert [r.text for r in second] == [text(engine, "clarify"), text(engine, "counsel.offer")]
+        assert actions([second[-1]]) == [encode(CounselOffer(Origin.CLARIFY))]
+        await say(assistant, ButtonEvent(Do.MENU))  # no longer in a row
+        again = await say(assistant, TextEvent("blabla"))
+        assert [r.text for r in again] == [text(engine, "clarify")]
+    finally:
+        await assistant.close()
+
+
+async def test_no_counsellor_is_offered_to_someone_already_talking_to_one(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await join(assistant, engine)
+    crisis = await say(assistant, TextEvent("je veux mourir"))
+    assert text(engine, "counsel.offer") not in [r.text for r in crisis]
+    assert all("counsel:offer" not in a for a in actions(crisis))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [ButtonEvent(Do.REPORT), ButtonEvent(ReportButton.START), CommandEvent("suivi")],
+    ids=["report button", "stale start button", "/suivi"],
+)
+async def test_a_report_asked_mid_conversation_does_not_replace_it(
+    assistant: Assistant, engine: Engine, event: ButtonEvent | CommandEvent
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    asked = await say(assistant, event)
+    assert [r.text for r in asked] == [text(engine, "counsel.still_open")]
+    assert actions(asked) == [encode(Do.COUNSEL_END)]
+    assert await say(assistant, TextEvent("toujours là")) == []  # still reaches the counsellor
+    assert len(await assistant.counselling.messages(conversation)) == 1
+
+
+async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(
+    assistant: Assistant, engine: Engine, redis: Redis
+) -> None:
+    counselling = assistant.counselling
+    await counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    await counselling.claim(conversation, "awa")
+    await counselling.reply(conversation, "awa", "Tu es toujours là ?")
+    handled = asyncio.Event()
+    fetch = counselling.pending_replies
+    batches: list[list[Delivery]] = []
+
+    async def pending_replies(consumer: str, block_ms: int = 1000) -> list[Delivery]:
+        """The outbox once; then the relay has handled it, and waits to be cancelled."""
+        if batches:
+            handled.set()
+            await asyncio.Event().wait()
+        batches.append(await fetch(consumer, block_ms))
+        return batches[-1]
+
+    async def blocked(chat_id: int | str, reply: Reply) -> None:
+        raise Unreachable("Forbidden: bot was blocked by the user")
+
+    counselling.pending_replies = pending_replies  # type: ignore[method-assign]
+    task = asyncio.create_task(relay_replies(assistant, blocked, "test-bot", Phone().edit))
+    try:
+        await asyncio.wait_for(handled.wait(), WAIT_SECONDS)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(batches[0]) == 1
+    assert (await counselling.get(conversation)).status is Status.CLOSED
+    assert await counselling.held_by("awa") == []  # gone from the console
+    assert await redis.xlen("sini:counsel:outbox") == 0  # not tried again
+
+
+async def test_the_place_in_the_queue_is_edited_in_place_when_it_changes(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    counselling = assistant.counselling
+    await counselling.on_duty("awa")
+    ahead = await counselling.request("someone-else", "fr", Origin.MENU)
+    await say(assistant, ButtonEvent(Do.COUNSEL))
+    [queued] = await say(assistant, ButtonEvent(CounselJoin(Origin.MENU)))
+    assert queued.text.startswith("Tu es dans la file d'attente, place n° 2.")
+    assert queued.place is not None
+    await remember_place(assistant, queued.place, 42)  # as the adapter does once it is sent
+    await counselling.claim(ahead.conversation, "awa")
+    message, edited = await phone.next_edit()
+    assert message == 42
+    assert edited.text.startswith("Tu es dans la file d'attente, place n° 1. Attente estimée")
+    assert actions([edited]) == [encode(Do.COUNSEL_END)]
+    assert phone.received.empty()  # edited, not sent again
+
+
+class Eraser:
+    """The chat channel, for erasing (Telegram deletes the chat's recent messages)."""
+
+    def __init__(self) -> None:
+        self.erased = 0
+
+    async def download(self, file_ref: str) -> bytes:
+        raise OSError(file_ref)
+
+    async def erase(self) -> bool:
+        self.erased += 1
+        return True
+
+    async def notify_staff(self, text: str) -> None:
+        return None
+
+
+async def test_after_stop_the_chat_can_be_erased_as_after_a_report(
+    assistant: Assistant, engine: Engine
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await join(assistant, engine)
+    await say(assistant, TextEvent("Personne ne doit lire ça"))
+    await say(assistant, CommandEvent("stop"))
+    eraser = Eraser()
+    erased = await assistant.handle(CHAT_ID, ButtonEvent(ReportButton.ERASE), "fr", eraser)
+    assert eraser.erased == 1
+    assert erased.replies[0].text == text(engine, "report.erased")
+    kept = await say(assistant, ButtonEvent(ReportButton.KEEP))
+    assert kept[0].text == text(engine, "report.kept")

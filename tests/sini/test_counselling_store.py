@@ -221,3 +221,36 @@ async def test_staffed_only_within_hours_and_with_a_counsellor_on_duty(
 def test_opening_hours_that_cannot_be_read_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"DAYS=HH:MM-HH:MM|an empty range|time of day"):
         parse_hours(text)
+
+
+async def test_a_place_that_moves_is_edited_by_one_bot_process_only(
+    redis: Redis[bytes], store: Counselling
+) -> None:
+    ahead = await store.request(1, "fr", Origin.MENU)
+    behind = await store.request(CHAT_ID, "bm", Origin.MENU)
+    await store.shown(behind, 4242)
+    other_replica = Counselling(redis, SECRET, clock=store.clock)
+    assert await store.moved_places("bot-a") == []  # nothing moved since it was shown
+    await store.claim(ahead.conversation, "awa")
+    [moved] = await store.moved_places("bot-a")
+    assert (moved.chat_id, moved.message, moved.locale) == (CHAT_ID, 4242, "bm")
+    assert moved.queued.position == 1
+    assert await other_replica.moved_places("bot-b") == []  # the same change, taken
+    await store.shown(moved.queued, moved.message)
+    await store.say(behind.conversation, "SECRET-MOUSSA", Risk.CRISIS)  # the queue changes
+    assert await store.moved_places("bot-a") == []  # but this place did not move
+    dump = await everything(redis)
+    assert str(CHAT_ID).encode() not in dump
+
+
+async def test_a_counsellor_off_duty_counts_for_nobody_even_with_the_console_open(
+    store: Counselling,
+) -> None:
+    assert await store.on_duty("awa")
+    assert await store.is_staffed()
+    await store.switch_duty("awa", on=False)
+    assert not await store.on_duty("awa")  # the console refreshed: still off
+    assert not await store.is_staffed()
+    assert await store.on_duty_now() == []
+    await store.switch_duty("awa", on=True)
+    assert await store.on_duty_now() == ["awa"]

@@ -3,6 +3,7 @@ use it, the queue, the claim race between two dashboards, replies, the end, the 
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,11 +20,13 @@ from staff.audit import AuditLog
 from tests.staff.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
+    MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
     arun,
     login,
     staff_config,
+    submit_tip,
 )
 from tips.keys import unwrap_desk_keyring
 
@@ -46,11 +49,18 @@ def counsellor(desk: str) -> str:
     return COUNSELLOR
 
 
-def request(url: str, settings: Settings, risk: Risk = Risk.ORDINARY, words: str = WORDS) -> str:
-    """A young person asks for a counsellor (as the bot does) and writes; the id."""
+def request(
+    url: str,
+    settings: Settings,
+    risk: Risk = Risk.ORDINARY,
+    words: str = WORDS,
+    ago: float = 0.0,
+) -> str:
+    """A young person asks for a counsellor (as the bot does, `ago` seconds ago) and
+    writes; the id."""
 
     async def job(client: Redis) -> Queued:
-        counselling = Counselling(client, settings.secret)
+        counselling = Counselling(client, settings.secret, clock=lambda: time.time() - ago)
         queued = await counselling.request(CHAT_ID, "bm", Origin.CHECK_IN, risk)
         await counselling.say(queued.conversation, words)
         return queued
@@ -86,6 +96,31 @@ def test_counsellors_and_admins_use_the_console_reviewers_do_not(
     assert client.get("/console").status_code == 200
     login(client, ADMIN, ADMIN_PASSWORD)
     assert client.get("/console").status_code == 200
+
+
+def test_a_counsellor_sees_neither_the_tip_queue_nor_a_tip(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    tip = submit_tip(desk, staff_settings.secret, photo=True)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    home = client.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/console")
+    assert ">File</a>" not in client.get("/console").text  # the queue is not in the menu
+    for path in (f"/tips/{tip.lookup}", f"/tips/{tip.lookup}/attachments/0", "/ref?code=x"):
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert MARKER not in page.text
+    for path in (f"/tips/{tip.lookup}/note", "/export"):
+        refused = client.post(path, data={"csrf": csrf, "text": "x"}, follow_redirects=False)
+        assert refused.status_code in (303, 403), path
+
+    async def refusals(redis: Redis) -> list[str]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [e.target for e in entries if e.action == "access.refused"]
+
+    assert len(arun(desk, refusals)) == 5
+    assert client.get("/stats").status_code == 200
+    assert client.get("/account/password").status_code == 200
 
 
 def test_the_queue_shows_the_most_urgent_first_and_no_identity(
@@ -178,3 +213,58 @@ def test_a_counsellor_cannot_claim_past_the_limit(
         csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
         assert post(client, csrf, "/console/claim", conversation=first) == "claimed"
         assert post(client, csrf, "/console/claim", conversation=second) == "at_limit"
+
+
+def staffed(url: str, settings: Settings) -> bool:
+    return arun(url, lambda client: Counselling(client, settings.secret).is_staffed())
+
+
+def test_a_counsellor_goes_off_duty_and_young_people_get_the_out_of_hours_answer(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert "De permanence" in client.get("/console").text
+    assert staffed(desk, staff_settings)
+    assert post(client, csrf, "/console/duty", on="0") == "duty_off"
+    assert not staffed(desk, staff_settings)
+    assert "Hors permanence" in client.get("/console").text  # the open console keeps it off
+    assert not staffed(desk, staff_settings)
+    assert post(client, csrf, "/console/duty", on="1") == "duty_on"
+    assert staffed(desk, staff_settings)
+
+    async def duty(redis: Redis) -> list[str]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [e.detail for e in entries if e.action == "counsel.duty"]
+
+    assert sorted(arun(desk, duty)) == ["off", "on"]
+
+
+def test_admins_supervise_every_live_conversation_and_see_who_waits_too_long(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    held = request(desk, staff_settings)
+    late = request(desk, staff_settings, ago=3600)
+    recent = request(desk, staff_settings)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=held) == "claimed"
+    assert client.get("/console/supervision").status_code == 403
+    login(client, ADMIN, ADMIN_PASSWORD)
+    page = client.get("/console/supervision").text
+    assert "En attente (2)" in page
+    assert "En cours (1)" in page
+    assert COUNSELLOR in page  # who holds it, and who is on duty
+    rows = {
+        row.split("Jeune n° ")[1].split("<")[0].split(" ")[0]: row
+        for row in page.split("<tr")[1:]
+        if "Jeune n° " in row
+    }
+    assert 'class="late"' in rows[str(pseudonym(desk, staff_settings, late))]
+    assert 'class="late"' not in rows[str(pseudonym(desk, staff_settings, recent))]
+    assert WORDS not in page
+    assert str(CHAT_ID) not in page
+
+    async def supervised(redis: Redis) -> int:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return sum(e.action == "counsel.supervise" for e in entries)
+
+    assert arun(desk, supervised) == 1
