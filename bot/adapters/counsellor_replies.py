@@ -66,6 +66,15 @@ async def relay_replies(assistant: Assistant, send: Send, consumer: str, edit: E
                 log.warning("counsel.place_failed", error_type=type(error).__name__)
 
 
+async def stop_relay(relay: asyncio.Task[None]) -> None:
+    """Cancel the relay and wait until it has ended. redis-py can turn a cancellation that
+    lands inside a command into a connection error, which the relay takes for Redis being
+    down and outlives: so it is cancelled again until it is done."""
+    while not relay.done():
+        relay.cancel()
+        await asyncio.wait([relay], timeout=RETRY_SECONDS)
+
+
 async def remember_place(assistant: Assistant, place: Queued, message: int) -> None:
     """Tell the store which message shows a place in the queue (it is edited when the
     place changes); without Redis the message simply stays as sent."""

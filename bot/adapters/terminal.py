@@ -7,14 +7,13 @@ Buttons are numbered — type the number to press one. A location is typed as
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import sys
 from dataclasses import replace
 from typing import TextIO
 
-from bot.adapters.counsellor_replies import consumer_name, relay_replies, remember_place
+from bot.adapters.counsellor_replies import consumer_name, relay_replies, remember_place, stop_relay
 from bot.assistant import Assistant
 from bot.dialogue.events import CommandEvent, Event, LocationEvent, TextEvent, button_event
 from bot.dialogue.replies import Reply
@@ -101,9 +100,7 @@ async def chat(
             turn = await assistant.handle(CHAT_ID, event, language_code)
             await show(turn.replies)
     finally:
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay
+        await stop_relay(relay)
 
 
 class Screen:

@@ -5,13 +5,12 @@ help?"; out of hours; the crisis net during a conversation; the counsellor endin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.adapters.counsellor_replies import relay_replies, remember_place
+from bot.adapters.counsellor_replies import relay_replies, remember_place, stop_relay
 from bot.assistant import Assistant
 from bot.awareness import Unreachable
 from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
@@ -64,9 +63,7 @@ async def phone(assistant: Assistant) -> AsyncIterator[Phone]:
     phone = Phone()
     task = asyncio.create_task(relay_replies(assistant, phone.send, "test-bot", phone.edit))
     yield phone
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_relay(task)
 
 
 def actions(replies: list[Reply]) -> list[str]:
@@ -306,9 +303,7 @@ async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(
     try:
         await asyncio.wait_for(handled.wait(), WAIT_SECONDS)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_relay(task)
     assert len(batches[0]) == 1
     assert (await counselling.get(conversation)).status is Status.CLOSED
     assert await counselling.held_by("awa") == []  # gone from the console
