@@ -446,7 +446,7 @@ async def test_two_replicas_sending_one_draft_at_once_store_one_tip_and_show_one
 
     replica_a.tips.submit = stalled  # type: ignore[method-assign]
     sending_a = asyncio.create_task(say(replica_a, button_event("rep:send")))
-    await arrived.wait()
+    await stalled_in(sending_a, arrived)
     from_b = await say(replica_b, button_event("rep:send"))
     resume.set()
     from_a = await sending_a
@@ -458,13 +458,24 @@ async def test_two_replicas_sending_one_draft_at_once_store_one_tip_and_show_one
     await replica_b.close()
 
 
+async def stalled_in(turn: asyncio.Task[Any], arrived: asyncio.Event) -> None:
+    """Wait until the turn has reached its stall; a turn that fails before it is the
+    test's failure, not a wait without end."""
+    reached = asyncio.create_task(arrived.wait())
+    await asyncio.wait([turn, reached], return_when=asyncio.FIRST_COMPLETED)
+    if not reached.done():
+        reached.cancel()
+        turn.result()
+        pytest.fail("the turn ended without reaching its stall")
+
+
 def lease_runs_out(assistant: Assistant) -> None:
     """This replica's leases last a millisecond: whatever it does next, it does as a
     replica that stalled past its lease."""
     real_open = assistant.store.open
 
-    async def short(key: str, lease_seconds: float = 0.0) -> OpenChat:
-        return await real_open(key, lease_seconds=0.001)
+    async def short(key: str, lease_seconds: float = 0.0, update_id: int | None = None) -> OpenChat:
+        return await real_open(key, lease_seconds=0.001, update_id=update_id)
 
     assistant.store.open = short  # type: ignore[method-assign]
 
@@ -493,7 +504,7 @@ async def test_a_stalled_replica_cannot_overwrite_a_newer_step_and_asks_to_send_
 
     replica_a.store.save = stalled  # type: ignore[method-assign]
     part_two = asyncio.create_task(say(replica_a, TextEvent("partie deux")))
-    await arrived.wait()
+    await stalled_in(part_two, arrived)
     part_three = await say(replica_b, TextEvent("partie trois"))
     resume.set()
     busy = await part_two
