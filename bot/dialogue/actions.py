@@ -90,6 +90,29 @@ class Show:
 
 
 @dataclass(frozen=True)
+class ShowPart:
+    """ "➡️ Suite": a page after the first of a message too long for one screen."""
+
+    message_id: str
+    part: int
+
+
+@dataclass(frozen=True)
+class MoreChoices:
+    """ "➕ Plus…": a message's buttons from the `start`-th on."""
+
+    message_id: str
+    start: int
+
+
+@dataclass(frozen=True)
+class ShowSources:
+    """ "📚 Sources": what a health or legal message rests on."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
 class SetLanguage:
     """Answer in this locale from now on."""
 
@@ -177,6 +200,8 @@ class ReportWhen:
     when: When
 
 
+ScreenAction = ShowPart | MoreChoices | ShowSources
+"""The buttons that page through a message too big for one screen (bot.dialogue.screens)."""
 ServiceAction = PickKind | ServicesIn | RegionPage | MoreServices | ServiceInfo
 ReportAction = ReportButton | ReportCategory | ReportRegion | ReportWhen
 QuizAction = StartQuiz | AnswerChoice
@@ -187,6 +212,7 @@ Action = (
     Do
     | Confirm
     | Show
+    | ScreenAction
     | SetLanguage
     | AskIntent
     | ServiceAction
@@ -203,6 +229,9 @@ _PREFIXES: dict[type, str] = {
     Do: "do",
     Confirm: "confirm",
     Show: "show",
+    ShowPart: "page",
+    MoreChoices: "more",
+    ShowSources: "src",
     SetLanguage: "lang",
     AskIntent: "intent",
     PickKind: "svc:kind",

@@ -31,6 +31,7 @@ from bot.dialogue.events import (
     TextEvent,
 )
 from bot.dialogue.replies import Reply, Turn
+from bot.dialogue.screens import split_reply
 from bot.dialogue.state import ChatState, Flow
 from bot.nlu.crisis import Assessment, Verdict
 from sini.counselling import model
@@ -71,7 +72,7 @@ class CounselFlow:
             (self._button("counsel.no_button", locale, Do.MENU),),
         )
         text = self.catalog.render("counsel.consent", locale).text
-        return Turn((Reply(text, buttons),), state, topic=f"counsel.offer.{origin.value}")
+        return Turn(split_reply(text, buttons), state, topic=f"counsel.offer.{origin.value}")
 
     def join(self, origin: Origin, state: ChatState) -> Turn:
         if state.flow is Flow.COUNSEL:

@@ -21,6 +21,7 @@ from bot.dialogue.actions import (
     Do,
     FlowAction,
     FollowupButton,
+    MoreChoices,
     MoreServices,
     PickKind,
     RegionPage,
@@ -33,6 +34,8 @@ from bot.dialogue.actions import (
     ServicesIn,
     SetLanguage,
     Show,
+    ShowPart,
+    ShowSources,
     encode,
 )
 from bot.dialogue.cards import (
@@ -69,6 +72,7 @@ from bot.dialogue.events import (
 from bot.dialogue.quizzes import QuizFlow
 from bot.dialogue.replies import Key, Reply, Turn
 from bot.dialogue.report import TipFlows
+from bot.dialogue.screens import Screens, split_reply
 from bot.dialogue.state import ChatState, Flow, Pending
 from bot.nlu import CRISIS_INTENT, FALLBACK_INTENT, Understanding
 from bot.nlu.crisis import Assessment, Verdict
@@ -204,6 +208,7 @@ class Engine:
         self.threshold = confidence_threshold
         self.flows = TipFlows(catalog, self._keyboard)
         self.counsel = CounselFlow(catalog)
+        self.screens = Screens(catalog, frozenset(filter(self._showable, catalog.ids)))
         self._keyboard_actions = {
             catalog.render(message_id, locale).text.casefold(): action
             for locale in LOCALES
@@ -560,6 +565,17 @@ class Engine:
             case Show(message_id) if self._showable(message_id):
                 drug = message_id.split(".")[1] if message_id.startswith("drug.") else state.drug
                 turn = self._say(message_id, replace(state, drug=drug), topic=topic or message_id)
+            case ShowPart(message_id, part) if self._showable(message_id):
+                locale = state.language
+                menu = self.catalog.render("menu.short", locale).buttons
+                page = self.screens.page(message_id, locale, part, fallback=menu)
+                turn = Turn((page,), state, topic=topic or message_id) if page else None
+            case MoreChoices(message_id, start) if message_id in self.catalog:
+                choices = self.screens.choices(message_id, start, state.language)
+                turn = Turn((choices,), state, topic="screen.more") if choices else None
+            case ShowSources(message_id) if message_id in self.catalog:
+                sources = self.screens.sources(message_id, state.language)
+                turn = Turn(sources, state, topic="screen.sources") if sources else None
             case SetLanguage(locale) if locale in LOCALES:
                 state = replace(state, locale=locale, chosen_locale=locale)
                 turn = self._say("language.set", state, topic="language", then_menu=True)
@@ -601,8 +617,8 @@ class Engine:
                 locale = state.language
                 welcome = self.catalog.render("welcome", locale)
                 reply = Reply(welcome.text, keyboard=self._keyboard(locale))
-                menu = self.catalog.render("menu.main", locale)
-                return Turn((reply, Reply(menu.text, menu.buttons)), state, topic="start")
+                menu = self._say("menu.main", state, topic=None).replies
+                return Turn((reply, *menu), state, topic="start")
             case Do.MENU:
                 return self._say("menu.main", state, topic=topic)
             case Do.EMERGENCY:
@@ -817,9 +833,11 @@ class Engine:
         message_id = f"crisis.{kind.value}" if kind is not None else "crisis.general"
         locale = state.language
         rendered = self.catalog.render(message_id, locale)
-        replies = [Reply(rendered.text, keyboard=self._keyboard(locale))]
+        first, *rest = split_reply(rendered.text)
+        replies = [replace(first, keyboard=self._keyboard(locale)), *rest]
         if rendered.buttons:
-            replies.append(Reply(self.catalog.render("next_steps", locale).text, rendered.buttons))
+            buttons = self.screens.buttons(message_id, rendered.buttons, locale)
+            replies.append(Reply(self.catalog.render("next_steps", locale).text, buttons))
         state = replace(state, pending=None, danger=None, deferred=None)
         return Turn(tuple(replies), state, topic=message_id, effect=self._offer(state, origin))
 
@@ -844,7 +862,9 @@ class Engine:
             danger=kind,
             deferred=deferred,
         )
-        return self._say("checkin", state, topic="checkin")
+        # Only the two answers: the question must stay as plain as the emergency line.
+        rendered = self.catalog.render("checkin", state.language)
+        return Turn((Reply(rendered.text, rendered.buttons),), state, topic="checkin")
 
     def _answers(self, intent: str) -> bool:
         """Whether `intent` is a topic the engine answers directly."""
@@ -865,22 +885,25 @@ class Engine:
         return self._say("checkin.no", state, topic="checkin.no", then_menu=True)
 
     def _with_footer(self, turn: Turn) -> Turn:
-        """An answer about danger in general, with the emergency line below it."""
+        """An answer about danger in general, with the emergency line below it: under its
+        first message, or right after it when a screen would not hold both."""
         if not turn.replies:
             return turn
         first, *rest = turn.replies
         footer = self.catalog.render("emergency.footer", turn.state.language).text
-        return replace(turn, replies=(replace(first, text=f"{first.text}\n\n{footer}"), *rest))
+        below = f"{first.text}\n\n{footer}"
+        if len(below) <= PHONE_TEXT_LIMIT:
+            return replace(turn, replies=(replace(first, text=below), *rest))
+        return replace(turn, replies=(first, Reply(footer), *rest))
 
     def _say(
         self, message_id: str, state: ChatState, *, topic: str | None, then_menu: bool = False
     ) -> Turn:
         locale = state.language
-        rendered = self.catalog.render(message_id, locale)
-        buttons = rendered.buttons
-        if then_menu and not buttons:
-            buttons = self.catalog.render("menu.short", locale).buttons
-        return Turn((Reply(rendered.text, buttons),), state, topic=topic)
+        menu = self.catalog.render("menu.short", locale).buttons if then_menu else ()
+        page = self.screens.page(message_id, locale, fallback=menu)
+        assert page is not None  # a message always has a first page
+        return Turn((page,), state, topic=topic)
 
     def _keyboard(self, locale: str) -> tuple[tuple[Key, ...], ...]:
         """The reply keyboard that keeps emergency numbers one tap away."""

@@ -44,6 +44,7 @@ from bot.dialogue.events import (
     TextEvent,
 )
 from bot.dialogue.replies import Key, Reply, Turn
+from bot.dialogue.screens import split_reply
 from bot.dialogue.state import ChatState, Flow, Step
 from bot.services import haversine_km
 from sini import regions
@@ -100,8 +101,10 @@ class TipFlows:
     ) -> Turn:
         locale = state.language
         rendered = self.catalog.render(message_id, locale, None, **params)
-        reply = Reply(rendered.text, rendered.buttons if buttons is None else buttons, protect=True)
-        return Turn((reply,), state, topic=topic, effect=effect, forget_message=forget_message)
+        replies = split_reply(
+            rendered.text, rendered.buttons if buttons is None else buttons, protect=True
+        )
+        return Turn(replies, state, topic=topic, effect=effect, forget_message=forget_message)
 
     def _cancel_row(self, locale: str) -> tuple[Button, ...]:
         return (Button(self._t("report.cancel_button", locale), encode(Do.CANCEL)),)

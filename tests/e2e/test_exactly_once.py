@@ -37,6 +37,7 @@ from sini.redis_server import LocalRedis, free_port
 from tests.conftest import REPLICAS_TOKEN as TOKEN
 from tests.conftest import TEST_SECRET, Replica
 from tests.e2e.conftest import STARTUP_SECONDS, WebhookBot, start_webhook_bot
+from tests.support.screens import first_screen
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator
 
 _ids = itertools.count(1)
@@ -73,7 +74,7 @@ async def test_the_same_update_twice_on_one_replica_is_answered_once(
     for _ in range(2):
         await replica.process_update(Update.de_json(update, replica.bot))
     sent = answers(emulator, chat_id, cursor)
-    assert [m.text for m in sent][:1] == [catalog.render("welcome", "fr").text]
+    assert [m.text for m in sent][:1] == [first_screen(catalog, "welcome", "fr")]
     assert len(sent) == 2, "welcome and menu, once"
 
 
@@ -134,7 +135,7 @@ def test_the_same_post_twice_to_a_webhook_bot_is_answered_once(
     for _ in range(2):
         assert httpx.post(webhook_bot.webhook_url, json=update, headers=headers).status_code == 200
     welcome, _menu = user.replies(2)  # the first delivery's answer
-    assert welcome.text == catalog.render("welcome", "fr").text
+    assert welcome.text == first_screen(catalog, "welcome", "fr")
     # A chat's updates are answered in order: had the duplicate been handled, its
     # answer would come next, before the emergency numbers asked for now.
     (following,) = user.ask_command("urgence", n=1, timeout=30)
@@ -215,7 +216,7 @@ def test_an_update_accepted_by_a_replica_that_dies_is_answered_by_the_other_once
     client.delete(lease)
 
     welcome, _menu = user.replies(2, timeout=TAKEOVER_SECONDS)
-    assert welcome.text == catalog.render("welcome", "fr").text
+    assert welcome.text == first_screen(catalog, "welcome", "fr")
     response = httpx.post(
         survivor.webhook_url,
         json=update,
@@ -286,7 +287,7 @@ def test_an_answer_saved_by_a_replica_that_dies_before_sending_it_arrives_once(
     assert user.drain() == [], "A sent nothing"
 
     feedback, following = user.replies(2, timeout=TAKEOVER_SECONDS)
-    assert feedback.text != catalog.render("error.expired_button", "fr").text
+    assert feedback.text != first_screen(catalog, "error.expired_button", "fr")
     assert following.buttons, "the next question"
     assert following.text != question.text
     (emergency,) = user.ask_command("urgence", n=1, timeout=30)
@@ -361,7 +362,7 @@ def test_an_update_polled_by_a_replica_that_dies_is_answered_by_the_next_once(
         try:
             client.delete(lease)
             welcome, _menu = user.replies(2, timeout=TAKEOVER_SECONDS)
-            assert welcome.text == catalog.render("welcome", "fr").text
+            assert welcome.text == first_screen(catalog, "welcome", "fr")
             # In order: the update answered a second time would come before these numbers.
             (following,) = user.ask_command("urgence", n=1, timeout=30)
             assert catalog.emergency[0].number in following.text

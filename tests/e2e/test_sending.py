@@ -26,6 +26,7 @@ from bot.content import Catalog
 from bot.nlu.safety import Crisis
 from sini.redis_server import LocalRedis
 from tests.conftest import TEST_SECRET
+from tests.support.screens import first_screen
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 
 TOKEN = "525252:SENDING-token-for-the-emulator-only-0"
@@ -92,7 +93,7 @@ def person(emulator: TelegramEmulator) -> EmulatedUser:
 
 
 def texts(catalog: Catalog, *message_ids: str) -> set[str]:
-    return {catalog.render(message_id, "fr").text for message_id in message_ids}
+    return {first_screen(catalog, message_id) for message_id in message_ids}
 
 
 def test_a_crisis_answer_overtakes_hundreds_of_greetings_under_flood_control(

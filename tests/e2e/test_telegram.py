@@ -14,6 +14,7 @@ from sini.redis import connect_redis
 from sini.redis_server import LocalRedis
 from tests.conftest import DESK_PASSWORD, STAFF_CHAT_ID, TEST_TOKEN, BotProcess
 from tests.support.redis_scan import everything_at
+from tests.support.screens import first_screen
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.desk import Desk
 from tips.keys import unwrap_desk_keyring
@@ -26,7 +27,7 @@ def test_start_shows_the_welcome_the_emergency_key_and_the_menu(
 ) -> None:
     user = user_factory("fr")
     welcome, menu = user.ask_command("start", n=2)
-    assert welcome.text == catalog.render("welcome", "fr").text
+    assert welcome.text == first_screen(catalog, "welcome", "fr")
     assert "🆘 Urgence" in welcome.keyboard_labels
     assert menu.has_button("Les drogues")
     assert menu.has_button("Signaler")
@@ -36,9 +37,9 @@ def test_the_menu_buttons_lead_to_content(user_factory: UserFactory, catalog: Ca
     user = user_factory("fr")
     _, menu = user.ask_command("start", n=2)
     (drugs,) = user.press_and_wait(menu, menu.button_data("Les drogues"))
-    assert drugs.text == catalog.render("drugs.menu", "fr").text
+    assert drugs.text == first_screen(catalog, "drugs.menu", "fr")
     (tramadol,) = user.press_and_wait(drugs, drugs.button_data("Tramadol"))
-    assert tramadol.text == catalog.render("drug.tramadol.about", "fr").text
+    assert tramadol.text == first_screen(catalog, "drug.tramadol.about", "fr")
 
 
 def test_a_french_question_is_answered_in_french(
@@ -46,7 +47,7 @@ def test_a_french_question_is_answered_in_french(
 ) -> None:
     user = user_factory("fr")
     (answer,) = user.ask("c'est quoi le tramadol ?")
-    assert answer.text == catalog.render("drug.tramadol.about", "fr").text
+    assert answer.text == first_screen(catalog, "drug.tramadol.about", "fr")
 
 
 def test_a_bambara_question_is_answered_in_bambara(
@@ -54,7 +55,7 @@ def test_a_bambara_question_is_answered_in_bambara(
 ) -> None:
     user = user_factory("fr")  # Telegram has no Bambara interface: the text decides
     (answer,) = user.ask("yamba ye mun ye? n b'a fɛ ka kunnafoni sɔrɔ a kan")
-    assert answer.text == catalog.render("drug.cannabis.about", "bm").text
+    assert answer.text == first_screen(catalog, "drug.cannabis.about", "bm")
 
 
 def test_a_crisis_gets_emergency_numbers_first(user_factory: UserFactory, catalog: Catalog) -> None:
@@ -82,15 +83,15 @@ def test_forged_buttons_stickers_and_edits_get_kind_answers(
     _, menu = user.ask_command("start", n=2)
     user.press(menu, "show:../../../etc/passwd", force=True)
     (forged,) = user.replies()
-    assert forged.text == catalog.render("error.expired_button", "fr").text
+    assert forged.text == first_screen(catalog, "error.expired_button", "fr")
     user.send_sticker()
     (sticker,) = user.replies()
-    assert sticker.text == catalog.render("error.unsupported", "fr").text
+    assert sticker.text == first_screen(catalog, "error.unsupported", "fr")
     sent = user.send_text("salut")
     user.replies()
     user.edit(sent, "salut toi")
     (edited,) = user.replies()
-    assert edited.text == catalog.render("error.edited", "fr").text
+    assert edited.text == first_screen(catalog, "error.edited", "fr")
 
 
 def test_the_bot_logs_no_identity_no_text_and_no_errors(
@@ -135,7 +136,7 @@ def test_an_anonymous_report_end_to_end_leaves_no_trace(
     assert "Code :" in receipt.text
     assert receipt.protect_content
     (erased,) = user.press_and_wait(erase_offer, "rep:erase")
-    assert erased.text == catalog.render("report.erased", "fr").text
+    assert erased.text == first_screen(catalog, "report.erased", "fr")
     gone = [m for m in user.history() if m.deleted]
     assert {receipt.message_id, intro.message_id} <= {m.message_id for m in gone}
     leaks = [str(user.user_id), "Fatoumata", "fatou_secret_42", "faux travail"]
@@ -160,7 +161,7 @@ def test_a_bambara_tramadol_question_gets_the_bambara_answer_with_more_buttons(
 ) -> None:
     user = user_factory("fr")
     (answer,) = user.ask("tramadol ye mun ye? n b'a fɛ ka kunnafoni sɔrɔ a kan")
-    assert answer.text == catalog.render("drug.tramadol.about", "bm").text
+    assert answer.text == first_screen(catalog, "drug.tramadol.about", "bm")
     assert answer.has_button(catalog.gettext("Effets", "bm"))
 
 
@@ -245,7 +246,7 @@ def test_the_chosen_language_survives_a_bot_restart(
     user.press_and_wait(picker, "lang:en")
     bot.restart()
     (menu,) = user.ask_command("menu")
-    assert menu.text == catalog.render("menu.main", "en").text
+    assert menu.text == first_screen(catalog, "menu.main", "en")
 
 
 def photo_with_gps() -> bytes:
@@ -309,10 +310,10 @@ def test_rapid_messages_are_answered_in_order_while_chats_run_concurrently(
             else:
                 user.send_text(text)
     expected = [
-        catalog.render("drug.tramadol.about", "fr").text,
-        catalog.render("emergency", "fr").text,
-        catalog.render("intent.thanks", "fr").text,
-        catalog.render("menu.main", "fr").text,
+        first_screen(catalog, "drug.tramadol.about", "fr"),
+        first_screen(catalog, "emergency", "fr"),
+        first_screen(catalog, "intent.thanks", "fr"),
+        first_screen(catalog, "menu.main", "fr"),
     ]
     for user in users:
         assert [reply.text for reply in user.replies(4, timeout=30)] == expected

@@ -20,6 +20,7 @@ from bot.dialogue.state import ChatState, Flow, Step
 from bot.nlu import Entity, Understanding
 from bot.nlu.crisis import Assessment, Reason, Verdict
 from bot.nlu.safety import Crisis
+from tests.support.screens import first_screen
 from tips.model import Category
 
 FR = ChatState(locale="fr")
@@ -75,12 +76,12 @@ def test_a_drug_question_gets_that_drugs_answer_and_is_remembered(
     turn = engine.respond(
         TextEvent("c koi le tramadol"), FR, understanding=understood("drug_info", drug="tramadol")
     )
-    assert turn.replies[0].text == catalog.render("drug.tramadol.about", "fr").text
+    assert turn.replies[0].text == first_screen(catalog, "drug.tramadol.about")
     assert turn.state.drug == "tramadol"
     follow_up = engine.respond(
         TextEvent("et pour arreter?"), turn.state, understanding=understood("quit_help")
     )
-    assert follow_up.replies[0].text == catalog.render("drug.tramadol.quit", "fr").text
+    assert follow_up.replies[0].text == first_screen(catalog, "drug.tramadol.quit")
 
 
 def test_crisis_answers_start_with_emergency_numbers(engine: Engine, catalog: Catalog) -> None:
@@ -127,7 +128,7 @@ def test_no_to_the_check_in_gets_the_answer_to_the_question(
         TextEvent("..."), FR, crisis=UNSURE, understanding=understood("drug_risks", drug="tramadol")
     )
     turn = engine.respond(button_event("do:not_in_danger"), asked.state)
-    assert turn.replies[0].text == catalog.render("drug.tramadol.effects", "fr").text
+    assert turn.replies[0].text == first_screen(catalog, "drug.tramadol.effects")
     typed_no = engine.respond(TextEvent("non"), asked.state, understanding=understood("deny"))
     assert typed_no.replies[0].text == turn.replies[0].text
 
@@ -142,9 +143,9 @@ def test_a_question_about_danger_is_answered_with_the_line_as_footer(
         crisis=informational,
         understanding=understood("drug_risks", drug="tramadol"),
     )
-    text = turn.replies[0].text
-    assert text.startswith(catalog.render("drug.tramadol.effects", "fr").text)
-    assert text.rstrip().endswith(catalog.emergency_line("fr"))
+    answer, footer, *_ = turn.replies
+    assert answer.text == first_screen(catalog, "drug.tramadol.effects")
+    assert footer.text.rstrip().endswith(catalog.emergency_line("fr"))
     assert turn.topic == "drug_risks"
 
 
@@ -392,5 +393,5 @@ def test_fear_of_prison_for_drugs_is_one_tap_from_the_rights_answer(
     )
     assert "show:rights.drug_help" in actions(asked.replies)
     card = engine.respond(button_event("show:rights.drug_help"), asked.state)
-    assert card.replies[0].text == catalog.render("rights.drug_help", "fr").text
+    assert card.replies[0].text == first_screen(catalog, "rights.drug_help")
     assert "intent:find_treatment" in actions(card.replies)
