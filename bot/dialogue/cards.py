@@ -88,8 +88,27 @@ def national_line(service: Service) -> str:
 
 
 def split_for_phone(text: str, limit: int = PHONE_TEXT_LIMIT) -> list[str]:
-    """Cut a long text into messages of at most `limit` characters, between lines when
-    possible (a single overlong line is cut between words)."""
+    """Cut a long text into messages of at most `limit` characters: between paragraphs
+    when possible (the emergency numbers stay together, apart from the first aid), else
+    between lines, and a single overlong line between words."""
+    pieces: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        for chunk in _between_lines(paragraph, limit):
+            candidate = f"{current}\n\n{chunk}" if current else chunk
+            if len(candidate) > limit:
+                pieces.append(current)
+                current = chunk
+            else:
+                current = candidate
+    if current.strip():
+        pieces.append(current)
+    return [piece.strip("\n") for piece in pieces if piece.strip()]
+
+
+def _between_lines(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut between lines (a line longer
+    than that between words)."""
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
@@ -109,4 +128,4 @@ def split_for_phone(text: str, limit: int = PHONE_TEXT_LIMIT) -> list[str]:
             current = candidate
     if current.strip():
         pieces.append(current)
-    return [piece.strip("\n") for piece in pieces if piece.strip()]
+    return pieces

@@ -74,3 +74,10 @@ def test_a_single_overlong_line_is_cut_between_words() -> None:
 
 def test_a_short_text_stays_one_message() -> None:
     assert split_for_phone("Bonjour\nÇa va ?") == ["Bonjour\nÇa va ?"]
+
+
+def test_a_long_text_is_cut_between_paragraphs_before_lines() -> None:
+    numbers = "\n".join(f"☎️ Ligne {n} : numéro" for n in range(10))
+    first_aid = "\n".join(f"• geste {n} " + "x" * 60 for n in range(5))
+    assert len(numbers) + len(first_aid) > PHONE_TEXT_LIMIT
+    assert split_for_phone(f"{numbers}\n\n{first_aid}") == [numbers, first_aid]
