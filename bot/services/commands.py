@@ -72,7 +72,7 @@ def cmd_import(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    """Write the directory as CSV (every column, `;`-separated with a BOM for Excel)."""
+    """Write the directory as CSV, every column (`--excel`: `;`-separated, with a BOM)."""
     try:
         services = load_services(args.file or settings.services_file)
     except ContentError as error:
