@@ -60,28 +60,30 @@ SHORT_CODE_DIGITS = range(2, 6)
 # A phone-number-looking run inside free text: numbers belong in `phones`, with a source.
 NUMBER_IN_TEXT = re.compile(r"(?<!\d)\d{2}(?:[ .]?\d{2}){3}(?!\d)")
 
-FIELDS = frozenset(
-    {
-        "id",
-        "name",
-        "kind",
-        "region",
-        "town",
-        "address",
-        "coordinates",
-        "coordinates_precision",
-        "phones",
-        "how_to_reach",
-        "hours",
-        "languages",
-        "cost",
-        "source",
-        "verified",
-        "verified_on",
-        "enforcement",
-        "short_name",
-    }
+FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "short_name",
+    "enforcement",
+    "kind",
+    "region",
+    "town",
+    "address",
+    "coordinates",
+    "coordinates_precision",
+    "phones",
+    "how_to_reach",
+    "hours",
+    "languages",
+    "cost",
+    "source",
+    "verified",
+    "verified_on",
 )
+"""An entry's fields, in the order the services file writes them (and its CSV columns)."""
+
+OPTIONAL: dict[str, Any] = {"short_name": None, "enforcement": False}
+"""The fields an entry may leave out, and their value then."""
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ def _parse_service(entry: _Entry) -> Service:
             raise entry.fail("languages", f"{language!r} is not a language code like fr, bm")
     source = entry.required("source")
     verified, verified_on = _verification(entry)
-    enforcement = entry.data.get("enforcement", False)
+    enforcement = entry.data.get("enforcement", OPTIONAL["enforcement"])
     if not isinstance(enforcement, bool):
         raise entry.fail("enforcement", "must be true or false (police and judicial bodies)")
     return Service(
@@ -343,11 +345,43 @@ def _parse_service(entry: _Entry) -> Service:
     )
 
 
+def parse_entries(path: Path, entries: Sequence[Any]) -> tuple[list[Service], list[ContentError]]:
+    """Validate raw entries (mappings carrying their `__line__`), in order: the valid
+    services, and the first problem of each invalid entry (a later one may follow from it).
+
+    An id already taken by an earlier valid entry is reported on the later one. The YAML
+    loader and the CSV import (`bot.services.csvfile`) both go through here, so a file of
+    either kind passes exactly the same rules.
+    """
+    services: list[Service] = []
+    errors: list[ContentError] = []
+    seen: dict[str, int | None] = {}
+    for index, data in enumerate(entries):
+        label = f"services[{index}]"
+        try:
+            if not isinstance(data, dict):
+                raise ContentError(path, None, label, "must be a mapping")
+            service = _parse_service(_Entry(data, path, label))
+            if service.id in seen:
+                raise ContentError(
+                    path,
+                    line_of(data),
+                    f"{service.id}.id",
+                    f"duplicate id (first defined on line {seen[service.id]})",
+                )
+        except ContentError as error:
+            errors.append(error)
+            continue
+        seen[service.id] = line_of(data)
+        services.append(service)
+    return services, errors
+
+
 def load_services(path: Path) -> list[Service]:
     """Read and validate the directory file (`services:` list), in file order.
 
-    File order is display order within a region. Any invalid entry raises ContentError
-    naming the file, the entry's line and the field.
+    File order is display order within a region. The first invalid entry raises
+    ContentError naming the file, the entry's line and the field.
     """
     document = load_yaml(path)
     if not isinstance(document, dict) or not isinstance(document.get("services"), list):
@@ -355,22 +389,42 @@ def load_services(path: Path) -> list[Service]:
     extra = sorted(str(k) for k in document if k not in ("services", LINE_KEY))
     if extra:
         raise ContentError(path, line_of(document), extra[0], "unknown top-level key")
-    services: list[Service] = []
-    seen: dict[str, int | None] = {}
-    for index, data in enumerate(document["services"]):
-        if not isinstance(data, dict):
-            raise ContentError(path, None, f"services[{index}]", "must be a mapping")
-        service = _parse_service(_Entry(data, path, f"services[{index}]"))
-        if service.id in seen:
-            raise ContentError(
-                path,
-                line_of(data),
-                f"{service.id}.id",
-                f"duplicate id (first defined on line {seen[service.id]})",
-            )
-        seen[service.id] = line_of(data)
-        services.append(service)
+    services, errors = parse_entries(path, document["services"])
+    if errors:
+        raise errors[0]
     return services
+
+
+def as_entry(service: Service) -> dict[str, Any]:
+    """The mapping the services file holds for `service`, fields in file order: the inverse
+    of validation (`parse_entries` gives the same service back). Optional fields at their
+    default (`short_name`, `enforcement`) are left out, as the file does."""
+    xy = service.coordinates
+    entry: dict[str, Any] = {
+        "id": service.id,
+        "name": service.name,
+        "short_name": service.short_name,
+        "enforcement": service.enforcement,
+        "kind": service.kinds[0] if len(service.kinds) == 1 else list(service.kinds),
+        "region": service.region.label if service.region else NATIONAL,
+        "town": service.town,
+        "address": service.address,
+        "coordinates": None if xy is None else {"lat": xy.lat, "lon": xy.lon},
+        "coordinates_precision": service.coordinates_precision,
+        "phones": list(service.phones),
+        "how_to_reach": service.how_to_reach,
+        "hours": service.hours,
+        "languages": list(service.languages),
+        "cost": service.cost,
+        "source": service.source,
+        "verified": service.verified,
+        "verified_on": service.verified_on,
+    }
+    return {
+        field: value
+        for field, value in entry.items()
+        if field not in OPTIONAL or value != OPTIONAL[field]
+    }
 
 
 # --- queries ----------------------------------------------------------------------------
