@@ -36,11 +36,11 @@ from telegram import Update  # noqa: E402
 
 from bot.adapters import telegram as adapter  # noqa: E402
 from bot.adapters.erasable import ErasableMessages  # noqa: E402
-from bot.config import Settings  # noqa: E402
 from bot.nlu import NLUUnavailable, Understanding  # noqa: E402
 from bot.runtime import build_assistant  # noqa: E402
 from sini import logging as logs  # noqa: E402
 from sini.redis_server import LocalRedis  # noqa: E402
+from sini.settings import Settings  # noqa: E402
 from tests.support.telegram_emulator import TelegramEmulator  # noqa: E402
 
 TOKEN = "777001:CHAT-memory-bench-token-only-00000000"  # noqa: S105 - the emulator's

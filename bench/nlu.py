@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Settings
 from bot.nlu.evaluation import Example, load_examples, macro_f1
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.safety import detect_crisis
 from bot.nlu.training import train
 from sini import logging as logs
+from sini.settings import Settings
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -48,12 +48,12 @@ from typing import Any
 import httpx
 
 from bot import heap
-from bot.config import PROJECT_ROOT, Settings
 from bot.dialogue.events import TextEvent
 from bot.nlu.evaluation import load_examples
 from bot.nlu.training import train
 from sini import logging as logs
 from sini.redis_server import LocalRedis, free_port
+from sini.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 OFFERED_RATES = (100, 200, 300, 400, 450, 500, 550, 600, 700, 800, 900, 1000)

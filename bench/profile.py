@@ -22,13 +22,13 @@ from pathlib import Path
 from pipeline import RESULTS, held_out  # bench/pipeline.py: the same messages and folder
 from pyinstrument import Profiler
 
-from bot.config import PROJECT_ROOT, Settings
 from bot.dialogue.events import TextEvent
 from bot.nlu.rasa_batch import forget_token_rows
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.training import train
 from sini import logging as logs
 from sini.redis_server import LocalRedis
+from sini.settings import PROJECT_ROOT, Settings
 
 UPDATES = 3000
 CHATS = 64

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from bot import heap
 from bot.awareness.commands import register as register_awareness
-from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.services.commands import register as register_services
 from bot.yamlfile import ContentError
 from sini import logging as logs
 from sini.redis import configured_url
+from sini.settings import PROJECT_ROOT, ConfigError, Settings
 from staff.cli import register as register_staff
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from bot.assistant import Assistant
 from bot.awareness import Quiz, load_quizzes, load_weekly
-from bot.config import Settings
 from bot.content import Catalog, load_catalog
 from bot.content.catalog import check_references
 from bot.dialogue.engine import DRUGS, Engine
@@ -20,6 +19,7 @@ from bot.nlu.training import train
 from bot.services import Service, load_services
 from sini.counselling.store import Counselling
 from sini.redis import connect_redis, connect_tips
+from sini.settings import Settings
 from tips.intake import Intake
 
 # Far above a model's loading time (README, Performance: cold start); past this the bot

@@ -22,7 +22,6 @@ from telegram.ext import Application
 from bot.adapters.telegram import build_application
 from bot.assistant import Assistant
 from bot.awareness import load_quizzes
-from bot.config import PROJECT_ROOT, Settings
 from bot.content import Catalog, load_catalog
 from bot.dialogue.engine import Engine
 from bot.dialogue.events import Event
@@ -38,6 +37,7 @@ from bot.services import Service, load_services
 from sini import logging as logs
 from sini.redis import connect_redis
 from sini.redis_server import LocalRedis, free_port
+from sini.settings import PROJECT_ROOT, Settings
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake

@@ -52,7 +52,6 @@ from bot.adapters.sending import Priority, PriorityRateLimiter
 from bot.adapters.shared_budget import SharedBudget
 from bot.assistant import Assistant
 from bot.awareness import Unreachable
-from bot.config import Settings
 from bot.content import negotiate_locale
 from bot.dialogue.engine import COMMANDS
 from bot.dialogue.events import (
@@ -68,6 +67,7 @@ from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.store import Arrival
 from bot.observability import ObservabilityServer
 from sini.logging import get_logger
+from sini.settings import Settings
 
 log = get_logger(__name__)
 PRIVATE = filters.ChatType.PRIVATE

@@ -14,8 +14,8 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from bot.config import Settings
 from sini.redis import configured_url, connect_redis
+from sini.settings import Settings
 
 T = TypeVar("T")
 

@@ -9,12 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings
 from bot.services.check import MAX_AGE_DAYS, coverage_markdown, problems
 from bot.services.csvfile import read_entries, write_rows
 from bot.services.directory import Service, load_services, parse_entries
 from bot.services.dump import rules, services_yaml
 from bot.yamlfile import ContentError
+from sini.settings import Settings
 
 
 def _report(

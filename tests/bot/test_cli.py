@@ -14,9 +14,9 @@ import pytest
 
 from bot.adapters.telegram import HEARTBEAT_FILE
 from bot.cli import parser
-from bot.config import PROJECT_ROOT, Settings
 from bot.content.catalog import DO_ACTIONS
 from sini.redis_server import LocalRedis, free_port
+from sini.settings import PROJECT_ROOT, Settings
 
 
 def _health(settings: Settings) -> int:

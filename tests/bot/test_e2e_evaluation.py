@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.config import PROJECT_ROOT
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.e2e_evaluation import BlindMessage, figures, judge, load_blind_set
+from sini.settings import PROJECT_ROOT
 
 NUMBER = "80 00 11 15"
 

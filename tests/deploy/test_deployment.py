@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from bot.cli import parser
-from bot.config import PROJECT_ROOT
-from sini.settings import VARIABLES
+from sini.settings import PROJECT_ROOT, VARIABLES
 from staff.views import login
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -282,7 +281,7 @@ def test_the_secret_the_image_trains_with_is_one_the_settings_accept(
 ) -> None:
     """`helpline train` at build time reads the settings too: a placeholder SINI_SECRET of
     the wrong length would stop the build (`SINI_SECRET must be 32 bytes…`)."""
-    from bot.config import Settings
+    from sini.settings import Settings
 
     placeholders = re.findall(r"SINI_SECRET=(\S+)", (PROJECT_ROOT / "Dockerfile").read_text())
     assert placeholders

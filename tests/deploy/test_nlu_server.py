@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main, nlu_server_argv
-from bot.config import Settings
 from bot.nlu.training import model_path
+from sini.settings import Settings
 
 
 def rasa_run_arguments(argv: list[str]) -> argparse.Namespace:

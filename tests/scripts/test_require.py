@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from sini.settings import PROJECT_ROOT
 
 REQUIRE = PROJECT_ROOT / "scripts" / "require"
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import PROJECT_ROOT
 from bot.dialogue.engine import REGION_ORDER
 from bot.services import load_services
 from bot.services.directory import LAT_RANGE, LON_RANGE
 from sini import regions
 from sini.regions import Region
+from sini.settings import PROJECT_ROOT
 from sini.textmatch import fold
 from staff import labels
 from staff.queue import QueueFilter

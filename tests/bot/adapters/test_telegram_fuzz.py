@@ -61,7 +61,6 @@ from telegram.ext import Application, ContextTypes
 
 from bot.adapters.telegram import build_application
 from bot.assistant import Assistant
-from bot.config import Settings
 from bot.content import LOCALES, Catalog
 from bot.dialogue.engine import COMMANDS, Engine
 from bot.dialogue.state import ChatState, Flow
@@ -70,6 +69,7 @@ from bot.nlu import Understanding
 from bot.nlu.rasa_local import RasaLocalNLU
 from sini.redis import PREFIX, connect_redis
 from sini.redis_server import LocalRedis
+from sini.settings import Settings
 from tests.conftest import DESK_PASSWORD, SECRET, crisis_net
 from tests.support.callbacks import KNOWN_ACTIONS
 from tests.support.telegram_emulator import BotMessage, TelegramEmulator

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.config import PROJECT_ROOT
+from sini.settings import PROJECT_ROOT
 from tests.support.redis_scan import everything
 
 RESPONSES = PROJECT_ROOT / "responses"

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from bot.awareness.campaigns import CampaignStore
 from bot.cli import parser
-from bot.config import Settings
 from sini.redis_server import LocalRedis
+from sini.settings import Settings
 from tests.bot.awareness.test_campaigns import DAY, TARGETS
 
 

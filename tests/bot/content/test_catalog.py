@@ -10,7 +10,6 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.awareness import load_quizzes, load_weekly
-from bot.config import PROJECT_ROOT, Settings
 from bot.content import LOCALES, Catalog, ContentError
 from bot.content.catalog import DO_ACTIONS, check_references, load_emergency, load_messages
 from bot.content.phones import check_no_phone_numbers, phone_numbers
@@ -18,6 +17,7 @@ from bot.dialogue.engine import Engine
 from bot.dialogue.events import button_event
 from bot.dialogue.state import ChatState
 from bot.services import Service
+from sini.settings import PROJECT_ROOT, Settings
 
 LOCALES_DIR = PROJECT_ROOT / "locales"
 SOURCED_PREFIXES = (

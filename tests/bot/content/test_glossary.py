@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.config import PROJECT_ROOT
 from bot.content import ContentError
 from bot.content.glossary import Term, french_left, load_glossary
 from bot.services import Service
+from sini.settings import PROJECT_ROOT
 
 GLOSSARY = PROJECT_ROOT / "responses" / "glossary.bm.yml"
 BM_CATALOG = PROJECT_ROOT / "locales" / "bm" / "LC_MESSAGES" / "messages.po"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
 from bot.content import Catalog, ContentError, negotiate_locale
 from bot.content.i18n import load_translations
+from sini.settings import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(

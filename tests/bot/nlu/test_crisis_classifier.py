@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.config import PROJECT_ROOT
 from bot.nlu.crisis_classifier import (
     DANGER,
     NONE,
@@ -14,6 +13,7 @@ from bot.nlu.crisis_classifier import (
     load_nlu_examples,
 )
 from bot.nlu.safety import Crisis, words
+from sini.settings import PROJECT_ROOT
 from tests.conftest import crisis_net
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT
 from bot.nlu.crisis import Verdict
 from bot.nlu.evaluation import evaluate, load_examples
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.safety import detect_crisis
+from sini.settings import PROJECT_ROOT
 from tests.conftest import crisis_net
 
 NLU = PROJECT_ROOT / "nlu"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Settings
 from bot.nlu.keywords import drug_in_text
 from bot.runtime import drug_names
+from sini.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import PROJECT_ROOT
 from bot.nlu import NLUUnavailable
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_http import RasaHttpNLU
 from bot.nlu.rasa_local import RasaLocalNLU
 from sini.redis_server import free_port
+from sini.settings import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from bot.config import PROJECT_ROOT
 from bot.nlu import Understanding, from_rasa_parse
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_batch import (
@@ -38,6 +37,7 @@ from bot.nlu.rasa_batch import (
 )
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.rasa_versions import VERIFIED, FastPathOff, FastPathOn
+from sini.settings import PROJECT_ROOT
 from tests.bot.nlu import installed_as
 
 BATCH = 64

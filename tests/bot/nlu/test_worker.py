@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
 from bot.nlu import NLUUnavailable
 from bot.nlu.evaluation import load_examples
 from bot.nlu.rasa_local import RasaLocalNLU
 from bot.nlu.worker import RasaWorkerNLU
+from sini.settings import PROJECT_ROOT
 
 START_WAIT = 180.0
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings
 from bot.services import load_services
 from bot.services.check import COVERED_KINDS, coverage, coverage_markdown, problems
 from sini.regions import Region
+from sini.settings import Settings
 from tests.bot.services import BAMAKO, GAO, make_service
 from tests.bot.services.test_directory import SERVICES_FILE, VALID, write_directory
 

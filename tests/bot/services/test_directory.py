@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import PROJECT_ROOT
 from bot.content import ContentError
 from bot.content.catalog import load_emergency
 from bot.services import (
@@ -26,6 +25,7 @@ from bot.services import (
 )
 from bot.services.directory import EARTH_RADIUS_KM, LAT_RANGE, LON_RANGE
 from sini.regions import Region
+from sini.settings import PROJECT_ROOT
 from tests.bot.services import BAMAKO, SEVARE, small_directory
 
 SERVICES_FILE = PROJECT_ROOT / "responses" / "services.yml"
