@@ -17,6 +17,7 @@ from babel.support import NullTranslations
 
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
 from bot.content.phones import check_no_phone_numbers
+from bot.dialogue.do import Do
 from bot.services.directory import Service
 from bot.yamlfile import ContentError, line_of, load_yaml
 
@@ -24,28 +25,7 @@ MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
 ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:", "quiz:")
 # The `do:` actions the dialogue engine runs (`Engine._do`; a test presses each one).
-DO_ACTIONS = frozenset(
-    {
-        "start",
-        "menu",
-        "emergency",
-        "in_danger",
-        "not_in_danger",
-        "language",
-        "cancel",
-        "followup",
-        "quiz",
-        "subscribe",
-        "subscribe_yes",
-        "unsubscribe",
-        "services",
-        "report",
-        "counsel",
-        "counsel_end",
-        "counsel_helped",
-        "counsel_not_helped",
-    }
-)
+DO_ACTIONS = frozenset(action.value for action in Do)
 # Messages the engine never shows through a `show:` button (keyboard labels, topic names).
 UNSHOWABLE_PREFIXES = ("key.", "topic.")
 

@@ -23,6 +23,7 @@ from types import NoneType, UnionType
 from typing import ClassVar, Union, cast, get_args, get_origin, get_type_hints
 
 from bot.awareness.quiz import AnswerChoice, StartQuiz
+from bot.dialogue.do import Do as Do
 from sini.counselling.model import Origin
 from tips.model import Category, When
 
@@ -34,29 +35,6 @@ _NUMBER = re.compile(r"[0-9]{1,6}")  # ASCII digits only: int() would also read 
 
 class UnknownAction(ValueError):
     """Callback data Sini cannot read: from a version long gone, damaged, or forged."""
-
-
-class Do(Enum):
-    """`do:<name>`: the menu's and the commands' actions."""
-
-    START = "start"
-    MENU = "menu"
-    EMERGENCY = "emergency"
-    IN_DANGER = "in_danger"
-    NOT_IN_DANGER = "not_in_danger"
-    LANGUAGE = "language"
-    CANCEL = "cancel"
-    FOLLOWUP = "followup"
-    QUIZ = "quiz"
-    SUBSCRIBE = "subscribe"
-    SUBSCRIBE_YES = "subscribe_yes"
-    UNSUBSCRIBE = "unsubscribe"
-    SERVICES = "services"
-    REPORT = "report"
-    COUNSEL = "counsel"
-    COUNSEL_END = "counsel_end"
-    COUNSEL_HELPED = "counsel_helped"
-    COUNSEL_NOT_HELPED = "counsel_not_helped"
 
 
 class Confirm(Enum):
