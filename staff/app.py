@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -37,7 +38,7 @@ from staff.errors import ANSWERS, Refused
 from staff.formatting import Formatter
 from staff.search import SearchIndex
 from staff.sessions import SessionStore
-from staff.views import admin, console, login, queue, tip
+from staff.views import admin, console, console_events, login, queue, tip
 from staff.views import stats as stats_views
 from staff.web import (
     BodyLimit,
@@ -69,6 +70,7 @@ def build_state(
     sessions: SessionStore,
     stats_redis: Redis[bytes] | None = None,
     search: SearchIndex | None = None,
+    stopping: threading.Event | None = None,
 ) -> StaffState:
     """Wire the services around the tips Redis (`redis`: tips, desk keys, accounts, audit)
     and the dialogue Redis (`stats_redis`: the bot's topic counters; default: the same)."""
@@ -96,6 +98,7 @@ def build_state(
         topic_labels=stats.topic_labels(settings.responses_dir),
         counselling=Counselling.configured(stats_redis or redis, settings),
         search=search if search is not None else SearchIndex(),
+        stopping=stopping or threading.Event(),
     )
 
 
@@ -121,11 +124,13 @@ def create_app(
     config: StaffConfig | None = None,
     *,
     session_clock: Callable[[], float] = time.monotonic,
+    stopping: threading.Event | None = None,
 ) -> Starlette:
     """The dashboard. `redis_url` is the bot's Redis (topic counters); tips, desk keys and
     staff data live in `settings.tips_redis_url` when set (TIPS_REDIS_URL), else there too.
     `config` defaults to `StaffConfig.from_env()`; tests pass a cheaper one
-    (cheap KDFs, http cookies) and may pass a fake clock."""
+    (cheap KDFs, http cookies) and may pass a fake clock. `stopping` is set by the server
+    when it begins to stop (`staff.serving`): the console's event streams then end."""
     cfg = config or StaffConfig.from_env()
     search = SearchIndex()
     sessions = SessionStore(
@@ -139,7 +144,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         main = connect_redis(redis_url)
         tips = connect_tips(settings, main)
-        staff = build_state(settings, cfg, tips, sessions, stats_redis=main, search=search)
+        staff = build_state(
+            settings, cfg, tips, sessions, stats_redis=main, search=search, stopping=stopping
+        )
         app.state.staff = staff
         given = await reindex(tips, settings.secret)
         log.info("staff.reindexed", references_given=given)
@@ -184,6 +191,7 @@ def create_app(
             *stats_views.routes,
             *admin.routes,
             *console.routes,
+            *console_events.routes,
             Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         ],
         middleware=[

@@ -16,6 +16,7 @@ import asyncio
 import getpass
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -110,6 +111,7 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from staff.app import create_app
+    from staff.serving import Server
 
     config = args.staff_config or StaffConfig.from_env()
     if not config.secure_cookies and config.host not in _LOCAL_HOSTS:
@@ -120,8 +122,9 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
         )
     with configured_url(settings) as url:
         print(f"Tableau de bord : http://{config.host}:{config.port}/", file=sys.stderr)
-        uvicorn.run(
-            create_app(settings, url, config),
+        stopping = threading.Event()
+        served = uvicorn.Config(
+            create_app(settings, url, config, stopping=stopping),
             host=config.host,
             port=config.port,
             log_config=None,
@@ -130,6 +133,7 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> int:
             # No websockets here; and Rasa pins a `websockets` too old for uvicorn's.
             ws="none",
         )
+        Server(served, stopping).run()
     return 0
 
 

@@ -8,8 +8,9 @@ sure of that.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,8 @@ class StaffState:
     topic_labels: dict[str, str]
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
     search: SearchIndex  # the opened text of the tips, in this process only
+    # Set when the server begins to stop: the console's event streams end at it.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def session_cookie(self) -> str:
@@ -261,18 +264,12 @@ def staff_only(
         async def endpoint(request: Request) -> Response:
             staff = state_of(request)
             cookie = request.cookies.get(staff.session_cookie)
-            session = staff.sessions.get(cookie)
             form_page = _fill(back, request.path_params) if back else None
             # After logging in again, back to this page (a refused POST: its form's page).
             here = form_page if request.method == "POST" else _page_of(request)
+            session = await live_session(staff, cookie)
             if session is None:
                 return redirect(login_url(here, expired=bool(cookie)))
-            # An account disabled elsewhere (the CLI, another admin), or whose password was
-            # changed or reset since this session began, loses its sessions at once.
-            account = await staff.accounts.get(session.account)
-            if account is None or account.disabled or account.epoch != session.epoch:
-                staff.sessions.delete(session.id)
-                return redirect(login_url(here, expired=True))
             request.state.session = session
             request.state.back = form_page
             if request.method == "POST":
@@ -299,6 +296,20 @@ def staff_only(
         return endpoint
 
     return decorate
+
+
+async def live_session(staff: StaffState, cookie: str | None) -> Session | None:
+    """The session `cookie` names, unless it has ended: expired, or its account disabled
+    elsewhere (the CLI, another admin) or its password changed or reset since it began —
+    such a session is ended at once."""
+    session = staff.sessions.get(cookie)
+    if session is None:
+        return None
+    account = await staff.accounts.get(session.account)
+    if account is None or account.disabled or account.epoch != session.epoch:
+        staff.sessions.delete(session.id)
+        return None
+    return session
 
 
 def _page_of(request: Request) -> str:

@@ -41,6 +41,13 @@ class Risk(IntEnum):
     CRISIS = 2  # the crisis net recognised acute danger
 
 
+class Change(str, Enum):
+    """What a change to the conversations concerns, for the consoles that show it live."""
+
+    QUEUE = "queue"  # someone waits, was claimed, left the queue or moved in it: every console
+    CONVERSATION = "conversation"  # a held one has a message, a new risk, or ended: its holder's
+
+
 class Author(str, Enum):
     YOUNG = "young"
     COUNSELLOR = "counsellor"

@@ -18,7 +18,10 @@ Keys (all under `sini:counsel:`):
   of the queue, tells the bot to edit the places that moved (`moved_places`);
 - `duty`: counsellors on duty, by the last time their console was open; `off`: those who
   switched themselves off duty (an open console then keeps nobody on duty);
-- `aliases`: the name each counsellor chose to be shown as.
+- `aliases`: the name each counsellor chose to be shown as;
+- `changes`: a capped stream of what changed (`model.Change` and the conversation's id,
+  nothing else), written in the transaction of each change, which the consoles read to
+  show it live (`changes`).
 
 A closed conversation's keys expire `retention` seconds after it ends.
 """
@@ -41,6 +44,7 @@ from redis.exceptions import ResponseError
 from sini.counselling.hours import ALWAYS, OpeningHours
 from sini.counselling.model import (
     Author,
+    Change,
     Conversation,
     Message,
     Origin,
@@ -62,6 +66,8 @@ WAITS_KEY = f"{ROOT}:waits"
 DUTY_KEY = f"{ROOT}:duty"
 OFF_DUTY_KEY = f"{ROOT}:off"
 ALIASES_KEY = f"{ROOT}:aliases"
+CHANGES_KEY = f"{ROOT}:changes"
+CHANGES_KEPT = 1000  # a console away longer than this many changes reloads its state anyway
 QUEUE_VERSION_KEY = f"{ROOT}:queue:version"
 GROUP = "bot"
 DEFAULT_LIMIT = 4
@@ -141,6 +147,15 @@ class Delivery:
     entry: bytes
     chat_id: int | str
     reply: Reply
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One entry of the change stream: `entry` is its stream id, the cursor to read on from."""
+
+    entry: str
+    change: Change
+    conversation: str
 
 
 def conversation_key(conversation: str) -> str:
@@ -234,6 +249,21 @@ class Counselling:
         sealed = await self.redis.lrange(messages_key(conversation), 0, -1)
         return [_MESSAGE.decode(self._open(conversation, each)) for each in sealed]
 
+    async def last_change(self) -> str:
+        """The cursor of the newest change ("0-0": none yet); read it before the state it
+        goes with, so that `changes` after it misses nothing that state lacks."""
+        newest = await self.redis.xrevrange(CHANGES_KEY, count=1)
+        return newest[0][0].decode() if newest else "0-0"
+
+    async def changes(self, after: str, block_ms: int) -> list[Changed]:
+        """The changes after the cursor `after`, waiting up to `block_ms` for one."""
+        read = await self.redis.xread({CHANGES_KEY: after}, count=100, block=block_ms)
+        return [
+            Changed(entry.decode(), Change(fields[b"k"].decode()), fields[b"c"].decode())
+            for _, batch in read
+            for entry, fields in batch
+        ]
+
     # ----------------------------------------------------------------- the young person
 
     async def is_staffed(self) -> bool:
@@ -260,6 +290,7 @@ class Counselling:
             pipe.set(chat_key(conversation.id), chat)
             pipe.zadd(QUEUE_KEY, {conversation.id: queue_score(risk, conversation.requested)})
             pipe.incr(QUEUE_VERSION_KEY)
+            _changed(pipe, Change.QUEUE, conversation.id)
             await pipe.execute()
         return await self.place(conversation.id)
 
@@ -317,6 +348,8 @@ class Counselling:
 
             def writes(p: Pipeline[bytes]) -> None:
                 p.rpush(messages_key(conversation), sealed)
+                if current.status is Status.ACTIVE:
+                    _changed(p, Change.CONVERSATION, conversation)
                 if raised != current:
                     p.set(conversation_key(conversation), _ENCODE(raised))
                     if raised.status is Status.WAITING:
@@ -324,6 +357,7 @@ class Counselling:
                             QUEUE_KEY, {conversation: queue_score(raised.risk, raised.requested)}
                         )
                         p.incr(QUEUE_VERSION_KEY)
+                        _changed(p, Change.QUEUE, conversation)
 
             return current.status, writes
 
@@ -425,6 +459,7 @@ class Counselling:
                 p.set(conversation_key(conversation), _ENCODE(claimed))
                 p.zrem(QUEUE_KEY, conversation)
                 p.incr(QUEUE_VERSION_KEY)
+                _changed(p, Change.QUEUE, conversation)
                 p.delete(place_key(conversation))
                 p.sadd(held_key(account), conversation)
                 p.lpush(WAITS_KEY, now - current.requested)
@@ -448,6 +483,7 @@ class Counselling:
 
             def writes(p: Pipeline[bytes]) -> None:
                 p.rpush(messages_key(conversation), sealed)
+                _changed(p, Change.CONVERSATION, conversation)
                 self._post(p, outgoing)
 
             return None, writes
@@ -528,6 +564,8 @@ class Counselling:
                 p.set(conversation_key(conversation), _ENCODE(closed), ex=self.retention)
                 p.zrem(QUEUE_KEY, conversation)
                 p.incr(QUEUE_VERSION_KEY)
+                waited = current.status is Status.WAITING
+                _changed(p, Change.QUEUE if waited else Change.CONVERSATION, conversation)
                 p.delete(place_key(conversation))
                 if current.counsellor is not None:
                     p.srem(held_key(current.counsellor), conversation)
@@ -539,6 +577,13 @@ class Counselling:
             return None, writes
 
         await transaction(self.redis, [conversation_key(conversation)], step)
+
+
+def _changed(pipe: Pipeline[bytes], change: Change, conversation: str) -> None:
+    """Record `change` in the stream the consoles read, with the writes it is about."""
+    pipe.xadd(
+        CHANGES_KEY, {"k": change.value, "c": conversation}, maxlen=CHANGES_KEPT, approximate=True
+    )
 
 
 def _text(text: str) -> str:

@@ -1,17 +1,18 @@
-// The counselling console reloads itself every data-refresh seconds (on the page's <h1>),
-// so new messages and new people waiting show without a click — but never while the
-// counsellor is writing: a reply being typed (focused, or not empty) holds the reload
-// until it is sent. What is typed is also kept by drafts.js. Served from /static (the CSP
-// allows scripts from this origin only).
+// The counselling console updates itself: an EventSource on data-events (on the page's
+// <h1>) says when the queue or one of this counsellor's conversations changed (ids only,
+// never a text), and the page fetches the console again and puts in the new queue and
+// conversations. A conversation already shown keeps its reply form as it is (what is
+// being typed, the focus, a notice): only its heading and messages are replaced.
+// The browser reconnects by itself after a lost connection, resuming after the last event
+// it had (Last-Event-ID); the page is fetched again then too, so nothing is missed.
+// When the stream is refused (the session ended) or EventSource is missing, the page
+// reloads every data-refresh seconds instead, but never while a reply is being written.
+// Served from /static (the CSP allows scripts from this origin only).
 "use strict";
 
 (function () {
   var marked = document.querySelector("[data-refresh]");
   if (!marked) {
-    return;
-  }
-  var seconds = parseInt(marked.getAttribute("data-refresh"), 10);
-  if (!(seconds > 0)) {
     return;
   }
 
@@ -25,9 +26,116 @@
     });
   }
 
-  window.setInterval(function () {
-    if (!writing()) {
-      window.location.reload();
+  var reloading = false;
+  function reloadEvery() {
+    var seconds = parseInt(marked.getAttribute("data-refresh"), 10);
+    if (reloading || !(seconds > 0)) {
+      return;
     }
-  }, seconds * 1000);
+    reloading = true;
+    window.setInterval(function () {
+      if (!writing()) {
+        window.location.reload();
+      }
+    }, seconds * 1000);
+  }
+
+  function imported(node) {
+    return document.importNode(node, true);
+  }
+
+  // Conversations gone are removed, new ones inserted in order, the others updated in
+  // place (never moved: their order, by request time, does not change).
+  function mergeHeld(current, fresh) {
+    var ids = {};
+    Array.prototype.forEach.call(fresh.children, function (node) {
+      if (node.id) {
+        ids[node.id] = true;
+      }
+    });
+    Array.prototype.slice.call(current.children).forEach(function (node) {
+      if (!node.id || !ids[node.id]) {
+        node.remove();
+      }
+    });
+    var previous = null;
+    Array.prototype.forEach.call(fresh.children, function (node) {
+      var shown = node.id ? document.getElementById(node.id) : null;
+      if (shown) {
+        ["h3", "ol.messages"].forEach(function (part) {
+          shown.querySelector(part).replaceWith(imported(node.querySelector(part)));
+        });
+      } else {
+        shown = imported(node);
+        if (previous) {
+          previous.after(shown);
+        } else {
+          current.prepend(shown);
+        }
+        shown.dispatchEvent(new Event("drafts:scan", { bubbles: true }));
+      }
+      previous = shown;
+    });
+  }
+
+  function show(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var waiting = fresh.getElementById("waiting");
+    var held = fresh.getElementById("held");
+    if (!waiting || !held) {
+      window.location.reload(); // not the console: the session ended, go to the login
+      return;
+    }
+    document.getElementById("waiting").replaceWith(imported(waiting));
+    document.getElementById("held-title").textContent =
+      fresh.getElementById("held-title").textContent;
+    mergeHeld(document.getElementById("held"), held);
+  }
+
+  // One fetch at a time; changes arriving meanwhile ask for one more after it.
+  var fetching = false;
+  var again = false;
+  function refresh() {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    fetch("/console", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        return response.text();
+      })
+      .then(show)
+      .catch(function () {
+        again = true; // the next event or reconnection tries again
+      })
+      .finally(function () {
+        fetching = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
+  }
+
+  var url = marked.getAttribute("data-events");
+  if (!window.EventSource || !url) {
+    reloadEvery();
+    return;
+  }
+  var source = new EventSource(url);
+  var lost = false;
+  source.addEventListener("change", refresh);
+  source.addEventListener("open", function () {
+    if (lost) {
+      lost = false;
+      refresh();
+    }
+  });
+  source.addEventListener("error", function () {
+    lost = true;
+    if (source.readyState === EventSource.CLOSED) {
+      reloadEvery(); // refused, not merely lost: reloading leads to the login if need be
+    }
+  });
 })();

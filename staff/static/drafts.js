@@ -65,6 +65,12 @@
     document.querySelectorAll("form[data-draft]").forEach(function (form) {
       keep(store, form);
     });
+    // A part of the page put in later (the console's new conversations) announces itself.
+    document.addEventListener("drafts:scan", function (event) {
+      event.target.querySelectorAll("form[data-draft]").forEach(function (form) {
+        keep(store, form);
+      });
+    });
     document.querySelectorAll('form[action="/logout"]').forEach(function (form) {
       form.addEventListener("submit", function () {
         forgetAll(store);

@@ -24,7 +24,7 @@ from staff.accounts import Role
 from staff.sessions import Session
 from staff.web import notice_url, redirect, render, staff_only, state_of
 
-REFRESH_SECONDS = 10  # under the store's DUTY_SECONDS: an open console stays on duty
+REFRESH_SECONDS = 10  # the fallback reload: under the store's DUTY_SECONDS, to stay on duty
 LATE_SECONDS = 10 * 60  # a young person waiting longer is highlighted for supervisors
 
 
@@ -40,6 +40,7 @@ class Open:
 async def console(request: Request, session: Session) -> Response:
     staff = state_of(request)
     counselling = staff.counselling
+    since = await counselling.last_change()  # before the state: the events go on from here
     on_duty = await counselling.on_duty(session.account)
     held = []
     for conversation in await counselling.held_by(session.account):
@@ -55,6 +56,7 @@ async def console(request: Request, session: Session) -> Response:
         limit=counselling.limit,
         alias=await counselling.alias_of(session.account),
         refresh=REFRESH_SECONDS,
+        since=since,
         on_duty=on_duty,
     )
 
