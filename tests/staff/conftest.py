@@ -2,7 +2,9 @@
 tips submitted through the real `Intake.submit`, and a logged-in Starlette TestClient.
 
 Tests here are synchronous (Starlette's TestClient and Playwright's sync API run their own
-event loops); Redis set-up runs through `arun`, one short event loop per call.
+event loops); Redis set-up runs through `arun`, one short event loop per call. Browser and
+event-stream tests run the dashboard under uvicorn as `helpline staff` does (`serve`), and
+Debian's headless Chromium (`browser`).
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import signal
+import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+import uvicorn
 from argon2 import profiles
 from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
@@ -29,6 +37,7 @@ from sini.settings import Settings
 from staff.accounts import Accounts, Role
 from staff.app import create_app
 from staff.config import StaffConfig
+from staff.serving import Server
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake
 from tips.keys import desk_public_key, unwrap_desk_keyring
@@ -40,9 +49,20 @@ T = TypeVar("T")
 
 ADMIN, ADMIN_PASSWORD = "amadou", "mot-de-passe-admin-2025"
 REVIEWER, REVIEWER_PASSWORD = "fatou", "mot-de-passe-analyste-2025"
+COUNSELLOR, COUNSELLOR_PASSWORD = "mariam", "mot-de-passe-ecoute-2025"
 MARKER = "ZEBRA-7731 le dealer vend du tramadol derrière l'école"
 PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def arun(url: str, job: Callable[[Redis], Awaitable[T]]) -> T:
@@ -102,6 +122,67 @@ def make_accounts(url: str) -> None:
 def desk(redis_url: str) -> str:
     make_accounts(redis_url)
     return redis_url
+
+
+@pytest.fixture
+def counsellor(desk: str) -> str:
+    """A counsellor's account, besides the desk's admin and reviewer."""
+
+    async def job(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
+        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
+        await accounts.create(
+            COUNSELLOR, Role.COUNSELLOR, COUNSELLOR_PASSWORD, keyring, must_change=False
+        )
+
+    arun(desk, job)
+    return COUNSELLOR
+
+
+@dataclass(frozen=True)
+class Served:
+    """A dashboard served by uvicorn in a thread, with the server `helpline staff` runs."""
+
+    base_url: str
+    server: Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        """What SIGTERM does; returns once the server has stopped."""
+        self.server.handle_exit(signal.SIGTERM, None)
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "the dashboard did not stop"
+
+
+def serve(settings: Settings, redis_url: str, config: StaffConfig | None = None) -> Served:
+    """The dashboard on a socket that is already listening: a client may connect at once
+    (the kernel queues the connection until the server accepts), so no waiting."""
+    stopping = threading.Event()
+    app = create_app(settings, redis_url, config or staff_config(), stopping=stopping)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    served = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")
+    server = Server(served, stopping)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return Served(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
+
+
+def log_in(page: Page, account: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Identifiant").fill(account)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @dataclass(frozen=True)
@@ -172,7 +253,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def login(client: TestClient, account: str, password: str) -> str:
+def login(client: httpx.Client, account: str, password: str) -> str:
     """Log in through the form (as a new visitor); returns the session's CSRF token."""
     client.cookies.clear()
     page = client.get("/login")

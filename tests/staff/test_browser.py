@@ -10,16 +10,13 @@ import csv
 import io
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
@@ -27,15 +24,17 @@ from sini.redis_server import LocalRedis
 from sini.regions import Region
 from sini.settings import PROJECT_ROOT, Settings
 from staff.accounts import Accounts, Role
-from staff.app import create_app
 from tests.staff.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
+    CHROMIUM,
     MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
     arun,
+    log_in,
     make_accounts,
+    serve,
     staff_config,
     submit_tip,
 )
@@ -44,16 +43,6 @@ from tips.intake import Intake
 from tips.keys import unwrap_desk_keyring
 from tips.model import Author, Category, Elsewhere
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPORTS = PROJECT_ROOT / "reports"
 LOCKABLE, LOCKABLE_PASSWORD = "verrou", "mot-de-passe-verrou-2025"
 
@@ -67,19 +56,6 @@ class Live:
     base_url: str
     redis_url: str
     settings: Settings
-
-
-def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
-    """uvicorn in a thread on a socket that is already listening: the browser may connect
-    at once (the kernel queues the connection until the server accepts), so no waiting."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    return server, thread, int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -97,19 +73,9 @@ def live(redis_server: LocalRedis, settings: Settings) -> Iterator[Live]:
 
     arun(redis_server.url, lockable)
     staff_settings = replace(settings, redis_url=redis_server.url)
-    app = create_app(staff_settings, redis_server.url, staff_config())
-    server, thread, port = _serve(app)
-    yield Live(f"http://127.0.0.1:{port}", redis_server.url, staff_settings)
-    server.should_exit = True
-    thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    served = serve(staff_settings, redis_server.url)
+    yield Live(served.base_url, redis_server.url, staff_settings)
+    served.stop()
 
 
 @pytest.fixture
@@ -131,13 +97,6 @@ def page(context: BrowserContext) -> Iterator[Page]:
     )
     yield tab
     assert violations == []
-
-
-def log_in(page: Page, account: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Identifiant").fill(account)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_login_queue_tip_note_status_reply_export_logout(page: Page, live: Live) -> None:

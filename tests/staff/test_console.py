@@ -7,19 +7,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, Queued
 from sini.settings import Settings
-from staff.accounts import Accounts, Role
 from staff.app import create_app
 from staff.audit import AuditLog
 from tests.staff.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
+    COUNSELLOR,
+    COUNSELLOR_PASSWORD,
     MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
@@ -28,25 +28,9 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
-from tips.keys import unwrap_desk_keyring
 
-COUNSELLOR, COUNSELLOR_PASSWORD = "mariam", "mot-de-passe-ecoute-2025"
 CHAT_ID = 765_432_109
 WORDS = "SECRET-AWA je ne sais plus quoi faire"
-
-
-@pytest.fixture
-def counsellor(desk: str) -> str:
-    async def job(client: Redis) -> None:
-        config = staff_config()
-        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
-        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
-        await accounts.create(
-            COUNSELLOR, Role.COUNSELLOR, COUNSELLOR_PASSWORD, keyring, must_change=False
-        )
-
-    arun(desk, job)
-    return COUNSELLOR
 
 
 def request(
