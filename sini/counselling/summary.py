@@ -84,9 +84,7 @@ async def figures(redis: Redis[bytes], days: Iterable[date]) -> Figures:
     durations: dict[int, int] = {}
     risks = {r.name.lower(): r for r in Risk}
     for day in sorted(days):
-        counters = {
-            k.decode(): int(v) for k, v in (await redis.hgetall(summary_key(day))).items()
-        }
+        counters = {k.decode(): int(v) for k, v in (await redis.hgetall(summary_key(day))).items()}
         result.per_day.append((day, counters.pop("conversations", 0)))
         for name, n in counters.items():
             kind, _, value = name.partition(":")

@@ -151,7 +151,8 @@ async def test_a_summary_adds_to_the_days_counts_and_keeps_no_text(
     assert counted.referrals == {"ml-bko-ong-enfance": 1, NO_REFERRAL: 1}
     dump = await everything(store.redis)
     summaries = [line for line in dump.split(b"\n") if line.startswith(b"sini:counsel:summary:")]
-    assert summaries and not any(
+    assert summaries
+    assert not any(
         word in line
         for line in summaries
         for word in (b"SECRET", b"awa", b"binta", queued.conversation.encode())

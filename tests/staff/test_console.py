@@ -33,6 +33,7 @@ from tips.keys import unwrap_desk_keyring
 COUNSELLOR, COUNSELLOR_PASSWORD = "mariam", "mot-de-passe-ecoute-2025"
 CHAT_ID = 765_432_109
 WORDS = "SECRET-AWA je ne sais plus quoi faire"
+SUMMARY = {"topic": "family", "risk": "1", "referral": ""}  # the end form, as a browser sends it
 
 
 @pytest.fixture
@@ -178,7 +179,9 @@ def test_claim_read_reply_and_end_are_audited_without_any_text(
     assert (
         post(client, csrf, "/console/reply", conversation=conversation, text="  ") == "empty_text"
     )
-    assert post(client, csrf, "/console/close", conversation=conversation) == "ended"
+    refused = post(client, csrf, "/console/close", conversation=conversation, topic="family")
+    assert refused == "summary_missing"  # the risk assessed is missing
+    assert post(client, csrf, "/console/close", conversation=conversation, **SUMMARY) == "ended"
     assert (
         post(client, csrf, "/console/reply", conversation=conversation, text="encore") == "not_held"
     )
