@@ -527,9 +527,8 @@ class Counselling:
         await transaction(self.redis, [conversation_key(conversation)], step)
 
     async def _can_take(self, pipe: Pipeline[bytes], account: str, now: float) -> bool:
-        """`account` is on duty now and holds fewer conversations than the limit."""
-        if await pipe.sismember(OFF_DUTY_KEY, account):
-            return False
+        """`account` is on duty now (going off duty takes it out of the duty set) and holds
+        fewer conversations than the limit."""
         seen = await pipe.zscore(DUTY_KEY, account)
         if seen is None or seen < now - DUTY_SECONDS:
             return False
