@@ -531,9 +531,12 @@ class Assistant:
         return Done(queued=queued)
 
     async def counsellor_replies(self, delivery: Delivery) -> tuple[Reply, ...]:
-        """What to send for a reply from the outbox: a counsellor's message as it is; the
-        end of the conversation through the dialogue, which leaves the conversation."""
+        """What to send for a reply from the outbox: a counsellor's message as it is, the
+        one line saying another counsellor takes over; the end of the conversation through
+        the dialogue, which leaves the conversation."""
         reply = delivery.reply
+        if reply.handover:
+            return (self.engine.counsel.handed_over(reply),)
         if reply.text is not None:
             return (self.engine.counsel.counsellor_says(reply),)
         ended = CounsellorEnded(reply.conversation, reply.alias)

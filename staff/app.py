@@ -25,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from bot.services.directory import load_services
 from sini.counselling.store import Counselling
 from sini.logging import get_logger
 from sini.redis import connect_redis, connect_tips
@@ -97,6 +98,7 @@ def build_state(
         templates=make_templates(formatter),
         topic_labels=stats.topic_labels(settings.responses_dir),
         counselling=Counselling.configured(stats_redis or redis, settings),
+        referrals={s.id: s.label for s in load_services(settings.services_file)},
         search=search if search is not None else SearchIndex(),
         stopping=stopping or threading.Event(),
     )

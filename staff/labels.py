@@ -87,6 +87,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "counsel.claim": "Prise d'une conversation d'écoute",
     "counsel.reply": "Message à un jeune (écoute)",
     "counsel.close": "Fin d'une conversation d'écoute",
+    "counsel.transfer": "Conversation transmise (écoute)",
+    "counsel.requeue": "Remise dans la file (écoute)",
     "counsel.alias": "Prénom affiché (écoute)",
     "counsel.duty": "Permanence d'écoute (début ou fin)",
     "counsel.supervise": "Supervision de l'écoute",
@@ -143,6 +145,19 @@ ORIGINS: dict[str, str] = {
 }
 # How urgent a conversation is (`sini.counselling.model.Risk`, by value).
 RISKS: dict[int, str] = {2: "crise", 1: "à vérifier", 0: "ordinaire"}
+# What a conversation was about, from its end summary (`sini.counselling.summary.Topic`).
+TOPICS: dict[str, str] = {
+    "drugs": "drogues",
+    "trafficking": "traite, migration",
+    "family": "famille",
+    "violence": "violences",
+    "mental_health": "santé mentale",
+    "other": "autre",
+}
+
+
+def topic(value: str) -> str:
+    return TOPICS.get(value, value)
 
 
 def origin(value: str) -> str:

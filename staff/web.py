@@ -100,7 +100,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "session_expired": ("error", "Session expirée : reconnectez-vous."),
     "claimed": ("ok", "Conversation prise : elle est à vous."),
     "sent": ("ok", "Message envoyé."),
-    "ended": ("ok", "Conversation terminée."),
+    "ended": ("ok", "Conversation terminée, son résumé compté."),
+    "transferred": ("ok", "Conversation passée à l'autre conseiller."),
+    "requeued": ("ok", "Conversation remise dans la file, à sa place."),
+    "unavailable": (
+        "error",
+        "Ce conseiller ne peut plus la prendre (hors permanence ou au maximum) : "
+        "choisissez-en un autre.",
+    ),
+    "summary_missing": ("error", "Choisissez le sujet, le risque évalué et l'orientation."),
     "alias_set": ("ok", "Prénom affiché enregistré."),
     "duty_on": ("ok", "Vous êtes de permanence : les jeunes peuvent vous joindre."),
     "duty_off": ("ok", "Vous êtes hors permanence : les jeunes ne vous attendent pas."),
@@ -128,6 +136,7 @@ class StaffState:
     templates: Environment
     topic_labels: dict[str, str]
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
+    referrals: dict[str, str]  # the directory's services a conversation may refer to: id → name
     search: SearchIndex  # the opened text of the tips, in this process only
     # Set when the server begins to stop: the console's event streams end at it.
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -186,6 +195,7 @@ def make_templates(formatter: Formatter) -> Environment:
         audit_action=labels.audit_action,
         origin=labels.origin,
         risk=labels.risk,
+        topic=labels.topic,
         datetime=formatter.datetime,
         timestamp=lambda epoch: formatter.datetime(datetime.fromtimestamp(epoch, timezone.utc)),
         date=formatter.date,

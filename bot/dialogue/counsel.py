@@ -227,6 +227,10 @@ class CounselFlow:
         replies = (closed, self.feedback_question(locale), self.erase_offer(locale))
         return Turn(replies, state, topic="counsel.closed")
 
+    def handed_over(self, reply: model.Reply) -> Reply:
+        """What the bot sends when another counsellor takes the conversation over."""
+        return Reply(self._t("counsel.handover", reply.locale))
+
     def counsellor_says(self, reply: model.Reply) -> Reply:
         """What the bot sends for a counsellor's message."""
         text = self.catalog.render(

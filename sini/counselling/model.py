@@ -58,6 +58,8 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
 
     requested: when the young person asked (epoch seconds), the queue's tie-break
     counsellor: the account holding it (ACTIVE, and CLOSED after a counsellor held it)
+    claimed: when a counsellor first took it (kept through transfers and a return to the
+        queue: the wait and the duration are counted from it)
     """
 
     id: str
@@ -91,13 +93,15 @@ class Message(msgspec.Struct, frozen=True):
 
 
 class Reply(msgspec.Struct, frozen=True):
-    """What the bot delivers to the young person: a counsellor's message, or the notice
-    that the counsellor ended the conversation (`text` None)."""
+    """What the bot delivers to the young person: a counsellor's message, the notice that
+    another counsellor takes over (`handover`, `text` None), or the notice that the
+    counsellor ended the conversation (`text` None)."""
 
     conversation: str
     locale: str
     alias: str
     text: str | None = None
+    handover: bool = False
 
 
 def queue_score(risk: Risk, requested: float) -> float:

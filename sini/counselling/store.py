@@ -22,6 +22,8 @@ Keys (all under `sini:counsel:`):
 - `changes`: a capped stream of what changed (`model.Change` and the conversation's id,
   nothing else), written in the transaction of each change, which the consoles read to
   show it live (`changes`).
+- `summary:<day>`: the anonymous counts of the conversations ended that day with the
+  counsellor's summary (`summary`).
 
 A closed conversation's keys expire `retention` seconds after it ends.
 """
@@ -41,6 +43,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
+from sini.counselling import summary as summaries
 from sini.counselling.hours import ALWAYS, OpeningHours
 from sini.counselling.model import (
     Author,
@@ -103,6 +106,11 @@ class AtLimit(CounsellingError):
 
 class NotHeld(CounsellingError):
     """The conversation is not (or no longer) this counsellor's."""
+
+
+class Unavailable(CounsellingError):
+    """The counsellor a conversation is handed to is off duty, at their limit, or the one
+    handing it over."""
 
 
 class EmptyMessage(CounsellingError):
@@ -451,8 +459,14 @@ class Counselling:
                 raise AlreadyClaimed(conversation)
             if await pipe.scard(held_key(account)) >= self.limit:
                 raise AtLimit(account)
+            # A conversation put back in the queue keeps its first claim: its wait and
+            # its duration are counted from the first counsellor who took it.
+            first = current.claimed is None
             claimed = msgspec.structs.replace(
-                current, status=Status.ACTIVE, counsellor=account, claimed=now
+                current,
+                status=Status.ACTIVE,
+                counsellor=account,
+                claimed=now if first else current.claimed,
             )
 
             def writes(p: Pipeline[bytes]) -> None:
@@ -462,8 +476,9 @@ class Counselling:
                 _changed(p, Change.QUEUE, conversation)
                 p.delete(place_key(conversation))
                 p.sadd(held_key(account), conversation)
-                p.lpush(WAITS_KEY, now - current.requested)
-                p.ltrim(WAITS_KEY, 0, RECENT_WAITS - 1)
+                if first:
+                    p.lpush(WAITS_KEY, now - current.requested)
+                    p.ltrim(WAITS_KEY, 0, RECENT_WAITS - 1)
 
             return claimed, writes
 
@@ -490,9 +505,72 @@ class Counselling:
 
         await transaction(self.redis, [conversation_key(conversation)], step)
 
-    async def close(self, conversation: str, account: str) -> None:
-        """The counsellor ends it; the young person is told."""
-        await self._close(conversation, account, notify=True)
+    async def close(self, conversation: str, account: str, summary: summaries.Summary) -> None:
+        """The counsellor ends it with their `summary` (counted, not kept); the young
+        person is told."""
+        await self._close(conversation, account, notify=True, summary=summary)
+
+    async def available(self, excluding: str) -> list[str]:
+        """The counsellors on duty who may take one more conversation, but `excluding`."""
+        accounts = [a for a in await self.on_duty_now() if a != excluding]
+        held = [await self.redis.scard(held_key(a)) for a in accounts]
+        return [a for a, n in zip(accounts, held, strict=True) if n < self.limit]
+
+    async def transfer(self, conversation: str, account: str, to: str) -> None:
+        """`account` hands its conversation to the counsellor `to`, who must be on duty
+        and under the limit (else `Unavailable`); the young person is told, in one line,
+        that someone else takes over. Whatever races it, the conversation is held by
+        exactly one of the two."""
+        now = self.clock()
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
+            current = await self._held(pipe, conversation, account)
+            if to == account or not await self._can_take(pipe, to, now):
+                raise Unavailable(to)
+            moved = msgspec.structs.replace(current, counsellor=to)
+            notice = Reply(conversation, current.locale, await self.alias_of(to), handover=True)
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.set(conversation_key(conversation), _ENCODE(moved))
+                p.srem(held_key(account), conversation)
+                p.sadd(held_key(to), conversation)
+                self._post(p, notice)
+                _changed(p, Change.CONVERSATION, conversation)
+
+            return None, writes
+
+        # The duty set is not watched: every open console rewrites it. Going off duty also
+        # writes `off`, which is; a console that just stopped refreshing is read as it is.
+        watched = [conversation_key(conversation), held_key(to), OFF_DUTY_KEY]
+        await transaction(self.redis, watched, step)
+
+    async def requeue(self, conversation: str, account: str) -> None:
+        """`account` puts its conversation back in the queue, where its risk and the time
+        it was first requested place it (not at the back). The young person is not told:
+        to them, nothing changed but who will answer."""
+
+        async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
+            current = await self._held(pipe, conversation, account)
+            waiting = msgspec.structs.replace(current, status=Status.WAITING, counsellor=None)
+
+            def writes(p: Pipeline[bytes]) -> None:
+                p.set(conversation_key(conversation), _ENCODE(waiting))
+                p.srem(held_key(account), conversation)
+                p.zadd(QUEUE_KEY, {conversation: queue_score(current.risk, current.requested)})
+                p.incr(QUEUE_VERSION_KEY)
+                _changed(p, Change.QUEUE, conversation)
+
+            return None, writes
+
+        await transaction(self.redis, [conversation_key(conversation)], step)
+
+    async def _can_take(self, pipe: Pipeline[bytes], account: str, now: float) -> bool:
+        """`account` is on duty now (going off duty takes it out of the duty set) and holds
+        fewer conversations than the limit."""
+        seen = await pipe.zscore(DUTY_KEY, account)
+        if seen is None or seen < now - DUTY_SECONDS:
+            return False
+        return bool(await pipe.scard(held_key(account)) < self.limit)
 
     # ----------------------------------------------------------------- the bot's outbox
 
@@ -547,7 +625,14 @@ class Counselling:
             raise NotHeld(conversation)
         return current
 
-    async def _close(self, conversation: str, account: str | None, *, notify: bool) -> None:
+    async def _close(
+        self,
+        conversation: str,
+        account: str | None,
+        *,
+        notify: bool,
+        summary: summaries.Summary | None = None,
+    ) -> None:
         now = self.clock()
 
         async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
@@ -573,6 +658,8 @@ class Counselling:
                 p.expire(chat_key(conversation), self.retention)
                 if notify:
                     self._post(p, Reply(conversation, current.locale, alias))
+                if summary is not None:
+                    summaries.count(p, summary, current, now)
 
             return None, writes
 

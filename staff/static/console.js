@@ -6,7 +6,8 @@
 // The browser reconnects by itself after a lost connection, resuming after the last event
 // it had (Last-Event-ID); the page is fetched again then too, so nothing is missed.
 // When the stream is refused (the session ended) or EventSource is missing, the page
-// reloads every data-refresh seconds instead, but never while a reply is being written.
+// reloads every data-refresh seconds instead, but never while a reply is being written
+// or a choice made in a transfer or end form.
 // Served from /static (the CSP allows scripts from this origin only).
 "use strict";
 
@@ -18,10 +19,13 @@
 
   function writing() {
     var active = document.activeElement;
-    if (active && active.tagName === "TEXTAREA") {
+    if (active && (active.tagName === "TEXTAREA" || active.tagName === "SELECT")) {
       return true;
     }
-    return Array.prototype.some.call(document.querySelectorAll("textarea"), function (area) {
+    var chosen = Array.prototype.some.call(document.querySelectorAll("option"), function (o) {
+      return o.selected !== o.defaultSelected;
+    });
+    return chosen || Array.prototype.some.call(document.querySelectorAll("textarea"), function (area) {
       return area.value.trim() !== "";
     });
   }

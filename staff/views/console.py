@@ -3,8 +3,9 @@ conversations this counsellor holds, with their messages and a reply form.
 
 Nothing on it identifies anyone: a conversation shows as "Jeune n° 4821" (a number drawn
 from its random id), its language, how it started and its risk. Each first reading of a
-conversation, each claim, reply, end and change of alias is audited, never a message's
-text. The page reloads itself (`REFRESH_SECONDS`), which also keeps the counsellor on duty
+conversation, each claim, reply, transfer (to another counsellor or back to the queue),
+end and change of alias is audited, never a message's text. Ending asks for a summary
+(topic, risk assessed, referral) that only adds to the anonymous daily counts. The page reloads itself (`REFRESH_SECONDS`), which also keeps the counsellor on duty
 unless they switched themselves off duty. Admins also supervise: every live conversation,
 the queue, who is on duty, and who has waited too long (`LATE_SECONDS`).
 """
@@ -18,9 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sini.counselling.model import Conversation, Message
+from sini.counselling.model import Conversation, Message, Risk
+from sini.counselling.store import Unavailable
+from sini.counselling.summary import Summary, Topic
 from staff import fields
 from staff.accounts import Role
+from staff.errors import Notice, Refused
 from staff.sessions import Session
 from staff.web import notice_url, redirect, render, staff_only, state_of
 
@@ -58,6 +62,10 @@ async def console(request: Request, session: Session) -> Response:
         refresh=REFRESH_SECONDS,
         since=since,
         on_duty=on_duty,
+        counsellors=await counselling.available(session.account),
+        topics=list(Topic),
+        risks=sorted(Risk, reverse=True),
+        referrals=sorted(staff.referrals.items(), key=lambda item: item[1].casefold()),
     )
 
 
@@ -111,10 +119,44 @@ async def reply(request: Request, session: Session) -> Response:
 @staff_only(Role.COUNSELLOR, back="/console")
 async def close(request: Request, session: Session) -> Response:
     staff = state_of(request)
-    conversation = fields.one_line((await request.form()).get("conversation"))
-    await staff.counselling.close(conversation, session.account)
+    form = await request.form()
+    conversation = fields.one_line(form.get("conversation"))
+    topic, risk = fields.one_line(form.get("topic")), fields.one_line(form.get("risk"))
+    referral = fields.one_line(form.get("referral")) or None
+    if (
+        topic not in Topic._value2member_map_
+        or not risk.isdigit()
+        or int(risk) not in Risk._value2member_map_
+        or (referral is not None and referral not in staff.referrals)
+    ):
+        raise by_conversation("summary_missing", conversation)
+    summary = Summary(Topic(topic), Risk(int(risk)), referral)
+    await staff.counselling.close(conversation, session.account, summary)
     await staff.audit.record(session.account, "counsel.close", conversation)
     return redirect(notice_url("/console", "ended"))
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
+async def transfer(request: Request, session: Session) -> Response:
+    """To another counsellor (`to`), or back to the queue (`to` empty)."""
+    staff = state_of(request)
+    form = await request.form()
+    conversation, to = fields.one_line(form.get("conversation")), fields.one_line(form.get("to"))
+    if not to:
+        await staff.counselling.requeue(conversation, session.account)
+        await staff.audit.record(session.account, "counsel.requeue", conversation)
+        return redirect(notice_url("/console", "requeued"))
+    try:
+        await staff.counselling.transfer(conversation, session.account, to)
+    except Unavailable:
+        raise by_conversation("unavailable", conversation) from None
+    await staff.audit.record(session.account, "counsel.transfer", conversation, detail=to)
+    return redirect(notice_url("/console", "transferred"))
+
+
+def by_conversation(notice: str, conversation: str) -> Refused:
+    """A refusal shown next to the forms of the conversation (still held) it concerns."""
+    return Refused(Notice(notice, page=f"/console#c-{conversation}"))
 
 
 @staff_only(Role.COUNSELLOR, back="/console")
@@ -131,6 +173,7 @@ routes = [
     Route("/console/claim", claim, methods=["POST"]),
     Route("/console/reply", reply, methods=["POST"]),
     Route("/console/close", close, methods=["POST"]),
+    Route("/console/transfer", transfer, methods=["POST"]),
     Route("/console/alias", alias, methods=["POST"]),
     Route("/console/duty", duty, methods=["POST"]),
     Route("/console/supervision", supervision, methods=["GET"]),

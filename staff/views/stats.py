@@ -1,5 +1,7 @@
 """The statistics page: weekly tips by category, regions, time to first review, where
-tips were forwarded, and the bot's anonymous conversation topics."""
+tips were forwarded, the bot's anonymous conversation topics, and the counselling
+conversations ended with a summary (per day, median wait and duration, outcomes,
+referrals)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.awareness import CampaignStore, StatsRow
+from sini.counselling import summary
 from staff import charts, forwarding, labels, stats
 from staff.sessions import Session
 from staff.web import render, staff_only, state_of
@@ -74,6 +77,7 @@ async def stats_page(request: Request, session: Session) -> Response:
     awareness = CampaignStore(staff.stats_redis)
     campaigns = summarise(await awareness.campaign_stats(days))
     quizzes = summarise(await awareness.quiz_stats(days))
+    counselled = await summary.figures(staff.stats_redis, days)
     return render(
         request,
         "stats.html",
@@ -91,7 +95,19 @@ async def stats_page(request: Request, session: Session) -> Response:
         categories=list(Category),
         campaigns=campaigns,
         quizzes=quizzes,
+        counselled=counselled,
+        referrals=sorted(
+            ((referral_name(staff.referrals, s), n) for s, n in counselled.referrals.items()),
+            key=lambda item: -item[1],
+        ),
     )
+
+
+def referral_name(referrals: dict[str, str], service: str) -> str:
+    """A referral counter's service as the desk knows it (its id if it left the directory)."""
+    if service == summary.NO_REFERRAL:
+        return "aucune"
+    return referrals.get(service, service)
 
 
 def sized(draw: Callable[[bool], Markup]) -> Markup:

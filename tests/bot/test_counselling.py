@@ -19,10 +19,13 @@ from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
 from sini.counselling.model import Author, Origin, Risk, Status
 from sini.counselling.store import Delivery
+from sini.counselling.summary import Summary, Topic
 from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
 
 WAIT_SECONDS = 10.0  # an upper bound on waiting for a delivery, never a pause
+
+SUMMARY = Summary(Topic.FAMILY, Risk.ORDINARY)
 
 
 @pytest.fixture
@@ -176,7 +179,7 @@ async def test_when_the_counsellor_ends_it_the_young_person_is_told_and_asked(
     await assistant.counselling.on_duty("awa")
     conversation = await join(assistant, engine)
     await assistant.counselling.claim(conversation, "awa")
-    await assistant.counselling.close(conversation, "awa")
+    await assistant.counselling.close(conversation, "awa", SUMMARY)
     closed = await phone.next()
     assert closed.text == text(engine, "counsel.closed", alias="Sini")
     assert (await phone.next()).text == text(engine, "counsel.feedback")
@@ -365,3 +368,16 @@ async def test_after_stop_the_chat_can_be_erased_as_after_a_report(
     assert erased.replies[0].text == text(engine, "report.erased")
     kept = await say(assistant, ButtonEvent(ReportButton.KEEP))
     assert kept[0].text == text(engine, "report.kept")
+
+
+async def test_a_transfer_tells_the_young_person_one_short_line_and_nothing_else(
+    assistant: Assistant, engine: Engine, phone: Phone
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    await assistant.counselling.on_duty("binta")
+    conversation = await join(assistant, engine)
+    await assistant.counselling.claim(conversation, "awa")
+    await assistant.counselling.transfer(conversation, "awa", "binta")
+    await assistant.counselling.reply(conversation, "binta", "Je suis là.")
+    assert (await phone.next()).text == text(engine, "counsel.handover")
+    assert (await phone.next()).text == "💬 Sini : Je suis là."

@@ -17,10 +17,13 @@ from sini.counselling.store import (
     EmptyMessage,
     NotHeld,
 )
+from sini.counselling.summary import Summary, Topic
 from tests.support.redis_scan import everything
 
 SECRET = b"c" * 32
 CHAT_ID = 712_345_678
+
+SUMMARY = Summary(Topic.FAMILY, Risk.ORDINARY)
 
 
 class Clock:
@@ -110,7 +113,7 @@ async def test_a_counsellor_holds_no_more_than_the_limit(store: Counselling) -> 
     await store.claim(ids[1], "awa")
     with pytest.raises(AtLimit):
         await store.claim(ids[2], "awa")
-    await store.close(ids[0], "awa")
+    await store.close(ids[0], "awa", SUMMARY)
     await store.claim(ids[2], "awa")
     assert {c.id for c in await store.held_by("awa")} == {ids[1], ids[2]}
 
@@ -123,7 +126,7 @@ async def test_only_the_holder_replies_or_closes(store: Counselling) -> None:
     with pytest.raises(NotHeld):
         await store.reply(queued.conversation, "binta", "Bonjour")
     with pytest.raises(NotHeld):
-        await store.close(queued.conversation, "binta")
+        await store.close(queued.conversation, "binta", SUMMARY)
     with pytest.raises(EmptyMessage):
         await store.reply(queued.conversation, "awa", "   ")
 
@@ -171,7 +174,7 @@ async def test_closing_tells_the_young_person_and_stops_what_they_write(
 ) -> None:
     queued = await store.request(CHAT_ID, "fr", Origin.MENU)
     await store.claim(queued.conversation, "awa")
-    await store.close(queued.conversation, "awa")
+    await store.close(queued.conversation, "awa", SUMMARY)
     [notice] = await store.pending_replies("bot-1", block_ms=10)
     assert notice.reply.text is None
     assert await store.say(queued.conversation, "encore là ?") is Status.CLOSED

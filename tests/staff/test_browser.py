@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from sini.counselling.model import Origin
+from sini.counselling.store import Counselling
 from sini.redis_server import LocalRedis
 from sini.regions import Region
 from sini.settings import PROJECT_ROOT, Settings
@@ -571,5 +573,47 @@ def test_search_and_bulk_actions_fit_a_phone(browser: Browser, live: Live) -> No
         expect(page.get_by_label("Action sur les signalements cochés")).to_be_visible()
         REPORTS.mkdir(exist_ok=True)
         page.screenshot(path=str(REPORTS / "staff-phone-search.png"), full_page=True)
+    finally:
+        phone.close()
+
+
+def test_a_counsellor_passes_a_conversation_on_and_ends_another_with_its_summary(
+    browser: Browser, live: Live
+) -> None:
+    async def waiting(client: Redis) -> None:
+        counselling = Counselling(client, live.settings.secret)
+        await counselling.on_duty("fatou")  # another counsellor's console is open
+        for chat in (1, 2):
+            queued = await counselling.request(chat, "fr", Origin.MENU)
+            await counselling.say(queued.conversation, "SECRET-JEUNE bonjour")
+
+    arun(live.redis_url, waiting)
+    phone = browser.new_context(
+        base_url=live.base_url, locale="fr-FR", viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    try:
+        page = phone.new_page()
+        log_in(page, ADMIN, ADMIN_PASSWORD)
+        page.goto("/console")
+        for _ in range(2):
+            page.get_by_role("button", name="Prendre").first.click()
+        held = page.locator("article.conversation")
+        expect(held).to_have_count(2)
+        fits_the_screen(page)
+        REPORTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(REPORTS / "staff-phone-console.png"), full_page=True)
+        held.first.get_by_label("Passer la conversation").select_option("fatou")
+        held.first.get_by_role("button", name="Passer").click()
+        expect(page.get_by_role("status")).to_have_text("Conversation passée à l'autre conseiller.")
+        expect(held).to_have_count(1)
+        held.first.get_by_label("Sujet").select_option(label="drogues")
+        held.first.get_by_label("Orientation").select_option(index=1)
+        held.first.get_by_role("button", name="Terminer").click()
+        expect(page.get_by_role("status")).to_contain_text("Conversation terminée")
+        page.goto("/stats")
+        section = page.locator("section", has=page.locator("#counsel-title"))
+        expect(section.locator("#counsel-total")).to_have_text("1")
+        expect(section).to_contain_text("drogues")
+        fits_the_screen(page)
     finally:
         phone.close()

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
+from bot.services.directory import load_services
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, Queued
 from sini.settings import Settings
@@ -28,9 +29,11 @@ from tests.staff.conftest import (
     staff_config,
     submit_tip,
 )
+from tests.support.redis_scan import everything_at
 
 CHAT_ID = 765_432_109
 WORDS = "SECRET-AWA je ne sais plus quoi faire"
+SUMMARY = {"topic": "family", "risk": "1", "referral": ""}  # the end form, as a browser sends it
 
 
 def request(
@@ -162,7 +165,9 @@ def test_claim_read_reply_and_end_are_audited_without_any_text(
     assert (
         post(client, csrf, "/console/reply", conversation=conversation, text="  ") == "empty_text"
     )
-    assert post(client, csrf, "/console/close", conversation=conversation) == "ended"
+    refused = post(client, csrf, "/console/close", conversation=conversation, topic="family")
+    assert refused == "summary_missing"  # the risk assessed is missing
+    assert post(client, csrf, "/console/close", conversation=conversation, **SUMMARY) == "ended"
     assert (
         post(client, csrf, "/console/reply", conversation=conversation, text="encore") == "not_held"
     )
@@ -252,3 +257,111 @@ def test_admins_supervise_every_live_conversation_and_see_who_waits_too_long(
         return sum(e.action == "counsel.supervise" for e in entries)
 
     assert arun(desk, supervised) == 1
+
+
+def conversation_notice(client: TestClient, csrf: str, path: str, **data: str) -> tuple[str, str]:
+    """The notice a form comes back with, and the section it is shown in."""
+    response = client.post(path, data={"csrf": csrf, **data}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    return query["msg"][0], query.get("at", [""])[0]
+
+
+def test_a_transfer_moves_the_conversation_to_the_receiving_console_and_is_audited(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)
+    login(client, ADMIN, ADMIN_PASSWORD)
+    assert WORDS not in client.get("/console").text  # the admin's console: on duty, empty
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    page = client.get("/console").text
+    assert f'<option value="{ADMIN}">' in page
+    assert f'<option value="{COUNSELLOR}">' not in page  # never oneself
+    assert post(client, csrf, "/console/transfer", conversation=conversation, to=ADMIN) == (
+        "transferred"
+    )
+    assert WORDS not in client.get("/console").text
+    assert (
+        post(client, csrf, "/console/reply", conversation=conversation, text="encore") == "not_held"
+    )
+    login(client, ADMIN, ADMIN_PASSWORD)
+    assert WORDS in client.get("/console").text
+
+    async def job(redis: Redis) -> tuple[list[tuple[str, str, str]], list[bool]]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        outbox = await Counselling(redis, staff_settings.secret).pending_replies("b", 10)
+        return [(e.actor, e.target, e.detail) for e in entries if e.action == "counsel.transfer"], [
+            d.reply.handover for d in outbox
+        ]
+
+    audit, delivered = arun(desk, job)
+    assert audit == [(COUNSELLOR, conversation, ADMIN)]
+    assert delivered == [True]  # one line for the young person, nothing more
+
+
+def test_back_in_the_queue_a_conversation_keeps_its_place_by_risk_and_first_request(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    first = request(desk, staff_settings, Risk.UNSURE, ago=600)
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=first) == "claimed"
+    later = request(desk, staff_settings, Risk.UNSURE, ago=60)
+    crisis = request(desk, staff_settings, Risk.CRISIS)
+    assert post(client, csrf, "/console/transfer", conversation=first, to="") == "requeued"
+    page = client.get("/console").text
+    places = [
+        page.index(f"Jeune n° {pseudonym(desk, staff_settings, c)}") for c in (crisis, first, later)
+    ]
+    assert places == sorted(places)
+    assert "Mes conversations (0 /" in page
+
+
+def test_a_transfer_to_a_counsellor_who_went_off_duty_is_refused_next_to_its_form(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)
+    login(client, ADMIN, ADMIN_PASSWORD)
+    client.get("/console")
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    assert f'<option value="{ADMIN}">' in client.get("/console").text
+    admin_csrf = login(client, ADMIN, ADMIN_PASSWORD)
+    assert post(client, admin_csrf, "/console/duty", on="0") == "duty_off"
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    refused = conversation_notice(
+        client, csrf, "/console/transfer", conversation=conversation, to=ADMIN
+    )
+    assert refused == ("unavailable", f"c-{conversation}")
+    page = client.get(f"/console?msg=unavailable&at=c-{conversation}").text
+    article = page.split(f'id="c-{conversation}"')[1].split("</article>")[0]
+    assert "Ce conseiller ne peut plus la prendre" in article
+    assert WORDS in article  # still hers: nothing lost
+    assert f'<option value="{ADMIN}">' not in page
+
+
+def test_ending_with_a_summary_updates_the_statistics_and_keeps_no_text(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    service = load_services(staff_settings.services_file)[0]
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert "Aucune conversation d'écoute résumée" in client.get("/stats").text
+    for referral in (service.id, ""):
+        conversation = request(desk, staff_settings, ago=300)
+        assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+        summary = {"topic": "violence", "risk": "2", "referral": referral}
+        assert post(client, csrf, "/console/close", conversation=conversation, **summary) == (
+            "ended"
+        )
+    page = client.get("/stats").text
+    section = page.split('id="counsel-title"')[1].split("</section>")[0]
+    assert 'id="counsel-total">2<' in section
+    assert 'id="counsel-wait">5 min<' in section
+    assert "violences" in section
+    assert "crise" in section
+    assert service.label in section
+    assert "aucune" in section
+    dump = everything_at(desk)
+    summaries = [line for line in dump.split(b"\n") if b"sini:counsel:summary:" in line]
+    assert summaries
+    assert not any(b"SECRET" in line or COUNSELLOR.encode() in line for line in summaries)
