@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
+from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
 from sini.counselling.store import Counselling
@@ -112,6 +113,31 @@ def test_an_open_console_hears_of_a_young_person_joining_and_of_its_own_conversa
         other = request(desk, staff_settings)
         assert changed(next(overheard)) == [other]  # amadou never heard of the message
         assert changed(next(heard)) == [other]
+
+
+def test_a_conversation_passed_on_reaches_the_receivers_console_and_one_put_back_every_console(
+    dashboard: Served, staff_settings: Settings, desk: str
+) -> None:
+    mariam = signed_in(dashboard, COUNSELLOR, COUNSELLOR_PASSWORD)
+    amadou = signed_in(dashboard, ADMIN, ADMIN_PASSWORD)
+    waiting = request(desk, staff_settings)
+
+    def store(client: Redis) -> Counselling:
+        return Counselling(client, staff_settings.secret)
+
+    arun(desk, lambda client: store(client).on_duty(ADMIN))
+    arun(desk, lambda client: store(client).claim(waiting, COUNSELLOR))
+    with amadou.stream("GET", "/console/events", timeout=WITHIN) as theirs:
+        overheard = events(theirs)
+        next(overheard)
+        arun(desk, lambda client: store(client).transfer(waiting, COUNSELLOR, ADMIN))
+        assert changed(next(overheard)) == [waiting]  # now amadou's
+        with mariam.stream("GET", "/console/events", timeout=WITHIN) as mine:
+            heard = events(mine)
+            next(heard)
+            arun(desk, lambda client: store(client).requeue(waiting, ADMIN))
+            assert changed(next(heard)) == [waiting]  # back in the queue: every console
+            assert changed(next(overheard)) == [waiting]
 
 
 def test_a_change_between_the_page_and_its_stream_or_while_reconnecting_is_not_lost(
