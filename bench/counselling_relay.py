@@ -9,9 +9,10 @@ both ways, each side answering after a random pause (`--think` seconds):
   its consumer group) hands it to the send function (Telegram's network excluded);
 - **young person → console**: from the bot's `Assistant.handle` receiving the young
   person's text until the console's store API (`Counselling.messages`, in the dashboard's
-  process) returns it. The console checks for new messages every `CONSOLE_POLL_SECONDS`
-  (the real console reloads every few seconds; that wait is not counted), so this figure
-  includes up to one such poll; "stored" is until `handle` returned, the message saved.
+  process) returns it. The bench's console checks for new messages every
+  `CONSOLE_POLL_SECONDS` (the real one reloads every `staff.views.console.REFRESH_SECONDS`,
+  a wait not counted here), so this figure includes up to one such poll; "stored" is
+  until `handle` returned, the message saved.
 
 Real parts: a redis-server on a free loopback port, the bot's real Assistant built as
 `helpline bot` builds it (`build_assistant`) with its relay in a child process, the
@@ -348,18 +349,20 @@ async def measure(args: argparse.Namespace) -> None:
         for round_number in range(args.rounds):  # interleaved: both meet the same machine
             for variant, load in variants.items():
                 started = time.monotonic()
+                load_average = os.getloadavg()[0]  # other work on the machine, for the reader
                 result = await one_round(args, server.url, load, 1000 * round_number)
                 results[variant].append(result)
                 print(
-                    f"round {round_number + 1}, {variant}: {time.monotonic() - started:.0f} s",
+                    f"round {round_number + 1}, {variant}: {time.monotonic() - started:.0f} s, "
+                    f"load average at its start {load_average:.1f}",
                     flush=True,
                 )
     print(
         f"\n{args.conversations} conversations × {args.messages} texts and replies each, "
         f"pauses {args.think[0]:g}–{args.think[1]:g} s each side, {args.consumers} relay "
         f"consumer(s), {args.rounds} rounds per variant, interleaved; scripted NLU stub; "
-        f"console poll {CONSOLE_POLL_SECONDS * 1000:.0f} ms; load average "
-        f"{os.getloadavg()[0]:.1f}"
+        f"console poll {CONSOLE_POLL_SECONDS * 1000:.0f} ms; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     for variant in variants:
         report(variant, results[variant])
