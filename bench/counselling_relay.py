@@ -347,20 +347,23 @@ async def measure(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory() as folder, LocalRedis(Path(folder)) as server:
         for round_number in range(args.rounds):  # interleaved: both meet the same machine
-            for variant, load in variants.items():
+            order = list(variants.items())  # and each goes first in every other round
+            for variant, load in order if round_number % 2 == 0 else order[::-1]:
                 started = time.monotonic()
                 load_average = os.getloadavg()[0]  # other work on the machine, for the reader
                 result = await one_round(args, server.url, load, 1000 * round_number)
                 results[variant].append(result)
                 print(
                     f"round {round_number + 1}, {variant}: {time.monotonic() - started:.0f} s, "
-                    f"load average at its start {load_average:.1f}",
+                    f"load average at its start {load_average:.1f}; p99 counsellor → young "
+                    f"{pct(result['to_young'], 0.99):.0f} ms, young → console "
+                    f"{pct(result['to_console'], 0.99):.0f} ms",
                     flush=True,
                 )
     print(
         f"\n{args.conversations} conversations × {args.messages} texts and replies each, "
         f"pauses {args.think[0]:g}–{args.think[1]:g} s each side, {args.consumers} relay "
-        f"consumer(s), {args.rounds} rounds per variant, interleaved; scripted NLU stub; "
+        f"consumer(s), {args.rounds} rounds per variant, interleaved (ABBA); scripted NLU stub; "
         f"console poll {CONSOLE_POLL_SECONDS * 1000:.0f} ms; load average now "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
