@@ -14,24 +14,28 @@ both ways, each side answering after a random pause (`--think` seconds):
   a wait not counted here), so this figure includes up to one such poll; "stored" is
   until `handle` returned, the message saved.
 
-Real parts: a redis-server on a free loopback port, the bot's real Assistant built as
+Real parts: a redis-server on a free loopback port (AOF fsynced every second, as the
+dialogue Redis in `deploy/`, unless compared), the bot's real Assistant built as
 `helpline bot` builds it (`build_assistant`) with its relay in a child process, the
 dashboard's side (`Counselling.configured`: on duty, claim, reply, messages) in this
 process, as the two run in production. The NLU is a scripted stub (every text is
 "greet"): a conversation's texts never reach the NLU, and the ordinary chats' answers
 cost the dialogue, Redis and rendering but no model. The bot's normal load: ordinary
 chats, each from its own chat, answered by the same Assistant at `--load` per second
-(open loop), against none, interleaved round by round so both meet the same machine.
+(open loop), against none (`--compare load`), or with the Redis fsyncing every write as
+`make run` starts it (`--compare fsync`); the two interleaved round by round, each first
+in every other round (ABBA), so both meet the same machine.
 Every reply must arrive once and every text be readable once: lost and duplicated are
 counted (must be 0). The relay also edits the queue places that moved, as in production.
 
-    .venv/bin/python bench/counselling_relay.py [--conversations 200] [--rounds 2]
+    .venv/bin/python bench/counselling_relay.py [--compare load|fsync] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -342,19 +346,46 @@ def report(variant: str, rounds: list[dict[str, Any]]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Variant:
+    load: float  # ordinary chats per second
+    fsync: str  # the Redis AOF's appendfsync
+
+
+def variants(args: argparse.Namespace) -> dict[str, Variant]:
+    """The two set-ups compared. The dialogue Redis (where the store lives) fsyncs once a
+    second in deploy/compose.yaml; `make run`'s single Redis fsyncs every write."""
+    loaded = f"ordinary load {args.load:g}/s"
+    if args.compare == "load":
+        return {
+            f"{loaded}, fsync everysec": Variant(args.load, "everysec"),
+            "no other load, fsync everysec": Variant(0.0, "everysec"),
+        }
+    return {
+        f"{loaded}, fsync everysec": Variant(args.load, "everysec"),
+        f"{loaded}, fsync always": Variant(args.load, "always"),
+    }
+
+
 async def measure(args: argparse.Namespace) -> None:
-    variants = {f"ordinary load {args.load:g}/s": args.load, "no other load": 0.0}
-    results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    with tempfile.TemporaryDirectory() as folder, LocalRedis(Path(folder)) as server:
+    compared = variants(args)
+    results: dict[str, list[dict[str, Any]]] = {v: [] for v in compared}
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        servers = {
+            fsync: stack.enter_context(LocalRedis(folder / fsync, appendfsync=fsync))
+            for fsync in {v.fsync for v in compared.values()}
+        }
         for round_number in range(args.rounds):  # interleaved: both meet the same machine
-            order = list(variants.items())  # and each goes first in every other round
-            for variant, load in order if round_number % 2 == 0 else order[::-1]:
+            order = list(compared.items())  # and each goes first in every other round
+            for name, variant in order if round_number % 2 == 0 else order[::-1]:
                 started = time.monotonic()
                 load_average = os.getloadavg()[0]  # other work on the machine, for the reader
-                result = await one_round(args, server.url, load, 1000 * round_number)
-                results[variant].append(result)
+                url = servers[variant.fsync].url
+                result = await one_round(args, url, variant.load, 1000 * round_number)
+                results[name].append(result)
                 print(
-                    f"round {round_number + 1}, {variant}: {time.monotonic() - started:.0f} s, "
+                    f"round {round_number + 1}, {name}: {time.monotonic() - started:.0f} s, "
                     f"load average at its start {load_average:.1f}; p99 counsellor → young "
                     f"{pct(result['to_young'], 0.99):.0f} ms, young → console "
                     f"{pct(result['to_console'], 0.99):.0f} ms",
@@ -367,8 +398,8 @@ async def measure(args: argparse.Namespace) -> None:
         f"console poll {CONSOLE_POLL_SECONDS * 1000:.0f} ms; load average now "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    for variant in variants:
-        report(variant, results[variant])
+    for name in compared:
+        report(name, results[name])
 
 
 def main() -> None:
@@ -384,6 +415,12 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=30.0, help="ordinary chats per second")
     parser.add_argument("--consumers", type=int, default=1, help="relay tasks in the bot")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--compare",
+        choices=("load", "fsync"),
+        default="load",
+        help="with and without the ordinary load, or Redis fsyncing every second or write",
+    )
     parser.add_argument("--bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
