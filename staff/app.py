@@ -25,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from bot.content import load_catalog
 from bot.services.directory import load_services
 from sini.counselling.store import Counselling
 from sini.logging import get_logger
@@ -84,6 +85,7 @@ def build_state(
         client_attempts=config.client_lockout_attempts,
     )
     formatter = Formatter(config.locale)
+    services = load_services(settings.services_file)
     return StaffState(
         settings=settings,
         config=config,
@@ -98,7 +100,8 @@ def build_state(
         templates=make_templates(formatter),
         topic_labels=stats.topic_labels(settings.responses_dir),
         counselling=Counselling.configured(stats_redis or redis, settings),
-        referrals={s.id: s.label for s in load_services(settings.services_file)},
+        referrals={s.id: s.label for s in services},
+        quick_replies=console.quick_replies(load_catalog(settings.responses_dir, settings.locales_dir, services)),
         search=search if search is not None else SearchIndex(),
         stopping=stopping or threading.Event(),
     )

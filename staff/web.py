@@ -137,6 +137,7 @@ class StaffState:
     topic_labels: dict[str, str]
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
     referrals: dict[str, str]  # the directory's services a conversation may refer to: id → name
+    quick_replies: dict[str, tuple[str, ...]]  # the console's ready answers, per language
     search: SearchIndex  # the opened text of the tips, in this process only
     # Set when the server begins to stop: the console's event streams end at it.
     stopping: threading.Event = field(default_factory=threading.Event)

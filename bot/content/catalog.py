@@ -26,8 +26,9 @@ MAX_CALLBACK_BYTES = 64
 ACTION_PREFIXES = ("show:", "do:", "lang:", "intent:", "quiz:")
 # The `do:` actions the dialogue engine runs (`Engine._do`; a test presses each one).
 DO_ACTIONS = frozenset(action.value for action in Do)
-# Messages the engine never shows through a `show:` button (keyboard labels, topic names).
-UNSHOWABLE_PREFIXES = ("key.", "topic.")
+# Messages the engine never shows through a `show:` button (keyboard labels, topic names,
+# the counsellors' quick replies).
+UNSHOWABLE_PREFIXES = ("key.", "topic.", "quick.")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from bot.awareness import Quiz
 from bot.awareness.quiz import AnswerChoice, StartQuiz
 from bot.content import LOCALES, Button, Catalog, negotiate_locale
+from bot.content.catalog import UNSHOWABLE_PREFIXES
 from bot.dialogue.actions import (
     Action,
     AskIntent,
@@ -604,7 +605,7 @@ class Engine:
 
     def _showable(self, message_id: str) -> bool:
         """Keyboard labels and topic names are messages, but not ones to show."""
-        return message_id in self.catalog and not message_id.startswith(("key.", "topic."))
+        return message_id in self.catalog and not message_id.startswith(UNSHOWABLE_PREFIXES)
 
     def _expired(self, state: ChatState) -> Turn:
         return self._say("error.expired_button", state, topic="bad_button", then_menu=True)

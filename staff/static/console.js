@@ -8,6 +8,7 @@
 // When the stream is refused (the session ended) or EventSource is missing, the page
 // reloads every data-refresh seconds instead, but never while a reply is being written
 // or a choice made in a transfer or end form.
+// The ready answers' buttons put their text in the reply box.
 // Served from /static (the CSP allows scripts from this origin only).
 "use strict";
 
@@ -121,6 +122,19 @@
         }
       });
   }
+
+  // A ready answer goes into its conversation's reply box, to be sent as it is or edited.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button.quick") : null;
+    var box = button ? document.getElementById(button.getAttribute("data-for")) : null;
+    if (!box) {
+      return;
+    }
+    var text = button.getAttribute("data-quick");
+    box.value = box.value.trim() ? box.value.trimEnd() + " " + text : text;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    box.focus();
+  });
 
   var url = marked.getAttribute("data-events");
   if (!window.EventSource || !url) {

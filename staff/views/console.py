@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.content import LOCALES, Catalog
 from sini.counselling.model import Conversation, Message, Risk
 from sini.counselling.store import Unavailable
 from sini.counselling.summary import Summary, Topic
@@ -30,6 +31,18 @@ from staff.web import notice_url, redirect, render, staff_only, state_of
 
 REFRESH_SECONDS = 10  # the fallback reload: under the store's DUTY_SECONDS, to stay on duty
 LATE_SECONDS = 10 * 60  # a young person waiting longer is highlighted for supervisors
+
+
+QUICK_PREFIX = "quick."  # the catalog messages a counsellor may send as ready answers
+
+
+def quick_replies(catalog: Catalog) -> dict[str, tuple[str, ...]]:
+    """The ready answers of `responses/messages/counsel.yml`, in each language: a
+    conversation's are offered in the language the young person writes in."""
+    ids = sorted(i for i in catalog.ids if i.startswith(QUICK_PREFIX))
+    return {
+        locale: tuple(catalog.render(i, locale).text for i in ids) for locale in LOCALES
+    }
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ async def console(request: Request, session: Session) -> Response:
         topics=list(Topic),
         risks=sorted(Risk, reverse=True),
         referrals=sorted(staff.referrals.items(), key=lambda item: item[1].casefold()),
+        quick=staff.quick_replies,
     )
 
 

@@ -189,6 +189,17 @@ def test_claim_read_reply_and_end_are_audited_without_any_text(
     assert delivered == ["SECRET-REPONSE", None]  # the reply, then the end
 
 
+def test_ready_answers_are_offered_in_the_language_the_young_person_writes_in(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)  # a young person writing in Bambara
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    page = client.get("/console").text
+    assert 'data-quick="I lafiyalen don sisan wa ?"' in page
+    assert "Est-ce que tu es en sécurité" not in page
+
+
 def test_a_counsellor_cannot_claim_past_the_limit(
     staff_settings: Settings, desk: str, counsellor: str
 ) -> None:

@@ -210,6 +210,8 @@ def test_the_open_console_shows_who_comes_and_what_they_write_without_a_reload(
     expect(article).to_contain_text(WORDS)
     page.evaluate("window.notReloaded = true")
     answer = article.get_by_label("Votre réponse")
+    article.get_by_role("button", name="I lafiyalen don sisan wa ?").click()  # a ready answer
+    expect(answer).to_have_value("I lafiyalen don sisan wa ?")
     answer.fill("Je suis là, je t'écoute")  # the counsellor is writing
 
     say(desk, staff_settings, conversation, "J'ai peur de rentrer chez moi")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.content import LOCALES, Button, Catalog
+from bot.content.catalog import UNSHOWABLE_PREFIXES
 from bot.dialogue.actions import MoreChoices, Show, ShowPart, ShowSources, encode
 from bot.dialogue.cards import PHONE_TEXT_LIMIT
 from bot.dialogue.engine import Engine
@@ -31,7 +32,7 @@ def fits(reply: Reply) -> bool:
 
 
 def shown(catalog: Catalog) -> list[str]:
-    return sorted(i for i in catalog.ids if not i.startswith(("key.", "topic.", "screen.")))
+    return sorted(i for i in catalog.ids if not i.startswith((*UNSHOWABLE_PREFIXES, "screen.")))
 
 
 def read_whole(engine: Engine, message_id: str, locale: str) -> tuple[list[Reply], list[Button]]:
