@@ -86,6 +86,7 @@ def build_state(
     )
     formatter = Formatter(config.locale)
     services = load_services(settings.services_file)
+    catalog = load_catalog(settings.responses_dir, settings.locales_dir, services)
     return StaffState(
         settings=settings,
         config=config,
@@ -101,7 +102,8 @@ def build_state(
         topic_labels=stats.topic_labels(settings.responses_dir),
         counselling=Counselling.configured(stats_redis or redis, settings),
         referrals={s.id: s.label for s in services},
-        quick_replies=console.quick_replies(load_catalog(settings.responses_dir, settings.locales_dir, services)),
+        quick_replies=console.quick_replies(catalog),
+        cards=console.service_cards(catalog, services),
         search=search if search is not None else SearchIndex(),
         stopping=stopping or threading.Event(),
     )

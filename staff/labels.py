@@ -88,6 +88,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "counsel.reply": "Message à un jeune (écoute)",
     "counsel.close": "Fin d'une conversation d'écoute",
     "counsel.transfer": "Conversation transmise (écoute)",
+    "counsel.card": "Adresse envoyée (écoute)",
     "counsel.requeue": "Remise dans la file (écoute)",
     "counsel.alias": "Prénom affiché (écoute)",
     "counsel.duty": "Permanence d'écoute (début ou fin)",

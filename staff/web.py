@@ -108,6 +108,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Ce conseiller ne peut plus la prendre (hors permanence ou au maximum) : "
         "choisissez-en un autre.",
     ),
+    "card_sent": ("ok", "Adresse envoyée au jeune, dans sa langue."),
+    "card_unknown": ("error", "Choisissez un service de l'annuaire."),
     "summary_missing": ("error", "Choisissez le sujet, le risque évalué et l'orientation."),
     "alias_set": ("ok", "Prénom affiché enregistré."),
     "duty_on": ("ok", "Vous êtes de permanence : les jeunes peuvent vous joindre."),
@@ -138,6 +140,7 @@ class StaffState:
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
     referrals: dict[str, str]  # the directory's services a conversation may refer to: id → name
     quick_replies: dict[str, tuple[str, ...]]  # the console's ready answers, per language
+    cards: dict[str, str]  # a directory service's card as the young person reads it: "id locale"
     search: SearchIndex  # the opened text of the tips, in this process only
     # Set when the server begins to stop: the console's event streams end at it.
     stopping: threading.Event = field(default_factory=threading.Event)

@@ -13,6 +13,7 @@ the queue, who is on duty, and who has waited too long (`LATE_SECONDS`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -20,6 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.content import LOCALES, Catalog
+from bot.dialogue.cards import service_card
+from bot.services import Service
 from sini.counselling.model import Conversation, Message, Risk
 from sini.counselling.store import Unavailable
 from sini.counselling.summary import Summary, Topic
@@ -42,6 +45,16 @@ def quick_replies(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     ids = sorted(i for i in catalog.ids if i.startswith(QUICK_PREFIX))
     return {
         locale: tuple(catalog.render(i, locale).text for i in ids) for locale in LOCALES
+    }
+
+
+def service_cards(catalog: Catalog, services: Sequence[Service]) -> dict[str, str]:
+    """Each directory service's card in each language, as the bot shows it, keyed
+    "<service id> <locale>": what a counsellor sends as a referral."""
+    return {
+        f"{service.id} {locale}": service_card(catalog, service, locale)
+        for service in services
+        for locale in LOCALES
     }
 
 
@@ -131,6 +144,22 @@ async def reply(request: Request, session: Session) -> Response:
 
 
 @staff_only(Role.COUNSELLOR, back="/console")
+async def card(request: Request, session: Session) -> Response:
+    """A directory service's card sent to the young person, in their language, as a
+    message of the counsellor's."""
+    staff = state_of(request)
+    form = await request.form()
+    conversation, service = (fields.one_line(form.get(f)) for f in ("conversation", "service"))
+    locale = (await staff.counselling.get(conversation)).locale
+    text = staff.cards.get(f"{service} {locale}")
+    if text is None:
+        raise by_conversation("card_unknown", conversation)
+    await staff.counselling.reply(conversation, session.account, text)
+    await staff.audit.record(session.account, "counsel.card", conversation, detail=service)
+    return redirect(notice_url("/console", "card_sent", f"c-{conversation}"))
+
+
+@staff_only(Role.COUNSELLOR, back="/console")
 async def close(request: Request, session: Session) -> Response:
     staff = state_of(request)
     form = await request.form()
@@ -186,6 +215,7 @@ routes = [
     Route("/console", console, methods=["GET"]),
     Route("/console/claim", claim, methods=["POST"]),
     Route("/console/reply", reply, methods=["POST"]),
+    Route("/console/card", card, methods=["POST"]),
     Route("/console/close", close, methods=["POST"]),
     Route("/console/transfer", transfer, methods=["POST"]),
     Route("/console/alias", alias, methods=["POST"]),

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
 
+from bot.content import load_catalog
+from bot.dialogue.cards import service_card
 from bot.services.directory import load_services
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, Queued
@@ -198,6 +200,35 @@ def test_ready_answers_are_offered_in_the_language_the_young_person_writes_in(
     page = client.get("/console").text
     assert 'data-quick="I lafiyalen don sisan wa ?"' in page
     assert "Est-ce que tu es en sécurité" not in page
+
+
+def test_a_counsellor_sends_a_directory_card_in_the_young_persons_language(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)  # a young person writing in Bambara
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    sent = post(
+        client, csrf, "/console/card", conversation=conversation, service="chu-point-g-psychiatrie"
+    )
+    assert sent == "card_sent"
+    unknown = post(client, csrf, "/console/card", conversation=conversation, service="nowhere")
+    assert unknown == "card_unknown"
+
+    async def job(redis: Redis) -> tuple[list[str | None], list[tuple[str, str]]]:
+        counselling = Counselling(redis, staff_settings.secret)
+        outbox = await counselling.pending_replies("bot", block_ms=10)
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [d.reply.text for d in outbox], [(e.action, e.detail) for e in entries]
+
+    delivered, audit = arun(desk, job)
+    services = {s.id: s for s in load_services(staff_settings.services_file)}
+    catalog = load_catalog(
+        staff_settings.responses_dir, staff_settings.locales_dir, list(services.values())
+    )
+    card = service_card(catalog, services["chu-point-g-psychiatrie"], "bm")
+    assert delivered == [card]
+    assert ("counsel.card", "chu-point-g-psychiatrie") in audit
 
 
 def test_a_counsellor_cannot_claim_past_the_limit(
