@@ -658,8 +658,8 @@ class Counselling:
                 p.expire(chat_key(conversation), self.retention)
                 if notify:
                     self._post(p, Reply(conversation, current.locale, alias))
-                if summary is not None:
-                    summaries.count(p, summary, current, now)
+                if summary is not None or current.claimed is not None:
+                    summaries.count(p, summary, current, now)  # a counsellor had it
 
             return None, writes
 

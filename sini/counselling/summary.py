@@ -23,6 +23,7 @@ from sini.counselling.model import Conversation, Risk
 from sini.redis import PREFIX, STATS_TTL_SECONDS
 
 NO_REFERRAL = "none"  # the referral counter of conversations that ended without one
+UNSUMMARISED = "unsummarised"  # conversations the young person ended (/stop): no summary
 
 
 class Topic(str, Enum):
@@ -46,14 +47,20 @@ def summary_key(day: date) -> str:
     return f"{PREFIX}:counsel:summary:{day.isoformat()}"
 
 
-def count(pipe: Pipeline[bytes], summary: Summary, ended: Conversation, at: float) -> None:
+def count(
+    pipe: Pipeline[bytes], summary: Summary | None, ended: Conversation, at: float
+) -> None:
     """Queue on `pipe` the counters of `ended` (a conversation ending at `at`, epoch
-    seconds) and its `summary`, under the day it ends."""
+    seconds) and its `summary` — None when the young person ended it before the
+    counsellor could write one — under the day it ends."""
     key = summary_key(datetime.fromtimestamp(at, timezone.utc).date())
     pipe.hincrby(key, "conversations", 1)
-    pipe.hincrby(key, f"topic:{summary.topic.value}", 1)
-    pipe.hincrby(key, f"risk:{summary.risk.name.lower()}", 1)
-    pipe.hincrby(key, f"referral:{summary.referral or NO_REFERRAL}", 1)
+    if summary is None:
+        pipe.hincrby(key, UNSUMMARISED, 1)
+    else:
+        pipe.hincrby(key, f"topic:{summary.topic.value}", 1)
+        pipe.hincrby(key, f"risk:{summary.risk.name.lower()}", 1)
+        pipe.hincrby(key, f"referral:{summary.referral or NO_REFERRAL}", 1)
     if ended.claimed is not None:
         pipe.hincrby(key, f"wait:{_minutes(ended.claimed - ended.requested)}", 1)
         pipe.hincrby(key, f"duration:{_minutes(at - ended.claimed)}", 1)
@@ -71,6 +78,7 @@ class Figures:
     topics: dict[Topic, int] = field(default_factory=dict)
     risks: dict[Risk, int] = field(default_factory=dict)
     referrals: dict[str, int] = field(default_factory=dict)  # service id (or NO_REFERRAL)
+    unsummarised: int = 0  # of the conversations, those the young person ended
 
     @property
     def total(self) -> int:
@@ -86,6 +94,7 @@ async def figures(redis: Redis[bytes], days: Iterable[date]) -> Figures:
     for day in sorted(days):
         counters = {k.decode(): int(v) for k, v in (await redis.hgetall(summary_key(day))).items()}
         result.per_day.append((day, counters.pop("conversations", 0)))
+        result.unsummarised += counters.pop(UNSUMMARISED, 0)
         for name, n in counters.items():
             kind, _, value = name.partition(":")
             match kind:

@@ -157,3 +157,22 @@ async def test_a_summary_adds_to_the_days_counts_and_keeps_no_text(
         for line in summaries
         for word in (b"SECRET", b"awa", b"binta", queued.conversation.encode())
     )
+
+
+async def test_a_conversation_the_young_person_ends_is_counted_without_a_summary(
+    store: Counselling, clock: Clock
+) -> None:
+    talked = await store.request(CHAT_ID, "fr", Origin.MENU)
+    clock.now += 3 * 60
+    await store.claim(talked.conversation, "awa")
+    clock.now += 7 * 60
+    await store.end(talked.conversation)  # /stop before the counsellor wrote a summary
+    left_waiting = await store.request(2, "bm", Origin.MENU)
+    await store.end(left_waiting.conversation)  # no counsellor had it: not a conversation
+
+    day = datetime.fromtimestamp(clock.now, timezone.utc).date()
+    counted = await figures(store.redis, [day])
+    assert counted.per_day == [(day, 1)]
+    assert counted.unsummarised == 1
+    assert (counted.median_wait, counted.median_duration) == (3, 7)
+    assert counted.topics == {}

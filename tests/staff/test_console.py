@@ -387,7 +387,7 @@ def test_ending_with_a_summary_updates_the_statistics_and_keeps_no_text(
 ) -> None:
     service = load_services(staff_settings.services_file)[0]
     csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
-    assert "Aucune conversation d'écoute résumée" in client.get("/stats").text
+    assert "Aucune conversation d'écoute sur" in client.get("/stats").text
     for referral in (service.id, ""):
         conversation = request(desk, staff_settings, ago=300)
         assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
