@@ -90,42 +90,29 @@ def national_line(service: Service) -> str:
 def split_for_phone(text: str, limit: int = PHONE_TEXT_LIMIT) -> list[str]:
     """Cut a long text into messages of at most `limit` characters: between paragraphs
     when possible (the emergency numbers stay together, apart from the first aid), else
-    between lines, and a single overlong line between words."""
+    between lines, else between words."""
+    return [piece.strip("\n") for piece in _packed(text, ("\n\n", "\n", " "), limit)]
+
+
+def _packed(text: str, separators: tuple[str, ...], limit: int) -> list[str]:
+    """`text` cut at its first separator and put back together greedily, each piece at
+    most `limit` characters; a part still too long is cut at the next separator (a word
+    longer than a screen, at the limit itself). Empty parts are dropped."""
+    if len(text) <= limit:
+        return [text] if text.strip() else []
+    if not separators:
+        return [text[start : start + limit] for start in range(0, len(text), limit)]
+    separator, *finer = separators
     pieces: list[str] = []
     current = ""
-    for paragraph in text.split("\n\n"):
-        for chunk in _between_lines(paragraph, limit):
-            candidate = f"{current}\n\n{chunk}" if current else chunk
-            if len(candidate) > limit:
+    for part in text.split(separator):
+        for chunk in _packed(part, tuple(finer), limit):
+            joined = f"{current}{separator}{chunk}" if current else chunk
+            if len(joined) > limit:
                 pieces.append(current)
                 current = chunk
             else:
-                current = candidate
-    if current.strip():
-        pieces.append(current)
-    return [piece.strip("\n") for piece in pieces if piece.strip()]
-
-
-def _between_lines(text: str, limit: int) -> list[str]:
-    """`text` in pieces of at most `limit` characters, cut between lines (a line longer
-    than that between words)."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit)
-            cut = cut if cut > 0 else limit
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:cut].rstrip())
-            line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
+                current = joined
+    if current:
         pieces.append(current)
     return pieces
