@@ -44,7 +44,6 @@ from bot.dialogue.cards import (
     national_line,
     service_card,
     service_line,
-    split_for_phone,
 )
 from bot.dialogue.counsel import CounselFlow
 from bot.dialogue.effects import (
@@ -817,11 +816,9 @@ class Engine:
     def _service_info(self, service: Service, state: ChatState) -> Turn:
         """A service's full card, cut into messages that fit a phone."""
         locale = state.language
-        pieces = split_for_phone(service_card(self.catalog, service, locale))
         after = self.catalog.render("services.after", locale).buttons
-        replies = [Reply(piece) for piece in pieces[:-1]]
-        replies.append(Reply(pieces[-1], after))
-        return Turn(tuple(replies), state, topic="services.info")
+        replies = split_reply(service_card(self.catalog, service, locale), after)
+        return Turn(replies, state, topic="services.info")
 
     # ----------------------------------------------------------------- rendering
 

@@ -8,7 +8,7 @@ from bot.dialogue.cards import split_for_phone
 
 
 def first_screen(catalog: Catalog, message_id: str, locale: str = "fr") -> str:
-    return split_for_phone(catalog.render(message_id, locale).text)[0]
+    return screens(catalog, message_id, locale)[0]
 
 
 def screens(catalog: Catalog, message_id: str, locale: str = "fr") -> list[str]:
