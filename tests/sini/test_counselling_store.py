@@ -18,30 +18,11 @@ from sini.counselling.store import (
     NotHeld,
 )
 from sini.counselling.summary import Summary, Topic
+from tests.sini.conftest import CHAT_ID, SECRET, Clock
 from tests.support.redis_scan import everything
-
-SECRET = b"c" * 32
-CHAT_ID = 712_345_678
 
 SUMMARY = Summary(Topic.FAMILY, Risk.ORDINARY)
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_760_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(redis: Redis[bytes], clock: Clock) -> Counselling:
-    return Counselling(redis, SECRET, limit=2, clock=clock)
 
 
 async def test_the_queue_puts_crisis_first_then_unsure_then_who_asked_first(

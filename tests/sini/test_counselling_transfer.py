@@ -12,28 +12,8 @@ from redis.asyncio import Redis
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, NotHeld, Unavailable
 from sini.counselling.summary import NO_REFERRAL, Summary, Topic, figures
+from tests.sini.conftest import CHAT_ID, SECRET, Clock
 from tests.support.redis_scan import everything
-
-SECRET = b"t" * 32
-CHAT_ID = 712_345_678
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc).timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(redis: Redis[bytes], clock: Clock) -> Counselling:
-    return Counselling(redis, SECRET, limit=2, clock=clock)
 
 
 async def held(store: Counselling, account: str) -> list[str]:
