@@ -110,10 +110,19 @@ def make_accounts(url: str) -> None:
         config = staff_config()
         accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
         await accounts.create_first_admin(ADMIN, ADMIN_PASSWORD)
+
+    arun(url, job)
+    add_account(url, REVIEWER, Role.REVIEWER, REVIEWER_PASSWORD)
+
+
+def add_account(url: str, name: str, role: Role, password: str) -> None:
+    """An account the admin creates with the desk keys, its password already chosen."""
+
+    async def job(client: Redis) -> None:
+        config = staff_config()
+        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
         keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
-        await accounts.create(
-            REVIEWER, Role.REVIEWER, REVIEWER_PASSWORD, keyring, must_change=False
-        )
+        await accounts.create(name, role, password, keyring, must_change=False)
 
     arun(url, job)
 
@@ -127,16 +136,7 @@ def desk(redis_url: str) -> str:
 @pytest.fixture
 def counsellor(desk: str) -> str:
     """A counsellor's account, besides the desk's admin and reviewer."""
-
-    async def job(client: Redis) -> None:
-        config = staff_config()
-        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
-        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
-        await accounts.create(
-            COUNSELLOR, Role.COUNSELLOR, COUNSELLOR_PASSWORD, keyring, must_change=False
-        )
-
-    arun(desk, job)
+    add_account(desk, COUNSELLOR, Role.COUNSELLOR, COUNSELLOR_PASSWORD)
     return COUNSELLOR
 
 

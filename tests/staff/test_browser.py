@@ -25,7 +25,7 @@ from sini.counselling.store import Counselling
 from sini.redis_server import LocalRedis
 from sini.regions import Region
 from sini.settings import PROJECT_ROOT, Settings
-from staff.accounts import Accounts, Role
+from staff.accounts import Role
 from tests.staff.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -33,16 +33,15 @@ from tests.staff.conftest import (
     MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
+    add_account,
     arun,
     log_in,
     make_accounts,
     serve,
-    staff_config,
     submit_tip,
 )
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.intake import Intake
-from tips.keys import unwrap_desk_keyring
 from tips.model import Author, Category, Elsewhere
 
 REPORTS = PROJECT_ROOT / "reports"
@@ -64,16 +63,7 @@ class Live:
 def live(redis_server: LocalRedis, settings: Settings) -> Iterator[Live]:
     SyncRedis.from_url(redis_server.url).flushall()
     make_accounts(redis_server.url)
-
-    async def lockable(client: Redis) -> None:
-        config = staff_config()
-        accounts = Accounts(client, config.kdf_limits, config.hash_parameters)
-        keyring = await unwrap_desk_keyring(client, ADMIN, ADMIN_PASSWORD)
-        await accounts.create(
-            LOCKABLE, Role.REVIEWER, LOCKABLE_PASSWORD, keyring, must_change=False
-        )
-
-    arun(redis_server.url, lockable)
+    add_account(redis_server.url, LOCKABLE, Role.REVIEWER, LOCKABLE_PASSWORD)
     staff_settings = replace(settings, redis_url=redis_server.url)
     served = serve(staff_settings, redis_server.url)
     yield Live(served.base_url, redis_server.url, staff_settings)
