@@ -140,7 +140,7 @@ class StaffState:
     counselling: Counselling  # the conversations, in the dialogue Redis (REDIS_URL)
     referrals: dict[str, str]  # the directory's services a conversation may refer to: id → name
     quick_replies: dict[str, tuple[str, ...]]  # the console's ready answers, per language
-    cards: dict[str, str]  # a directory service's card as the young person reads it: "id locale"
+    cards: dict[tuple[str, str], str]  # (service id, locale) → its card as the bot shows it
     search: SearchIndex  # the opened text of the tips, in this process only
     # Set when the server begins to stop: the console's event streams end at it.
     stopping: threading.Event = field(default_factory=threading.Event)

@@ -48,11 +48,11 @@ def quick_replies(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     }
 
 
-def service_cards(catalog: Catalog, services: Sequence[Service]) -> dict[str, str]:
-    """Each directory service's card in each language, as the bot shows it, keyed
-    "<service id> <locale>": what a counsellor sends as a referral."""
+def service_cards(catalog: Catalog, services: Sequence[Service]) -> dict[tuple[str, str], str]:
+    """Each directory service's card in each language, as the bot shows it, by (service
+    id, locale): what a counsellor sends as a referral."""
     return {
-        f"{service.id} {locale}": service_card(catalog, service, locale)
+        (service.id, locale): service_card(catalog, service, locale)
         for service in services
         for locale in LOCALES
     }
@@ -151,7 +151,7 @@ async def card(request: Request, session: Session) -> Response:
     form = await request.form()
     conversation, service = (fields.one_line(form.get(f)) for f in ("conversation", "service"))
     locale = (await staff.counselling.get(conversation)).locale
-    text = staff.cards.get(f"{service} {locale}")
+    text = staff.cards.get((service, locale))
     if text is None:
         raise by_conversation("card_unknown", conversation)
     await staff.counselling.reply(conversation, session.account, text)
