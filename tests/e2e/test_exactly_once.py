@@ -187,6 +187,15 @@ def wait_for_command(monitor: sync_redis.client.Monitor, *words: str) -> None:
         command = monitor.next_command()["command"]
 
 
+def wait_until_delivered(client: sync_redis.Redis, key: str) -> None:
+    """Return once the replica that answered the chat's last update has marked its replies
+    sent: the person can see them before the replica drops its outbox and gives the chat
+    back, and a replica paused in between leaves them for the next holder to send again."""
+    with client.monitor() as monitor:
+        if client.exists(f"{PREFIX}:outbox:{key}", f"{PREFIX}:lease:{key}"):
+            wait_for_command(monitor, "EVALSHA", f"{PREFIX}:outbox:{key}", f"{PREFIX}:lease:{key}")
+
+
 def test_an_update_accepted_by_a_replica_that_dies_is_answered_by_the_other_once(
     webhook_replicas: tuple[WebhookBot, WebhookBot],
     emulator: TelegramEmulator,
@@ -266,11 +275,12 @@ def test_an_answer_saved_by_a_replica_that_dies_before_sending_it_arrives_once(
     key = chat_key(bytes.fromhex(TEST_SECRET), chat_id)
     (quizzes,) = user.ask_command("quiz", n=1, timeout=30)
     (question,) = user.press_and_wait(quizzes, quizzes.buttons[0][0].callback_data or "")
+    client = sync_redis.Redis.from_url(dying.redis_url, socket_timeout=TAKEOVER_SECONDS)
+    wait_until_delivered(client, key)
     emulator.call(
         "bot/flood",
         {"token": REPLICA_TOKEN, "method": "sendMessage", "count": 1, "retry_after": 5},
     )
-    client = sync_redis.Redis.from_url(dying.redis_url, socket_timeout=TAKEOVER_SECONDS)
     survivor.process.send_signal(signal.SIGSTOP)  # so that A is the one to take the update
     with client.monitor() as monitor:
         response = httpx.post(
