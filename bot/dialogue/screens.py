@@ -46,9 +46,7 @@ class Screens:
         if not 0 <= part < len(pages):
             return None
         if part < len(pages) - 1:
-            label = self.catalog.render(
-                "screen.next", locale, page=part + 2, pages=len(pages)
-            ).text
+            label = self.catalog.render("screen.next", locale, page=part + 2, pages=len(pages)).text
             following = Button(label, encode(ShowPart(message_id, part + 1)))
             return Reply(pages[part], ((following,),))
         return Reply(pages[part], self.buttons(message_id, rendered.buttons or fallback, locale))

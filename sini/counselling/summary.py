@@ -47,9 +47,7 @@ def summary_key(day: date) -> str:
     return f"{PREFIX}:counsel:summary:{day.isoformat()}"
 
 
-def count(
-    pipe: Pipeline[bytes], summary: Summary | None, ended: Conversation, at: float
-) -> None:
+def count(pipe: Pipeline[bytes], summary: Summary | None, ended: Conversation, at: float) -> None:
     """Queue on `pipe` the counters of `ended` (a conversation ending at `at`, epoch
     seconds) and its `summary` — None when the young person ended it before the
     counsellor could write one — under the day it ends."""

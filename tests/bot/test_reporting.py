@@ -176,9 +176,7 @@ async def test_follow_up_shows_the_staff_reply_and_takes_more_information(
     staff = Desk(assistant.tips.redis)
     (record,) = await staff.records()
     keyring = await unwrap_desk_keyring(redis, "admin", PASSWORD)
-    await staff.reply_to_tipster(
-        record.lookup, "Merci, c'est transmis.", keyring.public_key
-    )
+    await staff.reply_to_tipster(record.lookup, "Merci, c'est transmis.", keyring.public_key)
     await say(assistant, CommandEvent("suivi"))
     await say(assistant, TextEvent(code.lower()))
     turn = await assistant.handle(CHAT_ID, TextEvent(passphrase))
@@ -412,7 +410,11 @@ async def test_redis_killed_between_the_tip_and_the_chat_state_then_send_again_i
         assert [r.text for r in again] == [
             engine.catalog.render("report.already_stored", "fr").text
         ]
-        assert (written, receipts_in(first + again), len(await Desk(assistant.tips.redis).records())) == (
+        assert (
+            written,
+            receipts_in(first + again),
+            len(await Desk(assistant.tips.redis).records()),
+        ) == (
             1,
             1,
             1,

@@ -403,7 +403,9 @@ async def test_a_backlog_of_more_than_two_seconds_of_live_replies_makes_answers_
     send = sender(scheduler, telegram)
     assert not scheduler.behind
 
-    backlog = [asyncio.ensure_future(send(1000 + n, f"hello {n}", Priority.FIRST)) for n in range(60)]
+    backlog = [
+        asyncio.ensure_future(send(1000 + n, f"hello {n}", Priority.FIRST)) for n in range(60)
+    ]
     await asyncio.sleep(0)  # let them queue (no time passes)
     assert scheduler.behind
     await asyncio.gather(*backlog)

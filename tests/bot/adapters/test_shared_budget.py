@@ -93,8 +93,7 @@ async def test_a_crisis_answer_on_one_replica_does_not_wait_behind_the_others_ba
     to_busy, to_calm = FakeTelegram(), FakeTelegram()
     send_busy, send_calm = sender(busy, to_busy), sender(calm, to_calm)
     backlog = [
-        asyncio.ensure_future(send_busy(1000 + n, f"hello {n}", Priority.FIRST))
-        for n in range(90)
+        asyncio.ensure_future(send_busy(1000 + n, f"hello {n}", Priority.FIRST)) for n in range(90)
     ]
     while len(to_busy.calls) < 15:  # the busy replica is well into its backlog
         await asyncio.wait(backlog, return_when=asyncio.FIRST_COMPLETED, timeout=None)
@@ -123,9 +122,7 @@ async def test_a_replica_without_redis_goes_on_alone_and_shares_again_when_it_is
         server.kill()
 
         with capture_logs() as logs:
-            await asyncio.gather(
-                *(send(2000 + n, f"alone {n}", Priority.FIRST) for n in range(30))
-            )
+            await asyncio.gather(*(send(2000 + n, f"alone {n}", Priority.FIRST) for n in range(30)))
         assert len(telegram.calls) == 40
         assert [e["event"] for e in logs].count("telegram.shared_budget_unavailable") == 1
 
@@ -151,8 +148,7 @@ async def test_a_broadcast_from_another_process_gives_way_to_live_replies(replic
     to_broadcaster, to_live = FakeTelegram(), FakeTelegram()
     send_bulk, send_live = sender(broadcaster, to_broadcaster), sender(live, to_live)
     weekly = [
-        asyncio.ensure_future(send_bulk(1000 + n, f"weekly {n}", Priority.BULK))
-        for n in range(120)
+        asyncio.ensure_future(send_bulk(1000 + n, f"weekly {n}", Priority.BULK)) for n in range(120)
     ]
     while len(to_broadcaster.calls) < 15:  # the broadcast is well under way
         await asyncio.wait(weekly, return_when=asyncio.FIRST_COMPLETED, timeout=None)

@@ -39,7 +39,7 @@ def read_whole(engine: Engine, message_id: str, locale: str) -> tuple[list[Reply
     """Every page of a message (pressing "Suite" to the end), then every choice behind
     "Plus…": what a reader who taps through everything sees."""
     pages = list(press(engine, encode(Show(message_id)), locale).replies)
-    while (following := [b for b in buttons(pages[-1]) if b.action.startswith("page:")]):
+    while following := [b for b in buttons(pages[-1]) if b.action.startswith("page:")]:
         pages.extend(press(engine, following[0].action, locale).replies)
     choices: list[Button] = []
     screen = pages[-1]
@@ -57,7 +57,10 @@ def test_every_message_fits_a_phone_and_tapping_through_shows_all_of_it(
     engine: Engine, catalog: Catalog, locale: str
 ) -> None:
     for message_id in shown(catalog):
-        if catalog.message(message_id).plural is not None or "{" in catalog.message(message_id).text:
+        if (
+            catalog.message(message_id).plural is not None
+            or "{" in catalog.message(message_id).text
+        ):
             continue  # filled by the code, which sizes them (services lists, receipts)
         rendered = catalog.render(message_id, locale)
         pages, choices = read_whole(engine, message_id, locale)
