@@ -12,10 +12,11 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from nacl.public import PublicKey
 from redis.asyncio import Redis
 from telegram.ext import Application
 
@@ -39,9 +40,9 @@ from sini.redis import connect_redis
 from sini.redis_server import LocalRedis, free_port
 from sini.settings import PROJECT_ROOT, Settings
 from tests.support.telegram_emulator import EmulatedUser, TelegramEmulator
-from tips.crypto import MINIMUM_FOR_TESTS
+from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring
 from tips.intake import Intake
-from tips.keys import init_desk_keys
+from tips.keys import init_desk_keys, unwrap_desk_keyring
 
 CHAT_ID = 987654321
 SECRET = b"k" * 32
@@ -75,6 +76,23 @@ async def redis(redis_server: LocalRedis) -> AsyncIterator[Redis]:
     await client.flushall()
     yield client
     await client.close()
+
+
+@dataclass
+class Keys:
+    """The desk keyring an admin unwraps, and its public half (all the bot holds)."""
+
+    ring: DeskKeyring
+
+    @property
+    def public(self) -> PublicKey:
+        return self.ring.public_key
+
+
+@pytest.fixture
+async def keys(redis: Redis[bytes]) -> Keys:
+    await init_desk_keys(redis, "admin", "admin password", limits=MINIMUM_FOR_TESTS)
+    return Keys(await unwrap_desk_keyring(redis, "admin", "admin password"))
 
 
 @pytest.fixture(scope="session")

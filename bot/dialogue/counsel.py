@@ -132,6 +132,9 @@ class CounselFlow:
                 return self._queued(queued, origin, state)
             case RequestCounsellor(), Failure.UNSTAFFED:
                 return self._unstaffed(state)
+            case RequestCounsellor() | Relay(), Failure.NOT_READY:  # no desk to seal to yet
+                unheld = replace(state, flow=None, counsel=None)
+                return self._say("counsel.not_ready", unheld, topic=None, menu=True)
             case OfferCounsellor(origin=origin), Done():
                 return self._offered("counsel.offer", "counsel.offer_button", origin, state)
             case OfferCounsellor(), Failure.UNSTAFFED:

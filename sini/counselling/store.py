@@ -5,9 +5,13 @@ Keys (all under `sini:counsel:`):
 - `queue`: sorted set of the waiting conversations' ids, by `model.queue_score`;
 - `conv:<id>`: the conversation's description (`model.Conversation`, JSON: no identity,
   no text);
-- `chat:<id>`: the chat to answer, sealed; `messages:<id>`: the messages, sealed, in
-  order. Both are sealed with a key derived from the installation secret for this
-  conversation alone, so a value copied under another conversation does not open;
+- `chat:<id>`: the chat to answer, sealed with a key derived from the installation
+  secret for this conversation alone (the bot must read it to answer), so a value copied
+  under another conversation does not open;
+- `messages:<id>`: the transcript, in order, each message sealed to the desk key like a
+  tip: the bot and the dashboard write it, only a signed-in staff session (which holds
+  the desk keyring) reads it back. Each sealed message names its conversation, so one
+  copied under another conversation is not shown there;
 - `held:<account>`: the ids a counsellor holds (the per-counsellor limit counts them);
 - `outbox`: a stream of replies for the bot to deliver, read through the consumer group
   `bot`: an entry is acknowledged once sent, and one left pending by a replica that died
@@ -60,7 +64,15 @@ from sini.counselling.model import (
 from sini.redis import PREFIX, STATS_TTL_SECONDS
 from sini.settings import Settings
 from sini.transactions import Writes, transaction
-from tips.crypto import derive_secret
+from tips.crypto import (
+    DecryptionFailed,
+    DeskKeyring,
+    MalformedSealed,
+    derive_secret,
+    open_sealed,
+    seal,
+)
+from tips.keys import desk_public_key
 
 ROOT = f"{PREFIX}:counsel"
 QUEUE_KEY = f"{ROOT}:queue"
@@ -82,8 +94,16 @@ DEFAULT_ALIAS = "Sini"
 MAX_TEXT_CHARS = 4000  # a counsellor's reply: with its "💬 <alias> : ", within Telegram's 4096
 MAX_ALIAS_CHARS = 32
 
+
+class _Said(msgspec.Struct, frozen=True):
+    """A transcript message as sealed: with the conversation it belongs to."""
+
+    conversation: str
+    message: Message
+
+
 _CONVERSATION = msgspec.json.Decoder(Conversation)
-_MESSAGE = msgspec.json.Decoder(Message)
+_SAID = msgspec.json.Decoder(_Said)
 _REPLY = msgspec.json.Decoder(Reply)
 _ENCODE = msgspec.json.encode
 
@@ -229,6 +249,12 @@ class Counselling:
     def _open(self, conversation: str, sealed: bytes) -> bytes:
         return bytes(self._box(conversation).decrypt(sealed))
 
+    async def _seal_for_desk(self, conversation: str, message: Message) -> bytes:
+        """`message` sealed to the current desk key (`DeskKeyMissing` before the desk
+        exists: then nobody could ever read it)."""
+        plain = _ENCODE(_Said(conversation, message))
+        return seal(plain, [await desk_public_key(self.redis)]).to_bytes()
+
     # ----------------------------------------------------------------- reading
 
     async def get(self, conversation: str) -> Conversation:
@@ -253,9 +279,19 @@ class Counselling:
         raws = await self.redis.mget([conversation_key(i) for i in ids])
         return [_CONVERSATION.decode(raw) for raw in raws if raw is not None]
 
-    async def messages(self, conversation: str) -> list[Message]:
-        sealed = await self.redis.lrange(messages_key(conversation), 0, -1)
-        return [_MESSAGE.decode(self._open(conversation, each)) for each in sealed]
+    async def messages(self, conversation: str, keyring: DeskKeyring) -> list[Message]:
+        """The transcript, opened with a staff session's desk keyring. A message sealed
+        to a desk key since removed from the keyring, or copied here from another
+        conversation, is left out."""
+        said = []
+        for sealed in await self.redis.lrange(messages_key(conversation), 0, -1):
+            try:
+                entry = _SAID.decode(open_sealed(sealed, keyring))
+            except (DecryptionFailed, MalformedSealed, msgspec.DecodeError):
+                continue
+            if entry.conversation == conversation:
+                said.append(entry.message)
+        return said
 
     async def last_change(self) -> str:
         """The cursor of the newest change ("0-0": none yet); read it before the state it
@@ -284,7 +320,9 @@ class Counselling:
     async def request(
         self, chat_id: int | str, locale: str, origin: Origin, risk: Risk = Risk.ORDINARY
     ) -> Queued:
-        """Open a conversation in the queue for the chat `chat_id` (kept sealed)."""
+        """Open a conversation in the queue for the chat `chat_id` (kept sealed);
+        `DeskKeyMissing` before the desk exists, as nobody could read the transcript."""
+        await desk_public_key(self.redis)
         conversation = Conversation(
             id=secrets.token_hex(16),
             locale=locale,
@@ -346,7 +384,7 @@ class Counselling:
         the status it had (a CLOSED conversation takes nothing). Any text is taken, as
         the chat delivered it: nothing the young person says is refused."""
         now = self.clock()
-        sealed = self._seal(conversation, _ENCODE(Message(Author.YOUNG, now, text.strip())))
+        sealed = await self._seal_for_desk(conversation, Message(Author.YOUNG, now, text.strip()))
 
         async def step(pipe: Pipeline[bytes]) -> tuple[Status, Writes | None]:
             current = await self._watched(pipe, conversation)
@@ -490,7 +528,9 @@ class Counselling:
         alias = await self.alias_of(account)
         now = self.clock()
         text = _text(text)
-        sealed = self._seal(conversation, _ENCODE(Message(Author.COUNSELLOR, now, text, alias)))
+        sealed = await self._seal_for_desk(
+            conversation, Message(Author.COUNSELLOR, now, text, alias)
+        )
 
         async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
             current = await self._held(pipe, conversation, account)

@@ -43,9 +43,7 @@ def quick_replies(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     """The ready answers of `responses/messages/counsel.yml`, in each language: a
     conversation's are offered in the language the young person writes in."""
     ids = sorted(i for i in catalog.ids if i.startswith(QUICK_PREFIX))
-    return {
-        locale: tuple(catalog.render(i, locale).text for i in ids) for locale in LOCALES
-    }
+    return {locale: tuple(catalog.render(i, locale).text for i in ids) for locale in LOCALES}
 
 
 def service_cards(catalog: Catalog, services: Sequence[Service]) -> dict[tuple[str, str], str]:
@@ -76,7 +74,9 @@ async def console(request: Request, session: Session) -> Response:
     for conversation in await counselling.held_by(session.account):
         if await counselling.first_view(conversation.id, session.account):
             await staff.audit.record(session.account, "counsel.view", conversation.id)
-        held.append(Open(conversation, await counselling.messages(conversation.id)))
+        held.append(
+            Open(conversation, await counselling.messages(conversation.id, session.keyring))
+        )
     return render(
         request,
         "console.html",

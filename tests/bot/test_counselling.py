@@ -21,7 +21,7 @@ from sini.counselling.model import Author, Origin, Risk, Status
 from sini.counselling.store import Delivery
 from sini.counselling.summary import Summary, Topic
 from sini.redis_server import LocalRedis
-from tests.conftest import CHAT_ID, ScriptedNLU, make_assistant, say
+from tests.conftest import CHAT_ID, Keys, ScriptedNLU, make_assistant, say
 
 WAIT_SECONDS = 10.0  # an upper bound on waiting for a delivery, never a pause
 
@@ -30,8 +30,9 @@ SUMMARY = Summary(Topic.FAMILY, Risk.ORDINARY)
 
 @pytest.fixture
 async def assistant(
-    engine: Engine, redis_server: LocalRedis, redis: Redis
+    engine: Engine, redis_server: LocalRedis, redis: Redis, keys: Keys
 ) -> AsyncIterator[Assistant]:
+    """The assistant, on a Redis where the desk exists (transcripts are sealed to its key)."""
     assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
     yield assistant
     await assistant.close()
@@ -100,7 +101,7 @@ async def test_the_main_menu_offers_to_talk_to_someone(engine: Engine) -> None:
 
 
 async def test_a_whole_conversation_from_consent_to_feedback(
-    assistant: Assistant, engine: Engine, phone: Phone
+    assistant: Assistant, engine: Engine, phone: Phone, keys: Keys
 ) -> None:
     counselling = assistant.counselling
     await counselling.on_duty("awa")
@@ -111,7 +112,7 @@ async def test_a_whole_conversation_from_consent_to_feedback(
     await counselling.reply(conversation, "awa", "Je t'écoute.")
     assert (await phone.next()).text == "💬 Mariam : Je t'écoute."
     assert await say(assistant, TextEvent("merci")) == []
-    messages = await counselling.messages(conversation)
+    messages = await counselling.messages(conversation, keys.ring)
     assert [(m.author, m.text) for m in messages] == [
         (Author.YOUNG, "J'ai un souci à la maison"),
         (Author.COUNSELLOR, "Je t'écoute."),
@@ -133,7 +134,7 @@ async def test_a_whole_conversation_from_consent_to_feedback(
 
 
 async def test_the_menu_and_the_emergency_key_do_not_end_the_conversation(
-    assistant: Assistant, engine: Engine
+    assistant: Assistant, engine: Engine, keys: Keys
 ) -> None:
     await assistant.counselling.on_duty("awa")
     conversation = await join(assistant, engine)
@@ -142,7 +143,7 @@ async def test_the_menu_and_the_emergency_key_do_not_end_the_conversation(
     emergency = await say(assistant, TextEvent(text(engine, "key.emergency")))
     assert engine.catalog.emergency[0].number in emergency[0].text
     assert await say(assistant, TextEvent("toujours là")) == []
-    assert len(await assistant.counselling.messages(conversation)) == 1
+    assert len(await assistant.counselling.messages(conversation, keys.ring)) == 1
 
 
 async def test_a_crisis_during_the_conversation_is_answered_and_raises_its_risk(
@@ -171,6 +172,25 @@ async def test_out_of_hours_a_message_is_left_and_answered_later(
     await assistant.counselling.claim(waiting.id, "awa")
     await assistant.counselling.reply(waiting.id, "awa", "Bonjour, je suis là.")
     assert (await phone.next()).text == "💬 Sini : Bonjour, je suis là."
+
+
+async def test_before_the_desk_exists_a_message_left_is_refused_with_the_numbers(
+    engine: Engine, redis_server: LocalRedis, redis: Redis
+) -> None:
+    """No desk keys yet: nobody could ever read the message, so none is taken, and the
+    young person is told so with the emergency numbers."""
+    assistant = make_assistant(engine, redis_server.url, ScriptedNLU("greet"))
+    try:
+        await say(assistant, ButtonEvent(Do.COUNSEL))
+        refused = await say(assistant, ButtonEvent(CounselJoin(Origin.MESSAGE)))
+        assert refused[0].text == text(engine, "counsel.not_ready")
+        assert engine.catalog.emergency[0].number in refused[0].text
+        assert await assistant.counselling.waiting() == []
+        assert (await say(assistant, TextEvent("bonjour")))[0].text != text(
+            engine, "counsel.message_left"
+        )
+    finally:
+        await assistant.close()
 
 
 async def test_when_the_counsellor_ends_it_the_young_person_is_told_and_asked(
@@ -273,7 +293,7 @@ async def test_no_counsellor_is_offered_to_someone_already_talking_to_one(
     ids=["report button", "stale start button", "/suivi"],
 )
 async def test_a_report_asked_mid_conversation_does_not_replace_it(
-    assistant: Assistant, engine: Engine, event: ButtonEvent | CommandEvent
+    assistant: Assistant, engine: Engine, event: ButtonEvent | CommandEvent, keys: Keys
 ) -> None:
     await assistant.counselling.on_duty("awa")
     conversation = await join(assistant, engine)
@@ -281,7 +301,7 @@ async def test_a_report_asked_mid_conversation_does_not_replace_it(
     assert [r.text for r in asked] == [text(engine, "counsel.still_open")]
     assert actions(asked) == [encode(Do.COUNSEL_END)]
     assert await say(assistant, TextEvent("toujours là")) == []  # still reaches the counsellor
-    assert len(await assistant.counselling.messages(conversation)) == 1
+    assert len(await assistant.counselling.messages(conversation, keys.ring)) == 1
 
 
 async def test_a_reply_to_someone_who_blocked_the_bot_ends_the_conversation(

@@ -7,6 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from sini.counselling.store import Counselling
+from tests.conftest import Keys
 
 SECRET = b"c" * 32
 CHAT_ID = 712_345_678
@@ -26,5 +27,6 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(redis: Redis[bytes], clock: Clock) -> Counselling:
+def store(redis: Redis[bytes], clock: Clock, keys: Keys) -> Counselling:
+    """The store, on a Redis where the desk exists (transcripts are sealed to its key)."""
     return Counselling(redis, SECRET, limit=2, clock=clock)

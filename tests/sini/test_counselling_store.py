@@ -16,13 +16,16 @@ from sini.counselling.store import (
     Counselling,
     EmptyMessage,
     NotHeld,
+    messages_key,
 )
 from sini.counselling.summary import Summary, Topic
+from tests.conftest import Keys
 from tests.sini.conftest import CHAT_ID, SECRET, Clock
 from tests.support.redis_scan import everything
+from tips.crypto import DecryptionFailed, DeskKeyring, generate_keypair, open_sealed
+from tips.keys import DeskKeyMissing
 
 SUMMARY = Summary(Topic.FAMILY, Risk.ORDINARY)
-
 
 
 async def test_the_queue_puts_crisis_first_then_unsure_then_who_asked_first(
@@ -113,14 +116,14 @@ async def test_only_the_holder_replies_or_closes(store: Counselling) -> None:
 
 
 async def test_messages_both_ways_and_replies_delivered_once_acknowledged(
-    store: Counselling,
+    store: Counselling, keys: Keys
 ) -> None:
     queued = await store.request(CHAT_ID, "bm", Origin.MENU)
     await store.say(queued.conversation, "J'ai un souci")
     await store.claim(queued.conversation, "awa")
     await store.set_alias("awa", "  Mariam ")
     await store.reply(queued.conversation, "awa", "Je t'écoute.")
-    messages = await store.messages(queued.conversation)
+    messages = await store.messages(queued.conversation, keys.ring)
     assert [(m.author, m.text, m.alias) for m in messages] == [
         (Author.YOUNG, "J'ai un souci", None),
         (Author.COUNSELLOR, "Je t'écoute.", "Mariam"),
@@ -163,15 +166,15 @@ async def test_closing_tells_the_young_person_and_stops_what_they_write(
 
 
 async def test_a_closed_conversation_expires_after_its_retention(
-    redis: Redis[bytes], clock: Clock
+    redis: Redis[bytes], clock: Clock, keys: Keys
 ) -> None:
     store = Counselling(redis, SECRET, retention=3600, clock=clock)
     queued = await store.request(CHAT_ID, "fr", Origin.MENU)
     await store.say(queued.conversation, "bonjour")
     await store.end(queued.conversation)
-    keys = [k async for k in redis.scan_iter(f"sini:counsel:*{queued.conversation}")]
-    assert len(keys) == 3
-    assert all(0 < ttl <= 3600 for ttl in [await redis.ttl(k) for k in keys])
+    kept = [k async for k in redis.scan_iter(f"sini:counsel:*{queued.conversation}")]
+    assert len(kept) == 3
+    assert all(0 < ttl <= 3600 for ttl in [await redis.ttl(k) for k in kept])
     assert await store.waiting() == []
 
 
@@ -183,6 +186,36 @@ async def test_redis_holds_no_chat_id_and_no_text(store: Counselling) -> None:
     dump = await everything(store.redis)
     for secret in (str(CHAT_ID).encode(), b"SECRET-MOUSSA", b"SECRET-REPLY"):
         assert secret not in dump
+
+
+async def test_the_transcript_opens_with_the_desk_keyring_only(
+    store: Counselling, keys: Keys, redis: Redis[bytes]
+) -> None:
+    """The bot writes what the young person says and cannot read it back: every message
+    is sealed to the desk key; a message copied under another conversation is not shown
+    there, and a keyring without the desk key shows nothing."""
+    first = await store.request(CHAT_ID, "fr", Origin.MENU)
+    other = await store.request(CHAT_ID + 1, "fr", Origin.MENU)
+    await store.say(first.conversation, "SECRET-MOUSSA je suis perdu")
+    [sealed] = await redis.lrange(messages_key(first.conversation), 0, -1)
+    with pytest.raises(DecryptionFailed):
+        open_sealed(sealed, DeskKeyring(generate_keypair()))
+    await redis.rpush(messages_key(other.conversation), sealed)
+    assert await store.messages(other.conversation, keys.ring) == []
+    [said] = await store.messages(first.conversation, keys.ring)
+    assert said.text == "SECRET-MOUSSA je suis perdu"
+    assert await store.messages(first.conversation, DeskKeyring(generate_keypair())) == []
+
+
+async def test_no_conversation_opens_before_the_desk_exists(
+    redis: Redis[bytes], clock: Clock
+) -> None:
+    """Without desk keys nobody could read a transcript: a message left for later is
+    refused, not kept unreadable."""
+    store = Counselling(redis, SECRET, clock=clock)
+    with pytest.raises(DeskKeyMissing):
+        await store.request(CHAT_ID, "fr", Origin.MESSAGE)
+    assert await store.waiting() == []
 
 
 async def test_staffed_only_within_hours_and_with_a_counsellor_on_duty(

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, NotHeld, Unavailable
 from sini.counselling.summary import NO_REFERRAL, Summary, Topic, figures
+from tests.conftest import Keys
 from tests.sini.conftest import CHAT_ID, SECRET, Clock
 from tests.support.redis_scan import everything
 
@@ -65,7 +66,7 @@ async def test_back_in_the_queue_it_keeps_its_place_by_risk_and_first_request(
 
 
 async def test_of_two_transfers_racing_for_the_last_place_exactly_one_wins(
-    redis: Redis[bytes], clock: Clock
+    redis: Redis[bytes], clock: Clock, keys: Keys
 ) -> None:
     store = Counselling(redis, SECRET, limit=1, clock=clock)
     await store.on_duty("chaka")

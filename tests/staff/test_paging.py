@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 
 from sini.regions import Region
 from staff import paging, queue, retention
-from tests.tips.conftest import SECRET, WHEN, Keys, content, keys, submit
+from tests.conftest import Keys
+from tests.tips.conftest import SECRET, WHEN, content, submit
 from tips.crypto import MINIMUM_FOR_TESTS
 from tips.desk import Desk
 from tips.intake import Intake
@@ -29,7 +30,6 @@ FILTERS = [
     {"age": "lt7d", "category": "other"},
     {"status": "in_review", "mine": "1", "region": "bamako"},
 ]
-__all__ = ["keys"]  # the tip store's fixture, shared
 
 
 async def desk_of_many(intake: Intake, desk: Desk, keys: Keys) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
@@ -14,10 +13,10 @@ from PIL import ExifTags, Image
 from redis.asyncio import Redis
 
 from sini.regions import Region
-from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring, Sealed, fingerprint
+from tests.conftest import Keys
+from tips.crypto import MINIMUM_FOR_TESTS, Sealed, fingerprint
 from tips.desk import Desk
 from tips.intake import Intake
-from tips.keys import init_desk_keys, unwrap_desk_keyring
 from tips.model import Category, Draft, TipContent, TipRegion, When
 from tips.receipts import Receipt
 from tips.stored import label_index
@@ -30,23 +29,6 @@ TELEGRAM_ID = 770_123_457
 USERNAME = "awa_traore_bko"
 FIRST_NAME = "Awatoutou"
 PHONE = "+22376543210"
-
-
-@dataclass
-class Keys:
-    """The desk keyring an admin unwraps, and its public half (all the bot holds)."""
-
-    ring: DeskKeyring
-
-    @property
-    def public(self) -> PublicKey:
-        return self.ring.public_key
-
-
-@pytest.fixture
-async def keys(redis: Redis[bytes]) -> Keys:
-    await init_desk_keys(redis, "admin", "admin password", limits=MINIMUM_FOR_TESTS)
-    return Keys(await unwrap_desk_keyring(redis, "admin", "admin password"))
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from sini.regions import Region
-from tests.tips.conftest import WHEN, Keys, content, gps_photo, submit
+from tests.conftest import Keys
+from tests.tips.conftest import WHEN, content, gps_photo, submit
 from tips.desk import Desk, Order, Reason, TipQuery
 from tips.intake import Intake, ReceiptInvalid
 from tips.media import prepare_attachment

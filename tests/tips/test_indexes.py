@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from sini.regions import Region
+from tests.conftest import Keys
 from tests.tips.conftest import (
     WHEN,
-    Keys,
     content,
     indexes,
     indexes_from_hashes,

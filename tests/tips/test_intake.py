@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.dialogue.store import chat_key
 from sini.regions import Region
+from tests.conftest import Keys
 from tests.support.redis_scan import rows as stored_rows
 from tests.tips.conftest import (
     FIRST_NAME,
@@ -23,7 +24,6 @@ from tests.tips.conftest import (
     TELEGRAM_ID,
     USERNAME,
     WHEN,
-    Keys,
     content,
     gps_photo,
     sealed_to,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from tests.tips.conftest import SECRET, Keys, indexes, indexes_from_hashes, references
+from tests.conftest import Keys
+from tests.tips.conftest import SECRET, indexes, indexes_from_hashes, references
 from tests.tips.test_indexes import submit_many
 from tips.desk import Desk
 from tips.intake import Intake
