@@ -68,6 +68,8 @@ from sini.redis import connect_redis  # noqa: E402
 from sini.redis_server import LocalRedis  # noqa: E402
 from sini.settings import Settings  # noqa: E402
 from tests.conftest import ScriptedNLU  # noqa: E402
+from tips.crypto import MINIMUM_FOR_TESTS, DeskKeyring  # noqa: E402
+from tips.keys import init_desk_keys, unwrap_desk_keyring  # noqa: E402
 
 CONSOLE_POLL_SECONDS = 0.02
 REPLY_TIMEOUT_SECONDS = 30.0  # a reply not delivered by then is counted lost
@@ -199,7 +201,11 @@ class ConsoleLog:
 
 
 async def console_side(
-    counselling: Counselling, done: asyncio.Event, seed: int, think: tuple[float, float]
+    counselling: Counselling,
+    keyring: DeskKeyring,
+    done: asyncio.Event,
+    seed: int,
+    think: tuple[float, float],
 ) -> ConsoleLog:
     """Counsellors on duty claim every waiting conversation and answer each text of the
     young person after a pause; runs until `done`."""
@@ -219,7 +225,7 @@ async def console_side(
         seen.stored[f"r{tag[1:]}"] = time.monotonic()
 
     async def read(conversation: str) -> None:
-        messages = await counselling.messages(conversation)
+        messages = await counselling.messages(conversation, keyring)
         now = time.monotonic()
         for message in messages[read_up_to[conversation] :]:
             if message.author is Author.YOUNG:
@@ -257,6 +263,8 @@ async def one_round(
 ) -> dict[str, Any]:
     redis: Redis[bytes] = connect_redis(redis_url)
     await redis.flushdb()
+    await init_desk_keys(redis, "admin", "admin password", limits=MINIMUM_FOR_TESTS)
+    keyring = await unwrap_desk_keyring(redis, "admin", "admin password")
     counselling = Counselling.configured(redis, settings_for_bench())
     done = asyncio.Event()
     command = [
@@ -271,7 +279,7 @@ async def one_round(
         f"--consumers={args.consumers}",
         f"--seed={seed}",
     ]
-    console = asyncio.create_task(console_side(counselling, done, seed + 1, args.think))
+    console = asyncio.create_task(console_side(counselling, keyring, done, seed + 1, args.think))
     child = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
     out, _ = await child.communicate()
     done.set()
@@ -282,7 +290,7 @@ async def one_round(
     # Every text as the console reads it at the end: once each, none lost.
     final: dict[str, int] = defaultdict(int)
     for conversation in [c.id for c in await counselling.live()]:
-        for message in await counselling.messages(conversation):
+        for message in await counselling.messages(conversation, keyring):
             if message.author is Author.YOUNG:
                 final[tag_of(message.text)] += 1
     await redis.close()

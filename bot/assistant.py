@@ -64,7 +64,7 @@ from sini.logging import get_logger
 from tips.intake import AlreadySubmitted, Intake, ReceiptInvalid, ReceiptLocked
 from tips.keys import DeskKeyMissing, desk_public_key
 from tips.media import MediaError, PreparedAttachment, prepare_attachment
-from tips.model import Draft, TipError
+from tips.model import AttachmentRef, Draft, TipError
 
 log = get_logger(__name__)
 READINESS_TIMEOUT_SECONDS = 0.8  # under Kubernetes' default 1 s probe timeout
@@ -489,8 +489,13 @@ class Assistant:
                     return await self._request_counsellor(chat_id, locale, origin, risk)
                 case OfferCounsellor():
                     return Done() if await self.counselling.is_staffed() else Failure.UNSTAFFED
-                case Relay(conversation=conversation, text=text, risk=risk):
-                    status = await self.counselling.say(conversation, text, risk)
+                case Relay(conversation=conversation, text=text, risk=risk, attachment=ref):
+                    try:
+                        sent = None if ref is None else await _fetch(ref, channel)
+                    except (MediaError, TipError, OSError) as error:
+                        log.warning("counsel.attachment_refused", error_type=type(error).__name__)
+                        return Failure.UNSUPPORTED
+                    status = await self.counselling.say(conversation, text, risk, sent)
                     return Failure.ENDED if status is Status.CLOSED else Done()
                 case EndCounselling(conversation=conversation):
                     await self.counselling.end(conversation)
@@ -583,14 +588,20 @@ class Assistant:
         """Download, strip and check each announced attachment; skip what fails."""
         prepared = []
         for ref in draft.attachments:
-            if channel is None:
-                continue
             try:
-                data = await channel.download(ref.file_ref)
-                prepared.append(prepare_attachment(ref.kind, data, ref.mime_type))
+                prepared.append(await _fetch(ref, channel))
             except (MediaError, TipError, OSError) as error:
                 log.warning("tips.attachment_skipped", error_type=type(error).__name__)
         return prepared
+
+
+async def _fetch(ref: AttachmentRef, channel: Channel | None) -> PreparedAttachment:
+    """Download one announced attachment and strip it (`OSError` where this channel
+    cannot download: the terminal)."""
+    if channel is None:
+        raise OSError("this channel has no files")
+    data = await channel.download(ref.file_ref)
+    return prepare_attachment(ref.kind, data, ref.mime_type)
 
 
 def _today() -> date:

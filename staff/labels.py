@@ -84,6 +84,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "csrf.refused": "Requête refusée (jeton CSRF)",
     "access.refused": "Accès refusé (page d'administration)",
     "counsel.view": "Lecture d'une conversation d'écoute",
+    "counsel.attachment": "Pièce jointe ouverte (écoute)",
     "counsel.claim": "Prise d'une conversation d'écoute",
     "counsel.reply": "Message à un jeune (écoute)",
     "counsel.close": "Fin d'une conversation d'écoute",

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sini.counselling.store import Counselling
 from sini.logging import get_logger
 from sini.settings import Settings
-from staff import labels
+from staff import attachments, labels
 from staff.accounts import Accounts, Role
 from staff.audit import AuditLog
 from staff.auth import Authenticator
@@ -194,6 +194,7 @@ def make_templates(formatter: Formatter) -> Environment:
         region=labels.region,
         when=labels.when,
         attachment_kind=labels.attachment_kind,
+        shown=lambda meta: attachments.shown(meta.mime_type).show,
         locale_name=labels.locale_name,
         role=labels.role,
         audit_action=labels.audit_action,

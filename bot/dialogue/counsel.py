@@ -37,6 +37,7 @@ from bot.nlu.crisis import Assessment, Verdict
 from sini.counselling import model
 from sini.counselling.model import Origin, Risk
 from sini.counselling.store import Queued
+from tips.model import ATTACHMENT_KINDS, AttachmentRef
 
 # The commands that end a conversation with a counsellor (/stop, as the consent says).
 END_COMMANDS = frozenset({"stop", "annuler", "cancel"})
@@ -94,8 +95,11 @@ class CounselFlow:
                 return self.end(state)
             case ButtonEvent(action=Do.COUNSEL_END | Do.CANCEL):
                 return self.end(state)
-            case AttachmentEvent():
-                return self._say("counsel.text_only", state, topic=None)
+            case AttachmentEvent(kind=kind, file_ref=ref, size=size, mime_type=mime):
+                if kind not in ATTACHMENT_KINDS:
+                    return self._say("counsel.media_failed", state, topic=None)
+                attachment = AttachmentRef(ATTACHMENT_KINDS[kind], ref, size, mime)
+                return Turn((), state, effect=Relay(conversation, "", Risk.ORDINARY, attachment))
         return None
 
     def kept_open(self, turn: Turn, before: ChatState) -> Turn:
@@ -145,6 +149,8 @@ class CounselFlow:
                 return Turn((), state)
             case Relay(), Done():
                 return Turn((), state)
+            case Relay(attachment=AttachmentRef()), Failure.UNSUPPORTED:  # could not fetch it
+                return self._say("counsel.media_failed", state, topic=None)
             case Relay(), Failure.ENDED:
                 return self._ended(replace(state, flow=None), "counsel.ended")
             case EndCounselling(), Done():

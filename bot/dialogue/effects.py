@@ -12,7 +12,7 @@ from enum import Enum
 
 from sini.counselling.model import Origin, Risk
 from sini.counselling.store import Queued
-from tips.model import Draft, TipView
+from tips.model import AttachmentRef, Draft, TipView
 from tips.receipts import Receipt
 
 
@@ -77,11 +77,13 @@ class OfferCounsellor:
 
 @dataclass(frozen=True)
 class Relay:
-    """Pass what the young person wrote to their conversation, at `risk` at least."""
+    """Pass what the young person wrote (or the photo, voice note or file they sent,
+    `attachment`, downloaded by the assistant) to their conversation, at `risk` at least."""
 
     conversation: str
     text: str = field(repr=False)
     risk: Risk
+    attachment: AttachmentRef | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from bot.services import haversine_km
 from sini import regions
 from sini.regions import Region
 from tips.model import (
-    AttachmentKind,
+    ATTACHMENT_KINDS,
     AttachmentRef,
     Author,
     Category,
@@ -60,8 +60,6 @@ from tips.model import (
     When,
 )
 from tips.receipts import MalformedReceipt, Receipt, normalize_code, normalize_passphrase
-
-ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
 
 KeyboardFactory = Callable[[str], tuple[tuple[Key, ...], ...]]
 

@@ -12,6 +12,8 @@ from enum import Enum, IntEnum
 
 import msgspec
 
+from tips.model import AttachmentMeta
+
 PSEUDONYM_RANGE = 10_000  # "Jeune n° 0000" to "Jeune n° 9999"
 
 
@@ -84,12 +86,14 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
 
 class Message(msgspec.Struct, frozen=True):
     """One message of a conversation, as kept sealed. `alias`: the counsellor's chosen
-    name, for what a counsellor wrote."""
+    name, for what a counsellor wrote; `attachment`: a photo, voice note, video or file
+    the young person sent (its bytes are sealed apart, under its `index`)."""
 
     author: Author
     at: float
     text: str
     alias: str | None = None
+    attachment: AttachmentMeta | None = None
 
 
 class Reply(msgspec.Struct, frozen=True):

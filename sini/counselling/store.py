@@ -12,6 +12,9 @@ Keys (all under `sini:counsel:`):
   tip: the bot and the dashboard write it, only a signed-in staff session (which holds
   the desk keyring) reads it back. Each sealed message names its conversation, so one
   copied under another conversation is not shown there;
+- `media:<id>`: what the young person sent besides text (stripped of its metadata like a
+  tip's attachments), one sealed value per attachment under its index, sealed to the
+  desk key with the conversation it belongs to;
 - `held:<account>`: the ids a counsellor holds (the per-counsellor limit counts them);
 - `outbox`: a stream of replies for the bot to deliver, read through the consumer group
   `bot`: an entry is acknowledged once sent, and one left pending by a replica that died
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import msgspec
+from nacl.public import PublicKey
 from nacl.secret import SecretBox
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -73,6 +77,8 @@ from tips.crypto import (
     seal,
 )
 from tips.keys import desk_public_key
+from tips.media import PreparedAttachment
+from tips.model import AttachmentMeta
 
 ROOT = f"{PREFIX}:counsel"
 QUEUE_KEY = f"{ROOT}:queue"
@@ -102,8 +108,17 @@ class _Said(msgspec.Struct, frozen=True):
     message: Message
 
 
+class _Media(msgspec.Struct, frozen=True):
+    """An attachment's bytes as sealed: with its conversation and description."""
+
+    conversation: str
+    meta: AttachmentMeta
+    data: bytes
+
+
 _CONVERSATION = msgspec.json.Decoder(Conversation)
 _SAID = msgspec.json.Decoder(_Said)
+_MEDIA = msgspec.msgpack.Decoder(_Media)
 _REPLY = msgspec.json.Decoder(Reply)
 _ENCODE = msgspec.json.encode
 
@@ -198,6 +213,10 @@ def messages_key(conversation: str) -> str:
     return f"{ROOT}:messages:{conversation}"
 
 
+def media_key(conversation: str) -> str:
+    return f"{ROOT}:media:{conversation}"
+
+
 def place_key(conversation: str) -> str:
     return f"{ROOT}:place:{conversation}"
 
@@ -249,11 +268,10 @@ class Counselling:
     def _open(self, conversation: str, sealed: bytes) -> bytes:
         return bytes(self._box(conversation).decrypt(sealed))
 
-    async def _seal_for_desk(self, conversation: str, message: Message) -> bytes:
-        """`message` sealed to the current desk key (`DeskKeyMissing` before the desk
-        exists: then nobody could ever read it)."""
-        plain = _ENCODE(_Said(conversation, message))
-        return seal(plain, [await desk_public_key(self.redis)]).to_bytes()
+    async def _desk(self) -> list[PublicKey]:
+        """The key to seal the transcript to (`DeskKeyMissing` before the desk exists:
+        then nobody could ever read it)."""
+        return [await desk_public_key(self.redis)]
 
     # ----------------------------------------------------------------- reading
 
@@ -292,6 +310,20 @@ class Counselling:
             if entry.conversation == conversation:
                 said.append(entry.message)
         return said
+
+    async def attachment(
+        self, conversation: str, index: int, keyring: DeskKeyring
+    ) -> tuple[AttachmentMeta, bytes]:
+        """An attachment the young person sent, opened with a staff session's desk keyring;
+        `ConversationNotFound` when there is none under `index` that opens."""
+        sealed = await self.redis.hget(media_key(conversation), str(index))
+        try:
+            media = _MEDIA.decode(open_sealed(sealed or b"", keyring))
+        except (DecryptionFailed, MalformedSealed, msgspec.DecodeError) as error:
+            raise ConversationNotFound(conversation) from error
+        if (media.conversation, media.meta.index) != (conversation, index):
+            raise ConversationNotFound(conversation)
+        return media.meta, media.data
 
     async def last_change(self) -> str:
         """The cursor of the newest change ("0-0": none yet); read it before the state it
@@ -379,20 +411,37 @@ class Counselling:
                 moved.append(Moved(chat, place.message, conversation.locale, queued))
         return moved
 
-    async def say(self, conversation: str, text: str, risk: Risk = Risk.ORDINARY) -> Status:
-        """Add what the young person wrote, raising the conversation's risk to `risk`;
-        the status it had (a CLOSED conversation takes nothing). Any text is taken, as
-        the chat delivered it: nothing the young person says is refused."""
+    async def say(
+        self,
+        conversation: str,
+        text: str,
+        risk: Risk = Risk.ORDINARY,
+        attachment: PreparedAttachment | None = None,
+    ) -> Status:
+        """Add what the young person wrote (and the photo, voice note or file they sent),
+        raising the conversation's risk to `risk`; the status it had (a CLOSED
+        conversation takes nothing). Any text is taken, as the chat delivered it: nothing
+        the young person says is refused."""
         now = self.clock()
-        sealed = await self._seal_for_desk(conversation, Message(Author.YOUNG, now, text.strip()))
+        desk = await self._desk()
 
         async def step(pipe: Pipeline[bytes]) -> tuple[Status, Writes | None]:
             current = await self._watched(pipe, conversation)
             if current.status is Status.CLOSED:
                 return current.status, None
             raised = current.raised(risk)
+            meta = blob = None
+            if attachment is not None:
+                index = await pipe.hlen(media_key(conversation))
+                meta = msgspec.structs.replace(attachment.meta, index=index)
+                media = _Media(conversation, meta, attachment.data)
+                blob = seal(msgspec.msgpack.encode(media), desk).to_bytes()
+            message = Message(Author.YOUNG, now, text.strip(), attachment=meta)
+            sealed = _sealed(desk, conversation, message)
 
             def writes(p: Pipeline[bytes]) -> None:
+                if meta is not None and blob is not None:
+                    p.hset(media_key(conversation), str(meta.index), blob)
                 p.rpush(messages_key(conversation), sealed)
                 if current.status is Status.ACTIVE:
                     _changed(p, Change.CONVERSATION, conversation)
@@ -407,7 +456,8 @@ class Counselling:
 
             return current.status, writes
 
-        return await transaction(self.redis, [conversation_key(conversation)], step)
+        watched = [conversation_key(conversation), media_key(conversation)]
+        return await transaction(self.redis, watched, step)
 
     async def end(self, conversation: str) -> None:
         """The young person stopped (/stop): closed at once, whoever held it."""
@@ -528,8 +578,8 @@ class Counselling:
         alias = await self.alias_of(account)
         now = self.clock()
         text = _text(text)
-        sealed = await self._seal_for_desk(
-            conversation, Message(Author.COUNSELLOR, now, text, alias)
+        sealed = _sealed(
+            await self._desk(), conversation, Message(Author.COUNSELLOR, now, text, alias)
         )
 
         async def step(pipe: Pipeline[bytes]) -> tuple[None, Writes | None]:
@@ -695,6 +745,7 @@ class Counselling:
                 if current.counsellor is not None:
                     p.srem(held_key(current.counsellor), conversation)
                 p.expire(messages_key(conversation), self.retention)
+                p.expire(media_key(conversation), self.retention)
                 p.expire(chat_key(conversation), self.retention)
                 if notify:
                     self._post(p, Reply(conversation, current.locale, alias))
@@ -722,3 +773,8 @@ def _text(text: str) -> str:
 
 def _moment(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _sealed(desk: list[PublicKey], conversation: str, message: Message) -> bytes:
+    """A transcript message sealed to the desk, naming the conversation it belongs to."""
+    return seal(_ENCODE(_Said(conversation, message)), desk).to_bytes()

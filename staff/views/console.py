@@ -24,11 +24,12 @@ from bot.content import LOCALES, Catalog
 from bot.dialogue.cards import service_card
 from bot.services import Service
 from sini.counselling.model import Conversation, Message, Risk
-from sini.counselling.store import Unavailable
+from sini.counselling.store import ConversationNotFound, Unavailable
 from sini.counselling.summary import Summary, Topic
 from staff import fields
 from staff.accounts import Role
-from staff.errors import Notice, Refused
+from staff.attachments import attachment_response
+from staff.errors import NotFound, Notice, Refused
 from staff.sessions import Session
 from staff.web import notice_url, redirect, render, staff_only, state_of
 
@@ -197,6 +198,25 @@ async def transfer(request: Request, session: Session) -> Response:
     return redirect(notice_url("/console", "transferred"))
 
 
+@staff_only(Role.COUNSELLOR)
+async def attachment(request: Request, session: Session) -> Response:
+    """A photo, voice note or file the young person sent, for the counsellor holding the
+    conversation only; each opening is audited (never its content)."""
+    staff = state_of(request)
+    conversation: str = request.path_params["conversation"]
+    index: int = request.path_params["index"]
+    held = {c.id for c in await staff.counselling.held_by(session.account)}
+    if conversation not in held:
+        raise NotFound("Conversation introuvable, ou tenue par un autre conseiller.")
+    try:
+        meta, data = await staff.counselling.attachment(conversation, index, session.keyring)
+    except ConversationNotFound as error:
+        raise NotFound("Pièce jointe introuvable.") from error
+    number = index + 1
+    await staff.audit.record(session.account, "counsel.attachment", conversation, f"pièce {number}")
+    return attachment_response(request, data, meta, f"conversation-{conversation[:8]}-{number}")
+
+
 def by_conversation(notice: str, conversation: str) -> Refused:
     """A refusal shown next to the forms of the conversation (still held) it concerns."""
     return Refused(Notice(notice, page=f"/console#c-{conversation}"))
@@ -221,4 +241,5 @@ routes = [
     Route("/console/alias", alias, methods=["POST"]),
     Route("/console/duty", duty, methods=["POST"]),
     Route("/console/supervision", supervision, methods=["GET"]),
+    Route("/console/media/{conversation:str}/{index:int}", attachment, methods=["GET"]),
 ]

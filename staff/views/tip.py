@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from staff import fields, forwarding, queue, retention, stats
 from staff.accounts import Role
+from staff.attachments import attachment_response, shown
 from staff.audit import TipJournal, named, status_detail
 from staff.errors import FormRefused, NotFound
 from staff.formatting import Formatter
@@ -29,37 +30,6 @@ LOOKUP = re.compile(r"^[0-9a-f]{32}$")
 OTHER_TARGET = "__other__"
 
 
-@dataclass(frozen=True)
-class Shown:
-    """How the desk serves one MIME type: inline as `show` ("download": never inline)
-    and the file name's extension."""
-
-    show: str
-    extension: str
-
-
-# Types a browser may show inline from this origin; everything else is a download (with
-# the extension of its type, so a PDF opens as one once saved).
-SHOWN: dict[str, Shown] = {
-    "image/jpeg": Shown("image", "jpg"),
-    "image/png": Shown("image", "png"),
-    "audio/ogg": Shown("audio", "ogg"),
-    "audio/mpeg": Shown("audio", "mp3"),
-    "audio/mp4": Shown("audio", "m4a"),
-    "video/mp4": Shown("video", "mp4"),
-    "application/pdf": Shown("download", "pdf"),
-    "text/plain": Shown("download", "txt"),
-    "application/msword": Shown("download", "doc"),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": Shown(
-        "download", "docx"
-    ),
-    "application/vnd.ms-excel": Shown("download", "xls"),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": Shown("download", "xlsx"),
-    "application/vnd.oasis.opendocument.text": Shown("download", "odt"),
-    "application/zip": Shown("download", "zip"),
-}
-UNKNOWN_TYPE = Shown("download", "bin")
-_ATTACHMENT_CSP = "default-src 'none'; sandbox"
 # The success notice of each form that holds a draft (`static/drafts.js` forgets it then).
 DRAFT_SENT = {
     "note_added": "note",
@@ -83,17 +53,15 @@ class AttachmentItem:
         return self.meta.index + 1
 
 
-def _shown(meta: AttachmentMeta) -> Shown:
-    return SHOWN.get(meta.mime_type, UNKNOWN_TYPE)
-
-
 def _attachments(
     content: TipContent, thread: list[Message], fmt: Formatter
 ) -> list[AttachmentItem]:
-    items = [AttachmentItem(m, "signalement", _shown(m).show) for m in content.attachments]
+    items = [AttachmentItem(m, "signalement", shown(m.mime_type).show) for m in content.attachments]
     for message in thread:
         source = f"message du {fmt.datetime(message.hour)}"
-        items.extend(AttachmentItem(m, source, _shown(m).show) for m in message.attachments)
+        items.extend(
+            AttachmentItem(m, source, shown(m.mime_type).show) for m in message.attachments
+        )
     return items
 
 
@@ -162,17 +130,7 @@ async def attachment(request: Request, session: Session) -> Response:
     data = await staff.desk.open_attachment(lookup, index, session.keyring)
     number = index + 1
     await staff.audit.record(session.account, "attachment.view", lookup, f"pièce {number}")
-    shown = _shown(meta)
-    inline = shown.show != "download" and request.query_params.get("download") != "1"
-    filename = f"signalement-{lookup[:8]}-{number}.{shown.extension}"
-    return Response(
-        data,
-        media_type=meta.mime_type if shown.show != "download" else "application/octet-stream",
-        headers={
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
-            "Content-Security-Policy": _ATTACHMENT_CSP,
-        },
-    )
+    return attachment_response(request, data, meta, f"signalement-{lookup[:8]}-{number}")
 
 
 async def _form_text(request: Request, name: str) -> str:

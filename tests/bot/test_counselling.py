@@ -1,13 +1,15 @@
 """Talking to a counsellor through the assistant, against the real Redis: consent, the
-queue, texts relayed, a counsellor's reply delivered by the outbox relay, /stop, "did it
+queue, texts, photos and voice notes relayed, a counsellor's reply delivered by the outbox relay, /stop, "did it
 help?"; out of hours; the crisis net during a conversation; the counsellor ending it."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 
 import pytest
+from PIL import Image
 from redis.asyncio import Redis
 
 from bot.adapters.counsellor_replies import relay_replies, remember_place, stop_relay
@@ -15,13 +17,16 @@ from bot.assistant import Assistant
 from bot.awareness import Unreachable
 from bot.dialogue.actions import CounselJoin, CounselOffer, Do, ReportButton, encode
 from bot.dialogue.engine import Engine
-from bot.dialogue.events import ButtonEvent, CommandEvent, TextEvent
+from bot.dialogue.events import AttachmentEvent, ButtonEvent, CommandEvent, TextEvent
 from bot.dialogue.replies import Reply
 from sini.counselling.model import Author, Origin, Risk, Status
 from sini.counselling.store import Delivery
 from sini.counselling.summary import Summary, Topic
 from sini.redis_server import LocalRedis
 from tests.conftest import CHAT_ID, Keys, ScriptedNLU, make_assistant, say
+from tests.support.redis_scan import everything
+from tests.tips.conftest import gps_photo
+from tips.model import AttachmentKind
 
 WAIT_SECONDS = 10.0  # an upper bound on waiting for a delivery, never a pause
 
@@ -401,3 +406,59 @@ async def test_a_transfer_tells_the_young_person_one_short_line_and_nothing_else
     await assistant.counselling.reply(conversation, "binta", "Je suis là.")
     assert (await phone.next()).text == text(engine, "counsel.handover")
     assert (await phone.next()).text == "💬 Sini : Je suis là."
+
+
+class Files(Eraser):
+    """The chat channel, holding the files the young person sent."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__()
+        self.files = files
+
+    async def download(self, file_ref: str) -> bytes:
+        return self.files[file_ref]
+
+
+VOICE = b"OggS\x00voice note of the young person"
+
+
+async def test_a_photo_and_a_voice_note_reach_the_counsellor_without_metadata(
+    assistant: Assistant, engine: Engine, keys: Keys
+) -> None:
+    """What the young person sends besides text goes to the counsellor, sealed to the desk
+    key like a tip's attachments, the photo re-encoded without its EXIF (GPS, phone)."""
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    await assistant.counselling.claim(conversation, "awa")
+    files = Files({"photo-ref": gps_photo(), "voice-ref": VOICE})
+    for event in (
+        AttachmentEvent("photo", "photo-ref", len(gps_photo()), "image/jpeg"),
+        AttachmentEvent("voice", "voice-ref", len(VOICE), "audio/ogg"),
+    ):
+        assert (await assistant.handle(CHAT_ID, event, "fr", files)).replies == ()
+    messages = await assistant.counselling.messages(conversation, keys.ring)
+    assert [(m.author, m.attachment and m.attachment.kind) for m in messages] == [
+        (Author.YOUNG, AttachmentKind.PHOTO),
+        (Author.YOUNG, AttachmentKind.VOICE),
+    ]
+    meta, photo = await assistant.counselling.attachment(conversation, 0, keys.ring)
+    assert meta.mime_type == "image/jpeg"
+    with Image.open(io.BytesIO(photo)) as opened:
+        assert dict(opened.getexif()) == {}
+    assert (await assistant.counselling.attachment(conversation, 1, keys.ring))[1] == VOICE
+    dump = await everything(assistant.counselling.redis)
+    for leak in (b"SPYPHONE", b"voice note of the young person", b"photo-ref", b"voice-ref"):
+        assert leak not in dump
+
+
+async def test_a_file_that_cannot_be_fetched_is_said_so_and_the_conversation_goes_on(
+    assistant: Assistant, engine: Engine, keys: Keys
+) -> None:
+    await assistant.counselling.on_duty("awa")
+    conversation = await join(assistant, engine)
+    event = AttachmentEvent("photo", "gone", 1000, "image/jpeg")
+    refused = await assistant.handle(CHAT_ID, event, "fr", Eraser())  # its download fails
+    assert [r.text for r in refused.replies] == [text(engine, "counsel.media_failed")]
+    assert await say(assistant, TextEvent("je réessaie par écrit")) == []
+    [said] = await assistant.counselling.messages(conversation, keys.ring)
+    assert said.text == "je réessaie par écrit"

@@ -32,6 +32,9 @@ from tests.staff.conftest import (
     submit_tip,
 )
 from tests.support.redis_scan import everything_at
+from tests.tips.conftest import gps_photo
+from tips.media import prepare_attachment
+from tips.model import AttachmentKind
 
 CHAT_ID = 765_432_109
 WORDS = "SECRET-AWA je ne sais plus quoi faire"
@@ -189,6 +192,36 @@ def test_claim_read_reply_and_end_are_audited_without_any_text(
     assert not any("SECRET" in detail for _, detail in audit)
     assert status is Status.CLOSED
     assert delivered == ["SECRET-REPONSE", None]  # the reply, then the end
+
+
+def test_a_photo_from_the_young_person_shows_to_its_counsellor_only_and_is_audited(
+    client: TestClient, counsellor: str, staff_settings: Settings, desk: str
+) -> None:
+    conversation = request(desk, staff_settings)
+
+    async def send_photo(redis: Redis) -> None:
+        photo = prepare_attachment(AttachmentKind.PHOTO, gps_photo())
+        await Counselling(redis, staff_settings.secret).say(conversation, "", attachment=photo)
+
+    arun(desk, send_photo)
+    url = f"/console/media/{conversation}/0"
+    csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
+    assert client.get(url).status_code == 404  # not claimed yet: not theirs to see
+    assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    assert f'src="{url}"' in client.get("/console").text
+    photo = client.get(url)
+    assert photo.status_code == 200
+    assert photo.headers["content-type"] == "image/jpeg"
+    assert photo.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert photo.headers["cache-control"] == "no-store"
+    assert b"SPYPHONE" not in photo.content
+    assert client.get(f"/console/media/{conversation}/1").status_code == 404
+
+    async def audited(redis: Redis) -> list[tuple[str, str]]:
+        entries, _ = await AuditLog(redis, staff_settings.secret).page(0, 50)
+        return [(e.action, e.detail) for e in entries]
+
+    assert ("counsel.attachment", "pièce 1") in arun(desk, audited)
 
 
 def test_ready_answers_are_offered_in_the_language_the_young_person_writes_in(

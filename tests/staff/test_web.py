@@ -45,7 +45,7 @@ from tips.model import Category, Status
 
 PUBLIC = {"/login"}
 PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
-SAMPLE_PARAMETERS = {"lookup": "0" * 32, "index": "0", "name": REVIEWER}
+SAMPLE_PARAMETERS = {"lookup": "0" * 32, "index": "0", "name": REVIEWER, "conversation": "0" * 32}
 
 
 def test_every_route_but_login_needs_a_session(client: TestClient) -> None:
