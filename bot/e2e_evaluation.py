@@ -39,7 +39,12 @@ CHECK_IN = "checkin"
 # language must win over it.
 TELEGRAM_LANGUAGE = "fr"
 # Turn topics that are another name for an intent.
-_TOPIC_ALIASES = {"report": "report_tip", "followup": "followup_tip", "language": "change_language"}
+_TOPIC_ALIASES = {
+    "report": "report_tip",
+    "followup": "followup_tip",
+    "language": "change_language",
+    "counsel.offer.intent": "talk_to_human",  # the consent message, asked in one's own words
+}
 
 
 class BlindMessage(BaseModel, extra=Extra.forbid):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from bot.dialogue.replies import Reply, Turn
 from bot.dialogue.state import ChatState
 from bot.e2e_evaluation import BlindMessage, figures, judge, load_blind_set
@@ -16,8 +18,9 @@ def turn(topic: str, first: str = "…", locale: str = "fr") -> Turn:
     return Turn((Reply(first),), ChatState(locale=locale), topic=topic)
 
 
-def test_the_blind_set_is_large_varied_and_well_formed() -> None:
-    messages = load_blind_set(PROJECT_ROOT / "nlu" / "blind")
+@pytest.mark.parametrize("folder", ["blind", "blind3"])  # blind2 has few mixed messages
+def test_every_blind_set_is_large_varied_and_well_formed(folder: str) -> None:
+    messages = load_blind_set(PROJECT_ROOT / "nlu" / folder)
     languages = Counter(m.language for m in messages)
     crises = [m for m in messages if m.crisis]
     assert len(messages) >= 300
@@ -55,6 +58,11 @@ def test_an_ordinary_message_must_get_its_topic_without_a_takeover() -> None:
     assert numbers["lookalike_takeovers"] == 1
     assert numbers["ordinary_check_ins"] == 1 / 3
     assert numbers["reply_language_right"] == 2 / 3
+
+
+def test_asking_for_a_person_is_answered_by_the_counselling_consent() -> None:
+    message = BlindMessage(text="…", language="bm", expect="talk_to_human")
+    assert judge(message, turn("counsel.offer.intent", locale="bm"), NUMBER).right
 
 
 def test_a_report_flow_opened_unasked_is_counted() -> None:
