@@ -20,6 +20,8 @@ from sini.redis import configured_url
 from sini.settings import PROJECT_ROOT, ConfigError, Settings
 from staff.cli import register as register_staff
 
+EVALUATION_NLU_TIMEOUT_SECONDS = 120.0
+
 
 @contextmanager
 def redis_url_for(settings: Settings) -> Iterator[str]:
@@ -83,6 +85,7 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
 def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
     """The messages of `directory` (the blind set by default) through the real assistant,
     on a throwaway local Redis."""
+    import dataclasses
     import tempfile
 
     from bot.e2e_evaluation import evaluate_e2e, load_blind_set
@@ -90,6 +93,9 @@ def evaluate_e2e(settings: Settings, directory: Path, out: Path) -> int:
     from sini.redis_server import LocalRedis
 
     messages = load_blind_set(directory)
+    # Understanding is measured, not speed: a machine busy with other work must not turn
+    # slow answers into "NLU down" answers and move the figures between two runs.
+    settings = dataclasses.replace(settings, nlu_timeout=EVALUATION_NLU_TIMEOUT_SECONDS)
     nlu = load_nlu(settings)
     with tempfile.TemporaryDirectory() as data, LocalRedis(Path(data)) as server:
 
