@@ -104,6 +104,7 @@ def build_state(
         referrals={s.id: s.label for s in services},
         quick_replies=console.quick_replies(catalog),
         cards=console.service_cards(catalog, services),
+        directory=console.directory_entries(catalog, services),
         search=search if search is not None else SearchIndex(),
         stopping=stopping or threading.Event(),
     )

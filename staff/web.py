@@ -141,6 +141,7 @@ class StaffState:
     referrals: dict[str, str]  # the directory's services a conversation may refer to: id → name
     quick_replies: dict[str, tuple[str, ...]]  # the console's ready answers, per language
     cards: dict[tuple[str, str], str]  # (service id, locale) → its card as the bot shows it
+    directory: tuple[tuple[str, str], ...]  # the console's directory search: (id, what it offers)
     search: SearchIndex  # the opened text of the tips, in this process only
     # Set when the server begins to stop: the console's event streams end at it.
     stopping: threading.Event = field(default_factory=threading.Event)

@@ -65,6 +65,17 @@ class Open:
     messages: list[Message]
 
 
+def directory_entries(catalog: Catalog, services: Sequence[Service]) -> tuple[tuple[str, str], ...]:
+    """Each directory service as the console's search lists it, by name: (id, "name ·
+    town · kinds of help"), so that typing a town or a kind of help finds it."""
+    entries = []
+    for service in services:
+        where = service.town or "tout le Mali"
+        kinds = ", ".join(catalog.render(f"kind.{kind}", "fr").text for kind in service.kinds)
+        entries.append((service.id, f"{service.label} · {where} · {kinds}"))
+    return tuple(sorted(entries, key=lambda entry: entry[1].casefold()))
+
+
 @staff_only(Role.COUNSELLOR)
 async def console(request: Request, session: Session) -> Response:
     staff = state_of(request)
@@ -93,6 +104,7 @@ async def console(request: Request, session: Session) -> Response:
         topics=list(Topic),
         risks=sorted(Risk, reverse=True),
         referrals=sorted(staff.referrals.items(), key=lambda item: item[1].casefold()),
+        directory=staff.directory,
         quick=staff.quick_replies,
     )
 

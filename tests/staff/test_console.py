@@ -241,6 +241,12 @@ def test_a_counsellor_sends_a_directory_card_in_the_young_persons_language(
     conversation = request(desk, staff_settings)  # a young person writing in Bambara
     csrf = login(client, COUNSELLOR, COUNSELLOR_PASSWORD)
     assert post(client, csrf, "/console/claim", conversation=conversation) == "claimed"
+    # The directory is searched by name, town or kind of help as the counsellor types.
+    page = client.get("/console").text
+    assert 'list="directory"' in page
+    assert '<option value="chu-point-g-psychiatrie" label="' in page
+    offered = page.split('<option value="chu-point-g-psychiatrie" label="')[1].split('"')[0]
+    assert "Bamako" in offered and "Soins, sevrage" in offered
     sent = post(
         client, csrf, "/console/card", conversation=conversation, service="chu-point-g-psychiatrie"
     )
