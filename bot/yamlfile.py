@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import yaml
 
 LINE_KEY = "__line__"
@@ -73,3 +76,66 @@ def load_yaml(path: Path) -> Any:
 def line_of(mapping: Any) -> int | None:
     """The line a mapping started on, if it came from `load_yaml`."""
     return mapping.get(LINE_KEY) if isinstance(mapping, dict) else None
+
+
+T = TypeVar("T")
+
+# msgspec's own words for a mismatch, and where it is: "Expected `bool`, got `str` - at
+# `$.verified`"; a field missing or unknown is named in the message itself.
+_AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_NAMED = re.compile(
+    r"^Object (?P<what>missing required|contains unknown) field `(?P<field>[^`]+)`$"
+)
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
+
+
+def convert(
+    path: Path, data: Any, schema: type[T], label: str, hints: Mapping[str, str] | None = None
+) -> T:
+    """`data` (a mapping as `load_yaml` read it) checked against `schema`, a msgspec
+    Struct that declares the fields, their types and shapes. A mismatch becomes one
+    ContentError on the line of the innermost mapping concerned, naming `label.field`,
+    what is wrong and, from `hints`, what the field takes (by its dotted name, e.g.
+    "coordinates.lat")."""
+    try:
+        return msgspec.convert(_without_lines(data), schema)
+    except msgspec.ValidationError as error:
+        match = _AT.match(str(error))
+        assert match is not None  # the pattern matches any text
+        steps = [name or int(index) for name, index in _STEP.findall(match["path"] or "")]
+        problem = match["problem"]
+        named = _NAMED.match(problem)
+        if named is not None:
+            steps.append(named["field"])
+            if named["what"] == "missing required":
+                problem = "is required"
+            else:
+                known = sorted(f.name for f in msgspec.structs.fields(schema))  # type: ignore[arg-type]
+                problem = "unknown field" + (
+                    f" (known: {', '.join(known)})" if not steps[:-1] else ""
+                )
+        field = ".".join(str(step) for step in steps if isinstance(step, str))
+        hint = (hints or {}).get(field)
+        if named is None and hint:
+            problem = f"{problem}: {hint}"
+        raise ContentError(path, _line_at(data, steps), f"{label}.{field}", problem) from None
+
+
+def _without_lines(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_lines(v) for k, v in data.items() if k != LINE_KEY}
+    if isinstance(data, list):
+        return [_without_lines(item) for item in data]
+    return data
+
+
+def _line_at(data: Any, steps: list[str | int]) -> int | None:
+    """The line of the innermost mapping on the way to `steps`."""
+    line = line_of(data)
+    for step in steps:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = line_of(data) or line
+    return line

@@ -16,27 +16,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+import msgspec
+from msgspec import Meta
+
+from bot.yamlfile import LINE_KEY, ContentError, convert, line_of, load_yaml
 from sini.regions import Coordinates, Region, by_label, of_place
 from sini.textmatch import fold
 
-KINDS: tuple[str, ...] = (
-    "treatment",
-    "victim_assistance",
-    "legal_aid",
-    "shelter",
-    "emergency",
-    "psychosocial",
-)
+Kind = Literal[
+    "treatment", "victim_assistance", "legal_aid", "shelter", "emergency", "psychosocial"
+]  # fmt: skip
+KINDS: tuple[str, ...] = get_args(Kind)
 """Service kinds; the same six values as the NLU's `service_kind` entity."""
 
 NATIONAL = "national"
 """What the file's `region:` says for services reachable from anywhere (toll-free lines):
 listed after local ones."""
 
-PRECISIONS: tuple[str, ...] = ("exact", "district", "town")
+Precision = Literal["exact", "district", "town"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 """How much `coordinates` can be trusted: the building, the neighbourhood, or only the town
 centre (most entries: the source names a town, not a street)."""
 
@@ -60,27 +60,6 @@ SHORT_CODE_DIGITS = range(2, 6)
 # A phone-number-looking run inside free text: numbers belong in `phones`, with a source.
 NUMBER_IN_TEXT = re.compile(r"(?<!\d)\d{2}(?:[ .]?\d{2}){3}(?!\d)")
 
-FIELDS: tuple[str, ...] = (
-    "id",
-    "name",
-    "short_name",
-    "enforcement",
-    "kind",
-    "region",
-    "town",
-    "address",
-    "coordinates",
-    "coordinates_precision",
-    "phones",
-    "how_to_reach",
-    "hours",
-    "languages",
-    "cost",
-    "source",
-    "verified",
-    "verified_on",
-)
-"""An entry's fields, in the order the services file writes them (and its CSV columns)."""
 
 OPTIONAL: dict[str, Any] = {"short_name": None, "enforcement": False}
 """The fields an entry may leave out, and their value then."""
@@ -138,210 +117,210 @@ def by_id(services: Iterable[Service]) -> dict[str, Service]:
 # --- loading and validation -------------------------------------------------------------
 
 
-class _Entry:
-    """One raw mapping from the file, with helpers that raise ContentError on bad fields."""
+Text = Annotated[str, Meta(pattern=r"\S")]  # a string that says something
+Slug = Annotated[str, Meta(pattern=ID_PATTERN.pattern, max_length=MAX_ID_LENGTH)]
 
-    def __init__(self, data: Mapping[str, Any], path: Path, label: str) -> None:
-        self.data = data
-        self.path = path
-        self.label = label
-        self.line = line_of(data)
+
+class _Point(msgspec.Struct, forbid_unknown_fields=True):
+    lat: float
+    lon: float
+
+
+class _Entry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One entry of the services file as written, fields in file order: types and shapes
+    here, the rules between fields (a region's town, coordinates inside Mali, phone
+    numbers, a verification date) in `_Rules`."""
+
+    id: Slug
+    name: Text
+    short_name: Text | None = None
+    enforcement: bool = False
+    kind: Kind | list[Kind]
+    region: Text
+    town: Text | None = None
+    address: Text | None = None
+    coordinates: _Point | None = None
+    coordinates_precision: Precision | None = None
+    phones: list[str] | None = None
+    how_to_reach: Text | None = None
+    hours: Text | None = None
+    languages: list[Annotated[str, Meta(pattern=LANGUAGE_PATTERN.pattern)]] | None = None
+    cost: Text | None = None
+    source: Text
+    verified: bool
+    verified_on: date | None = None
+
+
+FIELDS: tuple[str, ...] = _Entry.__struct_fields__
+"""An entry's fields, in the order the services file writes them (and its CSV columns)."""
+
+# What each field takes, said after msgspec's own words when an entry does not fit.
+_HINTS = {
+    "id": "a slug like 'chu-point-g-psychiatrie' (a-z, 0-9 and hyphens, at most "
+    f"{MAX_ID_LENGTH} characters)",
+    "kind": f"one of {', '.join(KINDS)}, or a list of them",
+    "phones": 'a list of quoted strings, e.g. ["80 00 11 15"] (or [] / null)',
+    "enforcement": "true or false (police and judicial bodies)",
+    "verified": "true or false",
+    "verified_on": "a date (YYYY-MM-DD)",
+    "coordinates": "a mapping {lat: …, lon: …} (the town centre will do)",
+    "coordinates.lat": "a number (decimal degrees)",
+    "coordinates.lon": "a number (decimal degrees)",
+    "coordinates_precision": f"one of {', '.join(PRECISIONS)}",
+    "languages": "language codes like fr, bm",
+    **{field: "a non-empty string (or null)" for field in (
+        "name", "short_name", "region", "town", "address", "how_to_reach", "hours", "cost",
+        "source",
+    )},
+}  # fmt: skip
+
+
+@dataclass
+class _Rules:
+    """The checks between fields of one entry, each failing with its file, line and field."""
+
+    entry: _Entry
+    data: Mapping[str, Any]
+    path: Path
 
     def fail(self, field: str, problem: str, line: int | None = None) -> ContentError:
-        return ContentError(self.path, line or self.line, f"{self.label}.{field}", problem)
+        return ContentError(
+            self.path, line or line_of(self.data), f"{self.entry.id}.{field}", problem
+        )
 
-    def text(self, field: str, required: bool) -> str | None:
-        value = self.data.get(field)
+    def free_text(self, field: str) -> str | None:
+        """A text field, spaces tidied; never a phone number (numbers go in `phones`)."""
+        value: str | None = getattr(self.entry, field)
         if value is None:
-            if required:
-                raise self.fail(field, "is required")
             return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(field, "must be a non-empty string (or null)")
+        if NUMBER_IN_TEXT.search(value):
+            raise self.fail(field, "contains a phone number: put numbers in `phones`, sourced")
         return " ".join(value.split())
 
-    def required(self, field: str) -> str:
-        value = self.text(field, required=True)
-        assert value is not None  # text() raised otherwise
-        return value
+    def kinds(self) -> tuple[str, ...]:
+        kinds = self.entry.kind if isinstance(self.entry.kind, list) else [self.entry.kind]
+        if not kinds:
+            raise self.fail("kind", f"is required: one of {', '.join(KINDS)} (or a list)")
+        if len(set(kinds)) != len(kinds):
+            raise self.fail("kind", "lists the same kind twice")
+        return tuple(kinds)
 
-    def free_text(self, field: str, required: bool = False) -> str | None:
-        value = self.text(field, required)
-        if value is not None and NUMBER_IN_TEXT.search(value):
-            raise self.fail(field, "contains a phone number: put numbers in `phones`, sourced")
-        return value
-
-    def strings(self, field: str) -> list[str]:
-        value = self.data.get(field)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(field, "must be a list of quoted strings")
-        return [item.strip() for item in value]
-
-
-def _kinds(entry: _Entry) -> tuple[str, ...]:
-    raw = entry.data.get("kind")
-    values = raw if isinstance(raw, list) else [raw]
-    if raw is None or not values:
-        raise entry.fail("kind", f"is required: one of {', '.join(KINDS)} (or a list)")
-    for value in values:
-        if value not in KINDS:
-            raise entry.fail("kind", f"unknown kind {value!r}: use {', '.join(KINDS)}")
-    if len(set(values)) != len(values):
-        raise entry.fail("kind", "lists the same kind twice")
-    return tuple(values)
-
-
-def _region(entry: _Entry) -> Region | None:
-    """The entry's region by its French name; None for a national line."""
-    written = entry.required("region")
-    if written == NATIONAL:
-        return None
-    region = by_label(written)
-    if region is not None:
-        return region
-    hint = of_place(written)
-    suggestion = f" (write {hint.label!r})" if hint and fold(hint.label) == fold(written) else ""
-    raise entry.fail(
-        "region", f"unknown region {written!r}{suggestion}: a region of Mali or {NATIONAL!r}"
-    )
-
-
-def _number(entry: _Entry, field: str, value: Any, bounds: tuple[float, float]) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise entry.fail(f"coordinates.{field}", "must be a number (decimal degrees)")
-    low, high = bounds
-    if not low <= value <= high:
-        raise entry.fail(
-            f"coordinates.{field}",
-            f"{value} is outside Mali ({low} to {high}); swapped lat/lon or a lost minus sign?",
-            line_of(entry.data.get("coordinates")),
+    def region(self) -> Region | None:
+        """The entry's region by its French name; None for a national line."""
+        written = " ".join(self.entry.region.split())
+        if written == NATIONAL:
+            return None
+        region = by_label(written)
+        if region is not None:
+            return region
+        hint = of_place(written)
+        suggestion = (
+            f" (write {hint.label!r})" if hint and fold(hint.label) == fold(written) else ""
         )
-    return float(value)
-
-
-def _coordinates(entry: _Entry, region: Region | None) -> tuple[Coordinates | None, str | None]:
-    raw = entry.data.get("coordinates")
-    precision = entry.data.get("coordinates_precision")
-    if region is None:
-        if raw is not None:
-            raise entry.fail("coordinates", f"a {NATIONAL!r} service has no position: use null")
-        return None, None
-    if raw is None:
-        raise entry.fail("coordinates", "is required: {lat, lon} (the town centre will do)")
-    if not isinstance(raw, dict) or {k for k in raw if k != LINE_KEY} != {"lat", "lon"}:
-        raise entry.fail("coordinates", "must be a mapping {lat: …, lon: …}")
-    coordinates = Coordinates(
-        lat=_number(entry, "lat", raw["lat"], LAT_RANGE),
-        lon=_number(entry, "lon", raw["lon"], LON_RANGE),
-    )
-    if precision not in PRECISIONS:
-        raise entry.fail(
-            "coordinates_precision", f"{precision!r} is not one of {', '.join(PRECISIONS)}"
+        raise self.fail(
+            "region", f"unknown region {written!r}{suggestion}: a region of Mali or {NATIONAL!r}"
         )
-    return coordinates, str(precision)
 
-
-def _phones(entry: _Entry) -> tuple[str, ...]:
-    raw = entry.data.get("phones")
-    if raw is not None and (
-        not isinstance(raw, list) or any(not isinstance(item, str) for item in raw)
-    ):
-        raise entry.fail(
-            "phones", 'must be a list of quoted strings, e.g. ["80 00 11 15"] (or [] / null)'
-        )
-    phones = entry.strings("phones")
-    for phone in phones:
-        digits = phone.removeprefix("+223 ").replace(" ", "")
-        international = phone.startswith("+223 ")
-        sane = PHONE_SHAPE.match(phone) and (
-            len(digits) == 8 or (not international and len(digits) in SHORT_CODE_DIGITS)
-        )
-        if not sane:
-            raise entry.fail(
-                "phones",
-                f"{phone!r} is not a Malian number (8 digits, optionally after +223, "
-                "or a short code of 2 to 5 digits; digits and single spaces only)",
-            )
-    if len(set(phones)) != len(phones):
-        raise entry.fail("phones", "lists the same number twice")
-    return tuple(phones)
-
-
-def _verification(entry: _Entry) -> tuple[bool, date | None]:
-    verified = entry.data.get("verified")
-    if not isinstance(verified, bool):
-        raise entry.fail("verified", "must be true or false")
-    raw = entry.data.get("verified_on")
-    verified_on: date | None
-    if raw is None:
-        verified_on = None
-    elif isinstance(raw, date):
-        verified_on = raw
-    else:
-        try:
-            verified_on = date.fromisoformat(str(raw))
-        except ValueError:
-            raise entry.fail("verified_on", f"{raw!r} is not a date (YYYY-MM-DD)") from None
-    if verified and verified_on is None:
-        raise entry.fail("verified_on", "is required when verified is true: when was it checked?")
-    if verified_on is not None and verified_on > date.today():
-        raise entry.fail("verified_on", f"{verified_on} is in the future")
-    return verified, verified_on
-
-
-def _parse_service(entry: _Entry) -> Service:
-    service_id = entry.data.get("id")
-    if not isinstance(service_id, str) or not ID_PATTERN.match(service_id):
-        raise entry.fail("id", f"{service_id!r} must be a slug like 'chu-point-g-psychiatrie'")
-    if len(service_id) > MAX_ID_LENGTH:
-        raise entry.fail("id", f"is longer than {MAX_ID_LENGTH} characters")
-    entry.label = service_id
-    unknown = sorted(str(k) for k in entry.data if k != LINE_KEY and k not in FIELDS)
-    if unknown:
-        raise entry.fail(unknown[0], f"unknown field (known: {', '.join(sorted(FIELDS))})")
-    name = entry.required("name")
-    kinds = _kinds(entry)
-    region = _region(entry)
-    town = entry.text("town", required=region is not None)
-    if town is not None and region is not None:
+    def town(self, region: Region | None) -> str | None:
+        town = self.free_text("town")
+        if region is None:
+            return town
+        if town is None:
+            raise self.fail("town", "is required")
         town_region = of_place(town)
         if town_region is not None and town_region is not region:
-            raise entry.fail(
+            raise self.fail(
                 "region", f"{town} is in the region {town_region.label!r}, not {region.label!r}"
             )
-    coordinates, precision = _coordinates(entry, region)
-    phones = _phones(entry)
-    how_to_reach = entry.free_text("how_to_reach", required=not phones)
-    languages = entry.strings("languages")
-    for language in languages:
-        if not LANGUAGE_PATTERN.match(language):
-            raise entry.fail("languages", f"{language!r} is not a language code like fr, bm")
-    source = entry.required("source")
-    verified, verified_on = _verification(entry)
-    enforcement = entry.data.get("enforcement", OPTIONAL["enforcement"])
-    if not isinstance(enforcement, bool):
-        raise entry.fail("enforcement", "must be true or false (police and judicial bodies)")
+        return town
+
+    def coordinates(self, region: Region | None) -> tuple[Coordinates | None, str | None]:
+        point, precision = self.entry.coordinates, self.entry.coordinates_precision
+        if region is None:
+            if point is not None:
+                raise self.fail("coordinates", f"a {NATIONAL!r} service has no position: use null")
+            return None, None
+        if point is None:
+            raise self.fail("coordinates", "is required: {lat, lon} (the town centre will do)")
+        for field, value, (low, high) in (
+            ("lat", point.lat, LAT_RANGE),
+            ("lon", point.lon, LON_RANGE),
+        ):
+            if not low <= value <= high:
+                raise self.fail(
+                    f"coordinates.{field}",
+                    f"{value} is outside Mali ({low} to {high}); swapped lat/lon or a lost minus sign?",
+                    line_of(self.data.get("coordinates")),
+                )
+        if precision is None:
+            raise self.fail("coordinates_precision", f"is required: one of {', '.join(PRECISIONS)}")
+        return Coordinates(lat=point.lat, lon=point.lon), precision
+
+    def phones(self) -> tuple[str, ...]:
+        phones = [phone.strip() for phone in self.entry.phones or []]
+        for phone in phones:
+            digits = phone.removeprefix("+223 ").replace(" ", "")
+            international = phone.startswith("+223 ")
+            sane = PHONE_SHAPE.match(phone) and (
+                len(digits) == 8 or (not international and len(digits) in SHORT_CODE_DIGITS)
+            )
+            if not sane:
+                raise self.fail(
+                    "phones",
+                    f"{phone!r} is not a Malian number (8 digits, optionally after +223, "
+                    "or a short code of 2 to 5 digits; digits and single spaces only)",
+                )
+        if len(set(phones)) != len(phones):
+            raise self.fail("phones", "lists the same number twice")
+        return tuple(phones)
+
+    def verified_on(self) -> date | None:
+        verified_on = self.entry.verified_on
+        if self.entry.verified and verified_on is None:
+            raise self.fail(
+                "verified_on", "is required when verified is true: when was it checked?"
+            )
+        if verified_on is not None and verified_on > date.today():
+            raise self.fail("verified_on", f"{verified_on} is in the future")
+        return verified_on
+
+
+def _service(data: Mapping[str, Any], path: Path, label: str) -> Service:
+    """One entry of the file, checked: its shape by `_Entry`, then the rules between its
+    fields, in the order an editor reads them."""
+    raw_id = data.get("id")
+    if isinstance(raw_id, str) and ID_PATTERN.match(raw_id) and len(raw_id) <= MAX_ID_LENGTH:
+        label = raw_id  # errors name the entry by its id once it has a valid one
+    entry = convert(path, data, _Entry, label, _HINTS)
+    rules = _Rules(entry, data, path)
+    kinds = rules.kinds()
+    region = rules.region()
+    town = rules.town(region)
+    coordinates, precision = rules.coordinates(region)
+    phones = rules.phones()
+    how_to_reach = rules.free_text("how_to_reach")
+    if how_to_reach is None and not phones:
+        raise rules.fail("how_to_reach", "is required when there is no phone number")
+    verified_on = rules.verified_on()
     return Service(
-        id=service_id,
-        name=name,
+        id=entry.id,
+        name=" ".join(entry.name.split()),
         kinds=kinds,
         region=region,
         town=town,
-        address=entry.free_text("address"),
+        address=rules.free_text("address"),
         coordinates=coordinates,
         coordinates_precision=precision,
         phones=phones,
         how_to_reach=how_to_reach,
-        hours=entry.free_text("hours"),
-        languages=tuple(languages),
-        cost=entry.free_text("cost"),
-        source=source,
-        verified=verified,
+        hours=rules.free_text("hours"),
+        languages=tuple(entry.languages or ()),
+        cost=rules.free_text("cost"),
+        source=" ".join(entry.source.split()),
+        verified=entry.verified,
         verified_on=verified_on,
-        enforcement=enforcement,
-        short_name=entry.free_text("short_name"),
+        enforcement=entry.enforcement,
+        short_name=rules.free_text("short_name"),
     )
 
 
@@ -361,7 +340,7 @@ def parse_entries(path: Path, entries: Sequence[Any]) -> tuple[list[Service], li
         try:
             if not isinstance(data, dict):
                 raise ContentError(path, None, label, "must be a mapping")
-            service = _parse_service(_Entry(data, path, label))
+            service = _service(data, path, label)
             if service.id in seen:
                 raise ContentError(
                     path,

@@ -81,4 +81,4 @@ def test_an_invalid_directory_fails_with_file_and_line(
 ) -> None:
     path, _ = write_directory(tmp_path, {**VALID, "kind": "rehab"})
     assert main(["services", "check", str(path)]) == 1
-    assert f"{path}:2: centre-test.kind: unknown kind 'rehab'" in capsys.readouterr().err
+    assert f"{path}:2: centre-test.kind: Invalid enum value 'rehab'" in capsys.readouterr().err

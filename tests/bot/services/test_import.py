@@ -61,7 +61,7 @@ def test_a_row_with_an_unknown_kind_is_reported_with_its_csv_line_and_field(
     path = write_csv(tmp_path, VALID_ROW.replace("treatment", "rehab"))
     code, err = import_csv(path, tmp_path / "out.yml", capsys)
     assert code == 1
-    assert f"{path}:2: centre-test.kind: unknown kind 'rehab'" in err
+    assert f"{path}:2: centre-test.kind: Invalid enum value 'rehab'" in err
 
 
 def test_a_phone_number_typed_in_how_to_reach_is_refused(
