@@ -246,7 +246,8 @@ def test_a_counsellor_sends_a_directory_card_in_the_young_persons_language(
     assert 'list="directory"' in page
     assert '<option value="chu-point-g-psychiatrie" label="' in page
     offered = page.split('<option value="chu-point-g-psychiatrie" label="')[1].split('"')[0]
-    assert "Bamako" in offered and "Soins, sevrage" in offered
+    assert "Bamako" in offered
+    assert "Soins, sevrage" in offered
     sent = post(
         client, csrf, "/console/card", conversation=conversation, service="chu-point-g-psychiatrie"
     )
