@@ -170,6 +170,17 @@ def serve(settings: Settings, redis_url: str, config: StaffConfig | None = None)
     return Served(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
 
 
+def csp_violations(page: Page) -> list[str]:
+    """The Content-Security-Policy violations `page` reports from now on (a list that
+    fills as they come)."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    return violations
+
+
 def log_in(page: Page, account: str, password: str) -> None:
     page.goto("/login")
     page.get_by_label("Identifiant").fill(account)

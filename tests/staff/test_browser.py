@@ -35,6 +35,7 @@ from tests.staff.conftest import (
     REVIEWER_PASSWORD,
     add_account,
     arun,
+    csp_violations,
     log_in,
     make_accounts,
     serve,
@@ -82,11 +83,7 @@ def context(browser: Browser, live: Live) -> Iterator[BrowserContext]:
 def page(context: BrowserContext) -> Iterator[Page]:
     """A page that fails the test on any Content-Security-Policy violation."""
     tab = context.new_page()
-    violations: list[str] = []
-    tab.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
+    violations = csp_violations(tab)
     yield tab
     assert violations == []
 

@@ -28,6 +28,7 @@ from tests.staff.conftest import (
     REVIEWER_PASSWORD,
     Served,
     arun,
+    csp_violations,
     csrf_of,
     log_in,
     login,
@@ -187,11 +188,7 @@ def test_the_open_console_shows_who_comes_and_what_they_write_without_a_reload(
     context = browser.new_context(base_url=dashboard.base_url, locale="fr-FR")
     context.set_default_timeout(10_000)
     page = context.new_page()
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
+    violations = csp_violations(page)
     log_in(page, COUNSELLOR, COUNSELLOR_PASSWORD)
     expect(page.get_by_role("heading", name="Écoute", exact=True)).to_be_visible()
     expect(page.locator("#waiting")).to_contain_text("Personne n'attend.")

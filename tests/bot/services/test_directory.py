@@ -181,7 +181,11 @@ def test_a_valid_entry_loads(tmp_path: Path) -> None:
         ({"verified": "yes"}, "verified", "true or false"),
         ({"verified_on": "hier"}, "verified_on", "a date (YYYY-MM-DD)"),
         ({"verified_on": date(2999, 1, 1)}, "verified_on", "in the future"),
-        ({"coordinates_precision": "street"}, "coordinates_precision", "Invalid enum value 'street'"),
+        (
+            {"coordinates_precision": "street"},
+            "coordinates_precision",
+            "Invalid enum value 'street'",
+        ),
         ({"coordinates": None}, "coordinates", "is required"),
         ({"region": NATIONAL, "town": None}, "coordinates", "has no position"),
         ({"languages": ["français"]}, "languages", "language codes like fr, bm"),
