@@ -6,7 +6,7 @@ PO    := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO    := $(PO:.po=.mo)
 NODE_STAMP := tests/emulator/node_modules/.package-lock.json
 
-.PHONY: run chat bot test lint train evaluate bench catalogs messages install clean
+.PHONY: run chat bot test lint train evaluate bench screens catalogs messages install clean
 
 run: train                        ## terminal chat without TELEGRAM_BOT_TOKEN, the Telegram bot with it
 	@$(BIN)/helpline run
@@ -25,6 +25,12 @@ train: catalogs                   ## train the NLU model unless one exists for t
 
 evaluate: train
 	@$(BIN)/helpline evaluate
+
+SCREENS := staff-queue-search staff-tip staff-phone-queue staff-phone-console
+screens: $(VENV)/.installed       ## the README's dashboard screenshots (docs/screens/), taken again by the browser tests
+	@scripts/require chromium "install Debian's Chromium for the dashboard's browser tests ('apt install chromium')" chromium
+	@$(BIN)/pytest -q tests/staff/test_browser.py
+	@cp $(SCREENS:%=reports/%.png) docs/screens/
 
 bench: train                      ## figures for the README: NLU vs baseline, the whole update path vs Rasa, profiles
 	@$(BIN)/python bench/nlu.py
