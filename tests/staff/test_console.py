@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
@@ -16,6 +18,7 @@ from bot.services.directory import load_services
 from sini.counselling.model import Origin, Risk, Status
 from sini.counselling.store import Counselling, Queued
 from sini.settings import Settings
+from staff.accounts import Role
 from staff.app import create_app
 from staff.audit import AuditLog
 from tests.staff.conftest import (
@@ -26,6 +29,7 @@ from tests.staff.conftest import (
     MARKER,
     REVIEWER,
     REVIEWER_PASSWORD,
+    add_account,
     arun,
     login,
     staff_config,
@@ -347,6 +351,48 @@ def conversation_notice(client: TestClient, csrf: str, path: str, **data: str) -
     assert response.status_code == 303, response.text
     query = parse_qs(urlsplit(response.headers["location"]).query)
     return query["msg"][0], query.get("at", [""])[0]
+
+
+def test_of_two_dashboards_transferring_to_the_last_free_place_exactly_one_gets_it(
+    staff_settings: Settings, desk: str, counsellor: str
+) -> None:
+    """A counsellor and an admin, each on their own dashboard, pass their conversation at
+    once to a third counsellor who can take one more: one transfer goes through, the other
+    is refused and its conversation stays with its counsellor."""
+    limited = replace(staff_settings, counsel_limit=1)
+    add_account(desk, "binta", Role.COUNSELLOR, "binta's password for tests")
+    ours = {COUNSELLOR: request(desk, limited), ADMIN: request(desk, limited)}
+    logins = {COUNSELLOR: COUNSELLOR_PASSWORD, ADMIN: ADMIN_PASSWORD}
+
+    def dashboard() -> TestClient:
+        return TestClient(create_app(limited, desk, staff_config()), base_url="http://127.0.0.1")
+
+    with ExitStack() as stack:
+        login(stack.enter_context(dashboard()), "binta", "binta's password for tests")  # on duty
+        clients = {account: stack.enter_context(dashboard()) for account in ours}
+        csrfs = {
+            account: login(client, account, logins[account]) for account, client in clients.items()
+        }
+        for account, client in clients.items():
+            claimed = post(client, csrfs[account], "/console/claim", conversation=ours[account])
+            assert claimed == "claimed"
+
+        def transfer(account: str) -> str:
+            return post(
+                clients[account], csrfs[account], "/console/transfer",
+                conversation=ours[account], to="binta",
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = dict(zip(ours, pool.map(transfer, ours), strict=True))
+    assert sorted(results.values()) == ["transferred", "unavailable"]
+
+    async def holders(redis: Redis) -> dict[str, str | None]:
+        counselling = Counselling(redis, limited.secret)
+        return {a: (await counselling.get(c)).counsellor for a, c in ours.items()}
+
+    winner = next(account for account, result in results.items() if result == "transferred")
+    assert arun(desk, holders) == {a: "binta" if a == winner else a for a in ours}
 
 
 def test_a_transfer_moves_the_conversation_to_the_receiving_console_and_is_audited(
