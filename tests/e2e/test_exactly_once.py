@@ -381,3 +381,43 @@ def test_an_update_polled_by_a_replica_that_dies_is_answered_by_the_next_once(
             survivor.wait(timeout=30)
             client.close()
             emulator.reset(POLLING_TOKEN)
+
+
+def test_an_update_polled_by_a_replica_that_dies_before_it_reaches_redis_comes_again(
+    emulator: TelegramEmulator, catalog: Catalog, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Polling confirms nothing to Telegram until the batch is in the intake stream: the
+    replica is killed after getUpdates handed it the update and while Redis holds its
+    write (CLIENT PAUSE), so the update never reached Redis nor was confirmed — Telegram
+    gives it to the next replica that polls, which answers it, once."""
+    chat_id = 793_000_002
+    user = emulator.user(POLLING_TOKEN, chat_id, "Awa", None, "fr")
+    with LocalRedis(tmp_path_factory.mktemp("polling-redis-early")) as redis_server:
+        client = sync_redis.Redis.from_url(redis_server.url)
+        dying = start_polling_replica(
+            emulator, redis_server.url, tmp_path_factory.mktemp("polling-early-a")
+        )
+        handed_out = emulator.handed_out(POLLING_TOKEN)
+        client.client_pause(TAKEOVER_SECONDS * 1000, all=False)  # writes wait, reads go on
+        try:
+            user.send_command("start")
+            assert emulator.wait_fetched(POLLING_TOKEN, handed_out, timeout=30), "handed out"
+            dying.send_signal(signal.SIGKILL)
+            dying.wait(timeout=30)
+        finally:
+            client.client_unpause()
+        assert not emulator.wait_drained(POLLING_TOKEN, timeout=0), "never confirmed"
+        assert client.xlen(f"{PREFIX}:intake") == 0, "never reached Redis"
+        survivor = start_polling_replica(
+            emulator, redis_server.url, tmp_path_factory.mktemp("polling-early-b")
+        )
+        try:
+            welcome, _menu = user.replies(2, timeout=60)
+            assert welcome.text == first_screen(catalog, "welcome", "fr")
+            (following,) = user.ask_command("urgence", n=1, timeout=30)
+            assert catalog.emergency[0].number in following.text, "answered once, in order"
+        finally:
+            survivor.terminate()
+            survivor.wait(timeout=30)
+            client.close()
+            emulator.reset(POLLING_TOKEN)

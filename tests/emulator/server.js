@@ -787,6 +787,7 @@ class Emulator extends EventEmitter {
         chatActions: [],
         poller: null, // the pending long poll, if any
         getUpdatesCalls: 0,
+        handedOut: 0, // updates written out in getUpdates answers (confirmed or not)
         webhook: null, // set by setWebhook: {url, secretToken, allowedUpdates, maxConnections, ...}
         setWebhookCalls: 0,
         webhookDeliveries: [], // every POST attempt: {update_id, attempt, status, ok, error, ...}
@@ -836,6 +837,17 @@ class Emulator extends EventEmitter {
     this.emit(`update:${bot.token}`);
     this.deliverWebhook(bot);
     return update.update_id;
+  }
+
+  /** `updates`, the answer to a getUpdates: once it is written out, counted as handed out. */
+  handOut(bot, updates, res) {
+    if (updates.length) {
+      res.once('finish', () => {
+        bot.handedOut += updates.length;
+        this.emit(`fetched:${bot.token}`);
+      });
+    }
+    return updates;
   }
 
   /** Updates for getUpdates: confirms those below offset, honours limit and allowed_updates. */
@@ -1303,7 +1315,7 @@ const BOT_METHODS = {
     }
     let updates = emulator.takeUpdates(bot, offset, limit);
     if (updates.length || timeout === 0) {
-      return updates;
+      return emulator.handOut(bot, updates, res);
     }
     updates = await new Promise((resolve, reject) => {
       const listener = () => {
@@ -1339,7 +1351,7 @@ const BOT_METHODS = {
       emulator.on(`update:${bot.token}`, listener);
       res.on('close', onClose);
     });
-    return updates;
+    return emulator.handOut(bot, updates, res);
   },
 
   async deletewebhook(emulator, bot, params) {
@@ -1993,6 +2005,18 @@ const TEST_ROUTES = {
       deliveries: bot.webhookDeliveries,
       pending_updates: bot.updates.length,
     };
+  },
+
+  /**
+   * Wait until getUpdates answers have handed out more than `after` updates in all (the
+   * bot has them, confirmed or not: see bot/drained for confirmed).
+   */
+  async 'bot/fetched'(emulator, body, res) {
+    const bot = emulator.bot(requireToken(body));
+    const timeout = Math.max(0, Number(body.timeout ?? 10));
+    const after = Number(body.after || 0);
+    await waitUntil(emulator, `fetched:${bot.token}`, () => bot.handedOut > after, timeout, res);
+    return { fetched: bot.handedOut > after, handed_out: bot.handedOut, pending_updates: bot.updates.length };
   },
 
   /** Change what getMe answers for a token. */

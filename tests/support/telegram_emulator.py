@@ -561,6 +561,18 @@ class TelegramEmulator:
                 f"the bot {token.split(':')[0]} did not call setWebhook within {timeout} s"
             )
 
+    def handed_out(self, token: str) -> int:
+        """How many updates getUpdates answers have handed out so far (confirmed or not)."""
+        return int(self.call("bot/fetched", {"token": token, "timeout": 0})["handed_out"])
+
+    def wait_fetched(self, token: str, after: int, timeout: float = 10.0) -> bool:
+        """Wait until getUpdates answers have handed out more than `after` updates: the bot
+        has them, and Telegram keeps them until a later getUpdates confirms them."""
+        result = self.call(
+            "bot/fetched", {"token": token, "after": after, "timeout": timeout}, wait=timeout
+        )
+        return bool(result["fetched"])
+
     def wait_drained(self, token: str, timeout: float = 10.0) -> bool:
         """Wait until the bot has fetched and confirmed every queued update."""
         return bool(
