@@ -89,6 +89,8 @@ _ACUTE: tuple[tuple[Crisis, re.Pattern[str]], ...] = (
             r"\b(he|she|they) (says?|said) (he|she|they) (will|ll|wants? to) kill (him|her|them)sel",
             # Bambara: n yɛrɛ faga (kill myself), ka sa (to die), balo (to live)
             r"\byere (faga|tige|jeni)\b",
+            # n ye n bolo tigɛ (I cut my arm): the body part the person cut themselves
+            r"\bn ye n (bolo|bolokala|sen|kan|farikolo|kalama)\w* (tige|jeni)\b",
             r"\b(fe|fe ko) ka sa\b|\bn bena sa\b|\b(fe|fe ka) ban\b",
             r"\bt a fe ka (balo|ny?enamaya)\b|\bn ma diya ka balo\b|\bbalo (man|ma) diya\b",
         ),

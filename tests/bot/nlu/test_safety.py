@@ -20,6 +20,7 @@ from bot.nlu.safety import Crisis, detect_crisis, scan
         ("i wanna kill myself", Crisis.SELF_HARM),
         ("n b'a fɛ ka n yɛrɛ faga", Crisis.SELF_HARM),
         ("n b'a fe ka n yere faga", Crisis.SELF_HARM),
+        ("n ye n bolo tigɛ ni lamu ye", Crisis.SELF_HARM),
         ("on m'a pris mon passeport et je ne peux pas partir", Crisis.HELD),
         ("they locked us in the house and took our passports", Crisis.HELD),
         ("n tɛ se ka bɔ, u ye n ka passeport ta", Crisis.HELD),
@@ -44,6 +45,7 @@ def test_crisis_messages_are_caught(text: str, kind: Crisis) -> None:
         "yamba ka jugu wa?",
         "comment arrêter l'alcool",
         "mon cousin a une offre de travail en Libye",
+        "n ye jiri tigɛ kunun",  # I cut a tree yesterday
         "bonjour",
     ],
 )
