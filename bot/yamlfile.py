@@ -86,15 +86,21 @@ _AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 _NAMED = re.compile(
     r"^Object (?P<what>missing required|contains unknown) field `(?P<field>[^`]+)`$"
 )
+_PATTERN = re.compile(r"^Expected `str` matching regex ")
 _STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
 
 
 def convert(
-    path: Path, data: Any, schema: type[T], label: str, hints: Mapping[str, str] | None = None
+    path: Path,
+    data: Any,
+    schema: type[T],
+    label: str = "",
+    hints: Mapping[str, str] | None = None,
 ) -> T:
     """`data` (a mapping as `load_yaml` read it) checked against `schema`, a msgspec
     Struct that declares the fields, their types and shapes. A mismatch becomes one
-    ContentError on the line of the innermost mapping concerned, naming `label.field`,
+    ContentError on the line of the innermost mapping concerned, naming `label.field`
+    (the field alone without a label),
     what is wrong and, from `hints`, what the field takes (by its dotted name, e.g.
     "coordinates.lat")."""
     try:
@@ -114,11 +120,24 @@ def convert(
                 problem = "unknown field" + (
                     f" (known: {', '.join(known)})" if not steps[:-1] else ""
                 )
-        field = ".".join(str(step) for step in steps if isinstance(step, str))
-        hint = (hints or {}).get(field)
+        hint = (hints or {}).get(".".join(str(s) for s in steps if isinstance(s, str)))
         if named is None and hint:
-            problem = f"{problem}: {hint}"
-        raise ContentError(path, _line_at(data, steps), f"{label}.{field}", problem) from None
+            # A pattern means nothing to an editor: what the field takes says it all.
+            problem = f"must be {hint}" if _PATTERN.match(problem) else f"{problem}: {hint}"
+        field = ".".join(part for part in (label, _named(steps)) if part)
+        raise ContentError(path, _line_at(data, steps), field, problem) from None
+
+
+def _named(steps: list[str | int]) -> str:
+    """ "questions[2].choices[0].label": a list's index is named where it leads to a field
+    (a list of mappings), not at the end (a list of values is named by its field)."""
+    named = ""
+    for position, step in enumerate(steps):
+        if isinstance(step, str):
+            named += f".{step}" if named else step
+        elif any(isinstance(later, str) for later in steps[position + 1 :]):
+            named += f"[{step}]"
+    return named
 
 
 def _without_lines(data: Any) -> Any:

@@ -18,9 +18,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+import msgspec
+from msgspec import Meta
+
+from bot.yamlfile import ContentError, convert, line_of, load_yaml
 
 QUIZ_ID = re.compile(r"[a-z_]{1,20}")
 MIN_QUESTIONS = 3
@@ -34,9 +37,6 @@ MAX_EXPLANATION = 300
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on callback_data
 CALLBACK_PREFIX = "quiz"
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # one character per question index
-_QUIZ_KEYS = {"id", "title", "sources", "more", "questions"}
-_QUESTION_KEYS = {"text", "choices", "explanation"}
-_CHOICE_KEYS = {"label", "correct"}
 
 
 # --------------------------------------------------------------------------- model
@@ -297,83 +297,89 @@ def load_quizzes(quizzes_dir: Path) -> dict[str, Quiz]:
     return quizzes
 
 
+# A text that says something, without { or }: translations go through str.format
+# elsewhere, and a stray brace would break them.
+_SAYS = r"^[^{}]*\S[^{}]*$"
+Label = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_LABEL)]
+Title = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_TITLE)]
+QuestionText = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_QUESTION)]
+Explanation = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_EXPLANATION)]
+
+
+class _Choice(msgspec.Struct, forbid_unknown_fields=True):
+    label: Label
+    correct: bool = False
+
+
+class _Explanation(msgspec.Struct, forbid_unknown_fields=True):
+    text: Explanation
+
+
+class _Title(msgspec.Struct, forbid_unknown_fields=True):
+    text: Title
+
+
+class _Question(msgspec.Struct, forbid_unknown_fields=True):
+    text: QuestionText
+    choices: Annotated[list[_Choice], Meta(min_length=MIN_CHOICES, max_length=MAX_CHOICES)]
+    explanation: _Explanation
+
+
+class _QuizFile(msgspec.Struct, forbid_unknown_fields=True):
+    """A quiz file as written. Texts sit in `{text: …}` mappings and labels under
+    `label`: the shapes `make messages` extracts."""
+
+    id: Annotated[str, Meta(pattern=f"^{QUIZ_ID.pattern}$")]
+    title: _Title
+    sources: Annotated[list[Annotated[str, Meta(pattern=r"\S")]], Meta(min_length=1)]
+    questions: Annotated[list[_Question], Meta(min_length=MIN_QUESTIONS, max_length=MAX_QUESTIONS)]
+    more: Annotated[str, Meta(pattern=r"\S")] | None = None
+
+
+_TEXT_HINT = "a non-empty text without { or }"
+_HINTS = {
+    "id": "1-20 characters of a-z and _",
+    "title.text": f"{_TEXT_HINT}, at most {MAX_TITLE} characters",
+    "sources": "a non-empty list of citations",
+    "more": "a message id",
+    "questions": f"{MIN_QUESTIONS} to {MAX_QUESTIONS} questions",
+    "questions.text": f"{_TEXT_HINT}, at most {MAX_QUESTION} characters",
+    "questions.choices": f"{MIN_CHOICES} to {MAX_CHOICES} choices",
+    "questions.choices.label": f"{_TEXT_HINT}, at most {MAX_LABEL} characters",
+    "questions.choices.correct": "true or false",
+    "questions.explanation.text": f"{_TEXT_HINT}, at most {MAX_EXPLANATION} characters",
+}
+
+
 def parse_quiz(document: Any, path: Path) -> Quiz:
-    """One quiz file's content (as returned by `load_yaml`) → Quiz, or ContentError."""
+    """One quiz file's content (as returned by `load_yaml`) → Quiz, or ContentError: its
+    shape by `_QuizFile`, then what holds between fields (the id is the file's name; in
+    each question the labels differ and exactly one choice is right)."""
     if not isinstance(document, dict):
         raise ContentError(path, None, "quiz", "must be a mapping with id, title, questions")
-    _no_unknown_keys(document, _QUIZ_KEYS, path, "quiz")
-    quiz_id = document.get("id")
-    if not isinstance(quiz_id, str) or not QUIZ_ID.fullmatch(quiz_id):
-        raise ContentError(path, line_of(document), "id", "must be 1-20 characters of a-z and _")
-    if path.stem != quiz_id:
+    quiz = convert(path, document, _QuizFile, hints=_HINTS)
+    if path.stem != quiz.id:
         raise ContentError(path, line_of(document), "id", f"must match the file name {path.stem!r}")
-    title = _text_block(document, "title", path, "title", MAX_TITLE)
-    sources = document.get("sources")
-    if (
-        not isinstance(sources, list)
-        or not sources
-        or not all(isinstance(s, str) and s.strip() for s in sources)
-    ):
-        raise ContentError(
-            path, line_of(document), "sources", "must be a non-empty list of citations"
-        )
-    more = document.get("more")
-    if more is not None and (not isinstance(more, str) or not more.strip()):
-        raise ContentError(path, line_of(document), "more", "must be a message id")
-    raw_questions = document.get("questions")
-    if not isinstance(raw_questions, list) or not (
-        MIN_QUESTIONS <= len(raw_questions) <= MAX_QUESTIONS
-    ):
-        raise ContentError(
-            path,
-            line_of(document),
-            "questions",
-            f"must be a list of {MIN_QUESTIONS} to {MAX_QUESTIONS} questions",
-        )
     questions = tuple(
-        _parse_question(raw, path, f"questions[{index}]", line_of(document))
-        for index, raw in enumerate(raw_questions)
+        _question(question, path, f"questions[{index}]", document["questions"][index])
+        for index, question in enumerate(quiz.questions)
     )
     return Quiz(
-        id=quiz_id,
-        title=title,
-        sources=tuple(s.strip() for s in sources),
+        id=quiz.id,
+        title=quiz.title.text.strip(),
+        sources=tuple(source.strip() for source in quiz.sources),
         questions=questions,
-        more=more.strip() if isinstance(more, str) else None,
+        more=quiz.more.strip() if quiz.more is not None else None,
     )
 
 
-def _parse_question(raw: Any, path: Path, where: str, parent_line: int | None) -> Question:
-    if not isinstance(raw, dict):
-        raise ContentError(
-            path, parent_line, where, "must be a mapping: text, choices, explanation"
-        )
-    _no_unknown_keys(raw, _QUESTION_KEYS, path, where)
-    text = _checked_text(raw.get("text"), path, line_of(raw), f"{where}.text", MAX_QUESTION)
-    raw_choices = raw.get("choices")
-    if not isinstance(raw_choices, list) or not (MIN_CHOICES <= len(raw_choices) <= MAX_CHOICES):
-        raise ContentError(
-            path,
-            line_of(raw),
-            f"{where}.choices",
-            f"must be a list of {MIN_CHOICES} to {MAX_CHOICES} choices",
-        )
-    labels: list[str] = []
-    correct: list[int] = []
-    for index, choice in enumerate(raw_choices):
-        at = f"{where}.choices[{index}]"
-        if not isinstance(choice, dict):
-            raise ContentError(path, line_of(raw), at, "must be a mapping: label, correct")
-        _no_unknown_keys(choice, _CHOICE_KEYS, path, at)
-        label = _checked_text(choice.get("label"), path, line_of(choice), f"{at}.label", MAX_LABEL)
-        if label in labels:
-            raise ContentError(path, line_of(choice), f"{at}.label", "appears twice")
-        labels.append(label)
-        flag = choice.get("correct", False)
-        if not isinstance(flag, bool):
-            raise ContentError(path, line_of(choice), f"{at}.correct", "must be true or false")
-        if flag:
-            correct.append(index)
+def _question(question: _Question, path: Path, where: str, raw: Any) -> Question:
+    labels = [choice.label.strip() for choice in question.choices]
+    for index, label in enumerate(labels):
+        if label in labels[:index]:
+            line = line_of(raw["choices"][index])
+            raise ContentError(path, line, f"{where}.choices[{index}].label", "appears twice")
+    correct = [index for index, choice in enumerate(question.choices) if choice.correct]
     if len(correct) != 1:
         raise ContentError(
             path,
@@ -381,34 +387,6 @@ def _parse_question(raw: Any, path: Path, where: str, parent_line: int | None) -
             f"{where}.choices",
             f"exactly one choice must be `correct: true` (found {len(correct)})",
         )
-    explanation = _text_block(raw, "explanation", path, f"{where}.explanation", MAX_EXPLANATION)
-    return Question(text, tuple(labels), correct[0], explanation)
-
-
-def _text_block(data: dict[str, Any], key: str, path: Path, where: str, limit: int) -> str:
-    """A `{text: …}` mapping: the shape that makes `make messages` extract the text."""
-    block = data.get(key)
-    if not isinstance(block, dict):
-        raise ContentError(path, line_of(data), where, "must be a mapping with a `text` key")
-    _no_unknown_keys(block, {"text"}, path, where)
-    return _checked_text(block.get("text"), path, line_of(block), f"{where}.text", limit)
-
-
-def _checked_text(value: Any, path: Path, line: int | None, where: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ContentError(path, line, where, "must be a non-empty string")
-    text = value.strip()
-    if len(text) > limit:
-        raise ContentError(path, line, where, f"is {len(text)} characters (at most {limit})")
-    if "{" in text or "}" in text:
-        # Translations go through str.format elsewhere; a stray brace would break them.
-        raise ContentError(path, line, where, "must not contain { or }")
-    return text
-
-
-def _no_unknown_keys(data: dict[str, Any], allowed: set[str], path: Path, where: str) -> None:
-    unknown = sorted(str(k) for k in data if k != LINE_KEY and k not in allowed)
-    if unknown:
-        raise ContentError(
-            path, line_of(data), where, f"unknown key(s) {', '.join(unknown)} (typo?)"
-        )
+    return Question(
+        question.text.strip(), tuple(labels), correct[0], question.explanation.text.strip()
+    )
