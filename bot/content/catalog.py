@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
+import msgspec
 from babel.support import NullTranslations
+from msgspec import Meta
 
 from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
 from bot.content.phones import check_no_phone_numbers
 from bot.dialogue.do import Do
 from bot.services.directory import Service
-from bot.yamlfile import ContentError, line_of, load_yaml
+from bot.yamlfile import ContentError, convert, line_of, load_yaml
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
@@ -137,69 +139,70 @@ class Catalog:
         return Rendered(text=text, buttons=buttons)
 
 
-def _require_str(data: Mapping[str, Any], key: str, path: Path, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ContentError(path, line_of(data), f"{where}.{key}", "must be a non-empty string")
-    return value.strip()
+Said = Annotated[str, Meta(pattern=r"\S")]  # a string that says something
+Action = Annotated[str, Meta(pattern="^(" + "|".join(ACTION_PREFIXES) + ")")]
 
 
-def _parse_buttons(
-    raw: Any, path: Path, where: str, line: int | None
-) -> tuple[tuple[Button, ...], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ContentError(path, line, f"{where}.buttons", "must be a list of rows")
-    rows = []
-    for row in raw:
-        items = row if isinstance(row, list) else [row]
-        buttons = []
-        for item in items:
-            if not isinstance(item, dict):
-                raise ContentError(path, line, f"{where}.buttons", "each button is {label, action}")
-            label = _require_str(item, "label", path, f"{where}.buttons")
-            action = _require_str(item, "action", path, f"{where}.buttons")
-            if not action.startswith(ACTION_PREFIXES):
-                raise ContentError(
-                    path,
-                    line_of(item),
-                    f"{where}.buttons.action",
-                    f"{action!r} must start with one of {', '.join(ACTION_PREFIXES)}",
-                )
-            if len(action.encode()) > MAX_CALLBACK_BYTES:
-                raise ContentError(
-                    path,
-                    line_of(item),
-                    f"{where}.buttons.action",
-                    f"{action!r} is longer than Telegram's {MAX_CALLBACK_BYTES}-byte limit",
-                )
-            buttons.append(Button(label, action))
-        rows.append(tuple(buttons))
-    return tuple(rows)
+class _Button(msgspec.Struct, forbid_unknown_fields=True):
+    label: Said
+    action: Action
+
+
+class _Plural(msgspec.Struct, forbid_unknown_fields=True):
+    one: Said
+    other: Said
+
+
+class _Message(msgspec.Struct, forbid_unknown_fields=True):
+    """One message as a content file writes it: a row of buttons is one button or a list."""
+
+    text: Said | _Plural
+    sources: list[str] = []
+    buttons: list[_Button | list[_Button]] = []
+
+
+class _EmergencyEntry(msgspec.Struct, forbid_unknown_fields=True):
+    service: Said
+    label: Said
+
+
+_HINTS = {
+    "text": "a non-empty string, or {one, other} for a plural",
+    "text.one": "a non-empty string",
+    "text.other": "a non-empty string",
+    "sources": "a list of strings",
+    "buttons": "a list of rows, each a button {label, action} or a list of them",
+    "buttons.label": "a non-empty string",
+    "buttons.action": f"an action starting with one of {', '.join(ACTION_PREFIXES)}",
+    "service": "the id of a directory entry",
+    "label": "a non-empty string",
+}
 
 
 def _parse_message(message_id: str, data: Any, path: Path) -> Message:
     if not isinstance(data, dict):
         raise ContentError(path, None, message_id, "must be a mapping with at least `text`")
-    text_field = data.get("text")
-    plural: str | None = None
-    if isinstance(text_field, dict):
-        text = _require_str(text_field, "one", path, f"{message_id}.text")
-        plural = _require_str(text_field, "other", path, f"{message_id}.text")
-    else:
-        text = _require_str(data, "text", path, message_id)
-    sources = data.get("sources") or []
-    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-        raise ContentError(
-            path, line_of(data), f"{message_id}.sources", "must be a list of strings"
-        )
+    message = convert(path, data, _Message, message_id, _HINTS)
+    rows = []
+    for r, row in enumerate(message.buttons):
+        buttons = row if isinstance(row, list) else [row]
+        for c, button in enumerate(buttons):
+            if len(button.action.encode()) > MAX_CALLBACK_BYTES:
+                raw = data["buttons"][r]
+                raise ContentError(
+                    path,
+                    line_of(raw[c] if isinstance(raw, list) else raw),
+                    f"{message_id}.buttons.action",
+                    f"{button.action!r} is longer than Telegram's {MAX_CALLBACK_BYTES}-byte limit",
+                )
+        rows.append(tuple(Button(b.label.strip(), b.action.strip()) for b in buttons))
+    text = message.text
     return Message(
         id=message_id,
-        text=text,
-        plural=plural,
-        sources=tuple(sources),
-        buttons=_parse_buttons(data.get("buttons"), path, message_id, line_of(data)),
+        text=(text if isinstance(text, str) else text.one).strip(),
+        plural=None if isinstance(text, str) else text.other.strip(),
+        sources=tuple(message.sources),
+        buttons=tuple(rows),
     )
 
 
@@ -255,19 +258,20 @@ def load_emergency(path: Path, services: Sequence[Service]) -> list[EmergencyLin
     check_no_phone_numbers(path)
     document = load_yaml(path) or {}
     lines = []
-    for entry in document.get("emergency") or []:
-        service_id = _require_str(entry, "service", path, "emergency")
+    for raw in document.get("emergency") or []:
+        entry = convert(path, raw, _EmergencyEntry, "emergency", _HINTS)
+        service_id = entry.service.strip()
         service = directory.get(service_id)
         if service is None or not service.phones:
             raise ContentError(
                 path,
-                line_of(entry),
+                line_of(raw),
                 "emergency.service",
                 f"{service_id!r} is not a directory entry with phone numbers",
             )
         lines.append(
             EmergencyLine(
-                label=_require_str(entry, "label", path, "emergency"),
+                label=entry.label.strip(),
                 number=" · ".join(service.phones),
                 verified=service.verified,
             )

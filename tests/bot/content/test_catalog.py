@@ -113,7 +113,10 @@ def test_a_broken_content_file_is_reported_with_file_line_and_field(tmp_path: Pa
         "    buttons:\n      - [{label: Go, action: 'show:missing'}]\n"
         "  bad.action:\n    text: Salut\n    buttons:\n      - [{label: Go, action: 'rm:x'}]\n"
     )
-    with pytest.raises(ContentError, match=r"bad\.yml:11: bad\.action\.buttons\.action"):
+    with pytest.raises(
+        ContentError,
+        match=r"bad\.yml:11: bad\.action\.buttons\[0\]\[0\]\.action: must be an action",
+    ):
         load_messages(tmp_path)
 
 
