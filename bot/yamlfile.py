@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import yaml
+from msgspec import Meta
 
 LINE_KEY = "__line__"
 
@@ -79,6 +80,12 @@ def line_of(mapping: Any) -> int | None:
 
 
 T = TypeVar("T")
+
+Said = Annotated[str, Meta(pattern=r"\S")]
+"""A string that says something (not empty, not only spaces)."""
+TRANSLATABLE = r"^[^{}]*\S[^{}]*$"
+"""A text that says something without { or }: translations go through str.format, and a
+stray brace would break them."""
 
 # msgspec's own words for a mismatch, and where it is: "Expected `bool`, got `str` - at
 # `$.verified`"; a field missing or unknown is named in the message itself.

@@ -23,7 +23,7 @@ from typing import Annotated, Any, NamedTuple
 import msgspec
 from msgspec import Meta
 
-from bot.yamlfile import ContentError, convert, line_of, load_yaml
+from bot.yamlfile import TRANSLATABLE, ContentError, Said, convert, line_of, load_yaml
 
 QUIZ_ID = re.compile(r"[a-z_]{1,20}")
 MIN_QUESTIONS = 3
@@ -297,13 +297,10 @@ def load_quizzes(quizzes_dir: Path) -> dict[str, Quiz]:
     return quizzes
 
 
-# A text that says something, without { or }: translations go through str.format
-# elsewhere, and a stray brace would break them.
-_SAYS = r"^[^{}]*\S[^{}]*$"
-Label = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_LABEL)]
-Title = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_TITLE)]
-QuestionText = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_QUESTION)]
-Explanation = Annotated[str, Meta(pattern=_SAYS, max_length=MAX_EXPLANATION)]
+Label = Annotated[str, Meta(pattern=TRANSLATABLE, max_length=MAX_LABEL)]
+Title = Annotated[str, Meta(pattern=TRANSLATABLE, max_length=MAX_TITLE)]
+QuestionText = Annotated[str, Meta(pattern=TRANSLATABLE, max_length=MAX_QUESTION)]
+Explanation = Annotated[str, Meta(pattern=TRANSLATABLE, max_length=MAX_EXPLANATION)]
 
 
 class _Choice(msgspec.Struct, forbid_unknown_fields=True):
@@ -331,9 +328,9 @@ class _QuizFile(msgspec.Struct, forbid_unknown_fields=True):
 
     id: Annotated[str, Meta(pattern=f"^{QUIZ_ID.pattern}$")]
     title: _Title
-    sources: Annotated[list[Annotated[str, Meta(pattern=r"\S")]], Meta(min_length=1)]
+    sources: Annotated[list[Said], Meta(min_length=1)]
     questions: Annotated[list[_Question], Meta(min_length=MIN_QUESTIONS, max_length=MAX_QUESTIONS)]
-    more: Annotated[str, Meta(pattern=r"\S")] | None = None
+    more: Said | None = None
 
 
 _TEXT_HINT = "a non-empty text without { or }"

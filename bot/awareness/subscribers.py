@@ -29,13 +29,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
+import msgspec
+from msgspec import Meta
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from redis.asyncio import Redis
 
-from bot.yamlfile import LINE_KEY, ContentError, line_of, load_yaml
+from bot.yamlfile import LINE_KEY, TRANSLATABLE, ContentError, Said, convert, line_of, load_yaml
 from sini.redis import PREFIX
 from tips.crypto import derive_secret
 
@@ -254,7 +256,19 @@ class WeeklyMessage:
 
 WEEKLY_ID = re.compile(r"weekly\.[a-z_]{1,40}")
 MAX_WEEKLY_TEXT = 600
-_WEEKLY_KEYS = {"text", "sources", "more"}
+
+
+class _Weekly(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, Meta(pattern=TRANSLATABLE, max_length=MAX_WEEKLY_TEXT)]
+    sources: Annotated[list[Said], Meta(min_length=1)]
+    more: Said | None = None
+
+
+_HINTS = {
+    "text": f"a non-empty text of at most {MAX_WEEKLY_TEXT} characters, without {{ or }}",
+    "sources": "a non-empty list of citations",
+    "more": "a quiz or message id",
+}
 
 
 def load_weekly(path: Path) -> dict[str, WeeklyMessage]:
@@ -270,46 +284,20 @@ def load_weekly(path: Path) -> dict[str, WeeklyMessage]:
     for message_id, data in entries.items():
         if message_id == LINE_KEY:
             continue
-        messages[str(message_id)] = _parse_weekly(str(message_id), data, path)
+        if not WEEKLY_ID.fullmatch(str(message_id)):
+            raise ContentError(
+                path, line_of(data), str(message_id), "id must look like weekly.<a-z_>"
+            )
+        weekly = convert(path, data, _Weekly, str(message_id), _HINTS)
+        messages[str(message_id)] = WeeklyMessage(
+            str(message_id),
+            weekly.text.strip(),
+            tuple(source.strip() for source in weekly.sources),
+            weekly.more.strip() if weekly.more is not None else None,
+        )
     if not messages:
         raise ContentError(path, line_of(entries), "weekly", "at least one message is required")
     return messages
-
-
-def _parse_weekly(message_id: str, data: Any, path: Path) -> WeeklyMessage:
-    if not WEEKLY_ID.fullmatch(message_id):
-        raise ContentError(path, line_of(data), message_id, "id must look like weekly.<a-z_>")
-    if not isinstance(data, dict):
-        raise ContentError(path, None, message_id, "must be a mapping with text and sources")
-    unknown = sorted(str(k) for k in data if k != LINE_KEY and k not in _WEEKLY_KEYS)
-    if unknown:
-        raise ContentError(path, line_of(data), message_id, f"unknown key(s) {', '.join(unknown)}")
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ContentError(path, line_of(data), f"{message_id}.text", "must be a non-empty string")
-    text = text.strip()
-    if len(text) > MAX_WEEKLY_TEXT or "{" in text or "}" in text:
-        raise ContentError(
-            path,
-            line_of(data),
-            f"{message_id}.text",
-            f"must be at most {MAX_WEEKLY_TEXT} characters, without {{ or }}",
-        )
-    sources = data.get("sources")
-    if (
-        not isinstance(sources, list)
-        or not sources
-        or not all(isinstance(s, str) and s.strip() for s in sources)
-    ):
-        raise ContentError(
-            path, line_of(data), f"{message_id}.sources", "must be a non-empty list of citations"
-        )
-    more = data.get("more")
-    if more is not None and not isinstance(more, str):
-        raise ContentError(
-            path, line_of(data), f"{message_id}.more", "must be a quiz or message id"
-        )
-    return WeeklyMessage(message_id, text, tuple(sources), more)
 
 
 def iso_week(day: date) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from bot.content.i18n import LOCALES, SOURCE_LOCALE, load_translations
 from bot.content.phones import check_no_phone_numbers
 from bot.dialogue.do import Do
 from bot.services.directory import Service
-from bot.yamlfile import ContentError, convert, line_of, load_yaml
+from bot.yamlfile import ContentError, Said, convert, line_of, load_yaml
 
 MAX_CALLBACK_BYTES = 64
 # Actions a button may carry besides `show:<message id>`; the dialogue engine handles them.
@@ -139,7 +139,6 @@ class Catalog:
         return Rendered(text=text, buttons=buttons)
 
 
-Said = Annotated[str, Meta(pattern=r"\S")]  # a string that says something
 Action = Annotated[str, Meta(pattern="^(" + "|".join(ACTION_PREFIXES) + ")")]
 
 

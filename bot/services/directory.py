@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from bot.yamlfile import LINE_KEY, ContentError, convert, line_of, load_yaml
+from bot.yamlfile import LINE_KEY, ContentError, Said, convert, line_of, load_yaml
 from sini.regions import Coordinates, Region, by_label, of_place
 from sini.textmatch import fold
 
@@ -117,7 +117,6 @@ def by_id(services: Iterable[Service]) -> dict[str, Service]:
 # --- loading and validation -------------------------------------------------------------
 
 
-Text = Annotated[str, Meta(pattern=r"\S")]  # a string that says something
 Slug = Annotated[str, Meta(pattern=ID_PATTERN.pattern, max_length=MAX_ID_LENGTH)]
 
 
@@ -132,21 +131,21 @@ class _Entry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     numbers, a verification date) in `_Rules`."""
 
     id: Slug
-    name: Text
-    short_name: Text | None = None
+    name: Said
+    short_name: Said | None = None
     enforcement: bool = False
     kind: Kind | list[Kind]
-    region: Text
-    town: Text | None = None
-    address: Text | None = None
+    region: Said
+    town: Said | None = None
+    address: Said | None = None
     coordinates: _Point | None = None
     coordinates_precision: Precision | None = None
     phones: list[str] | None = None
-    how_to_reach: Text | None = None
-    hours: Text | None = None
+    how_to_reach: Said | None = None
+    hours: Said | None = None
     languages: list[Annotated[str, Meta(pattern=LANGUAGE_PATTERN.pattern)]] | None = None
-    cost: Text | None = None
-    source: Text
+    cost: Said | None = None
+    source: Said
     verified: bool
     verified_on: date | None = None
 
