@@ -24,7 +24,7 @@ from sini.redis_server import LocalRedis
 from sini.settings import Settings
 from staff.accounts import Accounts, Role
 from tests.conftest import DESK_PASSWORD, TEST_SECRET
-from tests.staff.conftest import CHROMIUM, browser, csp_violations, log_in, serve, staff_config
+from tests.staff.conftest import CHROMIUM, browser, open_console, serve, staff_config
 from tests.support.log_privacy import (
     COORDINATES,
     EXIF_STRINGS,
@@ -49,10 +49,12 @@ __all__ = ["browser"]  # the staff specs' Chromium, shared
 
 TOKEN = "494949:COUNSEL-live-token-for-tests-only-0"
 PERSON = Identity(6_150_427_555, "Fatoumatadia", "Traoréssouba", "fatou_counsel_4471")
+LATER = Identity(6_150_427_777, "Boubacarini", "Keïtassou", "bouba_later_5582")
 COUNSELLOR = "e2e-mariam"
 COUNSELLOR_PASSWORD = "a counsellor's password for tests"
 WORDS = "MARQUEUR-7730 je n'arrive plus à dormir, j'ai peur"
 ANSWER = "MARQUEUR-REPONSE Je suis là, je t'écoute."
+LEFT = "MARQUEUR-PLUS-TARD je voulais parler de mon grand frère"
 
 
 def add_counsellor(redis_url: str) -> None:
@@ -103,16 +105,24 @@ def console(browser: Browser, counselling_bot: PrivateBot, settings: Settings) -
     dashboard = serve(
         replace(settings, redis_url=counselling_bot.redis.url), counselling_bot.redis.url
     )
-    context = browser.new_context(base_url=dashboard.base_url, locale="fr-FR")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    violations = csp_violations(page)
-    log_in(page, COUNSELLOR, COUNSELLOR_PASSWORD)
-    expect(page.get_by_role("heading", name="Écoute", exact=True)).to_be_visible()
+    context, page, violations = open_console(
+        browser, dashboard.base_url, COUNSELLOR, COUNSELLOR_PASSWORD
+    )
     yield page
     context.close()
     dashboard.stop()
     assert violations == []
+
+
+def restart(bot: PrivateBot, emulator: TelegramEmulator, name: str) -> PrivateBot:
+    """The bot process stopped and started again on the same Redis (a deployment)."""
+    bot.stop()
+    folder = bot.log_path.parent
+    (folder / f"{name}-var").mkdir()
+    return start_private_bot(
+        emulator, "polling", TOKEN, bot.redis, folder / f"{name}-var", folder / f"{name}.log",
+        TEST_SECRET,
+    )  # fmt: skip
 
 
 def test_a_conversation_with_a_counsellor_from_telegram_to_the_console_leaves_no_trace(
@@ -122,6 +132,10 @@ def test_a_conversation_with_a_counsellor_from_telegram_to_the_console_leaves_no
     emulator: TelegramEmulator,
     catalog: Catalog,
 ) -> None:
+    """Request, the place in the queue, a live claim, messages both ways, a photo, the bot
+    restarted mid-conversation, the conversation put back in the queue and taken again,
+    /stop and "did it help?"; then, with nobody on duty, a message left and answered
+    later. Then the anonymity scan."""
     young = IdentifiedUser(emulator, TOKEN, PERSON)
     _welcome, menu = young.ask_command("start", n=2, timeout=60)
     (consent,) = young.press_and_wait(menu, encode(Do.COUNSEL))
@@ -149,20 +163,56 @@ def test_a_conversation_with_a_counsellor_from_telegram_to_the_console_leaves_no
     assert served.headers["content-type"] == "image/jpeg"
     assert hits(EXIF_STRINGS, photo=served.body()) == []
 
-    young.send_command("stop")
-    ended = young.replies(3, timeout=30)
-    assert ended[0].text == first_screen(catalog, "counsel.ended", "fr")
-    expect(console.locator("article.conversation")).to_have_count(0)
+    bots = [counselling_bot, restart(counselling_bot, emulator, "restarted")]
+    try:
+        young.send_text(f"{WORDS} (encore)")
+        expect(conversation).to_contain_text(f"{WORDS} (encore)")
+        conversation.get_by_label("Votre réponse").fill(f"{ANSWER} (encore)")
+        conversation.get_by_role("button", name="Envoyer", exact=True).click()
+        (again,) = young.replies(1, timeout=30)
+        assert again.text == f"💬 Sini : {ANSWER} (encore)"
 
-    counselling_bot.stop()
+        conversation.get_by_role("button", name="Passer", exact=True).click()  # back in the queue
+        expect(console.locator("article.conversation")).to_have_count(0)
+        expect(waiting).to_have_count(1)
+        waiting.get_by_role("button", name="Prendre").click()
+        expect(conversation).to_contain_text(f"{WORDS} (encore)")
+
+        young.send_command("stop")
+        ended, question, _erase = young.replies(3, timeout=30)
+        assert ended.text == first_screen(catalog, "counsel.ended", "fr")
+        expect(console.locator("article.conversation")).to_have_count(0)
+        (thanks,) = young.press_and_wait(question, question.button_data("Oui"))
+        assert thanks.text == first_screen(catalog, "counsel.thanks", "fr")
+
+        console.get_by_role("button", name="Quitter la permanence").click()
+        later = IdentifiedUser(emulator, TOKEN, LATER)
+        _welcome, menu = later.ask_command("start", n=2, timeout=30)
+        (consent,) = later.press_and_wait(menu, encode(Do.COUNSEL))
+        (unstaffed,) = later.press_and_wait(consent, encode(CounselJoin(Origin.MENU)))
+        assert unstaffed.text == first_screen(catalog, "counsel.unstaffed", "fr")
+        (left,) = later.press_and_wait(unstaffed, encode(CounselJoin(Origin.MESSAGE)))
+        assert left.text == first_screen(catalog, "counsel.message_left", "fr")
+        later.send_text(LEFT)
+        console.get_by_role("button", name="Prendre la permanence").click()
+        waiting.get_by_role("button", name="Prendre").click()
+        expect(conversation).to_contain_text(LEFT)
+        conversation.get_by_label("Votre réponse").fill(ANSWER)
+        conversation.get_by_role("button", name="Envoyer", exact=True).click()
+        (answered,) = later.replies(1, timeout=30)
+        assert answered.text == f"💬 Sini : {ANSWER}"
+    finally:
+        for bot in bots:
+            bot.stop()
+
     redis_files = stored_files(counselling_bot.redis.data_dir)
     assert b"sini.aof" in redis_files, "the scan reads the AOF (its manifest names it)"
-    log = counselling_bot.log()
-    assert b'"counsel.requested"' in log, "the scan reads the bot's whole log"
+    logs = [bot.log() for bot in bots]
+    assert all(b'"counsel.requested"' in log for log in logs), "the scan reads both whole logs"
     dashboard = capfd.readouterr()
     leaks = hits(
-        PERSON.needles() + EXIF_STRINGS + COORDINATES + ["MARQUEUR"],
-        log=log,
+        PERSON.needles() + LATER.needles() + EXIF_STRINGS + COORDINATES + ["MARQUEUR"],
+        log=b"\n".join(logs),
         redis=everything_at(counselling_bot.redis.url),
         redis_files=redis_files,
         dashboard=(dashboard.out + dashboard.err).encode(),

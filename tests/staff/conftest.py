@@ -26,7 +26,7 @@ import pytest
 import uvicorn
 from argon2 import profiles
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from starlette.testclient import TestClient
@@ -179,6 +179,20 @@ def csp_violations(page: Page) -> list[str]:
         lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
     return violations
+
+
+def open_console(
+    browser: Browser, base_url: str, account: str, password: str, timeout_ms: int = 15_000
+) -> tuple[BrowserContext, Page, list[str]]:
+    """A counsellor signed in, the console open (which puts them on duty): the browser
+    context, its page and the page's CSP violations (`csp_violations`)."""
+    context = browser.new_context(base_url=base_url, locale="fr-FR")
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    violations = csp_violations(page)
+    log_in(page, account, password)
+    expect(page.get_by_role("heading", name="Écoute", exact=True)).to_be_visible()
+    return context, page, violations
 
 
 def log_in(page: Page, account: str, password: str) -> None:

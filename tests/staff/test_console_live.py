@@ -28,10 +28,9 @@ from tests.staff.conftest import (
     REVIEWER_PASSWORD,
     Served,
     arun,
-    csp_violations,
     csrf_of,
-    log_in,
     login,
+    open_console,
     serve,
 )
 from tests.staff.test_console import CHAT_ID, WORDS, pseudonym, request
@@ -185,12 +184,9 @@ def test_the_event_stream_is_for_counsellors_only(client: TestClient, counsellor
 def test_the_open_console_shows_who_comes_and_what_they_write_without_a_reload(
     browser: Browser, dashboard: Served, staff_settings: Settings, desk: str
 ) -> None:
-    context = browser.new_context(base_url=dashboard.base_url, locale="fr-FR")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    violations = csp_violations(page)
-    log_in(page, COUNSELLOR, COUNSELLOR_PASSWORD)
-    expect(page.get_by_role("heading", name="Écoute", exact=True)).to_be_visible()
+    context, page, violations = open_console(
+        browser, dashboard.base_url, COUNSELLOR, COUNSELLOR_PASSWORD, timeout_ms=10_000
+    )
     expect(page.locator("#waiting")).to_contain_text("Personne n'attend.")
     page.evaluate("window.notReloaded = true")  # a reload would forget it
 
