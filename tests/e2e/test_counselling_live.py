@@ -7,6 +7,7 @@ not in Redis, its AOF, the bot's log or the dashboard's output."""
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.content import Catalog
 from bot.dialogue.actions import CounselJoin, Do, encode
+from sini import logging as logs
 from sini.counselling.model import Origin
 from sini.redis import connect_redis
 from sini.redis_server import LocalRedis
@@ -99,7 +101,21 @@ def counselling_bot(
 
 
 @pytest.fixture
-def console(browser: Browser, counselling_bot: PrivateBot, settings: Settings) -> Iterator[Page]:
+def dashboard_log() -> Iterator[io.StringIO]:
+    """What the dashboard (this process) logs at DEBUG while the test runs."""
+    stream = io.StringIO()
+    logs.configure("DEBUG", stream=stream)
+    yield stream
+    logs.configure("DEBUG")
+
+
+@pytest.fixture
+def console(
+    browser: Browser,
+    counselling_bot: PrivateBot,
+    settings: Settings,
+    dashboard_log: io.StringIO,
+) -> Iterator[Page]:
     """The counsellor signed in on the dashboard, the console open (which puts them on
     duty); fails the test on any Content-Security-Policy violation."""
     dashboard = serve(
@@ -126,8 +142,8 @@ def restart(bot: PrivateBot, emulator: TelegramEmulator, name: str) -> PrivateBo
 
 
 def test_a_conversation_with_a_counsellor_from_telegram_to_the_console_leaves_no_trace(
-    capfd: pytest.CaptureFixture[str],  # first: the dashboard's output from its start
     console: Page,
+    dashboard_log: io.StringIO,
     counselling_bot: PrivateBot,
     emulator: TelegramEmulator,
     catalog: Catalog,
@@ -209,12 +225,13 @@ def test_a_conversation_with_a_counsellor_from_telegram_to_the_console_leaves_no
     assert b"sini.aof" in redis_files, "the scan reads the AOF (its manifest names it)"
     logs = [bot.log() for bot in bots]
     assert all(b'"counsel.requested"' in log for log in logs), "the scan reads both whole logs"
-    dashboard = capfd.readouterr()
+    dashboard = dashboard_log.getvalue()
+    assert "staff.login" in dashboard, "the scan reads the dashboard's log"
     leaks = hits(
         PERSON.needles() + LATER.needles() + EXIF_STRINGS + COORDINATES + ["MARQUEUR"],
         log=b"\n".join(logs),
         redis=everything_at(counselling_bot.redis.url),
         redis_files=redis_files,
-        dashboard=(dashboard.out + dashboard.err).encode(),
+        dashboard=dashboard.encode(),
     )
     assert leaks == [], leaks

@@ -8,6 +8,7 @@ strings (LZF) and so hide the very plaintext the tests look for.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from redis.asyncio import Redis
 
@@ -45,7 +46,8 @@ async def everything(redis: Redis) -> bytes:  # type: ignore[type-arg]
 
 
 def everything_at(url: str) -> bytes:
-    """`everything`, for a synchronous test, from the server at `url`."""
+    """`everything`, for a synchronous test, from the server at `url` (read in a thread of
+    its own: a sync Playwright test already runs an event loop in this one)."""
 
     async def read() -> bytes:
         client: Redis = Redis.from_url(url)  # type: ignore[type-arg]
@@ -54,4 +56,5 @@ def everything_at(url: str) -> bytes:
         finally:
             await client.close()
 
-    return asyncio.run(read())
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, read()).result()
