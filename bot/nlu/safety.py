@@ -172,7 +172,7 @@ _ACUTE: tuple[tuple[Crisis, re.Pattern[str]], ...] = (
             r"\b(i|we|she|he) no fit (comot|leave|go|commot|escape)\b",
             # Bambara: ka bo (to leave), datugu (lock), ka n minɛ (hold me)
             r"\b(te|ma) se ka (bo|taa)\b",
-            r"\b(te|t|ma) (n|an|u|a|anw) to (n|an|u|a|anw) ka (bo|taa)\b",
+            r"\b(te|t|ma) (n|an|u|a|anw) to ((n|an|u|a|anw) )?ka (bo|taa)\b",
             r"\bdatugu|\b(passeport|pasipori|paspor|papiye) (ta|mine|minena)\b",
         ),
     ),

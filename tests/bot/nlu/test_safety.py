@@ -24,6 +24,7 @@ from bot.nlu.safety import Crisis, detect_crisis, scan
         ("on m'a pris mon passeport et je ne peux pas partir", Crisis.HELD),
         ("they locked us in the house and took our passports", Crisis.HELD),
         ("n tɛ se ka bɔ, u ye n ka passeport ta", Crisis.HELD),
+        ("baara tigi tɛ n to ka taa so", Crisis.HELD),
         ("un enfant est battu et enfermé chez le voisin", Crisis.CHILD),
         ("jai pris 10 comprimés de tramadol je me sens tres mal", Crisis.OVERDOSE),
         ("i took 12 pills an hour ago", Crisis.OVERDOSE),
