@@ -182,10 +182,6 @@ class AttachmentKind(str, Enum):
     DOCUMENT = "document"
 
 
-# Telegram's name of each media kind a tip or a counselling conversation takes.
-ATTACHMENT_KINDS = {kind.value: kind for kind in AttachmentKind}
-
-
 class Author(str, Enum):
     """Who wrote a message of the thread; staff are "desk" so no staff name reaches a tipster."""
 

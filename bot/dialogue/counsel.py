@@ -37,7 +37,7 @@ from bot.nlu.crisis import Assessment, Verdict
 from sini.counselling import model
 from sini.counselling.model import Origin, Risk
 from sini.counselling.store import Queued
-from tips.model import ATTACHMENT_KINDS, AttachmentRef
+from tips.model import AttachmentRef
 
 # The commands that end a conversation with a counsellor (/stop, as the consent says).
 END_COMMANDS = frozenset({"stop", "annuler", "cancel"})
@@ -95,10 +95,10 @@ class CounselFlow:
                 return self.end(state)
             case ButtonEvent(action=Do.COUNSEL_END | Do.CANCEL):
                 return self.end(state)
-            case AttachmentEvent(kind=kind, file_ref=ref, size=size, mime_type=mime):
-                if kind not in ATTACHMENT_KINDS:
+            case AttachmentEvent():
+                attachment = event.ref()
+                if attachment is None:
                     return self._say("counsel.media_failed", state, topic=None)
-                attachment = AttachmentRef(ATTACHMENT_KINDS[kind], ref, size, mime)
                 return Turn((), state, effect=Relay(conversation, "", Risk.ORDINARY, attachment))
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.dialogue.actions import Action, UnknownAction, decode
+from tips.model import AttachmentKind, AttachmentRef
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class AttachmentEvent:
     file_ref: str = field(repr=False)
     size: int | None = None
     mime_type: str | None = None
+
+    def ref(self) -> AttachmentRef | None:
+        """The attachment to fetch later, or None for a kind a tip or a conversation does
+        not take."""
+        try:
+            kind = AttachmentKind(self.kind)
+        except ValueError:
+            return None
+        return AttachmentRef(kind, self.file_ref, self.size, self.mime_type)
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,6 @@ from bot.services import haversine_km
 from sini import regions
 from sini.regions import Region
 from tips.model import (
-    ATTACHMENT_KINDS,
-    AttachmentRef,
     Author,
     Category,
     Draft,
@@ -312,10 +310,9 @@ class TipFlows:
                         return self._noted(state)
                     return self._noted(self._with_draft(state, draft.add_text(text), Step.WHAT))
                 case Step.WHAT | Step.REVIEW, AttachmentEvent():
-                    kind = ATTACHMENT_KINDS.get(event.kind)
-                    if kind is None:
+                    ref = event.ref()
+                    if ref is None:
                         return self._say("report.attachment_refused", state, buttons=None)
-                    ref = AttachmentRef(kind, event.file_ref, event.size, event.mime_type)
                     draft = draft.add_attachment(ref)
                     return self._noted(self._with_draft(state, draft, Step.WHAT))
         except TipError:
